@@ -1,0 +1,45 @@
+import * as path from 'node:path';
+import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import { listRuns } from '../../runs/reader';
+import { parse, type Command } from '../args';
+import { fmt, pct, printJson, table } from '../output';
+
+const usage = `fim runs [--out DIR] [--json]
+  List the runs in the run store, newest first, with status and results.
+  --out DIR   run store [${DEFAULT_RUNS_DIR}]
+  --json      print {"runs": [...]} as one JSON object`;
+
+export const runsCommand: Command = {
+  name: 'runs',
+  summary: 'list runs with status and summaries',
+  usage,
+  async run(argv) {
+    const { values: v } = parse(argv, { out: { type: 'string' }, json: { type: 'boolean' } });
+    if (v.help) {
+      process.stdout.write(usage + '\n');
+      return 0;
+    }
+    const store = path.resolve(v.out ?? DEFAULT_RUNS_DIR);
+    const runs = listRuns(store);
+    if (v.json) {
+      printJson({ store, runs });
+      return 0;
+    }
+    if (runs.length === 0) {
+      process.stdout.write(`no runs in ${store}\n`);
+      return 0;
+    }
+    const rows = runs.map((r) => [
+      r.id,
+      r.effectiveState,
+      r.config ? String(r.config.mu) : '-',
+      r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
+      pct(r.summary?.testAccuracy),
+      fmt(r.summary?.testMeanTraceGs),
+      r.evals.join(',') || '-',
+      r.problems.join('; '),
+    ]);
+    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
+    return 0;
+  },
+};

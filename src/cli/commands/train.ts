@@ -1,0 +1,155 @@
+import * as path from 'node:path';
+import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import type { RunSummary } from '../../runs/types';
+import { backendRequestFrom, describeBackend } from '../../engine/backend/select';
+import { resume, train, type TrainHooks, type TrainRequest } from '../../engine/train/trainer';
+import { int, num, optInt, parse, UsageError, type Command } from '../args';
+import { bar, fmt, pct, printJson, Progress } from '../output';
+
+export const trainUsage = `fim train [options]
+  Train a classifier with the paper's loss CE + μ·Σ 1/p_i (μ = 0 is the plain baseline).
+
+  --model NAME|PATH      built-in definition (convnet) or a tfjs Layers model.json / JS/TS model module [convnet]
+  --dataset NAME         dataset [mnist]
+  --data-dir DIR         dataset files (datasets other than the built-in MNIST)
+  --mu M                 weight μ of the trace term [0.022]
+  --label-smoothing A    label smoothing α, the paper's LSR comparison [0]
+  --epochs N             [2]
+  --batch N              [128]
+  --lr X                 Adam learning rate [0.001]
+  --seed S               initial weights and data order [0]
+  --limit-train N        use the first N training samples
+  --limit-test N         use the first N test samples
+  --out DIR              run store [${DEFAULT_RUNS_DIR}]
+  --name NAME            run name [model-mu<μ>]
+  --backend B            auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
+  --resume DIR           continue an interrupted run from its last checkpoint (other options ignored)
+  --json                 print only the summary as one JSON object on stdout
+  Ctrl-C stops after writing a checkpoint; --resume continues it.`;
+
+/** Runs training with CLI progress; shared by `fim train` and the main job. */
+export async function runTraining(req: TrainRequest | { resumeDir: string; backend?: string }, opts: { json: boolean; quiet?: boolean }): Promise<RunSummary> {
+  const progress = new Progress(opts.quiet);
+  const ac = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      progress.line('stopping after this step (a checkpoint is written); press Ctrl-C again to abort without one');
+      ac.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const hooks: TrainHooks = {
+    onStart: (dir, config, backend, notes) => {
+      progress.line(`run ${dir}`);
+      progress.line(`${config.model} on ${config.dataset} (${config.trainSamples} train / ${config.testSamples} test), μ=${config.mu}, ${config.epochs} epoch(s), batch ${config.batchSize}`);
+      progress.line(describeBackend(backend));
+      for (const n of notes) progress.line(`note: ${n}`);
+    },
+    onProgress: (p) => {
+      const frac = p.step / p.totalSteps;
+      const what = p.phase === 'eval' ? 'evaluating on the test set' : `loss ${p.loss === undefined ? '…' : fmt(p.loss)}`;
+      progress.update(`epoch ${p.epoch}/${p.epochs} ${bar(frac)} ${p.epochStep}/${p.epochSteps}  ${what}  ${Math.round(p.samplesPerSecond)} samples/s`);
+    },
+    onEpoch: (m) => {
+      progress.line(`epoch ${m.epoch}: test accuracy ${pct(m.testAccuracy)}, test tr G_s mean ${fmt(m.testMeanTraceGs)} / median ${fmt(m.testMedianTraceGs)}, ${m.seconds.toFixed(1)} s, ${Math.round(m.samplesPerSecond)} samples/s`);
+    },
+  };
+  try {
+    if ('resumeDir' in req) {
+      const backend = req.backend === undefined ? undefined : backendRequestFrom(req.backend);
+      return await resume(req.resumeDir, backend ? { backend } : {}, hooks, ac.signal);
+    }
+    return await train(req, hooks, ac.signal);
+  } finally {
+    progress.clear();
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+export function printSummary(s: RunSummary): void {
+  const lines = [
+    `state            ${s.state}${s.message ? ` (${s.message})` : ''}`,
+    `run              ${s.runDir}`,
+    `test accuracy    ${pct(s.testAccuracy)}`,
+    `test tr G_s      mean ${fmt(s.testMeanTraceGs)}, median ${fmt(s.testMedianTraceGs)}`,
+    `test λmax(G_s)   mean ${fmt(s.testMeanLambdaMaxGs)}`,
+    `backend          ${s.backend}, ${s.samplesPerSecond === null ? '-' : Math.round(s.samplesPerSecond)} samples/s, ${s.wallSeconds.toFixed(1)} s wall`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a baseline or defended model',
+  usage: trainUsage,
+  async run(argv) {
+    const { values: v } = parse(argv, {
+      model: { type: 'string' },
+      dataset: { type: 'string' },
+      'data-dir': { type: 'string' },
+      mu: { type: 'string' },
+      'label-smoothing': { type: 'string' },
+      epochs: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      'limit-train': { type: 'string' },
+      'limit-test': { type: 'string' },
+      out: { type: 'string' },
+      name: { type: 'string' },
+      backend: { type: 'string' },
+      resume: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (v.help) {
+      process.stdout.write(trainUsage + '\n');
+      return 0;
+    }
+    const json = Boolean(v.json);
+    let backend: ReturnType<typeof backendRequestFrom>;
+    try {
+      backend = backendRequestFrom(v.backend);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    let summary: RunSummary;
+    if (v.resume !== undefined) {
+      summary = await runTraining({ resumeDir: path.resolve(v.resume), ...(v.backend ? { backend: v.backend } : {}) }, { json });
+    } else {
+      const mu = num('mu', v.mu, 0.022);
+      if (mu < 0) throw new UsageError(`--mu must be ≥ 0, got ${mu}`);
+      const ls = num('label-smoothing', v['label-smoothing'], 0);
+      if (ls < 0 || ls >= 1) throw new UsageError(`--label-smoothing must be in [0, 1), got ${ls}`);
+      const lr = num('lr', v.lr, 1e-3);
+      if (lr <= 0) throw new UsageError(`--lr must be > 0, got ${lr}`);
+      const req: TrainRequest = {
+        model: v.model ?? 'convnet',
+        dataset: v.dataset ?? 'mnist',
+        ...(v['data-dir'] ? { dataDir: path.resolve(v['data-dir']) } : {}),
+        mu,
+        labelSmoothing: ls,
+        epochs: int('epochs', v.epochs, 2),
+        batchSize: int('batch', v.batch, 128),
+        learningRate: lr,
+        seed: int('seed', v.seed, 0, 0),
+        storeDir: path.resolve(v.out ?? DEFAULT_RUNS_DIR),
+        backend,
+      };
+      const lt = optInt('limit-train', v['limit-train']);
+      const le = optInt('limit-test', v['limit-test']);
+      if (lt !== undefined) req.limitTrain = lt;
+      if (le !== undefined) req.limitTest = le;
+      if (v.name) req.name = v.name;
+      summary = await runTraining(req, { json });
+    }
+    if (json) printJson(summary);
+    else printSummary(summary);
+    return summary.state === 'completed' ? 0 : summary.state === 'stopped' ? 130 : 1;
+  },
+};

@@ -1,0 +1,481 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import seedrandom from 'seedrandom';
+import { runFile } from '../../runs/paths';
+import { effectiveState, readJsonFile } from '../../runs/reader';
+import { RUN_FORMAT_VERSION, type EpochMetrics, type RunConfig, type RunState, type RunStatus, type RunSummary, type StepMetrics } from '../../runs/types';
+import { backendRequestFrom, initBackend, type BackendReport, type BackendRequest } from '../backend/select';
+import { batchPixels, imageSize, limitDataset, type Dataset, type DatasetSplits } from '../data/dataset';
+import { loadDataset } from '../data/registry';
+import { outputStats } from '../fim/outputStats';
+import { loadModelFiles } from '../models/files';
+import { buildModel, resolveDefinition, validateModel } from '../models/load';
+import { predictLogits } from '../models/predict';
+import { mean, median } from '../util/stats';
+import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerWeights, writeCheckpoint } from './checkpoint';
+import { defendedLoss, LOG_INV_P_CAP } from './loss';
+import { RunWriter } from './runWriter';
+import { makeBatchTransform, type BatchTransform } from './transforms';
+
+export interface TrainRequest {
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  mu: number;
+  labelSmoothing?: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  limitTrain?: number;
+  limitTest?: number;
+  /** Run-store directory; the run is created inside it. */
+  storeDir: string;
+  name?: string;
+  backend?: BackendRequest;
+  augmentation?: RunConfig['augmentation'];
+  adversarialTraining?: RunConfig['adversarialTraining'];
+  /** Write a step record every this many steps (default 20). */
+  logEvery?: number;
+}
+
+export interface TrainProgress {
+  runDir: string;
+  phase: 'train' | 'eval';
+  epoch: number;
+  epochs: number;
+  epochStep: number;
+  epochSteps: number;
+  step: number;
+  totalSteps: number;
+  /** Loss of the last logged interval (undefined before the first). */
+  loss?: number;
+  samplesPerSecond: number;
+}
+
+export interface TrainHooks {
+  onStart?(runDir: string, config: RunConfig, backend: BackendReport, notes: string[]): void;
+  onProgress?(p: TrainProgress): void;
+  /** Every line written to train.fimlog. */
+  onLog?(line: string): void;
+  onEpoch?(m: EpochMetrics): void;
+}
+
+export class TrainingError extends Error {
+  constructor(
+    message: string,
+    readonly summary?: RunSummary,
+  ) {
+    super(message);
+    this.name = 'TrainingError';
+  }
+}
+
+const DEFAULT_LOG_EVERY = 20;
+/** Checkpoints kept per run: the newest two plus the final one. */
+const KEEP_CHECKPOINTS = 2;
+
+/** Deterministic sample order for one epoch: depends only on (seed, epoch), so resume can replay it. */
+export function epochOrder(count: number, seed: number, epoch: number): Int32Array {
+  const rng = seedrandom(`fim:${seed}:${epoch}`);
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+  return order;
+}
+
+function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining'>): string {
+  const base = req.model.replace(/\\/g, '/').split('/').pop()!.replace(/\.(json|[cm]?[jt]s)$/, '');
+  const base2 = base === 'model' ? req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base : base;
+  const parts = [base2, `mu${req.mu}`];
+  if (req.labelSmoothing) parts.push(`ls${req.labelSmoothing}`);
+  if (req.adversarialTraining) parts.push('pgdat');
+  return parts.join('-');
+}
+
+interface Session {
+  config: RunConfig;
+  data: DatasetSplits;
+  model: tfl.LayersModel;
+  optimizer: tf.Optimizer;
+  writer: RunWriter;
+  backend: BackendReport;
+  /** Position to start from. */
+  start: { epoch: number; epochStep: number; step: number; trainSeconds: number; trainSamplesSeen: number };
+  wallStart: number;
+  lastCheckpoint: string | null;
+  lastEpochMetrics: EpochMetrics | null;
+}
+
+function limitSplits(data: DatasetSplits, limitTrain?: number, limitTest?: number): DatasetSplits {
+  return { ...data, train: limitDataset(data.train, limitTrain), test: limitDataset(data.test, limitTest) };
+}
+
+function stepsPerEpoch(n: number, batch: number): number {
+  return Math.ceil(n / batch);
+}
+
+/** Trains a new run. Resolves with its summary; throws TrainingError when the run failed. */
+export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: AbortSignal): Promise<RunSummary> {
+  validateRequest(req);
+  const backend = await initBackend(req.backend ?? backendRequestFrom());
+  const data = limitSplits(await loadDataset(req.dataset, req.dataDir), req.limitTrain, req.limitTest);
+  const def = await resolveDefinition(req.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
+  const { model, notes } = await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: req.seed });
+  const config: RunConfig = {
+    formatVersion: RUN_FORMAT_VERSION,
+    name: req.name ?? defaultName(req),
+    model: def.id,
+    dataset: req.dataset,
+    ...(req.dataDir ? { dataDir: req.dataDir } : {}),
+    mu: req.mu,
+    labelSmoothing: req.labelSmoothing ?? 0,
+    ...(req.adversarialTraining ? { adversarialTraining: req.adversarialTraining } : {}),
+    epochs: req.epochs,
+    batchSize: req.batchSize,
+    learningRate: req.learningRate,
+    seed: req.seed,
+    trainSamples: data.train.count,
+    testSamples: data.test.count,
+    augmentation: req.augmentation ?? 'none',
+    backendRequested: req.backend ?? 'auto',
+    createdAt: new Date().toISOString(),
+  };
+  const totalSteps = stepsPerEpoch(data.train.count, req.batchSize) * req.epochs;
+  const writer = RunWriter.create(req.storeDir, config, totalSteps);
+  const optimizer = tf.train.adam(req.learningRate);
+  const session: Session = {
+    config,
+    data,
+    model,
+    optimizer,
+    writer,
+    backend,
+    start: { epoch: 0, epochStep: 0, step: 0, trainSeconds: 0, trainSamplesSeen: 0 },
+    wallStart: Date.now(),
+    lastCheckpoint: null,
+    lastEpochMetrics: null,
+  };
+  hooks.onStart?.(writer.dir, config, backend, notes);
+  for (const n of notes) hooks.onLog?.(writer.log('info', { msg: n }));
+  hooks.onLog?.(writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` }));
+  return runLoop(session, req.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
+}
+
+/** Continues a run from its newest checkpoint (after Ctrl-C, SIGKILL or a crash). */
+export async function resume(runDir: string, opts: { backend?: BackendRequest; logEvery?: number } = {}, hooks: TrainHooks = {}, signal?: AbortSignal): Promise<RunSummary> {
+  const config = readJsonFile<RunConfig>(runFile(runDir, 'config'));
+  const status = readJsonFile<RunStatus>(runFile(runDir, 'status'));
+  if (!config || !status) throw new TrainingError(`${runDir} is not a readable run directory (config.json or status.json missing)`);
+  if (status.state === 'completed') throw new TrainingError(`run ${runDir} already completed all ${config.epochs} epochs`);
+  if (effectiveState(status) === 'running') throw new TrainingError(`run ${runDir} is still running (pid ${status.pid})`);
+  const ckpts = listCheckpoints(runDir);
+  const backend = await initBackend(opts.backend ?? backendRequestFrom());
+  const data = limitSplits(await loadDataset(config.dataset, config.dataDir), config.trainSamples, config.testSamples);
+  if (data.train.count !== config.trainSamples) {
+    throw new TrainingError(`the dataset now has ${data.train.count} training samples but the run used ${config.trainSamples}`);
+  }
+  let model: tfl.LayersModel;
+  let optimizer = tf.train.adam(config.learningRate);
+  let start: Session['start'] = { epoch: 0, epochStep: 0, step: 0, trainSeconds: 0, trainSamplesSeen: 0 };
+  let lastCheckpoint: string | null = null;
+  if (ckpts.length > 0) {
+    const ckpt = readCheckpoint(runDir, ckpts[ckpts.length - 1]!);
+    model = await loadModelFiles(ckpt.files);
+    validateModel(model, config.model, { imageShape: data.train.imageShape, numClasses: data.train.numClasses });
+    const optWeights = readOptimizerWeights(ckpt);
+    await optimizer.setWeights(optWeights.map((w) => ({ ...w })));
+    start = { epoch: ckpt.state.epoch, epochStep: ckpt.state.epochStep, step: ckpt.state.step, trainSeconds: ckpt.state.trainSeconds, trainSamplesSeen: ckpt.state.trainSamplesSeen };
+    lastCheckpoint = ckpt.name;
+  } else {
+    // Killed before the first checkpoint: start over with the same seed (same initial weights).
+    const def = await resolveDefinition(config.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
+    model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
+    optimizer = tf.train.adam(config.learningRate);
+  }
+  const writer = RunWriter.reopen(runDir);
+  const session: Session = { config, data, model, optimizer, writer, backend, start, wallStart: Date.now(), lastCheckpoint, lastEpochMetrics: null };
+  hooks.onStart?.(runDir, config, backend, []);
+  hooks.onLog?.(writer.log('info', { msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}` }));
+  return runLoop(session, opts.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
+}
+
+export function validateRequest(req: TrainRequest): void {
+  const bad = (m: string) => {
+    throw new RangeError(m);
+  };
+  if (!(req.mu >= 0) || !Number.isFinite(req.mu)) bad(`--mu must be a finite number ≥ 0 (got ${req.mu})`);
+  if (req.labelSmoothing !== undefined && !(req.labelSmoothing >= 0 && req.labelSmoothing < 1)) bad(`--label-smoothing must be in [0, 1) (got ${req.labelSmoothing})`);
+  if (!Number.isInteger(req.epochs) || req.epochs < 1) bad(`--epochs must be a positive integer (got ${req.epochs})`);
+  if (!Number.isInteger(req.batchSize) || req.batchSize < 1) bad(`--batch must be a positive integer (got ${req.batchSize})`);
+  if (!(req.learningRate > 0) || !Number.isFinite(req.learningRate)) bad(`--lr must be a positive number (got ${req.learningRate})`);
+  if (!Number.isInteger(req.seed)) bad(`--seed must be an integer (got ${req.seed})`);
+  for (const [k, v] of [['--limit-train', req.limitTrain], ['--limit-test', req.limitTest]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) bad(`${k} must be a positive integer (got ${v})`);
+  }
+}
+
+interface StepOut {
+  /** [loss, ce, traceGs, lambdaMaxGs, correct] summed over the batch (loss and ce as batch means × n). */
+  sums: tf.Tensor1D;
+}
+
+/**
+ * One optimiser step. Metrics are accumulated on the device and read only every `logEvery` steps,
+ * so the hot loop makes no synchronous reads (what stalls a GPU pipeline).
+ */
+function makeStep(model: tfl.LayersModel, optimizer: tf.Optimizer, cfg: RunConfig) {
+  const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  return (x: tf.Tensor4D, y: tf.Tensor1D): StepOut => {
+    let sums: tf.Tensor1D | undefined;
+    const { grads } = tf.variableGrads(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      const { loss, ce } = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
+      sums = tf.keep(
+        tf.tidy(() => {
+          const n = logits.shape[0];
+          const lse = tf.logSumExp(logits, 1, true);
+          const logInvP = tf.minimum(tf.sub(lse, logits), LOG_INV_P_CAP);
+          const trace = tf.sum(tf.exp(logInvP));
+          const lmax = tf.sum(tf.exp(tf.max(logInvP, 1)));
+          const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
+          return tf.stack([tf.mul(loss, n), tf.mul(ce, n), trace, lmax, correct]) as tf.Tensor1D;
+        }),
+      );
+      return loss;
+    }, vars);
+    optimizer.applyGradients(grads);
+    tf.dispose(grads);
+    return { sums: sums! };
+  };
+}
+
+async function evaluateTest(model: tfl.LayersModel, test: Dataset): Promise<Pick<EpochMetrics, 'testAccuracy' | 'testCe' | 'testMeanTraceGs' | 'testMedianTraceGs' | 'testMeanLambdaMaxGs'>> {
+  const logits = predictLogits(model, test);
+  const s = outputStats(logits, test.numClasses, test.labels);
+  let correct = 0;
+  for (let i = 0; i < test.count; i++) if (s.predicted[i] === test.labels[i]) correct++;
+  return {
+    testAccuracy: correct / test.count,
+    testCe: mean(s.ce!),
+    testMeanTraceGs: mean(s.traceGs),
+    testMedianTraceGs: median(s.traceGs),
+    testMeanLambdaMaxGs: mean(s.lambdaMaxGs),
+  };
+}
+
+async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?: AbortSignal): Promise<RunSummary> {
+  const { config, data, model, optimizer, writer } = s;
+  const train = data.train;
+  const epochSteps = stepsPerEpoch(train.count, config.batchSize);
+  const totalSteps = epochSteps * config.epochs;
+  const size = imageSize(train);
+  const step = makeStep(model, optimizer, config);
+  const transform: BatchTransform | null = makeBatchTransform(config, model);
+  const xBuf = new Float32Array(config.batchSize * size);
+  let globalStep = s.start.step;
+  let trainSeconds = s.start.trainSeconds;
+  let samplesSeen = s.start.trainSamplesSeen;
+  let lastLoss: number | undefined;
+  writer.updateStatus({ totalSteps, step: globalStep, epoch: s.start.epoch, ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}) });
+
+  const finish = (state: RunState, message?: string): RunSummary => {
+    const m = s.lastEpochMetrics;
+    const summary: RunSummary = {
+      runDir: writer.dir,
+      name: config.name,
+      state,
+      model: config.model,
+      dataset: config.dataset,
+      mu: config.mu,
+      epochs: config.epochs,
+      epochsCompleted: m?.epoch ?? s.start.epoch,
+      testAccuracy: m?.testAccuracy ?? null,
+      testMeanTraceGs: m?.testMeanTraceGs ?? null,
+      testMedianTraceGs: m?.testMedianTraceGs ?? null,
+      testMeanLambdaMaxGs: m?.testMeanLambdaMaxGs ?? null,
+      backend: s.backend.name,
+      samplesPerSecond: trainSeconds > 0 ? samplesSeen / trainSeconds : null,
+      wallSeconds: (Date.now() - s.wallStart) / 1000,
+      checkpoint: s.lastCheckpoint,
+      ...(message ? { message } : {}),
+    };
+    writer.summary(summary);
+    writer.updateStatus({ state, ...(message ? { message } : {}), ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}) });
+    return summary;
+  };
+
+  const saveCheckpoint = async (epoch: number, epochStep: number) => {
+    const name = await writeCheckpoint(writer.dir, model, optimizer, { epoch, epochStep, step: globalStep, trainSeconds, trainSamplesSeen: samplesSeen });
+    s.lastCheckpoint = name;
+    pruneCheckpoints(writer.dir, KEEP_CHECKPOINTS, [name]);
+    writer.updateStatus({ latestCheckpoint: name, epoch, step: globalStep });
+    return name;
+  };
+
+  try {
+    for (let epoch = s.start.epoch; epoch < config.epochs; epoch++) {
+      const order = epochOrder(train.count, config.seed, epoch);
+      const firstStep = epoch === s.start.epoch ? s.start.epochStep : 0;
+      let acc: tf.Tensor1D = tf.zeros([5]);
+      let epochAcc: tf.Tensor1D = tf.zeros([5]);
+      let accSamples = 0;
+      let epochSamples = 0;
+      let intervalStart = performance.now();
+      let intervalTrain = 0;
+      const epochStart = performance.now();
+      let epochTrainSeconds = 0;
+      for (let es = firstStep; es < epochSteps; es++) {
+        if (signal?.aborted) {
+          tf.dispose([acc, epochAcc]);
+          const name = await saveCheckpoint(epoch, es);
+          hooks.onLog?.(writer.log('info', { msg: `stopped by the user at epoch ${epoch + 1} step ${es}/${epochSteps}; checkpoint ${name}; continue with fim train --resume` }));
+          return finish('stopped', `stopped at epoch ${epoch + 1}, step ${es}/${epochSteps}; resume with --resume`);
+        }
+        const t0 = performance.now();
+        const idx = order.subarray(es * config.batchSize, Math.min((es + 1) * config.batchSize, train.count));
+        const n = idx.length;
+        const xData = batchPixels(train, idx, xBuf.subarray(0, n * size));
+        const labels = new Int32Array(n);
+        for (let i = 0; i < n; i++) labels[i] = train.labels[idx[i]!]!;
+        const out = tf.tidy(() => {
+          let x = tf.tensor4d(xData, [n, ...train.imageShape]);
+          const y = tf.tensor1d(labels, 'int32');
+          if (transform) x = transform(x, y, { epoch, step: globalStep, seed: config.seed });
+          return step(x, y).sums;
+        });
+        const nextAcc = tf.add(acc, out);
+        const nextEpochAcc = tf.add(epochAcc, out);
+        tf.dispose([acc, epochAcc, out]);
+        acc = nextAcc as tf.Tensor1D;
+        epochAcc = nextEpochAcc as tf.Tensor1D;
+        accSamples += n;
+        epochSamples += n;
+        globalStep++;
+        const dt = (performance.now() - t0) / 1000;
+        trainSeconds += dt;
+        epochTrainSeconds += dt;
+        intervalTrain += dt;
+        samplesSeen += n;
+
+        const last = es === epochSteps - 1;
+        if (globalStep % logEvery === 0 || last) {
+          const [lossSum, ceSum, traceSum, lmaxSum, correct] = Array.from(await acc.data());
+          const rec: StepMetrics = {
+            kind: 'step',
+            time: new Date().toISOString(),
+            epoch: epoch + 1,
+            step: globalStep,
+            epochStep: es + 1,
+            epochSteps,
+            loss: lossSum! / accSamples,
+            ce: ceSum! / accSamples,
+            traceGs: traceSum! / accSamples,
+            lambdaMaxGs: lmaxSum! / accSamples,
+            accuracy: correct! / accSamples,
+            samplesPerSecond: accSamples / Math.max(intervalTrain, 1e-9),
+          };
+          if (!Number.isFinite(rec.loss)) {
+            tf.dispose([acc, epochAcc]);
+            const keep = s.lastCheckpoint ? `the last good checkpoint ${s.lastCheckpoint} is kept` : 'no checkpoint had been written yet';
+            const msg = `loss became ${rec.loss} at epoch ${epoch + 1}, step ${globalStep}; training stopped and ${keep}. Try a lower --lr or --mu.`;
+            hooks.onLog?.(writer.log('error', { msg }));
+            const summary = finish('failed', msg);
+            throw new TrainingError(msg, summary);
+          }
+          lastLoss = rec.loss;
+          writer.metric(rec);
+          hooks.onLog?.(
+            writer.log('step', {
+              epoch: rec.epoch,
+              step: rec.step,
+              epoch_step: `${rec.epochStep}/${epochSteps}`,
+              loss: rec.loss,
+              ce: rec.ce,
+              trace_gs: rec.traceGs,
+              lmax_gs: rec.lambdaMaxGs,
+              acc: rec.accuracy,
+              samples_per_s: Math.round(rec.samplesPerSecond),
+            }),
+          );
+          acc.dispose();
+          acc = tf.zeros([5]);
+          accSamples = 0;
+          intervalTrain = 0;
+          intervalStart = performance.now();
+          writer.updateStatus({ epoch, step: globalStep });
+        }
+        hooks.onProgress?.({
+          runDir: writer.dir,
+          phase: 'train',
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          epochStep: es + 1,
+          epochSteps,
+          step: globalStep,
+          totalSteps,
+          ...(lastLoss !== undefined ? { loss: lastLoss } : {}),
+          samplesPerSecond: samplesSeen / Math.max(trainSeconds, 1e-9),
+        });
+        // Let signals (Ctrl-C) and RPC messages in between steps.
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      void intervalStart;
+
+      hooks.onProgress?.({ runDir: writer.dir, phase: 'eval', epoch: epoch + 1, epochs: config.epochs, epochStep: epochSteps, epochSteps, step: globalStep, totalSteps, samplesPerSecond: samplesSeen / Math.max(trainSeconds, 1e-9) });
+      const [lossSum, ceSum, traceSum, , correct] = Array.from(await epochAcc.data());
+      tf.dispose([acc, epochAcc]);
+      const test = await evaluateTest(model, data.test);
+      const em: EpochMetrics = {
+        kind: 'epoch',
+        time: new Date().toISOString(),
+        epoch: epoch + 1,
+        step: globalStep,
+        trainLoss: lossSum! / Math.max(epochSamples, 1),
+        trainCe: ceSum! / Math.max(epochSamples, 1),
+        trainAccuracy: correct! / Math.max(epochSamples, 1),
+        trainTraceGs: traceSum! / Math.max(epochSamples, 1),
+        ...test,
+        seconds: (performance.now() - epochStart) / 1000,
+        samplesPerSecond: epochSamples / Math.max(epochTrainSeconds, 1e-9),
+      };
+      s.lastEpochMetrics = em;
+      writer.metric(em);
+      hooks.onEpoch?.(em);
+      hooks.onLog?.(
+        writer.log('epoch', {
+          epoch: em.epoch,
+          step: em.step,
+          loss: em.trainLoss,
+          ce: em.trainCe,
+          acc: em.trainAccuracy,
+          trace_gs: em.trainTraceGs,
+          test_acc: em.testAccuracy,
+          test_ce: em.testCe,
+          test_trace_gs_mean: em.testMeanTraceGs,
+          test_trace_gs_median: em.testMedianTraceGs,
+          test_lmax_gs_mean: em.testMeanLambdaMaxGs,
+          seconds: Number(em.seconds.toFixed(1)),
+          samples_per_s: Math.round(em.samplesPerSecond),
+        }),
+      );
+      await saveCheckpoint(epoch + 1, 0);
+    }
+    return finish('completed');
+  } catch (e) {
+    if (e instanceof TrainingError) throw e;
+    const msg = `training failed: ${(e as Error).message}`;
+    try {
+      hooks.onLog?.(writer.log('error', { msg }));
+      finish('failed', msg);
+    } catch {
+      // The run directory itself may be the problem (disk full); the original error matters more.
+    }
+    throw e;
+  }
+}

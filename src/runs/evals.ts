@@ -1,0 +1,174 @@
+/**
+ * Evaluation results as stored under a run: `evals/<name>.json` (+ `evals/<name>/` for images).
+ * The engine writes them; the CLI, the webview panels and the reproduction report read them.
+ * Declared once here, with no tfjs import. Extend by adding optional fields; never rename.
+ */
+
+export type EvalKind = 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case';
+
+/** Norms in which attacks measure perturbations. */
+export type NormName = 'l0' | 'l1' | 'l2' | 'linf';
+
+/** Everything needed to reproduce a stored result. */
+export interface EvalProvenance {
+  kind: EvalKind;
+  createdAt: string;
+  /** The run evaluated (for transfer: the target run). */
+  runDir: string;
+  /** Checkpoint directory name under checkpoints/ and the SHA-256 of its weights. */
+  checkpoint: string;
+  checkpointSha256: string;
+  /** Dataset split and the exact sample indices used. */
+  split: 'train' | 'test';
+  sampleIndices: number[];
+  seed: number;
+  backend: string;
+  engineVersion: string;
+  wallSeconds: number;
+  /** The command line or request that produced it, for humans. */
+  command?: string;
+}
+
+/** Per-sample Fisher-information statistics (design §1). */
+export interface SampleFimStats {
+  index: number;
+  label: number;
+  predicted: number;
+  probs: number[];
+  /** tr G_s = Σ 1/p_i. */
+  traceGs: number;
+  /** λmax(G_s) = 1 / min p_i. */
+  lambdaMaxGs: number;
+  /** Exact top eigenvalue of G_x = J^T G_s J (K×K Gram reduction). */
+  lambdaMaxGx: number;
+  /** l2 radius r = sqrt(2τ/λmax(G_x)) at which the predicted KL divergence reaches τ. */
+  klBudget: number;
+  /** Logit margin z_label − max_{j≠label} z_j and that margin divided by ‖∇_x margin‖₂. */
+  margin: number;
+  normalizedMargin: number;
+  /** The same statistics after temperature scaling (one T for the whole model). */
+  scaled?: { traceGs: number; lambdaMaxGs: number; lambdaMaxGx: number; klBudget: number };
+  /** PNGs relative to the eval file's directory: the input and its top G_x eigenvector (OSSA's direction). */
+  image?: string;
+  eigenImage?: string;
+}
+
+export interface FimAggregate {
+  traceGs: number;
+  lambdaMaxGs: number;
+  lambdaMaxGx: number;
+  klBudget: number;
+  normalizedMargin: number;
+}
+
+export interface InspectEval {
+  kind: 'inspect';
+  provenance: EvalProvenance;
+  /** KL threshold τ of the KL budget. */
+  tau: number;
+  accuracy: number;
+  samples: SampleFimStats[];
+  mean: FimAggregate;
+  median: FimAggregate;
+  /** Temperature fitted by NLL on held-out data (Guo et al. 2017) and the statistics after it. */
+  temperatureScaling: { temperature: number; heldOutSamples: number; mean: FimAggregate; median: FimAggregate };
+}
+
+/** One stored adversarial example (PNG paths relative to the eval file's directory). */
+export interface AdversarialExample {
+  index: number;
+  label: number;
+  budget: number;
+  original: string;
+  perturbation: string;
+  adversarial: string;
+  predictedOriginal: number;
+  predictedAdversarial: number;
+  probsOriginal: number[];
+  probsAdversarial: number[];
+  /** Perturbation size in the attack's norm. */
+  distance: number;
+}
+
+export interface SweepPoint {
+  /** The budget in the attack's own unit (see `budgetUnit`). */
+  budget: number;
+  /** Among correctly classified samples, the fraction whose prediction changed. */
+  foolingRatio: number;
+  /** 95% Wilson interval of the fooling ratio. */
+  foolingRatioCi: [number, number];
+  fooled: number;
+  /** Accuracy under attack over all evaluated samples. */
+  accuracy: number;
+  /** Mean loss (cross-entropy) on the adversarial inputs. */
+  meanLoss: number;
+}
+
+/** Fooling ratio vs budget for one attack (the paper's Fig. 3–5). */
+export interface SweepEval {
+  kind: 'sweep';
+  provenance: EvalProvenance;
+  attack: string;
+  norm: NormName;
+  /** e.g. "ε = squared l2 norm ‖η‖² (paper §3.1)" or "ε = l∞ norm". */
+  budgetUnit: string;
+  clip: boolean;
+  /** Samples evaluated, and how many of them the model classified correctly (the denominator). */
+  samples: number;
+  correct: number;
+  cleanAccuracy: number;
+  options: Record<string, unknown>;
+  results: SweepPoint[];
+  examples: AdversarialExample[];
+}
+
+export interface DistanceRow {
+  attack: string;
+  norm: NormName;
+  /** Over successful samples, in the natural norm (‖δ‖₀ counts pixels, ‖δ‖₂ is not squared). */
+  meanDistance: number;
+  medianDistance: number;
+  successRate: number;
+  samples: number;
+  /** The same distances in Foolbox 2's units, which the paper's Table 1 used (design §2). */
+  foolbox2: { unit: 'MSE' | 'MAE' | 'Linf' | 'L0'; mean: number; median: number };
+  options: Record<string, unknown>;
+}
+
+/** Minimum adversarial distance per attack (the paper's Table 1). */
+export interface DistanceEval {
+  kind: 'distance';
+  provenance: EvalProvenance;
+  results: DistanceRow[];
+}
+
+export interface TransferRow {
+  attack: string;
+  /** Adversarial examples crafted on `source`, classified by `target`. */
+  source: string;
+  target: string;
+  /** Samples both models classify correctly and the attack fooled on the source. */
+  samples: number;
+  sourceAccuracy: number;
+  targetAccuracy: number;
+  targetAccuracyCi: [number, number];
+}
+
+/** Transfer accuracies in both directions (the paper's Table 2). */
+export interface TransferEval {
+  kind: 'transfer';
+  provenance: EvalProvenance;
+  otherRunDir: string;
+  results: TransferRow[];
+}
+
+/** Robust accuracy when a sample counts as broken if any attack breaks it (AutoAttack's rule). */
+export interface WorstCaseEval {
+  kind: 'worst-case';
+  provenance: EvalProvenance;
+  attacks: string[];
+  norm: NormName;
+  results: { budget: number; robustAccuracy: number; robustAccuracyCi: [number, number]; perAttackAccuracy: Record<string, number> }[];
+}
+
+export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval;

@@ -1,0 +1,123 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RUN_FILES, runFile } from './paths';
+import type { MetricRecord, RunConfig, RunInfo, RunState, RunStatus, RunSummary } from './types';
+
+/** Reads a JSON file; returns null when absent and reports (does not throw) when corrupt. */
+export function readJsonFile<T>(file: string, problems?: string[]): T | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') problems?.push(`${path.basename(file)}: ${(e as Error).message}`);
+    return null;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    problems?.push(`${path.basename(file)} is not valid JSON (${(e as Error).message})`);
+    return null;
+  }
+}
+
+export interface MetricsRead {
+  records: MetricRecord[];
+  /** Lines that could not be parsed (a torn last line after a crash, or corruption). */
+  skippedLines: number;
+}
+
+export function readMetrics(runDir: string): MetricsRead {
+  let text = '';
+  try {
+    text = fs.readFileSync(runFile(runDir, 'metrics'), 'utf8');
+  } catch {
+    return { records: [], skippedLines: 0 };
+  }
+  const records: MetricRecord[] = [];
+  let skippedLines = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const rec = JSON.parse(line) as MetricRecord;
+      if (rec && (rec.kind === 'step' || rec.kind === 'epoch')) records.push(rec);
+      else skippedLines++;
+    } catch {
+      skippedLines++;
+    }
+  }
+  return { records, skippedLines };
+}
+
+/** True when `pid` is a live process on this host. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A `running` status whose owner process is gone (SIGKILL, crash, reboot) is reported as
+ * `incomplete`: the run stays readable and `fim train --resume` continues it.
+ */
+export function effectiveState(status: RunStatus | null): RunState | 'unreadable' {
+  if (!status) return 'unreadable';
+  if (status.state !== 'running') return status.state;
+  if (status.hostname && status.hostname !== os.hostname()) return 'running';
+  if (status.pid === undefined || !processAlive(status.pid)) return 'incomplete';
+  return 'running';
+}
+
+export function listEvals(runDir: string): string[] {
+  try {
+    return fs
+      .readdirSync(path.join(runDir, RUN_FILES.evals))
+      .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export function readRun(runDir: string): RunInfo {
+  const problems: string[] = [];
+  const config = readJsonFile<RunConfig>(runFile(runDir, 'config'), problems);
+  const status = readJsonFile<RunStatus>(runFile(runDir, 'status'), problems);
+  const summary = readJsonFile<RunSummary>(runFile(runDir, 'summary'), problems);
+  if (!config && problems.length === 0) problems.push('config.json is missing');
+  return {
+    id: path.basename(runDir),
+    dir: path.resolve(runDir),
+    config,
+    status,
+    effectiveState: effectiveState(status),
+    summary,
+    evals: listEvals(runDir),
+    problems,
+  };
+}
+
+/** True when the directory looks like a run (has a config or status file). */
+export function isRunDir(dir: string): boolean {
+  return fs.existsSync(runFile(dir, 'config')) || fs.existsSync(runFile(dir, 'status'));
+}
+
+/** All runs under a store directory, newest first. A missing store is an empty list. */
+export function listRuns(storeDir: string): RunInfo[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(storeDir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => path.join(storeDir, e.name))
+    .filter(isRunDir)
+    .map(readRun)
+    .sort((a, b) => b.id.localeCompare(a.id));
+}

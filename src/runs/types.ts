@@ -1,0 +1,146 @@
+/**
+ * The run-store format: the only state FIM Inspector keeps. The engine writes it, the CLI and the
+ * extension read it. Declared once here, with no tfjs import, so the extension can read runs
+ * without loading engine code.
+ *
+ * A run is a directory:
+ *   config.json      RunConfig: exactly what was asked for, with every default resolved
+ *   status.json      RunStatus: rewritten atomically as the run progresses
+ *   metrics.jsonl    one MetricRecord per line (append-only; a torn last line is skipped by readers)
+ *   train.fimlog     the same records as human-readable `key=value` lines
+ *   checkpoints/     one directory per checkpoint (tfjs Layers model.json + weights.bin + state.json)
+ *   summary.json     RunSummary, written when training ends (completed, stopped or failed)
+ *   evals/<name>.json evaluation results
+ */
+
+export const RUN_FORMAT_VERSION = 1;
+
+export type RunState = 'running' | 'completed' | 'stopped' | 'failed' | 'incomplete';
+
+export interface RunConfig {
+  formatVersion: number;
+  /** Human-readable name; the run id is `<timestamp>-<name>`. */
+  name: string;
+  /** `convnet` etc. for built-in definitions, otherwise the absolute path of the user's definition. */
+  model: string;
+  dataset: string;
+  /** Directory of dataset files for datasets that are not built in (unused for mnist). */
+  dataDir?: string;
+  /** Weight of the trace term μ·Σ 1/p_i; 0 is exactly the baseline cross-entropy. */
+  mu: number;
+  /** Label-smoothing α (the paper's LSR comparison); 0 = off. */
+  labelSmoothing: number;
+  /** PGD adversarial training (Madry et al.); absent = off. */
+  adversarialTraining?: AdversarialTrainingConfig;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  /** Number of training / test samples used (after --limit-*). */
+  trainSamples: number;
+  testSamples: number;
+  /** Data augmentation applied to training batches. */
+  augmentation?: 'none' | 'crop-flip' | 'crop';
+  /** Backend asked for; `auto` = best available. */
+  backendRequested: string;
+  createdAt: string;
+}
+
+export interface AdversarialTrainingConfig {
+  /** l∞ radius of the PGD perturbation. */
+  epsilon: number;
+  steps: number;
+  stepSize: number;
+  /** Fraction of each batch replaced by adversarial examples (Madry et al. use 1). */
+  ratio: number;
+}
+
+export interface RunStatus {
+  state: RunState;
+  /** Process that owns a running run; a dead owner means the run is incomplete. */
+  pid?: number;
+  hostname?: string;
+  startedAt: string;
+  updatedAt: string;
+  epoch: number;
+  /** Global optimiser step count. */
+  step: number;
+  totalSteps: number;
+  message?: string;
+  /** Directory name under checkpoints/ of the newest complete checkpoint. */
+  latestCheckpoint?: string;
+}
+
+/** One line of metrics.jsonl. */
+export type MetricRecord = StepMetrics | EpochMetrics;
+
+export interface StepMetrics {
+  kind: 'step';
+  time: string;
+  epoch: number;
+  /** Global optimiser step (1-based). */
+  step: number;
+  /** Step within the epoch (1-based) and steps per epoch. */
+  epochStep: number;
+  epochSteps: number;
+  loss: number;
+  ce: number;
+  /** Batch mean of tr G_s = Σ_i 1/p_i. */
+  traceGs: number;
+  /** Batch mean of λmax(G_s) = 1 / min_i p_i. */
+  lambdaMaxGs: number;
+  accuracy: number;
+  samplesPerSecond: number;
+}
+
+export interface EpochMetrics {
+  kind: 'epoch';
+  time: string;
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  trainCe: number;
+  trainAccuracy: number;
+  trainTraceGs: number;
+  testAccuracy: number;
+  testCe: number;
+  testMeanTraceGs: number;
+  testMedianTraceGs: number;
+  testMeanLambdaMaxGs: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface RunSummary {
+  runDir: string;
+  name: string;
+  state: RunState;
+  model: string;
+  dataset: string;
+  mu: number;
+  epochs: number;
+  epochsCompleted: number;
+  testAccuracy: number | null;
+  testMeanTraceGs: number | null;
+  testMedianTraceGs: number | null;
+  testMeanLambdaMaxGs: number | null;
+  backend: string;
+  samplesPerSecond: number | null;
+  wallSeconds: number;
+  checkpoint: string | null;
+  message?: string;
+}
+
+/** What `fim runs` and the extension's tree show for a run directory. */
+export interface RunInfo {
+  id: string;
+  dir: string;
+  config: RunConfig | null;
+  status: RunStatus | null;
+  /** Status after checking whether a `running` run's owner is still alive. */
+  effectiveState: RunState | 'unreadable';
+  summary: RunSummary | null;
+  evals: string[];
+  /** Why parts of the run could not be read (corrupt JSON etc.); the rest is still shown. */
+  problems: string[];
+}
