@@ -1,0 +1,244 @@
+/**
+ * The engine process: JSON-RPC 2.0 over stdio (src/protocol/engine.ts), spawned by the VS Code
+ * extension host. stdout is the protocol channel, so nothing else may write there: console output
+ * and stray `process.stdout.write` calls (from libraries) are sent to stderr, which the extension
+ * shows in its "FIM Engine" output channel.
+ *
+ * A backend that cannot start is reported as an `initialize` error, not a crash.
+ */
+import { protocolOut } from '../protocol/stdio';
+import { CancellationToken, ResponseError, createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import pkg from '../../package.json';
+import {
+  AttackSweep,
+  EngineErrorCode,
+  Initialize,
+  Inspect,
+  JobProgress,
+  JobStarted,
+  Log,
+  PROTOCOL_VERSION,
+  Resume,
+  Shutdown,
+  StopJob,
+  Train,
+  type EngineInfo,
+  type EvalResult,
+  type InspectParams,
+  type JobProgressParams,
+  type SweepParams,
+  type JobParams,
+  type TrainParams,
+} from '../protocol/engine';
+import { backendRequestFrom, initBackend, type BackendRequest } from './backend/select';
+import { datasetLoaders } from './data/registry';
+import { isInputError } from './errors';
+import { builtinDefinitions } from './models/builtin';
+import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
+
+
+const log = (msg: string) => process.stderr.write(`[engine ${new Date().toISOString()}] ${msg}\n`);
+
+const conn = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(protocolOut), {
+  error: (m) => log(`rpc error: ${m}`),
+  warn: (m) => log(`rpc warning: ${m}`),
+  info: () => undefined,
+  log: () => undefined,
+});
+
+// --- jobs -------------------------------------------------------------------------------------
+const jobs = new Map<string, AbortController>();
+
+/** Turns an engine error into a JSON-RPC error the host can show as is. */
+function toResponseError(e: unknown): ResponseError<unknown> {
+  if (e instanceof ResponseError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (isInputError(e)) return new ResponseError(EngineErrorCode.InputError, msg);
+  const summary = (e as { summary?: unknown }).summary;
+  log(`job failed: ${e instanceof Error ? (e.stack ?? msg) : msg}`);
+  return new ResponseError(EngineErrorCode.EngineFailure, msg, summary ? { summary } : undefined);
+}
+
+/** Runs a job with an AbortSignal fed by $/cancelRequest and fim/stopJob. */
+async function runJob<R>(params: JobParams, token: CancellationToken, work: (signal: AbortSignal) => Promise<R>): Promise<R> {
+  if (typeof params?.jobId !== 'string' || !params.jobId) throw new ResponseError(EngineErrorCode.InputError, 'request has no jobId');
+  if (jobs.has(params.jobId)) throw new ResponseError(EngineErrorCode.InputError, `job ${params.jobId} is already running`);
+  const ac = new AbortController();
+  jobs.set(params.jobId, ac);
+  const sub = token.onCancellationRequested(() => ac.abort());
+  try {
+    return await work(ac.signal);
+  } catch (e) {
+    throw toResponseError(e);
+  } finally {
+    sub.dispose();
+    jobs.delete(params.jobId);
+  }
+}
+
+let backendRequest: BackendRequest = 'auto';
+
+async function ensureBackend() {
+  return initBackend(backendRequest);
+}
+
+function trainHooks(jobId: string): TrainHooks {
+  let runDir: string | undefined;
+  let lastSent = 0;
+  return {
+    onStart(dir, config, backend, notes) {
+      runDir = dir;
+      void conn.sendNotification(JobStarted, { jobId, runDir: dir, config, backend, notes });
+    },
+    onProgress(p) {
+      // Progress arrives every step; a few updates a second are enough for a progress bar.
+      const now = Date.now();
+      const last = p.epochStep === p.epochSteps || p.phase === 'eval';
+      if (!last && now - lastSent < 250) return;
+      lastSent = now;
+      const message = p.phase === 'eval' ? `epoch ${p.epoch}/${p.epochs}: evaluating on the test set` : `epoch ${p.epoch}/${p.epochs}, step ${p.epochStep}/${p.epochSteps}${p.loss === undefined ? '' : `, loss ${p.loss.toFixed(4)}`}, ${Math.round(p.samplesPerSecond)} samples/s`;
+      void conn.sendNotification(JobProgress, {
+        jobId,
+        runDir: p.runDir,
+        phase: p.phase,
+        fraction: p.step / Math.max(p.totalSteps, 1),
+        message,
+        epoch: p.epoch,
+        epochs: p.epochs,
+        step: p.step,
+        totalSteps: p.totalSteps,
+        ...(p.loss === undefined ? {} : { loss: p.loss }),
+        samplesPerSecond: p.samplesPerSecond,
+      });
+    },
+    onLog(line) {
+      void conn.sendNotification(Log, { jobId, ...(runDir ? { runDir } : {}), line });
+    },
+  };
+}
+
+function trainRequest(p: TrainParams): TrainRequest {
+  return {
+    model: p.model,
+    dataset: p.dataset,
+    ...(p.dataDir ? { dataDir: p.dataDir } : {}),
+    mu: p.mu,
+    ...(p.labelSmoothing !== undefined ? { labelSmoothing: p.labelSmoothing } : {}),
+    epochs: p.epochs,
+    batchSize: p.batchSize,
+    learningRate: p.learningRate,
+    seed: p.seed,
+    ...(p.limitTrain !== undefined ? { limitTrain: p.limitTrain } : {}),
+    ...(p.limitTest !== undefined ? { limitTest: p.limitTest } : {}),
+    storeDir: p.storeDir,
+    ...(p.name ? { name: p.name } : {}),
+    ...(p.augmentation ? { augmentation: p.augmentation } : {}),
+    backend: backendRequest,
+  };
+}
+
+// --- evaluations (FIM inspection, attack sweeps) -----------------------------------------------
+type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
+interface EngineFeatures {
+  inspect: boolean;
+  attacks: string[];
+  runInspect?: (p: InspectParams, progress: ProgressSink, signal: AbortSignal) => Promise<EvalResult>;
+  runSweep?: (p: SweepParams, progress: ProgressSink, signal: AbortSignal) => Promise<EvalResult>;
+}
+
+/** What this engine build can evaluate (the inspection and attack modules are wired here). */
+async function engineFeatures(): Promise<EngineFeatures> {
+  return { inspect: false, attacks: [] };
+}
+
+// --- handlers ---------------------------------------------------------------------------------
+conn.onRequest(Initialize, async (params) => {
+  try {
+    backendRequest = backendRequestFrom(params?.backend ?? 'auto');
+  } catch (e) {
+    throw new ResponseError(EngineErrorCode.InputError, (e as Error).message);
+  }
+  let backend;
+  try {
+    backend = await ensureBackend();
+  } catch (e) {
+    throw toResponseError(e);
+  }
+  const features = await engineFeatures();
+  const info: EngineInfo = {
+    protocolVersion: PROTOCOL_VERSION,
+    engineVersion: pkg.version,
+    pid: process.pid,
+    node: process.version,
+    backend,
+    models: builtinDefinitions().map((b) => ({ name: b.name, description: b.description, defaultDataset: b.defaultDataset })),
+    datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
+    attacks: features.attacks,
+    inspect: features.inspect,
+  };
+  log(`initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}`);
+  return info;
+});
+
+conn.onRequest(Train, (params, token) =>
+  runJob(params, token, async (signal) => {
+    await ensureBackend();
+    return { summary: await train(trainRequest(params), trainHooks(params.jobId), signal) };
+  }),
+);
+
+conn.onRequest(Resume, (params, token) =>
+  runJob(params, token, async (signal) => {
+    await ensureBackend();
+    return { summary: await resume(params.runDir, { backend: backendRequest }, trainHooks(params.jobId), signal) };
+  }),
+);
+
+conn.onRequest(Inspect, (params, token) =>
+  runJob(params, token, async (signal) => {
+    await ensureBackend();
+    const f = await engineFeatures();
+    if (!f.runInspect) throw new ResponseError(EngineErrorCode.NotAvailable, 'per-sample FIM inspection is not available in this engine build');
+    return f.runInspect(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+  }),
+);
+
+conn.onRequest(AttackSweep, (params, token) =>
+  runJob(params, token, async (signal) => {
+    await ensureBackend();
+    const f = await engineFeatures();
+    if (!f.runSweep) throw new ResponseError(EngineErrorCode.NotAvailable, 'attack sweeps are not available in this engine build');
+    return f.runSweep(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+  }),
+);
+
+conn.onRequest(StopJob, (params) => {
+  const ac = jobs.get(params?.jobId);
+  if (!ac) return { stopped: false };
+  ac.abort();
+  return { stopped: true };
+});
+
+let shuttingDown = false;
+/** Stops every job (training writes a checkpoint) and exits once they have returned. */
+async function shutdown(code: number, why: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log(`shutting down (${why}); ${jobs.size} job(s) running`);
+  for (const ac of jobs.values()) ac.abort();
+  const deadline = Date.now() + 30_000;
+  while (jobs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  process.exit(code);
+}
+
+conn.onRequest(Shutdown, async () => {
+  setImmediate(() => void shutdown(0, 'shutdown request'));
+});
+// The host went away (window closed, extension host crashed): stop cleanly rather than linger.
+conn.onClose(() => void shutdown(0, 'connection closed'));
+process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+process.on('SIGINT', () => void shutdown(130, 'SIGINT'));
+process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
+
+conn.listen();
+log(`engine ${pkg.version} started (pid ${process.pid}, node ${process.version})`);

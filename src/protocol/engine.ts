@@ -1,0 +1,150 @@
+/**
+ * The extension host ↔ engine process protocol (JSON-RPC 2.0 over the engine's stdio). Every
+ * request and notification is declared here once and imported by both sides, so a changed
+ * message shape is a type error in both. Types only from the engine and run store: this file must
+ * not pull tfjs into the extension bundle.
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { BackendReport, BackendRequest } from '../engine/backend/select';
+import type { RunConfig, RunSummary } from '../runs/types';
+
+export const PROTOCOL_VERSION = 1;
+
+/** JSON-RPC error codes the engine answers with (application range, see the JSON-RPC spec). */
+export const EngineErrorCode = {
+  /** What the user asked for is wrong (bad value, missing file, model that does not fit). */
+  InputError: -32010,
+  /** The job was cancelled; for training the run was stopped with a checkpoint. */
+  Cancelled: -32800,
+  /** The engine build lacks this feature (e.g. attacks not installed yet). */
+  NotAvailable: -32011,
+  /** Anything else: an engine bug or an environment problem. */
+  EngineFailure: -32012,
+} as const;
+
+export interface InitializeParams {
+  protocolVersion: number;
+  /** Backend to initialise; `auto` picks the best available one. */
+  backend: BackendRequest;
+}
+
+export interface NamedDescription {
+  name: string;
+  description: string;
+}
+
+export interface EngineInfo {
+  protocolVersion: number;
+  engineVersion: string;
+  pid: number;
+  node: string;
+  /** The backend in use and why better ones were skipped. */
+  backend: BackendReport;
+  models: (NamedDescription & { defaultDataset: string })[];
+  datasets: (NamedDescription & { needsDataDir: boolean })[];
+  /** Attack names the engine can run in a sweep; empty when the attacks module is absent. */
+  attacks: string[];
+  /** Whether the per-sample FIM inspection is available in this build. */
+  inspect: boolean;
+}
+
+/** Fields every job request carries: a host-chosen id that Stop and notifications refer to. */
+export interface JobParams {
+  jobId: string;
+}
+
+export interface TrainParams extends JobParams {
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  mu: number;
+  labelSmoothing?: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  limitTrain?: number;
+  limitTest?: number;
+  storeDir: string;
+  name?: string;
+  augmentation?: RunConfig['augmentation'];
+}
+
+export interface ResumeParams extends JobParams {
+  runDir: string;
+}
+
+export interface TrainResult {
+  summary: RunSummary;
+}
+
+export interface InspectParams extends JobParams {
+  runDir: string;
+  /** Number of test samples to inspect (the first N of the test split). */
+  samples: number;
+  /** Name of the evaluation file under evals/ (default chosen by the engine). */
+  name?: string;
+}
+
+export interface SweepParams extends JobParams {
+  runDir: string;
+  attack: string;
+  /** Budgets in the attack's own unit. */
+  budgets: number[];
+  samples: number;
+  name?: string;
+}
+
+export interface EvalResult {
+  /** Absolute path of the evals/<name>.json written. */
+  evalFile: string;
+}
+
+export interface StopParams {
+  jobId: string;
+}
+
+export type JobPhase = 'load' | 'train' | 'eval' | 'inspect' | 'attack' | 'save';
+
+export interface JobProgressParams extends JobParams {
+  /** The run the job writes to, once known. */
+  runDir?: string;
+  phase: JobPhase;
+  /** 0..1 when known. */
+  fraction?: number;
+  message: string;
+  /** Training position, for the runs tree's live progress. */
+  epoch?: number;
+  epochs?: number;
+  step?: number;
+  totalSteps?: number;
+  loss?: number;
+  samplesPerSecond?: number;
+}
+
+export interface JobStartedParams extends JobParams {
+  runDir: string;
+  config: RunConfig;
+  backend: BackendReport;
+  notes: string[];
+}
+
+export interface LogParams {
+  jobId?: string;
+  runDir?: string;
+  /** One train.fimlog line or an engine message. */
+  line: string;
+}
+
+export const Initialize = new RequestType<InitializeParams, EngineInfo, void>('fim/initialize');
+export const Train = new RequestType<TrainParams, TrainResult, void>('fim/train');
+export const Resume = new RequestType<ResumeParams, TrainResult, void>('fim/resume');
+export const Inspect = new RequestType<InspectParams, EvalResult, void>('fim/inspect');
+export const AttackSweep = new RequestType<SweepParams, EvalResult, void>('fim/attackSweep');
+/** Stops a job as if its request were cancelled ($/cancelRequest does the same for the caller). */
+export const StopJob = new RequestType<StopParams, { stopped: boolean }, void>('fim/stopJob');
+export const Shutdown = new RequestType0<void, void>('fim/shutdown');
+
+export const JobStarted = new NotificationType<JobStartedParams>('fim/jobStarted');
+export const JobProgress = new NotificationType<JobProgressParams>('fim/progress');
+export const Log = new NotificationType<LogParams>('fim/log');

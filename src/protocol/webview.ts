@@ -1,0 +1,187 @@
+/**
+ * The extension host ↔ webview contract: every message both ways, per panel, declared once and
+ * imported by the host (src/extension/panels) and the webviews (webview/). Webviews are
+ * untrusted input to the host: everything they send goes through `parseWebviewMessage` and
+ * `parseWebviewState`, which accept only the shapes below.
+ */
+import type { DistanceRow, InspectEval, SweepEval, SweepPoint, NormName } from '../runs/evals';
+import type { MetricRecord, RunState } from '../runs/types';
+
+export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling'] as const;
+export type PanelKind = (typeof PANEL_KINDS)[number];
+
+/** What a panel shows; also what a restored panel (after a reload) re-opens. */
+export type PanelKey =
+  | { kind: 'training'; runDir: string }
+  | { kind: 'inspect'; runDir: string; evalName: string }
+  | { kind: 'adversarial'; runDir: string; evalName?: string }
+  | { kind: 'fooling'; runDirs: string[] };
+
+/** A run as panels name it. */
+export interface RunRef {
+  id: string;
+  dir: string;
+  name: string;
+  mu: number | null;
+  state: RunState | 'unreadable';
+  model: string | null;
+  dataset: string | null;
+}
+
+export interface TrainingData {
+  run: RunRef;
+  records: MetricRecord[];
+  totalSteps: number | null;
+  epochs: number | null;
+  /** True while the run is being written (the panel keeps receiving updates). */
+  live: boolean;
+  skippedLines: number;
+}
+
+export interface InspectData {
+  run: RunRef;
+  evalName: string;
+  eval: InspectEval;
+  /** Webview URI of the eval file's directory; sample image paths are relative to it. */
+  assetsBase: string;
+}
+
+export interface AdversarialData {
+  run: RunRef;
+  /** Every attack sweep of the run; `selected` is the one shown first. */
+  sweeps: { evalName: string; eval: SweepEval }[];
+  selected: string;
+  assetsBase: string;
+}
+
+export interface FoolingSeries {
+  run: RunRef;
+  /** μ = 0 is the baseline, anything else defended. */
+  role: 'baseline' | 'defended';
+  evalName: string;
+  attack: string;
+  norm: NormName;
+  budgetUnit: string;
+  samples: number;
+  correct: number;
+  cleanAccuracy: number;
+  results: SweepPoint[];
+}
+
+export interface FoolingData {
+  series: FoolingSeries[];
+  distances: { run: RunRef; role: 'baseline' | 'defended'; evalName: string; rows: DistanceRow[] }[];
+  /** Runs compared that have no sweep evaluation yet (shown as a hint). */
+  runsWithoutSweeps: RunRef[];
+}
+
+export interface PanelDataMap {
+  training: TrainingData;
+  inspect: InspectData;
+  adversarial: AdversarialData;
+  fooling: FoolingData;
+}
+
+/** Host → webview. */
+export type HostMessage<K extends PanelKind = PanelKind> =
+  | { type: 'data'; kind: K; key: PanelKey; data: PanelDataMap[K] }
+  | { type: 'error'; message: string }
+  | { type: 'exported'; file: string };
+
+export const EXPORT_FORMATS = ['svg', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Webview → host. */
+export type WebviewMessage =
+  /** The webview's script is running and listening: the host sends data only after this. */
+  | { type: 'initialized' }
+  | { type: 'export'; format: ExportFormat; fileName: string; content: string }
+  /** Ask the host to open another panel (e.g. the adversarial images of a sweep). */
+  | { type: 'open'; key: PanelKey }
+  /** Show the eval file or run directory in the editor/explorer. */
+  | { type: 'reveal'; path: string }
+  /** An error inside the webview, for the output channel. */
+  | { type: 'error'; message: string };
+
+/** What a webview persists with `setState` (restored on hide/show and by the serializer). */
+export interface WebviewState {
+  key: PanelKey;
+  ui: Record<string, unknown>;
+}
+
+/** Largest export a webview may send (a 10,000-row CSV is a few MB). */
+export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+export function parsePanelKey(v: unknown): PanelKey | null {
+  if (!isObj(v)) return null;
+  switch (v.kind) {
+    case 'training':
+      return isStr(v.runDir) ? { kind: 'training', runDir: v.runDir } : null;
+    case 'inspect':
+      return isStr(v.runDir) && isEvalName(v.evalName) ? { kind: 'inspect', runDir: v.runDir, evalName: v.evalName } : null;
+    case 'adversarial':
+      if (!isStr(v.runDir)) return null;
+      if (v.evalName === undefined) return { kind: 'adversarial', runDir: v.runDir };
+      return isEvalName(v.evalName) ? { kind: 'adversarial', runDir: v.runDir, evalName: v.evalName } : null;
+    case 'fooling':
+      return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d)) ? { kind: 'fooling', runDirs: v.runDirs as string[] } : null;
+    default:
+      return null;
+  }
+}
+
+/** An eval name is a file name under evals/: no separators, no dot-dot. */
+export function isEvalName(v: unknown): v is string {
+  return isStr(v, 200) && /^[A-Za-z0-9_.=+-]+$/.test(v) && !v.startsWith('.');
+}
+
+/** A file name for an export: a bare name with the format's extension. */
+function safeExportName(v: unknown, format: ExportFormat): string | null {
+  if (!isStr(v, 200)) return null;
+  const base = v.replace(/[^A-Za-z0-9_.=+-]+/g, '-').replace(/^[.-]+/, '');
+  if (!base) return null;
+  return base.toLowerCase().endsWith(`.${format}`) ? base : `${base}.${format}`;
+}
+
+/** Validates a message from a webview; returns the message or a reason it was rejected. */
+export function parseWebviewMessage(v: unknown): { ok: true; message: WebviewMessage } | { ok: false; reason: string } {
+  if (!isObj(v) || typeof v.type !== 'string') return { ok: false, reason: 'not an object with a string "type"' };
+  switch (v.type) {
+    case 'initialized':
+      return { ok: true, message: { type: 'initialized' } };
+    case 'export': {
+      const format = v.format;
+      if (!(EXPORT_FORMATS as readonly unknown[]).includes(format)) return { ok: false, reason: `export format must be one of ${EXPORT_FORMATS.join(', ')}` };
+      const fileName = safeExportName(v.fileName, format as ExportFormat);
+      if (!fileName) return { ok: false, reason: 'export needs a file name' };
+      if (typeof v.content !== 'string' || v.content.length > MAX_EXPORT_CHARS) return { ok: false, reason: 'export content must be a string of at most 64 Mi characters' };
+      return { ok: true, message: { type: 'export', format: format as ExportFormat, fileName, content: v.content } };
+    }
+    case 'open': {
+      const key = parsePanelKey(v.key);
+      return key ? { ok: true, message: { type: 'open', key } } : { ok: false, reason: 'open needs a valid panel key' };
+    }
+    case 'reveal':
+      return isStr(v.path) ? { ok: true, message: { type: 'reveal', path: v.path } } : { ok: false, reason: 'reveal needs a path' };
+    case 'error':
+      return typeof v.message === 'string' ? { ok: true, message: { type: 'error', message: v.message.slice(0, 4000) } } : { ok: false, reason: 'error needs a message' };
+    default:
+      return { ok: false, reason: `unknown message type "${String(v.type).slice(0, 40)}"` };
+  }
+}
+
+/** Validates a persisted webview state (the serializer hands it back after a reload). */
+export function parseWebviewState(v: unknown): WebviewState | null {
+  if (!isObj(v)) return null;
+  const key = parsePanelKey(v.key);
+  if (!key) return null;
+  return { key, ui: isObj(v.ui) ? v.ui : {} };
+}
+
+/** Baseline when μ is 0 (or unknown), defended otherwise. */
+export function roleOf(mu: number | null): 'baseline' | 'defended' {
+  return mu ? 'defended' : 'baseline';
+}
