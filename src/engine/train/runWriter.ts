@@ -14,12 +14,14 @@ export class RunWriter {
   private constructor(
     readonly dir: string,
     status: RunStatus,
+    /** Receives every line written to train.fimlog (the CLI prints them, the engine forwards them). */
+    private readonly onLine?: (line: string) => void,
   ) {
     this.status = status;
   }
 
   /** Creates a new run directory under `storeDir` (a fresh, unique id). */
-  static create(storeDir: string, config: RunConfig, totalSteps: number): RunWriter {
+  static create(storeDir: string, config: RunConfig, totalSteps: number, onLine?: (line: string) => void): RunWriter {
     fs.mkdirSync(storeDir, { recursive: true });
     let id = makeRunId(config.name);
     for (let i = 2; fs.existsSync(path.join(storeDir, id)); i++) id = `${makeRunId(config.name)}-${i}`;
@@ -27,7 +29,7 @@ export class RunWriter {
     fs.mkdirSync(dir);
     writeJsonAtomic(runFile(dir, 'config'), config);
     const now = new Date().toISOString();
-    const w = new RunWriter(dir, { state: 'running', pid: process.pid, hostname: os.hostname(), startedAt: now, updatedAt: now, epoch: 0, step: 0, totalSteps });
+    const w = new RunWriter(dir, { state: 'running', pid: process.pid, hostname: os.hostname(), startedAt: now, updatedAt: now, epoch: 0, step: 0, totalSteps }, onLine);
     w.writeStatus();
     const header: Record<string, FimlogValue> = {
       run: id,
@@ -45,10 +47,10 @@ export class RunWriter {
   }
 
   /** Re-opens an existing run to continue it; it becomes `running` under this process. */
-  static reopen(dir: string): RunWriter {
+  static reopen(dir: string, onLine?: (line: string) => void): RunWriter {
     const prev = readJsonFile<RunStatus>(runFile(dir, 'status'));
     if (!prev) throw new Error(`${dir} has no readable status.json; it is not a run directory`);
-    const w = new RunWriter(dir, { ...prev, state: 'running', pid: process.pid, hostname: os.hostname(), updatedAt: new Date().toISOString() });
+    const w = new RunWriter(dir, { ...prev, state: 'running', pid: process.pid, hostname: os.hostname(), updatedAt: new Date().toISOString() }, onLine);
     delete w.status.message;
     w.writeStatus();
     return w;
@@ -78,6 +80,7 @@ export class RunWriter {
   log(kind: FimlogKind, fields: Record<string, FimlogValue>): string {
     const line = formatFimlogLine(kind, fields);
     appendLine(runFile(this.dir, 'log'), line);
+    this.onLine?.(line);
     return line;
   }
 

@@ -4,6 +4,7 @@ import seedrandom from 'seedrandom';
 import { runFile } from '../../runs/paths';
 import { effectiveState, readJsonFile } from '../../runs/reader';
 import { RUN_FORMAT_VERSION, type EpochMetrics, type RunConfig, type RunState, type RunStatus, type RunSummary, type StepMetrics } from '../../runs/types';
+import { InputError } from '../errors';
 import { backendRequestFrom, initBackend, type BackendReport, type BackendRequest } from '../backend/select';
 import { batchPixels, imageSize, limitDataset, type Dataset, type DatasetSplits } from '../data/dataset';
 import { loadDataset } from '../data/registry';
@@ -147,7 +148,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     createdAt: new Date().toISOString(),
   };
   const totalSteps = stepsPerEpoch(data.train.count, req.batchSize) * req.epochs;
-  const writer = RunWriter.create(req.storeDir, config, totalSteps);
+  const writer = RunWriter.create(req.storeDir, config, totalSteps, hooks.onLog);
   const optimizer = tf.train.adam(req.learningRate);
   const session: Session = {
     config,
@@ -162,8 +163,8 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     lastEpochMetrics: null,
   };
   hooks.onStart?.(writer.dir, config, backend, notes);
-  for (const n of notes) hooks.onLog?.(writer.log('info', { msg: n }));
-  hooks.onLog?.(writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` }));
+  for (const n of notes) writer.log('info', { msg: n });
+  writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` });
   return runLoop(session, req.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
 }
 
@@ -171,14 +172,14 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
 export async function resume(runDir: string, opts: { backend?: BackendRequest; logEvery?: number } = {}, hooks: TrainHooks = {}, signal?: AbortSignal): Promise<RunSummary> {
   const config = readJsonFile<RunConfig>(runFile(runDir, 'config'));
   const status = readJsonFile<RunStatus>(runFile(runDir, 'status'));
-  if (!config || !status) throw new TrainingError(`${runDir} is not a readable run directory (config.json or status.json missing)`);
-  if (status.state === 'completed') throw new TrainingError(`run ${runDir} already completed all ${config.epochs} epochs`);
-  if (effectiveState(status) === 'running') throw new TrainingError(`run ${runDir} is still running (pid ${status.pid})`);
+  if (!config || !status) throw new InputError(`${runDir} is not a readable run directory (config.json or status.json missing or corrupt)`);
+  if (status.state === 'completed') throw new InputError(`run ${runDir} already completed all ${config.epochs} epochs`);
+  if (effectiveState(status) === 'running') throw new InputError(`run ${runDir} is still running (pid ${status.pid})`);
   const ckpts = listCheckpoints(runDir);
   const backend = await initBackend(opts.backend ?? backendRequestFrom());
   const data = limitSplits(await loadDataset(config.dataset, config.dataDir), config.trainSamples, config.testSamples);
   if (data.train.count !== config.trainSamples) {
-    throw new TrainingError(`the dataset now has ${data.train.count} training samples but the run used ${config.trainSamples}`);
+    throw new InputError(`the dataset now has ${data.train.count} training samples but the run used ${config.trainSamples}`);
   }
   let model: tfl.LayersModel;
   let optimizer = tf.train.adam(config.learningRate);
@@ -198,10 +199,10 @@ export async function resume(runDir: string, opts: { backend?: BackendRequest; l
     model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
     optimizer = tf.train.adam(config.learningRate);
   }
-  const writer = RunWriter.reopen(runDir);
+  const writer = RunWriter.reopen(runDir, hooks.onLog);
   const session: Session = { config, data, model, optimizer, writer, backend, start, wallStart: Date.now(), lastCheckpoint, lastEpochMetrics: null };
   hooks.onStart?.(runDir, config, backend, []);
-  hooks.onLog?.(writer.log('info', { msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}` }));
+  writer.log('info', { msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}` });
   return runLoop(session, opts.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
 }
 
@@ -334,7 +335,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
         if (signal?.aborted) {
           tf.dispose([acc, epochAcc]);
           const name = await saveCheckpoint(epoch, es);
-          hooks.onLog?.(writer.log('info', { msg: `stopped by the user at epoch ${epoch + 1} step ${es}/${epochSteps}; checkpoint ${name}; continue with fim train --resume` }));
+          writer.log('info', { msg: `stopped by the user at epoch ${epoch + 1} step ${es}/${epochSteps}; checkpoint ${name}; continue with fim train --resume` });
           return finish('stopped', `stopped at epoch ${epoch + 1}, step ${es}/${epochSteps}; resume with --resume`);
         }
         const t0 = performance.now();
@@ -384,14 +385,13 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
             tf.dispose([acc, epochAcc]);
             const keep = s.lastCheckpoint ? `the last good checkpoint ${s.lastCheckpoint} is kept` : 'no checkpoint had been written yet';
             const msg = `loss became ${rec.loss} at epoch ${epoch + 1}, step ${globalStep}; training stopped and ${keep}. Try a lower --lr or --mu.`;
-            hooks.onLog?.(writer.log('error', { msg }));
+            writer.log('error', { msg });
             const summary = finish('failed', msg);
             throw new TrainingError(msg, summary);
           }
           lastLoss = rec.loss;
           writer.metric(rec);
-          hooks.onLog?.(
-            writer.log('step', {
+          writer.log('step', {
               epoch: rec.epoch,
               step: rec.step,
               epoch_step: `${rec.epochStep}/${epochSteps}`,
@@ -401,8 +401,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
               lmax_gs: rec.lambdaMaxGs,
               acc: rec.accuracy,
               samples_per_s: Math.round(rec.samplesPerSecond),
-            }),
-          );
+            });
           acc.dispose();
           acc = tf.zeros([5]);
           accSamples = 0;
@@ -447,8 +446,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
       s.lastEpochMetrics = em;
       writer.metric(em);
       hooks.onEpoch?.(em);
-      hooks.onLog?.(
-        writer.log('epoch', {
+      writer.log('epoch', {
           epoch: em.epoch,
           step: em.step,
           loss: em.trainLoss,
@@ -462,8 +460,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
           test_lmax_gs_mean: em.testMeanLambdaMaxGs,
           seconds: Number(em.seconds.toFixed(1)),
           samples_per_s: Math.round(em.samplesPerSecond),
-        }),
-      );
+        });
       await saveCheckpoint(epoch + 1, 0);
     }
     return finish('completed');
@@ -471,7 +468,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
     if (e instanceof TrainingError) throw e;
     const msg = `training failed: ${(e as Error).message}`;
     try {
-      hooks.onLog?.(writer.log('error', { msg }));
+      writer.log('error', { msg });
       finish('failed', msg);
     } catch {
       // The run directory itself may be the problem (disk full); the original error matters more.

@@ -17,6 +17,8 @@ export function quantile(xs: ArrayLike<number>, q: number): number {
   const pos = (s.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
+  // Exact positions and equal neighbours need no interpolation (which would turn ∞ − ∞ into NaN).
+  if (lo === hi || s[lo] === s[hi]) return s[lo]!;
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
