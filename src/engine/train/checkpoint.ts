@@ -5,6 +5,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { writeDirAtomic } from '../../runs/atomic';
 import { checkpointDir, RUN_FILES } from '../../runs/paths';
 import { readModelFiles, writeModelFiles, type ModelFiles } from '../models/files';
+import type { Adam, AdamState } from './adam';
 
 /**
  * A checkpoint is a directory under checkpoints/: the model in tfjs Layers format, the optimiser
@@ -21,7 +22,8 @@ export interface CheckpointState {
   /** Training time so far (seconds), excluding evaluation. */
   trainSeconds: number;
   trainSamplesSeen: number;
-  optimizer: { file: string; specs: tf.io.WeightsManifestEntry[] };
+  /** Adam's step count and its moments (m_0..m_n, v_0..v_n in optimizer.bin). */
+  optimizer: { file: string; step: number; specs: tf.io.WeightsManifestEntry[] };
   savedAt: string;
 }
 
@@ -35,14 +37,14 @@ export function checkpointName(state: Pick<CheckpointState, 'epoch' | 'epochStep
 export async function writeCheckpoint(
   runDir: string,
   model: tfl.LayersModel,
-  optimizer: tf.Optimizer,
+  optimizer: Adam,
   state: Omit<CheckpointState, 'optimizer' | 'savedAt'>,
 ): Promise<string> {
   const name = checkpointName(state);
-  // Optimiser accumulators are matched to variables by position (tfjs's Adam does the same), so
-  // their names, which depend on what else the process has built, are not relied on.
-  const optWeights = await optimizer.getWeights();
-  const encoded = await tf.io.encodeWeights(optWeights.map((w, i) => ({ name: `opt_${i}`, tensor: w.tensor })));
+  // Moments are matched to variables by position, not by tfjs variable names (which depend on
+  // what else the process has built).
+  const opt = optimizer.getState();
+  const encoded = await tf.io.encodeWeights([...opt.m.map((t, i) => ({ name: `m_${i}`, tensor: t })), ...opt.v.map((t, i) => ({ name: `v_${i}`, tensor: t }))]);
   const optData = new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data));
   // Serialise before touching the disk; the directory write below is then synchronous.
   const tmpModelDir = fs.mkdtempSync(path.join(runDir, '.model-'));
@@ -51,7 +53,7 @@ export async function writeCheckpoint(
     writeDirAtomic(checkpointDir(runDir, name), (dir) => {
       for (const f of fs.readdirSync(tmpModelDir)) fs.copyFileSync(path.join(tmpModelDir, f), path.join(dir, f));
       fs.writeFileSync(path.join(dir, OPTIMIZER_FILE), optData);
-      const full: CheckpointState = { ...state, optimizer: { file: OPTIMIZER_FILE, specs: encoded.specs }, savedAt: new Date().toISOString() };
+      const full: CheckpointState = { ...state, optimizer: { file: OPTIMIZER_FILE, step: opt.step, specs: encoded.specs }, savedAt: new Date().toISOString() };
       fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify(full, null, 2) + '\n');
     });
   } finally {
@@ -79,12 +81,18 @@ export function readCheckpoint(runDir: string, name: string): LoadedCheckpoint {
   return { name, dir, files, state };
 }
 
-/** Optimiser weights in saved order. */
-export function readOptimizerWeights(ckpt: LoadedCheckpoint): { name: string; tensor: tf.Tensor }[] {
+/** The saved Adam state (tensors owned by the caller until passed to Adam.setState). */
+export function readOptimizerState(ckpt: LoadedCheckpoint): AdamState {
   const data = fs.readFileSync(path.join(ckpt.dir, ckpt.state.optimizer.file));
   const buf = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
   const map = tf.io.decodeWeights(buf, ckpt.state.optimizer.specs);
-  return ckpt.state.optimizer.specs.map((s) => ({ name: s.name, tensor: map[s.name]! }));
+  const n = ckpt.state.optimizer.specs.length / 2;
+  const get = (k: string) => {
+    const t = map[k];
+    if (!t) throw new Error(`checkpoint ${ckpt.dir}: optimizer state lacks ${k}`);
+    return t;
+  };
+  return { step: ckpt.state.optimizer.step, m: Array.from({ length: n }, (_, i) => get(`m_${i}`)), v: Array.from({ length: n }, (_, i) => get(`v_${i}`)) };
 }
 
 /** Checkpoint directory names, oldest first (epoch/step names sort by step). */

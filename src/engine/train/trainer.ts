@@ -13,7 +13,8 @@ import { loadModelFiles } from '../models/files';
 import { buildModel, resolveDefinition, validateModel } from '../models/load';
 import { predictLogits } from '../models/predict';
 import { mean, median } from '../util/stats';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerWeights, writeCheckpoint } from './checkpoint';
+import { Adam } from './adam';
+import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerState, writeCheckpoint } from './checkpoint';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
@@ -103,7 +104,7 @@ interface Session {
   config: RunConfig;
   data: DatasetSplits;
   model: tfl.LayersModel;
-  optimizer: tf.Optimizer;
+  optimizer: Adam;
   writer: RunWriter;
   backend: BackendReport;
   /** Position to start from. */
@@ -149,7 +150,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
   };
   const totalSteps = stepsPerEpoch(data.train.count, req.batchSize) * req.epochs;
   const writer = RunWriter.create(req.storeDir, config, totalSteps, hooks.onLog);
-  const optimizer = tf.train.adam(req.learningRate);
+  const optimizer = new Adam(req.learningRate);
   const session: Session = {
     config,
     data,
@@ -182,22 +183,22 @@ export async function resume(runDir: string, opts: { backend?: BackendRequest; l
     throw new InputError(`the dataset now has ${data.train.count} training samples but the run used ${config.trainSamples}`);
   }
   let model: tfl.LayersModel;
-  let optimizer = tf.train.adam(config.learningRate);
+  const optimizer = new Adam(config.learningRate);
   let start: Session['start'] = { epoch: 0, epochStep: 0, step: 0, trainSeconds: 0, trainSamplesSeen: 0 };
   let lastCheckpoint: string | null = null;
   if (ckpts.length > 0) {
     const ckpt = readCheckpoint(runDir, ckpts[ckpts.length - 1]!);
     model = await loadModelFiles(ckpt.files);
     validateModel(model, config.model, { imageShape: data.train.imageShape, numClasses: data.train.numClasses });
-    const optWeights = readOptimizerWeights(ckpt);
-    await optimizer.setWeights(optWeights.map((w) => ({ ...w })));
+    const opt = readOptimizerState(ckpt);
+    optimizer.setState(opt);
+    tf.dispose([...opt.m, ...opt.v]);
     start = { epoch: ckpt.state.epoch, epochStep: ckpt.state.epochStep, step: ckpt.state.step, trainSeconds: ckpt.state.trainSeconds, trainSamplesSeen: ckpt.state.trainSamplesSeen };
     lastCheckpoint = ckpt.name;
   } else {
     // Killed before the first checkpoint: start over with the same seed (same initial weights).
     const def = await resolveDefinition(config.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
     model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
-    optimizer = tf.train.adam(config.learningRate);
   }
   const writer = RunWriter.reopen(runDir, hooks.onLog);
   const session: Session = { config, data, model, optimizer, writer, backend, start, wallStart: Date.now(), lastCheckpoint, lastEpochMetrics: null };
@@ -230,7 +231,7 @@ interface StepOut {
  * One optimiser step. Metrics are accumulated on the device and read only every `logEvery` steps,
  * so the hot loop makes no synchronous reads (what stalls a GPU pipeline).
  */
-function makeStep(model: tfl.LayersModel, optimizer: tf.Optimizer, cfg: RunConfig) {
+function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   return (x: tf.Tensor4D, y: tf.Tensor1D): StepOut => {
     let sums: tf.Tensor1D | undefined;
@@ -250,7 +251,7 @@ function makeStep(model: tfl.LayersModel, optimizer: tf.Optimizer, cfg: RunConfi
       );
       return loss;
     }, vars);
-    optimizer.applyGradients(grads);
+    optimizer.applyGradients(vars, vars.map((v) => grads[v.name]!));
     tf.dispose(grads);
     return { sums: sums! };
   };
