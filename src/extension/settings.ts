@@ -1,0 +1,51 @@
+/** The extension's settings (package.json `contributes.configuration`), read in one place. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { DEFAULT_RUNS_DIR } from '../runs/paths';
+import type { BackendRequest } from '../engine/backend/select';
+
+export const SECTION = 'fim';
+
+export interface Settings {
+  nodePath: string;
+  backend: BackendRequest;
+  /** Absolute run-store directory, or null without a workspace folder and an absolute setting. */
+  runStore: string | null;
+  train: { batchSize: number; learningRate: number; seed: number; limitTrain: number; limitTest: number };
+  inspectSamples: number;
+  attackSamples: number;
+}
+
+const BACKENDS: BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+/** The store: `fim.runStore` (relative to the first workspace folder), default `.fim/runs`. */
+export function resolveRunStore(setting: string, workspaceFolder: string | undefined, trusted: boolean): string | null {
+  // An untrusted workspace could point the store anywhere (its settings are its own); keep it inside.
+  const s = trusted ? setting.trim() || DEFAULT_RUNS_DIR : DEFAULT_RUNS_DIR;
+  if (path.isAbsolute(s)) return s;
+  return workspaceFolder ? path.join(workspaceFolder, s) : null;
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const backend = c.get<string>('engine.backend', 'auto') as BackendRequest;
+  const int = (key: string, dflt: number) => {
+    const v = c.get<number>(key, dflt);
+    return Number.isInteger(v) && v >= 0 ? v : dflt;
+  };
+  return {
+    nodePath: c.get<string>('engine.nodePath', ''),
+    backend: BACKENDS.includes(backend) ? backend : 'auto',
+    runStore: resolveRunStore(c.get<string>('runStore', DEFAULT_RUNS_DIR), folder, vscode.workspace.isTrusted),
+    train: {
+      batchSize: Math.max(1, int('train.batchSize', 128)),
+      learningRate: c.get<number>('train.learningRate', 1e-3) > 0 ? c.get<number>('train.learningRate', 1e-3) : 1e-3,
+      seed: int('train.seed', 0),
+      limitTrain: int('train.limitTrainSamples', 0),
+      limitTest: int('train.limitTestSamples', 0),
+    },
+    inspectSamples: Math.max(1, int('inspect.samples', 1000)),
+    attackSamples: Math.max(1, int('attack.samples', 500)),
+  };
+}

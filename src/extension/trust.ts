@@ -1,0 +1,12 @@
+/**
+ * Workspace trust. A model module is code that runs in the engine, and a model.json of the
+ * workspace's choosing is loaded by it; an untrusted workspace may also name any engine runtime.
+ * Untrusted: built-in definitions train and existing runs stay viewable; user definitions and
+ * a custom runtime path are refused with this explanation.
+ */
+import type { ModelFileKind } from './modelFiles';
+
+export function untrustedModelMessage(kind: ModelFileKind): string {
+  const what = kind === 'module' ? 'a model module is code that the engine runs' : 'a model definition file is loaded and built by the engine';
+  return `FIM: this workspace is not trusted, and ${what}. Trust the workspace to train user model definitions; built-in definitions and existing runs work in restricted mode.`;
+}
