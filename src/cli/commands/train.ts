@@ -5,13 +5,25 @@ import { backendRequestFrom, describeBackend } from '../../engine/backend/select
 import { resume, train, type TrainHooks, type TrainRequest } from '../../engine/train/trainer';
 import { int, num, optInt, parse, UsageError, type Command } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
+import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
 
 export const trainUsage = `fim train [options]
   Train a classifier with the paper's loss CE + μ·Σ 1/p_i (μ = 0 is the plain baseline).
 
-  --model NAME|PATH      built-in definition (convnet) or a tfjs Layers model.json / JS/TS model module [convnet]
-  --dataset NAME         dataset [mnist]
+  --model NAME|PATH      built-in definition (convnet, vgg11, resnet14) or a tfjs Layers model.json / JS/TS model module [convnet]
+  --dataset NAME         mnist | cifar10 | gtsrb | idx | folder [mnist]
   --data-dir DIR         dataset files (datasets other than the built-in MNIST)
+  --image-size N|HxW     folder: resize images to this size [32]; gtsrb: side of the square [32]
+  --val-split F          folder without train/ and test/ sub-folders: fraction of each class held out [0.2]
+  --channels C           folder: 1, 3 or auto (1 when every image is grey) [auto]
+  --idx-set NAME         idx: which file set when the directory holds several (e.g. emnist-balanced)
+  --augment A            none | crop | crop-flip (random 4-pixel-padded crop, + horizontal flip)
+                         [crop-flip for cifar10, crop for gtsrb, none otherwise]
+  --adversarial-training PGD adversarial training (Madry et al.; l∞, random start), a baseline
+  --at-eps E             its l∞ radius, pixels in [0, 1] [0.3 for mnist/idx, 8/255 otherwise]
+  --at-steps N           PGD steps per batch [10]
+  --at-step-size S       PGD step size [2.5·eps/steps]
+  --at-ratio R           fraction of each batch replaced by PGD examples [1]
   --mu M                 weight μ of the trace term [0.022]
   --label-smoothing A    label smoothing α, the paper's LSR comparison [0]
   --epochs N             [2]
@@ -93,6 +105,16 @@ export const trainCommand: Command = {
       model: { type: 'string' },
       dataset: { type: 'string' },
       'data-dir': { type: 'string' },
+      'image-size': { type: 'string' },
+      'val-split': { type: 'string' },
+      channels: { type: 'string' },
+      'idx-set': { type: 'string' },
+      augment: { type: 'string' },
+      'adversarial-training': { type: 'boolean' },
+      'at-eps': { type: 'string' },
+      'at-steps': { type: 'string' },
+      'at-step-size': { type: 'string' },
+      'at-ratio': { type: 'string' },
       mu: { type: 'string' },
       'label-smoothing': { type: 'string' },
       epochs: { type: 'string' },
@@ -128,9 +150,16 @@ export const trainCommand: Command = {
       if (ls < 0 || ls >= 1) throw new UsageError(`--label-smoothing must be in [0, 1), got ${ls}`);
       const lr = num('lr', v.lr, 1e-3);
       if (lr <= 0) throw new UsageError(`--lr must be > 0, got ${lr}`);
+      const dataset = datasetSpecFromFlags({ dataset: v.dataset, imageSize: v['image-size'], valSplit: v['val-split'], channels: v.channels, idxSet: v['idx-set'] });
+      const adversarialTraining = adversarialFromFlags(
+        { adversarialTraining: v['adversarial-training'], eps: v['at-eps'], steps: v['at-steps'], stepSize: v['at-step-size'], ratio: v['at-ratio'] },
+        dataset,
+      );
       const req: TrainRequest = {
         model: v.model ?? 'convnet',
-        dataset: v.dataset ?? 'mnist',
+        dataset,
+        augmentation: augmentationFromFlag(v.augment, dataset),
+        ...(adversarialTraining ? { adversarialTraining } : {}),
         ...(v['data-dir'] ? { dataDir: path.resolve(v['data-dir']) } : {}),
         mu,
         labelSmoothing: ls,

@@ -1,4 +1,6 @@
 import convnet from './definitions/convnet.json';
+import resnet14 from './definitions/resnet14.json';
+import vgg11 from './definitions/vgg11.json';
 
 /**
  * Built-in model definitions, shipped as tfjs Layers `model.json` files (topology only): the same
@@ -41,6 +43,18 @@ const BUILTINS: BuiltinDefinition[] = [
     description: "The paper's MNIST ConvNet: 2 × (conv 3×3 + BN + ReLU + 2×2 max-pool), 32 and 64 filters, one dense layer to 10 logits",
     defaultDataset: 'mnist',
     modelJson: convnet as LayersModelJson,
+  },
+  {
+    name: 'vgg11',
+    description: "Simplified VGG-11 for CIFAR-10 (32×32×3 → 10): 8 conv 3×3 + BN + ReLU (64-M-128-M-256-256-M-512-512-M-512-512-M), dense 512 → 512 → 10; 9,761,930 parameters",
+    defaultDataset: 'cifar10',
+    modelJson: vgg11 as LayersModelJson,
+  },
+  {
+    name: 'resnet14',
+    description: 'ResNet-14 for GTSRB (32×32×3 → 43): conv 16, three stages of two basic residual blocks (16, 32, 64 filters), global average pooling, dense to 43; 178,523 parameters',
+    defaultDataset: 'gtsrb',
+    modelJson: resnet14 as LayersModelJson,
   },
 ];
 

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { RunConfig } from '../../runs/types';
+import { CROP_PAD, randomCropFlip } from './augment';
 
 /**
  * A per-batch transform applied to training inputs before the step (augmentation, adversarial
@@ -8,11 +9,16 @@ import type { RunConfig } from '../../runs/types';
  */
 export type BatchTransform = (x: tf.Tensor4D, y: tf.Tensor1D, ctx: { epoch: number; step: number; seed: number }) => tf.Tensor4D;
 
-/** The transform a run's config asks for, or null. */
+/** The transform a run's config asks for, or null: augmentation first, then adversarial examples of the augmented batch. */
 export function makeBatchTransform(config: RunConfig, _model: tfl.LayersModel): BatchTransform | null {
-  if (config.augmentation && config.augmentation !== 'none') {
-    throw new Error(`augmentation "${config.augmentation}" is not implemented yet`);
+  const parts: BatchTransform[] = [];
+  const aug = config.augmentation ?? 'none';
+  if (aug === 'crop' || aug === 'crop-flip') {
+    parts.push((x, _y, ctx) => randomCropFlip(x, { pad: CROP_PAD, flip: aug === 'crop-flip', seed: ctx.seed, step: ctx.step }));
+  } else if (aug !== 'none') {
+    throw new Error(`unknown augmentation "${aug as string}" in the run's config (expected none, crop or crop-flip)`);
   }
   if (config.adversarialTraining) throw new Error('adversarial training is not implemented yet');
-  return null;
+  if (parts.length === 0) return null;
+  return (x, y, ctx) => parts.reduce((acc, f) => f(acc, y, ctx), x);
 }
