@@ -1,13 +1,16 @@
 import pkg from '../../package.json';
 import { UsageError, type Command } from './args';
+import { attackCommand } from './commands/attack';
 import { backendCommand } from './commands/backend';
+import { evalCommand } from './commands/eval';
+import { inspectCommand } from './commands/inspect';
 import { quickstartCommand } from './commands/quickstart';
 import { runsCommand } from './commands/runs';
 import { trainCommand } from './commands/train';
 import { isInputError } from '../engine/errors';
 
 /** `fim`: the engine's functions on the command line. Parsing and printing only. */
-const COMMANDS: Command[] = [trainCommand, runsCommand, quickstartCommand, backendCommand];
+const COMMANDS: Command[] = [trainCommand, runsCommand, quickstartCommand, backendCommand, inspectCommand, attackCommand, evalCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -71,7 +71,17 @@ export interface InspectEval {
   mean: FimAggregate;
   median: FimAggregate;
   /** Temperature fitted by NLL on held-out data (Guo et al. 2017) and the statistics after it. */
-  temperatureScaling: { temperature: number; heldOutSamples: number; mean: FimAggregate; median: FimAggregate };
+  temperatureScaling: {
+    temperature: number;
+    heldOutSamples: number;
+    mean: FimAggregate;
+    median: FimAggregate;
+    /** Which samples were held out, e.g. "test[9000..9999]". */
+    heldOut?: string;
+    /** Mean NLL of the held-out samples at T = 1 and at the fitted T. */
+    nllBefore?: number;
+    nllAfter?: number;
+  };
 }
 
 /** One stored adversarial example (PNG paths relative to the eval file's directory). */
@@ -102,6 +112,11 @@ export interface SweepPoint {
   accuracy: number;
   /** Mean loss (cross-entropy) on the adversarial inputs. */
   meanLoss: number;
+  /** When the evaluated inputs were not clipped to the pixel range (OSSA's default): the same after clipping. */
+  clipped?: { foolingRatio: number; foolingRatioCi: [number, number]; fooled: number; accuracy: number };
+  /** Mean and median natural-norm size of the evaluated perturbations. */
+  meanDistance?: number;
+  medianDistance?: number;
 }
 
 /** Fooling ratio vs budget for one attack (the paper's Fig. 3–5). */
@@ -133,6 +148,14 @@ export interface DistanceRow {
   /** The same distances in Foolbox 2's units, which the paper's Table 1 used (design §2). */
   foolbox2: { unit: 'MSE' | 'MAE' | 'Linf' | 'L0'; mean: number; median: number };
   options: Record<string, unknown>;
+  /** Samples attacked (correctly classified) and found adversarials. */
+  attacked?: number;
+  found?: number;
+  /** 95% Wilson interval of the success rate. */
+  successRateCi?: [number, number];
+  /** Per attacked sample: dataset index and natural-norm distance (null where the attack failed). */
+  perSample?: { index: number; distance: number | null }[];
+  wallSeconds?: number;
 }
 
 /** Minimum adversarial distance per attack (the paper's Table 1). */
@@ -152,6 +175,13 @@ export interface TransferRow {
   sourceAccuracy: number;
   targetAccuracy: number;
   targetAccuracyCi: [number, number];
+  /** Samples both models classify correctly, on which adversarials were crafted (sourceAccuracy is over these). */
+  crafted?: number;
+  /** Fixed budget used, or absent for the attack's minimum-distance search (Foolbox 2, as the paper). */
+  budget?: number;
+  /** Source and target run directories. */
+  sourceRunDir?: string;
+  targetRunDir?: string;
 }
 
 /** Transfer accuracies in both directions (the paper's Table 2). */
@@ -160,6 +190,10 @@ export interface TransferEval {
   provenance: EvalProvenance;
   otherRunDir: string;
   results: TransferRow[];
+  /** The other run's checkpoint and weights hash. */
+  otherCheckpoint?: string;
+  otherCheckpointSha256?: string;
+  options?: Record<string, unknown>;
 }
 
 /** Robust accuracy when a sample counts as broken if any attack breaks it (AutoAttack's rule). */
@@ -169,6 +203,11 @@ export interface WorstCaseEval {
   attacks: string[];
   norm: NormName;
   results: { budget: number; robustAccuracy: number; robustAccuracyCi: [number, number]; perAttackAccuracy: Record<string, number> }[];
+  /** Samples evaluated and how many were correctly classified. */
+  samples?: number;
+  correct?: number;
+  cleanAccuracy?: number;
+  options?: Record<string, Record<string, unknown>>;
 }
 
 export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval;

@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { NormName } from '../../runs/evals';
+import type { AttackOptions, BatchContext, IterativeRun } from './attack';
+import { argmaxRows, clipToBounds, normalizeDirection, objectiveGradient, projectToBall, type AttackLoss } from './tensorOps';
+
+/**
+ * Projected gradient ascent on the attack loss, the core of BIM (Kurakin et al. 2017) and PGD
+ * (Madry et al. 2018): x ← clip(Π_ε(x + α·dir(∇L))), with dir = sign for l∞ and g/‖g‖ for l1/l2,
+ * Π_ε the projection onto the ε-ball around the input (rescaling for l1/l2, as Foolbox does).
+ * Samples are processed as a shrinking active set, so with `returnEarly` a sample that is already
+ * adversarial costs nothing more.
+ */
+export type PgNorm = Exclude<NormName, 'l0'>;
+
+export function isAdversarial(pred: number, label: number, target: number | undefined): boolean {
+  return target === undefined ? pred !== label : pred === target;
+}
+
+function gaussian(rng: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}
+
+/** A random start inside the ball: uniform per pixel for l∞ (and l1), uniform in the l2 ball for l2. */
+function randomStart(ctx: BatchContext, rows: number[], radius: Float32Array, norm: PgNorm, out: Float32Array): void {
+  const n = ctx.size;
+  for (const s of rows) {
+    const r = radius[s]!;
+    const o = s * n;
+    if (norm === 'l2') {
+      let len = 0;
+      const d = new Float64Array(n);
+      for (let t = 0; t < n; t++) {
+        d[t] = gaussian(ctx.rng);
+        len += d[t]! * d[t]!;
+      }
+      const scale = (r * Math.pow(ctx.rng(), 1 / n)) / Math.sqrt(len);
+      for (let t = 0; t < n; t++) out[o + t] = ctx.xData[o + t]! + d[t]! * scale;
+    } else {
+      let l1 = 0;
+      const d = new Float64Array(n);
+      for (let t = 0; t < n; t++) {
+        d[t] = (2 * ctx.rng() - 1) * r;
+        l1 += Math.abs(d[t]!);
+      }
+      const f = norm === 'l1' && l1 > r ? r / l1 : 1;
+      for (let t = 0; t < n; t++) out[o + t] = ctx.xData[o + t]! + d[t]! * f;
+    }
+    for (let t = 0; t < n; t++) out[o + t] = Math.min(ctx.bounds[1], Math.max(ctx.bounds[0], out[o + t]!));
+  }
+}
+
+function gatherRows(src: Float32Array, rows: number[], size: number): Float32Array {
+  const out = new Float32Array(rows.length * size);
+  rows.forEach((s, i) => out.set(src.subarray(s * size, (s + 1) * size), i * size));
+  return out;
+}
+
+function pick<T extends Float32Array | Int32Array>(src: T, rows: number[]): T {
+  const out = new (src.constructor as { new (n: number): T })(rows.length);
+  rows.forEach((s, i) => (out[i] = src[s]!));
+  return out;
+}
+
+export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: PgNorm, opts: AttackOptions): { adv: Float32Array; success: Uint8Array } {
+  const n = ctx.labels.length;
+  const size = ctx.size;
+  const loss = (opts.loss ?? 'ce') as AttackLoss;
+  const targeted = Boolean(ctx.targets);
+  const classes = ctx.targets ?? ctx.labels;
+  const cur = Float32Array.from(ctx.xData);
+  const success = new Uint8Array(n);
+  let active = Array.from({ length: n }, (_, s) => s).filter((s) => run.radius[s]! > 0);
+  if (run.randomStart) randomStart(ctx, active, run.radius, norm, cur);
+  for (let step = 0; step < run.steps && active.length > 0; step++) {
+    const m = active.length;
+    const shape: [number, number, number, number] = [m, ...ctx.shape];
+    let logits: Float32Array | null = null;
+    const next = tf.tidy(() => {
+      const xa = tf.tensor4d(gatherRows(cur, active, size), shape);
+      const orig = tf.tensor4d(gatherRows(ctx.xData, active, size), shape);
+      const { grad } = objectiveGradient(ctx.model, xa, tf.tensor1d(pick(classes, active), 'int32'), loss, targeted);
+      const stepped = tf.add(xa, tf.mul(normalizeDirection(grad, norm), tf.reshape(tf.tensor1d(pick(run.stepsize, active)), [m, 1, 1, 1])));
+      const delta = projectToBall(tf.sub(stepped, orig) as tf.Tensor4D, pick(run.radius, active), norm);
+      const nx = clipToBounds(tf.add(orig, delta) as tf.Tensor4D, ctx.bounds);
+      if (run.returnEarly || step === run.steps - 1) logits = (ctx.model.apply(nx, { training: false }) as tf.Tensor).dataSync() as Float32Array;
+      return nx.dataSync() as Float32Array;
+    });
+    active.forEach((s, i) => cur.set(next.subarray(i * size, (i + 1) * size), s * size));
+    if (logits) {
+      const pred = argmaxRows(logits, ctx.numClasses);
+      active.forEach((s, i) => {
+        if (isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])) success[s] = 1;
+      });
+      if (run.returnEarly) active = active.filter((s) => !success[s]);
+    }
+  }
+  return { adv: cur, success };
+}

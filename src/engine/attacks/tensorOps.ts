@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { NormName } from '../../runs/evals';
+
+/**
+ * Per-sample tensor helpers shared by the attacks: losses to ascend, direction normalisation,
+ * projection onto norm balls and distances. Tensors are [n, H, W, C]; per-sample scalars are [n].
+ */
+
+/** Loss an attack ascends: cross-entropy, or Carlini–Wagner's logit margin. */
+export type AttackLoss = 'ce' | 'margin';
+
+/** Large enough to mask a logit out of a max, small enough to stay finite in float32. */
+const MASK = 1e9;
+
+/**
+ * Per-sample objective to maximise. Untargeted (class = true label): CE(z, y) or
+ * max_{j≠y} z_j − z_y. Targeted (class = target): −CE(z, t) or z_t − max_{j≠t} z_j.
+ */
+export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean): tf.Tensor1D {
+  return tf.tidy(() => {
+    const k = logits.shape[1];
+    const oh = tf.cast(tf.oneHot(classes, k), 'float32');
+    const zc = tf.sum(tf.mul(logits, oh), 1);
+    if (loss === 'ce') {
+      const ce = tf.sub(tf.squeeze(tf.logSumExp(logits, 1, true), [1]), zc);
+      return (targeted ? tf.neg(ce) : ce) as tf.Tensor1D;
+    }
+    const other = tf.max(tf.sub(logits, tf.mul(oh, MASK)), 1);
+    return (targeted ? tf.sub(zc, other) : tf.sub(other, zc)) as tf.Tensor1D;
+  });
+}
+
+export interface ObjectiveGradient {
+  grad: tf.Tensor4D;
+  objective: tf.Tensor1D;
+  logits: tf.Tensor2D;
+}
+
+/** Gradient of the per-sample objective w.r.t. the input (samples are independent in inference mode). */
+export function objectiveGradient(model: tfl.LayersModel, x: tf.Tensor4D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean): ObjectiveGradient {
+  let objective: tf.Tensor1D | undefined;
+  let logits: tf.Tensor2D | undefined;
+  const grad = tf.grad((t: tf.Tensor) => {
+    const z = model.apply(t, { training: false }) as tf.Tensor2D;
+    const o = attackObjective(z, classes, loss, targeted);
+    logits = tf.keep(z);
+    objective = tf.keep(o);
+    return tf.sum(o) as tf.Scalar;
+  })(x) as tf.Tensor4D;
+  return { grad, objective: objective!, logits: logits! };
+}
+
+/** Per-sample l1 / l2 / l∞ norms of a [n, ...] tensor, shape [n]. */
+export function perSampleNorm(t: tf.Tensor, norm: Exclude<NormName, 'l0'>): tf.Tensor1D {
+  return tf.tidy(() => {
+    const flat = tf.reshape(t, [t.shape[0]!, -1]);
+    if (norm === 'linf') return tf.max(tf.abs(flat), 1) as tf.Tensor1D;
+    if (norm === 'l1') return tf.sum(tf.abs(flat), 1) as tf.Tensor1D;
+    return tf.sqrt(tf.sum(tf.square(flat), 1)) as tf.Tensor1D;
+  });
+}
+
+function perSample(v: tf.Tensor1D | Float32Array, n: number): tf.Tensor4D {
+  return tf.tidy(() => tf.reshape(v instanceof Float32Array ? tf.tensor1d(v) : v, [n, 1, 1, 1]) as tf.Tensor4D);
+}
+
+/** Unit step direction: sign(g) for l∞, g/‖g‖ for l1 and l2 (Foolbox 3's normalisation). */
+export function normalizeDirection(g: tf.Tensor4D, norm: Exclude<NormName, 'l0'>): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (norm === 'linf') return tf.sign(g) as tf.Tensor4D;
+    const n = perSampleNorm(g, norm);
+    return tf.div(g, perSample(tf.maximum(n, 1e-12) as tf.Tensor1D, g.shape[0])) as tf.Tensor4D;
+  });
+}
+
+/** Projects perturbations onto per-sample norm balls of radius eps (l1 and l2 by rescaling, as Foolbox does). */
+export function projectToBall(delta: tf.Tensor4D, eps: Float32Array, norm: Exclude<NormName, 'l0'>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const n = delta.shape[0];
+    const e = perSample(eps, n);
+    if (norm === 'linf') return tf.minimum(tf.maximum(delta, tf.neg(e)), e) as tf.Tensor4D;
+    const size = perSample(tf.maximum(perSampleNorm(delta, norm), 1e-12) as tf.Tensor1D, n);
+    return tf.mul(delta, tf.minimum(tf.div(e, size), 1)) as tf.Tensor4D;
+  });
+}
+
+/** x + ε·d per sample. */
+export function addScaled(x: tf.Tensor4D, d: tf.Tensor4D, eps: Float32Array): tf.Tensor4D {
+  return tf.tidy(() => tf.add(x, tf.mul(d, perSample(eps, x.shape[0]))) as tf.Tensor4D);
+}
+
+export function clipToBounds(x: tf.Tensor4D, bounds: [number, number]): tf.Tensor4D {
+  return tf.clipByValue(x, bounds[0], bounds[1]) as tf.Tensor4D;
+}
+
+/** Per-sample distance of two flat batches in a norm, in float64 (l0 counts changed elements). */
+export function distances(a: Float32Array, b: Float32Array, size: number, norm: NormName): Float64Array {
+  const n = a.length / size;
+  const out = new Float64Array(n);
+  for (let s = 0; s < n; s++) {
+    let acc = 0;
+    for (let t = s * size; t < (s + 1) * size; t++) {
+      const d = Math.abs(a[t]! - b[t]!);
+      if (norm === 'l0') acc += d > 0 ? 1 : 0;
+      else if (norm === 'l1') acc += d;
+      else if (norm === 'l2') acc += d * d;
+      else acc = Math.max(acc, d);
+    }
+    out[s] = norm === 'l2' ? Math.sqrt(acc) : acc;
+  }
+  return out;
+}
+
+/** Predicted classes (argmax) of flat [n, K] logits. */
+export function argmaxRows(logits: ArrayLike<number>, k: number): Int32Array {
+  const n = logits.length / k;
+  const out = new Int32Array(n);
+  for (let s = 0; s < n; s++) {
+    let best = 0;
+    for (let i = 1; i < k; i++) if (logits[s * k + i]! > logits[s * k + best]!) best = i;
+    out[s] = best;
+  }
+  return out;
+}
+
+/** Per-sample cross-entropy −log p_y of flat logits, in float64. */
+export function crossEntropyRows(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): Float64Array {
+  const n = labels.length;
+  const out = new Float64Array(n);
+  for (let s = 0; s < n; s++) {
+    let max = -Infinity;
+    for (let i = 0; i < k; i++) max = Math.max(max, logits[s * k + i]!);
+    let sum = 0;
+    for (let i = 0; i < k; i++) sum += Math.exp(logits[s * k + i]! - max);
+    out[s] = max + Math.log(sum) - logits[s * k + labels[s]!]!;
+  }
+  return out;
+}
+
+/**
+ * Logits of a batch in inference mode, in chunks. Every "is it adversarial?" decision goes through
+ * this plain forward pass: the forward pass inside a gradient computation may round differently
+ * (tfjs does not fuse bias+activation there), and minimum-distance attacks stop right at the
+ * decision boundary, where a last-bit difference flips the class. The plain pass gives the same
+ * row whatever the batch, so the final re-check agrees with the attack.
+ */
+export function logitsOf(model: tfl.LayersModel, x: tf.Tensor4D, chunk = 512): Float32Array {
+  const n = x.shape[0];
+  if (n <= chunk) return tf.tidy(() => (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array);
+  const parts: Float32Array[] = [];
+  for (let s = 0; s < n; s += chunk) {
+    const m = Math.min(chunk, n - s);
+    parts.push(tf.tidy(() => (model.apply(tf.slice(x, [s, 0, 0, 0], [m, -1, -1, -1]), { training: false }) as tf.Tensor).dataSync() as Float32Array));
+  }
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { InspectEval, SampleFimStats } from '../../runs/evals';
+import type { Dataset } from '../data/dataset';
+import { InputError } from '../errors';
+import { aggregateFim, sampleFimStats } from '../fim/sampleStats';
+import { fitTemperature } from '../fim/temperature';
+import { Cancelled } from '../attacks/attack';
+import { logitsOf } from '../attacks/tensorOps';
+import { imagePng, signedPng } from './images';
+import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { evalName, writeEval } from './store';
+
+/**
+ * Per-sample Fisher-information inspection of a run (design §1): tr G_s, λmax(G_s), the exact
+ * λmax(G_x) and its eigenvector, the KL budget, the logit margin and its normalised form, the same
+ * after temperature scaling, plus images of the input and of OSSA's direction for a few samples.
+ */
+export interface InspectRequest {
+  selection: SampleSelection;
+  /** KL threshold τ of the KL budget. */
+  tau?: number;
+  /** Held-out samples for the temperature fit. */
+  heldOut?: number;
+  /** Samples to draw (input + eigenvector PNGs). */
+  images?: number;
+  batchSize?: number;
+  name?: string;
+  command?: string;
+  onProgress?: EvalProgress;
+  /** Stops the evaluation between batches (nothing is written then). */
+  signal?: AbortSignal;
+}
+
+export const INSPECT_DEFAULTS = { tau: 0.1, heldOut: 1000, images: 8, batchSize: 32 } as const;
+
+/** Held-out samples for temperature scaling: test samples after the inspected ones, else training samples the run never used. */
+function heldOutSet(run: EvalRun, split: 'train' | 'test', used: number[], want: number): { d: Dataset; indices: number[]; label: string } {
+  const test = run.data.test;
+  const lastUsed = split === 'test' ? used[used.length - 1]! : -1;
+  const testFree = Array.from({ length: Math.max(0, test.count - lastUsed - 1) }, (_, i) => lastUsed + 1 + i);
+  if (testFree.length >= Math.min(want, 100)) {
+    const idx = testFree.slice(Math.max(0, testFree.length - want));
+    return { d: test, indices: idx, label: `test[${idx[0]}..${idx[idx.length - 1]}]` };
+  }
+  const train = run.data.train;
+  const unusedStart = run.config.trainSamples;
+  const free = train.count - unusedStart;
+  if (split !== 'train' && free >= Math.min(want, 100)) {
+    const idx = Array.from({ length: Math.min(want, free) }, (_, i) => train.count - Math.min(want, free) + i);
+    return { d: train, indices: idx, label: `train[${idx[0]}..${idx[idx.length - 1]}] (not used in training)` };
+  }
+  throw new InputError('no held-out samples are left for temperature scaling; inspect fewer samples (--samples) so some test samples stay unused');
+}
+
+export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
+  const started = Date.now();
+  const tau = req.tau ?? INSPECT_DEFAULTS.tau;
+  if (!(tau > 0) || !Number.isFinite(tau)) throw new InputError(`--tau must be a positive number (got ${tau})`);
+  const d = splitOf(run, req.selection.split);
+  const indices = selectIndices(d, req.selection);
+  const held = heldOutSet(run, req.selection.split, indices, req.heldOut ?? INSPECT_DEFAULTS.heldOut);
+  req.onProgress?.(`fitting the temperature on ${held.indices.length} held-out samples (${held.label})`, 0);
+  const hs = samplesOf(held.d, held.indices);
+  const hLogits = tf.tidy(() => logitsOf(run.model, tf.tensor4d(hs.x, [held.indices.length, ...d.imageShape])));
+  const fit = fitTemperature(hLogits, hs.labels, d.numClasses);
+
+  const batch = req.batchSize ?? INSPECT_DEFAULTS.batchSize;
+  const nImages = Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length);
+  const name = req.name ?? evalName('inspect');
+  const images = new Map<string, Uint8Array>();
+  const samples: SampleFimStats[] = [];
+  const size = d.imageShape[0] * d.imageShape[1] * d.imageShape[2];
+  for (let s0 = 0; s0 < indices.length; s0 += batch) {
+    if (req.signal?.aborted) throw new Cancelled();
+    const idx = indices.slice(s0, s0 + batch);
+    const { x, labels } = samplesOf(d, idx);
+    const xt = tf.tensor4d(x, [idx.length, ...d.imageShape]);
+    const { stats, eigenvectors } = sampleFimStats(run.model, xt, labels, idx, { tau, temperature: fit.temperature });
+    xt.dispose();
+    stats.forEach((st, i) => {
+      if (s0 + i < nImages) {
+        st.image = `${name}/sample-${st.index}.png`;
+        st.eigenImage = `${name}/sample-${st.index}-eigenvector.png`;
+        images.set(st.image, imagePng(x.subarray(i * size, (i + 1) * size), d.imageShape));
+        images.set(st.eigenImage, signedPng(eigenvectors.subarray(i * size, (i + 1) * size), d.imageShape));
+      }
+      samples.push(st);
+    });
+    req.onProgress?.(`inspecting: ${samples.length}/${indices.length} samples`, samples.length / indices.length);
+  }
+  const accuracy = samples.filter((s) => s.predicted === s.label).length / samples.length;
+  const plain = aggregateFim(samples);
+  const scaled = aggregateFim(samples, true);
+  const result: InspectEval = {
+    kind: 'inspect',
+    provenance: makeProvenance('inspect', run, req.selection.split, indices, 0, started, req.command),
+    tau,
+    accuracy,
+    samples,
+    mean: plain.mean,
+    median: plain.median,
+    temperatureScaling: {
+      temperature: fit.temperature,
+      heldOutSamples: held.indices.length,
+      heldOut: held.label,
+      nllBefore: fit.nllAtOne,
+      nllAfter: fit.nll,
+      mean: scaled.mean,
+      median: scaled.median,
+    },
+  };
+  const file = writeEval(run.runDir, name, result, images);
+  return { file, result };
+}
