@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { RunConfig } from '../../runs/types';
+import { adversarialBatch, validateAdversarialTraining } from './adversarial';
 import { CROP_PAD, randomCropFlip } from './augment';
 
 /**
@@ -10,7 +11,7 @@ import { CROP_PAD, randomCropFlip } from './augment';
 export type BatchTransform = (x: tf.Tensor4D, y: tf.Tensor1D, ctx: { epoch: number; step: number; seed: number }) => tf.Tensor4D;
 
 /** The transform a run's config asks for, or null: augmentation first, then adversarial examples of the augmented batch. */
-export function makeBatchTransform(config: RunConfig, _model: tfl.LayersModel): BatchTransform | null {
+export function makeBatchTransform(config: RunConfig, model: tfl.LayersModel): BatchTransform | null {
   const parts: BatchTransform[] = [];
   const aug = config.augmentation ?? 'none';
   if (aug === 'crop' || aug === 'crop-flip') {
@@ -18,7 +19,11 @@ export function makeBatchTransform(config: RunConfig, _model: tfl.LayersModel): 
   } else if (aug !== 'none') {
     throw new Error(`unknown augmentation "${aug as string}" in the run's config (expected none, crop or crop-flip)`);
   }
-  if (config.adversarialTraining) throw new Error('adversarial training is not implemented yet');
+  const at = config.adversarialTraining;
+  if (at) {
+    validateAdversarialTraining(at);
+    parts.push((x, y, ctx) => adversarialBatch(model, x, y, at, ctx.seed, ctx.step));
+  }
   if (parts.length === 0) return null;
   return (x, y, ctx) => parts.reduce((acc, f) => f(acc, y, ctx), x);
 }
