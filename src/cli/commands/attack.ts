@@ -1,8 +1,8 @@
 import { listAttacks } from '../../engine/attacks/registry';
 import { sweepRun } from '../../engine/eval/sweep';
 import { parse, UsageError, type Command } from '../args';
-import { fmt, pct, printJson, Progress, table } from '../output';
-import { attackList, attackOptions, budgetList, commandLine, openRun, optionalInt, progressHook, sampleUsage, SAMPLE_FLAGS, selectionFrom, startBackend, cancellable, CANCELLED_EXIT } from './evalShared';
+import { fmt, pct, Progress, table } from '../output';
+import { attackList, attackOptions, budgetList, CANCELLED_EXIT, ciText, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -44,59 +44,40 @@ export const attackCommand: Command = {
     }
     if (!v.attack) throw new UsageError('--attack NAME is required');
     if (v.attack.includes(',')) throw new UsageError('--attack takes one attack; use fim eval worst-case or fim eval distance for several');
-    const [attack] = attackList(v.attack, 'attack');
+    const attack = attackList(v.attack, 'attack')[0]!;
     const budgets = budgetList('eps', v.eps);
     if (v.clip && v['no-clip']) throw new UsageError('give --clip or --no-clip, not both');
-    const options = attackOptions(v.option, [attack!])[attack!];
-    const selection = selectionFrom(v, DEFAULT_SAMPLES);
-    const seed = optionalInt('seed', v.seed, 0);
-    const batchSize = optionalInt('batch', v.batch);
+    const options = attackOptions(v.option, [attack])[attack];
     const examples = optionalInt('examples', v.examples, 0);
+    const clip = v.clip ? { clip: true } : v['no-clip'] ? { clip: false } : {};
     const progress = new Progress();
-    await startBackend(v.backend, progress);
-    const run = await openRun(v.run, 'run', progress);
-    const done = await cancellable(progress, (signal) =>
-      sweepRun(run, {
-        attack: attack!,
-        budgets,
-        selection,
-        ...(options ? { options } : {}),
-        ...(seed !== undefined ? { seed } : {}),
-        ...(batchSize !== undefined ? { batchSize } : {}),
-        ...(v.clip ? { clip: true } : v['no-clip'] ? { clip: false } : {}),
-        ...(examples !== undefined ? { examples } : {}),
-        ...(v.name ? { name: v.name } : {}),
-        command: commandLine('attack', argv),
-        onProgress: progressHook(progress),
-        signal,
-      }),
+    const base = requestBase(v, DEFAULT_SAMPLES, 'attack', argv, progress);
+    const done = await runEvaluation(
+      progress,
+      v,
+      async (signal) => {
+        const run = await openRun(v.run, 'run', progress);
+        return sweepRun(run, { ...base, attack, budgets, ...(options ? { options } : {}), ...clip, ...(examples !== undefined ? { examples } : {}), signal });
+      },
+      // The issue's shape names each budget `eps`.
+      (d) => ({ file: d.file, ...d.result, results: d.result.results.map((r) => ({ eps: r.budget, ...r })) }),
     );
     if (!done) return CANCELLED_EXIT;
-    const { file, result } = done;
-    progress.clear();
-    progress.line(`wrote ${file}`);
-    if (v.json) {
-      printJson({ file, ...result, results: result.results.map((r) => ({ eps: r.budget, ...r })) });
-      return 0;
-    }
-    const ci = (c: [number, number]) => `[${pct(c[0], 1)}, ${pct(c[1], 1)}]`;
-    const clippedCol = result.results.some((r) => r.clipped);
+    if (v.json) return 0;
+    const r = done.result;
+    const clippedCol = r.results.some((p) => p.clipped);
     const header = ['ε', 'fooling ratio', '95% CI', 'fooled', 'accuracy', 'mean loss', ...(clippedCol ? ['fooling ratio (clipped to [0,1])'] : [])];
-    const rows = result.results.map((r) => [
-      fmt(r.budget),
-      pct(r.foolingRatio),
-      ci(r.foolingRatioCi),
-      `${r.fooled}/${result.correct}`,
-      pct(r.accuracy),
-      fmt(r.meanLoss),
-      ...(clippedCol ? [r.clipped ? `${pct(r.clipped.foolingRatio)} ${ci(r.clipped.foolingRatioCi)}` : '-'] : []),
+    const rows = r.results.map((p) => [
+      fmt(p.budget),
+      pct(p.foolingRatio),
+      ciText(p.foolingRatioCi),
+      `${p.fooled}/${r.correct}`,
+      pct(p.accuracy),
+      fmt(p.meanLoss),
+      ...(clippedCol ? [p.clipped ? `${pct(p.clipped.foolingRatio)} ${ciText(p.clipped.foolingRatioCi)}` : '-'] : []),
     ]);
-    process.stdout.write(
-      [
-        `${result.attack}: ${result.budgetUnit}; ${result.correct} of ${result.samples} samples correctly classified (clean accuracy ${pct(result.cleanAccuracy)}); evaluated ${result.clip ? 'clipped to [0, 1]' : 'unclipped'}`,
-        table(header, rows),
-      ].join('\n') + '\n',
-    );
+    const head = `${r.attack}: ${r.budgetUnit}; ${r.correct} of ${r.samples} samples correctly classified (clean accuracy ${pct(r.cleanAccuracy)}); evaluated ${r.clip ? 'clipped to [0, 1]' : 'unclipped'}`;
+    process.stdout.write([head, table(header, rows)].join('\n') + '\n');
     return 0;
   },
 };

@@ -3,8 +3,8 @@ import { distanceRun, TABLE1_ATTACKS } from '../../engine/eval/distance';
 import { transferRun } from '../../engine/eval/transfer';
 import { worstCaseRun } from '../../engine/eval/worstCase';
 import { parse, UsageError, type Command } from '../args';
-import { fmt, pct, printJson, Progress, table } from '../output';
-import { attackList, attackOptions, budgetList, commandLine, openRun, optionalInt, progressHook, sampleUsage, SAMPLE_FLAGS, selectionFrom, startBackend, cancellable, CANCELLED_EXIT } from './evalShared';
+import { fmt, pct, Progress, table } from '../output';
+import { attackList, attackOptions, budgetList, CANCELLED_EXIT, ciText, openRun, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
 
 const DISTANCE_SAMPLES = 100;
 const TRANSFER_SAMPLES = 100;
@@ -35,48 +35,26 @@ ${sampleUsage(WORST_SAMPLES, 'worst-case-<norm>')}
 
 Attacks: ${ATTACK_NAMES.join(', ')}`;
 
-const ci = (c: [number, number]) => `[${pct(c[0], 1)}, ${pct(c[1], 1)}]`;
+const MULTI_FLAGS = { ...SAMPLE_FLAGS, run: { type: 'string' }, attacks: { type: 'string' }, option: { type: 'string', multiple: true } } as const;
 
 async function distance(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { ...SAMPLE_FLAGS, run: { type: 'string' }, attacks: { type: 'string' }, option: { type: 'string', multiple: true } });
+  const { values: v } = parse(argv, MULTI_FLAGS);
   if (v.help) return help();
   const attacks = attackList(v.attacks ?? TABLE1_ATTACKS.join(','));
   const options = attackOptions(v.option, attacks);
-  const selection = selectionFrom(v, DISTANCE_SAMPLES);
-  const seed = optionalInt('seed', v.seed, 0);
-  const batchSize = optionalInt('batch', v.batch);
   const progress = new Progress();
-  await startBackend(v.backend, progress);
-  const run = await openRun(v.run, 'run', progress);
-  const done = await cancellable(progress, (signal) =>
-    distanceRun(run, {
-      attacks,
-      selection,
-      options,
-      ...(seed !== undefined ? { seed } : {}),
-      ...(batchSize !== undefined ? { batchSize } : {}),
-      ...(v.name ? { name: v.name } : {}),
-      command: commandLine('eval', ['distance', ...argv]),
-      onProgress: progressHook(progress),
-      signal,
-    }),
-  );
+  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress);
+  const done = await runEvaluation(progress, v, async (signal) => distanceRun(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }));
   if (!done) return CANCELLED_EXIT;
-  const { file, result } = done;
-  progress.clear();
-  progress.line(`wrote ${file}`);
-  if (v.json) {
-    printJson({ file, ...result });
-    return 0;
-  }
-  const rows = result.results.map((r) => [
+  if (v.json) return 0;
+  const rows = done.result.results.map((r) => [
     r.attack,
     r.norm,
     fmt(r.meanDistance),
     fmt(r.medianDistance),
     `${r.foolbox2.unit} ${fmt(r.foolbox2.mean)}`,
     fmt(r.foolbox2.median),
-    `${pct(r.successRate, 1)} ${r.successRateCi ? ci(r.successRateCi) : ''}`,
+    `${pct(r.successRate, 1)} ${r.successRateCi ? ciText(r.successRateCi) : ''}`,
     `${r.found ?? '-'}/${r.samples}`,
   ]);
   process.stdout.write(table(['attack', 'norm', 'mean distance', 'median', 'Foolbox-2 mean', 'Foolbox-2 median', 'success', 'found'], rows) + '\n');
@@ -87,91 +65,45 @@ async function transfer(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, { ...SAMPLE_FLAGS, from: { type: 'string' }, to: { type: 'string' }, attack: { type: 'string' }, eps: { type: 'string' }, option: { type: 'string', multiple: true } });
   if (v.help) return help();
   if (!v.attack) throw new UsageError('--attack NAME is required');
-  const [attack] = attackList(v.attack, 'attack');
+  const attack = attackList(v.attack, 'attack')[0]!;
   let budget: number | undefined;
   if (v.eps !== undefined) {
     const b = budgetList('eps', v.eps);
     if (b.length !== 1) throw new UsageError('--eps takes one budget for transfer');
     budget = b[0];
   }
-  const options = attackOptions(v.option, [attack!])[attack!];
-  const selection = selectionFrom(v, TRANSFER_SAMPLES);
-  const seed = optionalInt('seed', v.seed, 0);
-  const batchSize = optionalInt('batch', v.batch);
+  const options = attackOptions(v.option, [attack])[attack];
   const progress = new Progress();
-  await startBackend(v.backend, progress);
-  const from = await openRun(v.from, 'from', progress);
-  const to = await openRun(v.to, 'to', progress);
-  const done = await cancellable(progress, (signal) =>
-    transferRun(from, to, {
-      attack: attack!,
-      ...(budget !== undefined ? { budget } : {}),
-      selection,
-      ...(options ? { options } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(batchSize !== undefined ? { batchSize } : {}),
-      ...(v.name ? { name: v.name } : {}),
-      command: commandLine('eval', ['transfer', ...argv]),
-      onProgress: progressHook(progress),
-      signal,
-    }),
-  );
+  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress);
+  const done = await runEvaluation(progress, v, async (signal) => {
+    const from = await openRun(v.from, 'from', progress);
+    const to = await openRun(v.to, 'to', progress);
+    return transferRun(from, to, { ...base, attack, ...(budget !== undefined ? { budget } : {}), ...(options ? { options } : {}), signal });
+  });
   if (!done) return CANCELLED_EXIT;
-  const { files, result } = done;
-  progress.clear();
-  for (const f of files) progress.line(`wrote ${f}`);
-  if (v.json) {
-    printJson({ files, ...result });
-    return 0;
-  }
-  const rows = result.results.map((r) => [r.attack, r.source, r.target, `${r.samples}/${r.crafted ?? '-'}`, pct(r.sourceAccuracy), pct(r.targetAccuracy), ci(r.targetAccuracyCi)]);
+  if (v.json) return 0;
+  const rows = done.result.results.map((r) => [r.attack, r.source, r.target, `${r.samples}/${r.crafted ?? '-'}`, pct(r.sourceAccuracy), pct(r.targetAccuracy), ciText(r.targetAccuracyCi)]);
+  const how = budget === undefined ? 'minimum-distance search' : `budget ${budget}`;
   process.stdout.write(
-    [
-      `adversarials crafted on the source (${budget === undefined ? 'minimum-distance search' : `budget ${budget}`}), classified by the target; target accuracy over those that fooled the source`,
-      table(['attack', 'source', 'target', 'fooled source', 'source acc.', 'target acc.', '95% CI'], rows),
-    ].join('\n') + '\n',
+    [`adversarials crafted on the source (${how}), classified by the target; target accuracy over those that fooled the source`, table(['attack', 'source', 'target', 'fooled source', 'source acc.', 'target acc.', '95% CI'], rows)].join('\n') + '\n',
   );
   return 0;
 }
 
 async function worstCase(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { ...SAMPLE_FLAGS, run: { type: 'string' }, attacks: { type: 'string' }, eps: { type: 'string' }, option: { type: 'string', multiple: true } });
+  const { values: v } = parse(argv, { ...MULTI_FLAGS, eps: { type: 'string' } });
   if (v.help) return help();
   const attacks = attackList(v.attacks);
   const budgets = budgetList('eps', v.eps);
   const options = attackOptions(v.option, attacks);
-  const selection = selectionFrom(v, WORST_SAMPLES);
-  const seed = optionalInt('seed', v.seed, 0);
-  const batchSize = optionalInt('batch', v.batch);
   const progress = new Progress();
-  await startBackend(v.backend, progress);
-  const run = await openRun(v.run, 'run', progress);
-  const done = await cancellable(progress, (signal) =>
-    worstCaseRun(run, {
-      attacks,
-      budgets,
-      selection,
-      options,
-      ...(seed !== undefined ? { seed } : {}),
-      ...(batchSize !== undefined ? { batchSize } : {}),
-      ...(v.name ? { name: v.name } : {}),
-      command: commandLine('eval', ['worst-case', ...argv]),
-      onProgress: progressHook(progress),
-      signal,
-    }),
-  );
+  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress);
+  const done = await runEvaluation(progress, v, async (signal) => worstCaseRun(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }));
   if (!done) return CANCELLED_EXIT;
-  const { file, result } = done;
-  progress.clear();
-  progress.line(`wrote ${file}`);
-  if (v.json) {
-    printJson({ file, ...result });
-    return 0;
-  }
-  const rows = result.results.map((r) => [fmt(r.budget), pct(r.robustAccuracy), ci(r.robustAccuracyCi), ...result.attacks.map((a) => pct(r.perAttackAccuracy[a]))]);
-  process.stdout.write(
-    [`worst case over ${result.attacks.join(', ')} (${result.norm}); clean accuracy ${pct(result.cleanAccuracy)} on ${result.samples} samples`, table(['ε', 'robust acc.', '95% CI', ...result.attacks], rows)].join('\n') + '\n',
-  );
+  if (v.json) return 0;
+  const r = done.result;
+  const rows = r.results.map((p) => [fmt(p.budget), pct(p.robustAccuracy), ciText(p.robustAccuracyCi), ...r.attacks.map((a) => pct(p.perAttackAccuracy[a]))]);
+  process.stdout.write([`worst case over ${r.attacks.join(', ')} (${r.norm}); clean accuracy ${pct(r.cleanAccuracy)} on ${r.samples} samples`, table(['ε', 'robust acc.', '95% CI', ...r.attacks], rows)].join('\n') + '\n');
   return 0;
 }
 

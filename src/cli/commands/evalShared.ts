@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import { backendRequestFrom, describeBackend, initBackend } from '../../engine/backend/select';
 import { Cancelled, type AttackOptions } from '../../engine/attacks/attack';
 import { ATTACK_NAMES, getAttack } from '../../engine/attacks/registry';
-import { loadEvalRun, type EvalRun, type SampleSelection } from '../../engine/eval/runModel';
+import { loadEvalRun, type EvalRequestBase, type EvalRun, type SampleSelection } from '../../engine/eval/runModel';
 import { int, UsageError } from '../args';
-import { bar, Progress } from '../output';
+import { bar, pct, printJson, Progress } from '../output';
 
 /** Flags and helpers shared by `fim inspect`, `fim attack` and `fim eval …`. */
 
@@ -112,6 +112,30 @@ export function commandLine(command: string, argv: string[]): string {
   return ['fim', command, ...argv].map((a) => (/^[\w./,=:@+-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
 }
 
+/**
+ * The request fields every evaluation command takes from its flags: samples, seed, batch, name,
+ * the command line for the provenance, and progress on stderr. Parsed before any work starts, so
+ * a bad value fails at once.
+ */
+export function requestBase(
+  v: { samples?: string; start?: string; split?: string; seed?: string; batch?: string; name?: string },
+  defaultSamples: number,
+  command: string,
+  argv: string[],
+  progress: Progress,
+): Omit<EvalRequestBase, 'signal'> {
+  const seed = optionalInt('seed', v.seed, 0);
+  const batchSize = optionalInt('batch', v.batch);
+  return {
+    selection: selectionFrom(v, defaultSamples),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    ...(v.name ? { name: v.name } : {}),
+    command: commandLine(command, argv),
+    onProgress: progressHook(progress),
+  };
+}
+
 export function optionalInt(name: string, v: string | undefined, min = 1): number | undefined {
   return v === undefined ? undefined : int(name, v, undefined, min);
 }
@@ -146,3 +170,28 @@ export async function cancellable<T>(progress: Progress, f: (signal: AbortSignal
 
 /** Exit code of a cancelled evaluation (as for SIGINT). */
 export const CANCELLED_EXIT = 130;
+
+/**
+ * The common course of an evaluation command: start the backend, run the evaluation (Ctrl-C
+ * cancels it), say which files were written, and with --json print the result (`toJson` shapes it).
+ * Resolves to null when cancelled.
+ */
+export async function runEvaluation<T extends { file?: string; files?: string[]; result: object }>(
+  progress: Progress,
+  v: { backend?: string; json?: boolean },
+  f: (signal: AbortSignal) => Promise<T>,
+  toJson: (done: T) => object = (d) => ({ ...(d.file ? { file: d.file } : { files: d.files }), ...d.result }),
+): Promise<T | null> {
+  await startBackend(v.backend, progress);
+  const done = await cancellable(progress, f);
+  if (!done) return null;
+  progress.clear();
+  for (const file of done.files ?? [done.file!]) progress.line(`wrote ${file}`);
+  if (v.json) printJson(toJson(done));
+  return done;
+}
+
+/** A 95% interval as text, e.g. "[31.5%, 44.3%]". */
+export function ciText(c: [number, number]): string {
+  return `[${pct(c[0], 1)}, ${pct(c[1], 1)}]`;
+}

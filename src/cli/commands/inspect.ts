@@ -1,7 +1,7 @@
 import { INSPECT_DEFAULTS, inspectRun } from '../../engine/eval/inspect';
 import { num, parse, type Command } from '../args';
-import { fmt, pct, printJson, Progress, table } from '../output';
-import { commandLine, openRun, optionalInt, progressHook, sampleUsage, SAMPLE_FLAGS, selectionFrom, startBackend, cancellable, CANCELLED_EXIT } from './evalShared';
+import { fmt, pct, Progress, table } from '../output';
+import { CANCELLED_EXIT, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -29,43 +29,26 @@ export const inspectCommand: Command = {
       process.stdout.write(usage + '\n');
       return 0;
     }
-    const selection = selectionFrom(v, DEFAULT_SAMPLES);
     const tau = num('tau', v.tau, INSPECT_DEFAULTS.tau);
     const images = optionalInt('images', v.images, 0);
     const heldOut = optionalInt('held-out', v['held-out']);
-    const batchSize = optionalInt('batch', v.batch);
     const progress = new Progress();
-    await startBackend(v.backend, progress);
-    const run = await openRun(v.run, 'run', progress);
-    const done = await cancellable(progress, (signal) =>
-      inspectRun(run, {
-        selection,
-        tau,
-        ...(images !== undefined ? { images } : {}),
-        ...(heldOut !== undefined ? { heldOut } : {}),
-        ...(batchSize !== undefined ? { batchSize } : {}),
-        ...(v.name ? { name: v.name } : {}),
-        command: commandLine('inspect', argv),
-        onProgress: progressHook(progress),
-        signal,
-      }),
-    );
+    const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress);
+    const done = await runEvaluation(progress, v, async (signal) => {
+      const run = await openRun(v.run, 'run', progress);
+      return inspectRun(run, { ...base, tau, ...(images !== undefined ? { images } : {}), ...(heldOut !== undefined ? { heldOut } : {}), signal });
+    });
     if (!done) return CANCELLED_EXIT;
-    const { file, result } = done;
-    progress.clear();
-    progress.line(`wrote ${file}`);
-    if (v.json) {
-      printJson({ file, ...result });
-      return 0;
-    }
-    const t = result.temperatureScaling;
-    const row = (label: string, a: typeof result.mean) => [label, fmt(a.traceGs), fmt(a.lambdaMaxGs), fmt(a.lambdaMaxGx), fmt(a.klBudget), fmt(a.normalizedMargin)];
+    if (v.json) return 0;
+    const r = done.result;
+    const t = r.temperatureScaling;
+    const row = (label: string, a: typeof r.mean) => [label, fmt(a.traceGs), fmt(a.lambdaMaxGs), fmt(a.lambdaMaxGx), fmt(a.klBudget), fmt(a.normalizedMargin)];
     const lines = [
-      `${result.samples.length} samples (${run.config.dataset} ${selection.split}[${selection.start}..]), accuracy ${pct(result.accuracy)}, τ = ${result.tau}`,
+      `${r.samples.length} samples (${base.selection.split}[${base.selection.start}..]), accuracy ${pct(r.accuracy)}, τ = ${r.tau}`,
       '',
       table(['statistic', 'tr G_s', 'λmax(G_s)', 'λmax(G_x)', 'KL budget', 'margin/‖∇margin‖'], [
-        row('mean', result.mean),
-        row('median', result.median),
+        row('mean', r.mean),
+        row('median', r.median),
         row(`mean, T=${fmt(t.temperature, 3)}`, t.mean),
         row(`median, T=${fmt(t.temperature, 3)}`, t.median),
       ]),
@@ -75,7 +58,7 @@ export const inspectCommand: Command = {
       'most fragile samples (smallest KL budget):',
       table(
         ['index', 'label', 'predicted', 'λmax(G_x)', 'KL budget', 'tr G_s'],
-        [...result.samples].sort((a, b) => a.klBudget - b.klBudget).slice(0, 5).map((s) => [s.index, s.label, s.predicted, fmt(s.lambdaMaxGx), fmt(s.klBudget), fmt(s.traceGs)]),
+        [...r.samples].sort((a, b) => a.klBudget - b.klBudget).slice(0, 5).map((s) => [s.index, s.label, s.predicted, fmt(s.lambdaMaxGx), fmt(s.klBudget), fmt(s.traceGs)]),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');

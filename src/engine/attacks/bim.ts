@@ -1,5 +1,4 @@
-import type { IterativeAttack } from './attack';
-import { projectedGradient, type PgNorm } from './iterative';
+import { NORM_LABEL, projectedGradientAttack, type PgNorm } from './iterative';
 
 /**
  * Basic Iterative Method (Kurakin, Goodfellow, Bengio 2017, "Adversarial examples in the physical
@@ -8,38 +7,15 @@ import { projectedGradient, type PgNorm } from './iterative';
  * Minimum-distance search as Foolbox 2.4: ε = 0.3, stepsize 0.05, 10 iterations, in Foolbox 2's
  * mean-based units (l2: RMS, l1: mean absolute value), i.e. ×√N and ×N in natural norms.
  */
-export function foolbox2Unit(norm: PgNorm, size: number): number {
-  return norm === 'linf' ? 1 : norm === 'l2' ? Math.sqrt(size) : size;
-}
-
-const UNIT_LABEL: Record<PgNorm, string> = { linf: 'l∞', l2: 'l2', l1: 'l1' };
-
-function make(norm: PgNorm): IterativeAttack {
-  return {
+function make(norm: PgNorm) {
+  return projectedGradientAttack({
     name: `bim-${norm}`,
-    title: `BIM (basic iterative method, ${UNIT_LABEL[norm]})`,
+    title: `BIM (basic iterative method, ${NORM_LABEL[norm]})`,
     reference: 'Kurakin, Goodfellow, Bengio 2017, "Adversarial examples in the physical world"',
     norm,
-    kind: 'iterative',
+    randomStart: false,
     defaults: { steps: 10, relStepsize: 0.2, loss: 'ce', searchEpsilon: 0.3, searchStepsize: 0.05, searchSteps: 10 },
-    budgetUnit: () => `ε = ${UNIT_LABEL[norm]} norm of the perturbation`,
-    radius: (budget) => budget,
-    clipByDefault: true,
-    fixedRun: (radius, opts) => ({
-      radius,
-      stepsize: radius.map((r) => r * Number(opts.relStepsize)),
-      steps: Number(opts.steps),
-      randomStart: false,
-      returnEarly: false,
-    }),
-    searchRun: (opts, size) => ({
-      radius: Number(opts.searchEpsilon) * foolbox2Unit(norm, size),
-      stepRatio: Number(opts.searchStepsize) / Number(opts.searchEpsilon),
-      steps: Number(opts.searchSteps),
-      randomStart: false,
-    }),
-    iterate: (ctx, run, opts) => projectedGradient(ctx, run, norm, opts),
-  };
+  });
 }
 
 export const bimL1 = make('l1');

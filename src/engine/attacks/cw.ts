@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MinimizationAttack } from './attack';
-import { isAdversarial } from './iterative';
+import { isAdversarial } from './context';
 import { argmaxRows, logitsOf } from './tensorOps';
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { logitGradients } from '../fim/jacobian';
 import type { MinimizationAttack } from './attack';
-import { argmaxRows, logitsOf } from './tensorOps';
+import { finishMinimization, gatherRows, predictRows } from './context';
 
 /**
  * DeepFool in l2 (Moosavi-Dezfooli, Fawzi, Frossard 2016), as Foolbox 2.4's DeepFoolL2Attack,
@@ -45,12 +45,10 @@ export const deepfool: MinimizationAttack = {
         classes[i * per] = ctx.labels[s]!;
         for (let c = 0; c < nCand; c++) classes[i * per + 1 + c] = cand[s]![c] ?? ctx.labels[s]!;
       });
-      const xa = new Float32Array(active.length * size);
-      active.forEach((s, i) => xa.set(cur.subarray(s * size, (s + 1) * size), i * size));
-      const xt = tf.tensor4d(xa, [active.length, ...ctx.shape]);
+      const xt = tf.tensor4d(gatherRows(cur, active, size), [active.length, ...ctx.shape]);
       const g = logitGradients(ctx.model, xt, classes, per);
-      const pred = argmaxRows(logitsOf(ctx.model, xt), k);
       xt.dispose();
+      const pred = predictRows(ctx, cur, active);
       const still: number[] = [];
       active.forEach((s, i) => {
         const y = ctx.labels[s]!;
@@ -93,16 +91,6 @@ export const deepfool: MinimizationAttack = {
       });
       active = still;
     }
-    if (active.length > 0) {
-      // One last check of the final step's inputs (Foolbox does the same).
-      const xa = new Float32Array(active.length * size);
-      active.forEach((s, i) => xa.set(cur.subarray(s * size, (s + 1) * size), i * size));
-      const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(xa, [active.length, ...ctx.shape])), k));
-      active.forEach((s, i) => {
-        if (pred[i] !== ctx.labels[s]) found[s] = 1;
-      });
-    }
-    for (let s = 0; s < n; s++) if (!found[s]) cur.set(ctx.xData.subarray(s * size, (s + 1) * size), s * size);
-    return { adv: cur, found };
+    return finishMinimization(ctx, cur, active, found);
   },
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NormName } from '../../runs/evals';
-import type { AttackOptions, BatchContext, IterativeRun } from './attack';
+import type { AttackOptions, BatchContext, IterativeAttack, IterativeRun } from './attack';
+import { gatherRows, isAdversarial } from './context';
 import { argmaxRows, clipToBounds, normalizeDirection, objectiveGradient, projectToBall, type AttackLoss } from './tensorOps';
 
 /**
@@ -11,10 +12,6 @@ import { argmaxRows, clipToBounds, normalizeDirection, objectiveGradient, projec
  * adversarial costs nothing more.
  */
 export type PgNorm = Exclude<NormName, 'l0'>;
-
-export function isAdversarial(pred: number, label: number, target: number | undefined): boolean {
-  return target === undefined ? pred !== label : pred === target;
-}
 
 function gaussian(rng: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
@@ -47,12 +44,6 @@ function randomStart(ctx: BatchContext, rows: number[], radius: Float32Array, no
     }
     for (let t = 0; t < n; t++) out[o + t] = Math.min(ctx.bounds[1], Math.max(ctx.bounds[0], out[o + t]!));
   }
-}
-
-function gatherRows(src: Float32Array, rows: number[], size: number): Float32Array {
-  const out = new Float32Array(rows.length * size);
-  rows.forEach((s, i) => out.set(src.subarray(s * size, (s + 1) * size), i * size));
-  return out;
 }
 
 function pick<T extends Float32Array | Int32Array>(src: T, rows: number[]): T {
@@ -95,4 +86,39 @@ export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: Pg
     }
   }
   return { adv: cur, success };
+}
+
+/** Foolbox 2 measures l1/l2 as means (MAE, RMS): its ε is ×N (l1) or ×√N (l2) in natural norms. */
+export function foolbox2Unit(norm: PgNorm, size: number): number {
+  return norm === 'linf' ? 1 : norm === 'l2' ? Math.sqrt(size) : size;
+}
+
+export const NORM_LABEL: Record<PgNorm, string> = { linf: 'l∞', l2: 'l2', l1: 'l1' };
+
+/**
+ * A projected-gradient attack: Foolbox 3 fixed-budget settings (steps, relStepsize·ε, random start
+ * or not) and Foolbox 2.4's minimum-distance search settings (searchEpsilon, searchStepsize,
+ * searchSteps, in Foolbox 2's mean-based units).
+ */
+export function projectedGradientAttack(spec: Pick<IterativeAttack, 'name' | 'title' | 'reference' | 'defaults'> & { norm: PgNorm; randomStart: boolean }): IterativeAttack {
+  const { norm, randomStart } = spec;
+  return {
+    name: spec.name,
+    title: spec.title,
+    reference: spec.reference,
+    defaults: spec.defaults,
+    norm,
+    kind: 'iterative',
+    budgetUnit: () => `ε = ${NORM_LABEL[norm]} norm of the perturbation`,
+    radius: (budget) => budget,
+    clipByDefault: true,
+    fixedRun: (radius, opts) => ({ radius, stepsize: radius.map((r) => r * Number(opts.relStepsize)), steps: Number(opts.steps), randomStart, returnEarly: false }),
+    searchRun: (opts, size) => ({
+      radius: Number(opts.searchEpsilon) * foolbox2Unit(norm, size),
+      stepRatio: Number(opts.searchStepsize) / Number(opts.searchEpsilon),
+      steps: Number(opts.searchSteps),
+      randomStart,
+    }),
+    iterate: (ctx, run, opts) => projectedGradient(ctx, run, norm, opts),
+  };
 }

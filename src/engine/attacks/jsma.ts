@@ -3,7 +3,7 @@ import { softmax64 } from '../fim/inputFim';
 import { logitJacobian } from '../fim/jacobian';
 import type { BatchContext, MinimizationAttack } from './attack';
 import { fgm } from './fgm';
-import { isAdversarial } from './iterative';
+import { finishMinimization, gatherRows, isAdversarial, predictRows } from './context';
 import { oneStepSearch } from './search';
 import { argmaxRows, logitsOf, objectiveGradient } from './tensorOps';
 
@@ -97,10 +97,8 @@ export const jsma: MinimizationAttack = {
     const found = new Uint8Array(n);
     let active = Array.from({ length: n }, (_, s) => s);
     for (let it = 0; it < Number(opts.steps) && active.length > 0; it++) {
-      const na = active.length;
-      const xa = new Float32Array(na * size);
-      active.forEach((s, i) => xa.set(cur.subarray(s * size, (s + 1) * size), i * size));
-      const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(xa, [na, ...ctx.shape])), k));
+      const xa = gatherRows(cur, active, size);
+      const pred = predictRows(ctx, cur, active);
       const fast = opts.fast !== false;
       const { grad, betaSum } = fast ? { grad: targetGradient(ctx, xa, Int32Array.from(active, (s) => targets![s]!)), betaSum: null } : fullSaliencyTerms(ctx, xa, Int32Array.from(active, (s) => targets![s]!));
       const still: number[] = [];
@@ -134,15 +132,6 @@ export const jsma: MinimizationAttack = {
       });
       active = still;
     }
-    if (active.length > 0) {
-      const xa = new Float32Array(active.length * size);
-      active.forEach((s, i) => xa.set(cur.subarray(s * size, (s + 1) * size), i * size));
-      const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(xa, [active.length, ...ctx.shape])), k));
-      active.forEach((s, i) => {
-        if (isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])) found[s] = 1;
-      });
-    }
-    for (let s = 0; s < n; s++) if (!found[s]) cur.set(ctx.xData.subarray(s * size, (s + 1) * size), s * size);
-    return { adv: cur, found };
+    return finishMinimization(ctx, cur, active, found);
   },
 };

@@ -1,6 +1,4 @@
-import type { IterativeAttack } from './attack';
-import { foolbox2Unit } from './bim';
-import { projectedGradient } from './iterative';
+import { NORM_LABEL, projectedGradientAttack } from './iterative';
 import type { AttackLoss } from './tensorOps';
 
 /**
@@ -11,36 +9,16 @@ import type { AttackLoss } from './tensorOps';
  * random start uniform in the ball. Minimum-distance search as Foolbox 2.4's
  * RandomStartProjectedGradientDescentAttack: ε = 0.3, stepsize 0.01, 40 iterations.
  */
-function make(norm: 'linf' | 'l2', loss: AttackLoss): IterativeAttack {
-  const name = ['pgd', norm === 'l2' ? 'l2' : '', loss === 'margin' ? 'margin' : ''].filter(Boolean).join('-');
-  return {
-    name,
-    title: `PGD (${norm === 'linf' ? 'l∞' : 'l2'}, random start, ${loss === 'ce' ? 'cross-entropy' : 'CW logit-margin'} loss)`,
+function make(norm: 'linf' | 'l2', loss: AttackLoss) {
+  const search = { searchEpsilon: 0.3, searchStepsize: 0.01, searchSteps: 40 };
+  return projectedGradientAttack({
+    name: ['pgd', norm === 'l2' ? 'l2' : '', loss === 'margin' ? 'margin' : ''].filter(Boolean).join('-'),
+    title: `PGD (${NORM_LABEL[norm]}, random start, ${loss === 'ce' ? 'cross-entropy' : 'CW logit-margin'} loss)`,
     reference: 'Madry, Makelov, Schmidt, Tsipras, Vladu 2018, "Towards deep learning models resistant to adversarial attacks"; margin loss: Carlini & Wagner 2017',
     norm,
-    kind: 'iterative',
-    defaults:
-      norm === 'linf'
-        ? { steps: 40, relStepsize: 0.01 / 0.3, loss, searchEpsilon: 0.3, searchStepsize: 0.01, searchSteps: 40 }
-        : { steps: 50, relStepsize: 0.025, loss, searchEpsilon: 0.3, searchStepsize: 0.01, searchSteps: 40 },
-    budgetUnit: () => `ε = ${norm === 'linf' ? 'l∞' : 'l2'} norm of the perturbation`,
-    radius: (budget) => budget,
-    clipByDefault: true,
-    fixedRun: (radius, opts) => ({
-      radius,
-      stepsize: radius.map((r) => r * Number(opts.relStepsize)),
-      steps: Number(opts.steps),
-      randomStart: true,
-      returnEarly: false,
-    }),
-    searchRun: (opts, size) => ({
-      radius: Number(opts.searchEpsilon) * foolbox2Unit(norm, size),
-      stepRatio: Number(opts.searchStepsize) / Number(opts.searchEpsilon),
-      steps: Number(opts.searchSteps),
-      randomStart: true,
-    }),
-    iterate: (ctx, run, opts) => projectedGradient(ctx, run, norm, opts),
-  };
+    randomStart: true,
+    defaults: norm === 'linf' ? { steps: 40, relStepsize: 0.01 / 0.3, loss, ...search } : { steps: 50, relStepsize: 0.025, loss, ...search },
+  });
 }
 
 export const pgd = make('linf', 'ce');

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import { Cancelled, type Attack, type AttackInputs, type AttackOptions, type AttackResult, type BatchContext, type BudgetResult, type MinimalResult, type RunSettings } from './attack';
-import { makeContext } from './context';
-import { isAdversarial } from './iterative';
+import { isAdversarial, makeContext } from './context';
 import { getAttack, resolveOptions } from './registry';
 import { iterativeSearch, oneStepSearch } from './search';
 import { argmaxRows, clipToBounds, crossEntropyRows, distances, logitsOf, projectToBall } from './tensorOps';

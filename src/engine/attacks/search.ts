@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttackOptions, BatchContext, IterativeAttack, OneStepAttack } from './attack';
-import { foolbox2Unit } from './bim';
-import { subContext } from './context';
-import { isAdversarial } from './iterative';
+import { foolbox2Unit } from './iterative';
+import { isAdversarial, subContext } from './context';
 import { argmaxRows, clipToBounds, distances, logitsOf } from './tensorOps';
 
 /**

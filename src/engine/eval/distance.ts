@@ -5,7 +5,7 @@ import { minimalAdversarial } from '../attacks/run';
 import { InputError } from '../errors';
 import { mean, median, wilsonInterval } from '../util/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
-import { makeProvenance, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { evalName, writeEval } from './store';
 
 /**
@@ -24,18 +24,10 @@ export function foolbox2Units(norm: NormName, natural: number, size: number): nu
 
 const UNIT: Record<NormName, DistanceRow['foolbox2']['unit']> = { l2: 'MSE', l1: 'MAE', linf: 'Linf', l0: 'L0' };
 
-export interface DistanceRequest {
+export interface DistanceRequest extends EvalRequestBase {
   attacks: string[];
-  selection: SampleSelection;
   /** Per-attack option overrides. */
   options?: Record<string, AttackOptions>;
-  seed?: number;
-  batchSize?: number;
-  name?: string;
-  command?: string;
-  onProgress?: EvalProgress;
-  /** Stops the evaluation between batches (nothing is written then). */
-  signal?: AbortSignal;
 }
 
 export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {

@@ -7,7 +7,7 @@ import { fitTemperature } from '../fim/temperature';
 import { Cancelled } from '../attacks/attack';
 import { logitsOf } from '../attacks/tensorOps';
 import { imagePng, signedPng } from './images';
-import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { evalName, writeEval } from './store';
 
 /**
@@ -15,20 +15,13 @@ import { evalName, writeEval } from './store';
  * λmax(G_x) and its eigenvector, the KL budget, the logit margin and its normalised form, the same
  * after temperature scaling, plus images of the input and of OSSA's direction for a few samples.
  */
-export interface InspectRequest {
-  selection: SampleSelection;
+export interface InspectRequest extends EvalRequestBase {
   /** KL threshold τ of the KL budget. */
   tau?: number;
   /** Held-out samples for the temperature fit. */
   heldOut?: number;
   /** Samples to draw (input + eigenvector PNGs). */
   images?: number;
-  batchSize?: number;
-  name?: string;
-  command?: string;
-  onProgress?: EvalProgress;
-  /** Stops the evaluation between batches (nothing is written then). */
-  signal?: AbortSignal;
 }
 
 export const INSPECT_DEFAULTS = { tau: 0.1, heldOut: 1000, images: 8, batchSize: 32 } as const;

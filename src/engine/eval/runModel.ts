@@ -90,3 +90,18 @@ export function makeProvenance(kind: EvalKind, run: EvalRun, split: 'train' | 't
 
 /** Progress callback of the evaluations: a message and the fraction done. */
 export type EvalProgress = (message: string, fraction: number) => void;
+
+/** What every evaluation request has. */
+export interface EvalRequestBase {
+  selection: SampleSelection;
+  /** Seed of random starts and random targets. */
+  seed?: number;
+  batchSize?: number;
+  /** File name under evals/ (without .json). */
+  name?: string;
+  /** The command line, recorded in the provenance. */
+  command?: string;
+  onProgress?: EvalProgress;
+  /** Stops the evaluation between batches (nothing is written then). */
+  signal?: AbortSignal;
+}

@@ -8,7 +8,7 @@ import { InputError } from '../errors';
 import { mean, median, wilsonInterval } from '../util/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { imagePng, signedPng } from './images';
-import { makeProvenance, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { evalName, writeEval } from './store';
 
 /**
@@ -16,21 +16,13 @@ import { evalName, writeEval } from './store';
  * classifies correctly, the fraction whose prediction changes, with a 95% Wilson interval; plus
  * accuracy under attack over all evaluated samples and a few example images.
  */
-export interface SweepRequest {
+export interface SweepRequest extends EvalRequestBase {
   attack: string;
   budgets: number[];
-  selection: SampleSelection;
   options?: AttackOptions;
-  seed?: number;
   clip?: boolean;
-  batchSize?: number;
   /** Correctly classified samples to keep images of (per budget). */
   examples?: number;
-  name?: string;
-  command?: string;
-  onProgress?: EvalProgress;
-  /** Stops the evaluation between batches (nothing is written then). */
-  signal?: AbortSignal;
 }
 
 export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file: string; result: SweepEval }> {

@@ -8,7 +8,7 @@ import { argmaxRows, logitsOf } from '../attacks/tensorOps';
 import { InputError } from '../errors';
 import { wilsonInterval } from '../util/stats';
 import { imageSizeOf, rowsOf } from './common';
-import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { evalName, writeEval } from './store';
 
 /**
@@ -17,19 +17,11 @@ import { evalName, writeEval } from './store';
  * attack runs on the source (its minimum-distance search as in the paper, or a fixed budget);
  * the target's accuracy is measured on the examples that fooled the source.
  */
-export interface TransferRequest {
+export interface TransferRequest extends EvalRequestBase {
   attack: string;
   /** Fixed budget; absent = the attack's minimum-distance search. */
   budget?: number;
-  selection: SampleSelection;
   options?: AttackOptions;
-  seed?: number;
-  batchSize?: number;
-  name?: string;
-  command?: string;
-  onProgress?: EvalProgress;
-  /** Stops the evaluation between batches (nothing is written then). */
-  signal?: AbortSignal;
 }
 
 function sameData(a: EvalRun, b: EvalRun): void {

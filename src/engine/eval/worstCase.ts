@@ -5,7 +5,7 @@ import { runAttack, validateBudgets } from '../attacks/run';
 import { InputError } from '../errors';
 import { wilsonInterval } from '../util/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
-import { makeProvenance, selectIndices, splitOf, type EvalProgress, type EvalRun, type SampleSelection } from './runModel';
+import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { evalName, writeEval } from './store';
 
 /**
@@ -13,18 +13,10 @@ import { evalName, writeEval } from './store';
  * robust only if it is classified correctly and no attack in the list changes its prediction.
  * All attacks must measure budgets in the same norm; OSSA joins l2 lists with ε as the l2 norm.
  */
-export interface WorstCaseRequest {
+export interface WorstCaseRequest extends EvalRequestBase {
   attacks: string[];
   budgets: number[];
-  selection: SampleSelection;
   options?: Record<string, AttackOptions>;
-  seed?: number;
-  batchSize?: number;
-  name?: string;
-  command?: string;
-  onProgress?: EvalProgress;
-  /** Stops the evaluation between batches (nothing is written then). */
-  signal?: AbortSignal;
 }
 
 export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
