@@ -1,44 +1,33 @@
-import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type Conv2DBackpropFilterInputs, type KernelConfig, type TensorInfo } from '@tensorflow/tfjs-core';
-import { heapF32, type WasmBackendLike } from './wasmHeap';
+import { backend_util, type Conv2DBackpropFilterAttrs, type KernelFunc, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import type { NativeAddon } from '../native/addon';
+import { convDims, nativeFriendly } from './geometry';
+import { heapBuffer, heapF32, heapOffset, readHeap, writeHeap, type WasmBackendLike } from './wasmHeap';
 
 /**
  * dW[fh, fw, ci, co] = Σ_{b, oy, ox} x[b, oy·sh + fh·dh − padTop, ox·sw + fw·dw − padLeft, ci] · dy[b, oy, ox, co]
  *
- * tfjs-backend-wasm has no Conv2DBackpropFilter, which training any conv net needs. This is the
- * portable JS version (NHWC only), written as rank-1 updates over contiguous channel rows so the
- * inner loop is a stride-1 multiply-add. The native addon replaces it where it is built.
+ * tfjs-backend-wasm has no Conv2DBackpropFilter, which training any conv net needs. Two versions:
+ * the native kernel where the addon is built, and a portable one (below) that gathers, per filter
+ * tap, the input rows that tap sees into a [CI, M] matrix and multiplies it with dy [M, CO] by the
+ * backend's own (XNNPACK) matmul, M = B·OH·OW.
  */
-export function conv2DBackpropFilterNHWC(
-  x: Float32Array,
-  dy: Float32Array,
-  dw: Float32Array,
-  c: backend_util.Conv2DInfo,
-): void {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = c;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = c;
-  const top = c.padInfo.top;
-  const left = c.padInfo.left;
-  dw.fill(0);
-  for (let fh = 0; fh < filterHeight; fh++) {
-    for (let fw = 0; fw < filterWidth; fw++) {
-      const wBase = (fh * filterWidth + fw) * inChannels * outChannels;
-      for (let b = 0; b < batchSize; b++) {
-        for (let oy = 0; oy < outHeight; oy++) {
-          const iy = oy * strideHeight + fh * dilationHeight - top;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let ox = 0; ox < outWidth; ox++) {
-            const ix = ox * strideWidth + fw * dilationWidth - left;
-            if (ix < 0 || ix >= inWidth) continue;
-            const xBase = ((b * inHeight + iy) * inWidth + ix) * inChannels;
-            const dyBase = ((b * outHeight + oy) * outWidth + ox) * outChannels;
-            for (let ci = 0; ci < inChannels; ci++) {
-              const xv = x[xBase + ci]!;
-              if (xv === 0) continue; // ReLU outputs and zero padding make many rows empty
-              const row = wBase + ci * outChannels;
-              for (let co = 0; co < outChannels; co++) dw[row + co]! += xv * dy[dyBase + co]!;
-            }
-          }
-        }
+export function gatherTapTransposed(x: Float32Array, c: backend_util.Conv2DInfo, fh: number, fw: number, out: Float32Array): void {
+  const { batchSize, inHeight, inWidth, inChannels: CI, outHeight, outWidth } = c;
+  const M = batchSize * outHeight * outWidth;
+  out.fill(0);
+  let m = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      const iy = oy * c.strideHeight + fh * c.dilationHeight - c.padInfo.top;
+      if (iy < 0 || iy >= inHeight) {
+        m += outWidth;
+        continue;
+      }
+      for (let ox = 0; ox < outWidth; ox++, m++) {
+        const ix = ox * c.strideWidth + fw * c.dilationWidth - c.padInfo.left;
+        if (ix < 0 || ix >= inWidth) continue;
+        const base = ((b * inHeight + iy) * inWidth + ix) * CI;
+        for (let ci = 0; ci < CI; ci++) out[ci * M + m] = x[base + ci]!;
       }
     }
   }
@@ -47,28 +36,42 @@ export function conv2DBackpropFilterNHWC(
 export function convInfoForFilterGrad(x: TensorInfo, attrs: Conv2DBackpropFilterAttrs): backend_util.Conv2DInfo {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   if (dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC is supported, got ${dataFormat}`);
-  return backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  return backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
 }
 
-export const conv2DBackpropFilterWasmConfig: KernelConfig = {
-  kernelName: Conv2DBackpropFilter,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const { x, dy } = inputs as unknown as Required<Record<keyof Conv2DBackpropFilterInputs, TensorInfo>>;
-    const b = backend as unknown as WasmBackendLike;
-    const info = convInfoForFilterGrad(x, attrs as unknown as Conv2DBackpropFilterAttrs);
-    const out = b.makeOutput(info.filterShape, 'float32');
-    // Views are taken after makeOutput: the allocation may have grown (and detached) the heap.
-    conv2DBackpropFilterNHWC(heapF32(b, x), heapF32(b, dy), heapF32(b, out), info);
-    return out;
-  },
-};
+/** The portable version; `matMul` is the backend's stock BatchMatMul kernel. */
+export function conv2DBackpropFilterPortable(b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: Conv2DBackpropFilterAttrs, matMul: KernelFunc): TensorInfo {
+  const { x, dy } = inputs as Record<string, TensorInfo>;
+  const info = convInfoForFilterGrad(x!, attrs);
+  const { inChannels: CI, outChannels: CO, filterHeight: FH, filterWidth: FW } = info;
+  const M = info.batchSize * info.outHeight * info.outWidth;
+  const out = b.makeOutput(info.filterShape, 'float32');
+  const tap = b.makeOutput([1, CI, M], 'float32');
+  const dy3: TensorInfo = { dataId: dy!.dataId, shape: [1, M, CO], dtype: 'float32' };
+  const xs = readHeap(b, x!);
+  const tapData = new Float32Array(CI * M);
+  try {
+    for (let fh = 0; fh < FH; fh++) {
+      for (let fw = 0; fw < FW; fw++) {
+        gatherTapTransposed(xs, info, fh, fw, tapData);
+        writeHeap(b, tap, tapData);
+        const prod = matMul({ inputs: { a: tap, b: dy3 }, backend: b as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+        // Views after the matmul's allocation (the heap may have grown).
+        heapF32(b, out).set(heapF32(b, prod), (fh * FW + fw) * CI * CO);
+        b.disposeData(prod.dataId);
+      }
+    }
+  } finally {
+    b.disposeData(tap.dataId);
+  }
+  return out;
+}
+
+export function conv2DBackpropFilterNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: Conv2DBackpropFilterAttrs): TensorInfo | null {
+  const { x, dy } = inputs as Record<string, TensorInfo>;
+  const info = convInfoForFilterGrad(x!, attrs);
+  if (!nativeFriendly(info)) return null;
+  const out = b.makeOutput(info.filterShape, 'float32');
+  addon.conv2dBackpropFilter(heapBuffer(b), new Float64Array([heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), ...convDims(info)]));
+  return out;
+}

@@ -1,0 +1,339 @@
+// N-API entry points. Every kernel works in place on one ArrayBuffer (the wasm backend's heap):
+// tensors are given as byte offsets into it, so no data is copied between wasm and native code.
+// Each call is (heap: ArrayBuffer, args: Float64Array) with the layout documented per function
+// and mirrored in src/engine/backend/native/addon.ts.
+#include <node_api.h>
+
+#include <cmath>
+#include <string>
+
+#include "kernels.h"
+#include "simd.h"
+
+namespace {
+
+using namespace fim;
+
+struct Call {
+  napi_env env;
+  char* heap = nullptr;
+  size_t heapBytes = 0;
+  double* a = nullptr;
+  size_t n = 0;
+  bool ok = true;
+
+  void fail(const std::string& msg) {
+    if (ok) napi_throw_error(env, "FIM_NATIVE", msg.c_str());
+    ok = false;
+  }
+  int i(size_t k) {
+    if (k >= n) {
+      fail("native kernel: too few arguments");
+      return 0;
+    }
+    return static_cast<int>(a[k]);
+  }
+  // A float32 tensor of `count` elements at byte offset a[k]; null when the offset is −1 and
+  // `optional`. Offsets outside the heap are an error, never a crash.
+  float* f32(size_t k, double count, bool optional = false) {
+    if (k >= n) {
+      fail("native kernel: too few arguments");
+      return nullptr;
+    }
+    const double off = a[k];
+    if (optional && off < 0) return nullptr;
+    if (!(off >= 0) || std::fmod(off, 4.0) != 0 || count < 0 || off + 4.0 * count > static_cast<double>(heapBytes)) {
+      fail("native kernel: tensor outside the heap");
+      return nullptr;
+    }
+    return reinterpret_cast<float*>(heap + static_cast<size_t>(off));
+  }
+};
+
+bool begin(napi_env env, napi_callback_info info, Call& c, size_t wantArgs) {
+  c.env = env;
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool isAb = false;
+  if (argc < 2 || napi_is_arraybuffer(env, argv[0], &isAb) != napi_ok || !isAb) {
+    c.fail("native kernel: expected (heap: ArrayBuffer, args: Float64Array)");
+    return false;
+  }
+  void* data = nullptr;
+  napi_get_arraybuffer_info(env, argv[0], &data, &c.heapBytes);
+  c.heap = static_cast<char*>(data);
+  napi_typedarray_type type;
+  void* adata = nullptr;
+  napi_value abuf;
+  size_t off = 0;
+  if (napi_get_typedarray_info(env, argv[1], &type, &c.n, &adata, &abuf, &off) != napi_ok || type != napi_float64_array) {
+    c.fail("native kernel: args must be a Float64Array");
+    return false;
+  }
+  c.a = static_cast<double*>(adata);
+  if (c.n < wantArgs) {
+    c.fail("native kernel: too few arguments");
+    return false;
+  }
+  if (!c.heap && c.heapBytes > 0) {
+    c.fail("native kernel: heap is detached");
+    return false;
+  }
+  return true;
+}
+
+ConvDims conv_dims(Call& c, size_t k) {
+  ConvDims d;
+  int* f[] = {&d.B, &d.IH, &d.IW, &d.CI, &d.OH, &d.OW, &d.CO, &d.FH, &d.FW, &d.sh, &d.sw, &d.dh, &d.dw, &d.pt, &d.pl};
+  for (size_t j = 0; j < 15; j++) *f[j] = c.i(k + j);
+  bool pos = d.B > 0 && d.IH > 0 && d.IW > 0 && d.CI > 0 && d.OH > 0 && d.OW > 0 && d.CO > 0 && d.FH > 0 && d.FW > 0 &&
+             d.sh > 0 && d.sw > 0 && d.dh > 0 && d.dw > 0 && d.pt >= 0 && d.pl >= 0;
+  if (!pos) c.fail("native conv: invalid dimensions");
+  return d;
+}
+
+double vol(double a, double b, double c_, double d) { return a * b * c_ * d; }
+
+// conv2d: [x, w, bias|-1, out, B, IH, IW, CI, OH, OW, CO, FH, FW, sh, sw, dh, dw, pt, pl, act]
+napi_value Conv2D(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 20)) return nullptr;
+  ConvDims d = conv_dims(c, 4);
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
+  const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
+  const float* bias = c.f32(2, d.CO, true);
+  float* out = c.f32(3, vol(d.B, d.OH, d.OW, d.CO));
+  const int act = c.i(19);
+  if (act < 0 || act > 2) c.fail("native conv: unknown activation");
+  if (!c.ok) return nullptr;
+  conv2d_forward(d, x, w, bias, out, act);
+  return nullptr;
+}
+
+// conv2dBackpropInput: [dy, w, dx, dims(15)]
+napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 18)) return nullptr;
+  ConvDims d = conv_dims(c, 3);
+  if (!c.ok) return nullptr;
+  const float* dy = c.f32(0, vol(d.B, d.OH, d.OW, d.CO));
+  const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
+  float* dx = c.f32(2, vol(d.B, d.IH, d.IW, d.CI));
+  if (!c.ok) return nullptr;
+  conv2d_backprop_input(d, dy, w, dx);
+  return nullptr;
+}
+
+// conv2dBackpropFilter: [x, dy, dw, dims(15)]
+napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 18)) return nullptr;
+  ConvDims d = conv_dims(c, 3);
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
+  const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.CO));
+  float* dw = c.f32(2, vol(d.FH, d.FW, d.CI, d.CO));
+  if (!c.ok) return nullptr;
+  conv2d_backprop_filter(d, x, dy, dw);
+  return nullptr;
+}
+
+PoolDims pool_dims(Call& c, size_t k) {
+  PoolDims d;
+  int* f[] = {&d.B, &d.IH, &d.IW, &d.C, &d.OH, &d.OW, &d.FH, &d.FW, &d.sh, &d.sw, &d.dh, &d.dw, &d.pt, &d.pl};
+  for (size_t j = 0; j < 14; j++) *f[j] = c.i(k + j);
+  bool pos = d.B > 0 && d.IH > 0 && d.IW > 0 && d.C > 0 && d.OH > 0 && d.OW > 0 && d.FH > 0 && d.FW > 0 && d.sh > 0 &&
+             d.sw > 0 && d.dh > 0 && d.dw > 0 && d.pt >= 0 && d.pl >= 0;
+  if (!pos) c.fail("native pool: invalid dimensions");
+  return d;
+}
+
+// maxPool: [x, y, B, IH, IW, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl]
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 16)) return nullptr;
+  PoolDims d = pool_dims(c, 2);
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  float* y = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
+  if (!c.ok) return nullptr;
+  max_pool(d, x, y);
+  return nullptr;
+}
+
+// maxPoolGrad: [x, dy, dx, dims(14)]
+napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 17)) return nullptr;
+  PoolDims d = pool_dims(c, 3);
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
+  float* dx = c.f32(2, vol(d.B, d.IH, d.IW, d.C));
+  if (!c.ok) return nullptr;
+  max_pool_grad(d, x, dy, dx);
+  return nullptr;
+}
+
+// batchNormTrain: [x, gamma|-1, beta|-1, y, mean, var, N, C, eps]
+napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 9)) return nullptr;
+  const int N = c.i(6), C = c.i(7);
+  const float eps = static_cast<float>(c.a[8]);
+  if (N <= 0 || C <= 0) c.fail("native batch norm: invalid dimensions");
+  if (!c.ok) return nullptr;
+  const double nc = static_cast<double>(N) * C;
+  const float* x = c.f32(0, nc);
+  const float* g = c.f32(1, C, true);
+  const float* b = c.f32(2, C, true);
+  float* y = c.f32(3, nc);
+  float* mean = c.f32(4, C);
+  float* var = c.f32(5, C);
+  if (!c.ok) return nullptr;
+  batch_norm_train(N, C, x, g, b, eps, y, mean, var);
+  return nullptr;
+}
+
+// batchNormTrainGrad: [x, dy, gamma|-1, mean, var, dmean|-1, dvar|-1, dx, dgamma|-1, dbeta|-1, N, C, eps]
+napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 13)) return nullptr;
+  const int N = c.i(10), C = c.i(11);
+  const float eps = static_cast<float>(c.a[12]);
+  if (N <= 0 || C <= 0) c.fail("native batch norm: invalid dimensions");
+  if (!c.ok) return nullptr;
+  const double nc = static_cast<double>(N) * C;
+  const float* x = c.f32(0, nc);
+  const float* dy = c.f32(1, nc);
+  const float* g = c.f32(2, C, true);
+  const float* mean = c.f32(3, C);
+  const float* var = c.f32(4, C);
+  const float* dmean = c.f32(5, C, true);
+  const float* dvar = c.f32(6, C, true);
+  float* dx = c.f32(7, nc);
+  float* dg = c.f32(8, C, true);
+  float* db = c.f32(9, C, true);
+  if (!c.ok) return nullptr;
+  batch_norm_train_grad(N, C, x, dy, g, mean, var, dmean, dvar, eps, dx, dg, db);
+  return nullptr;
+}
+
+// matMul: [a, b, bias|-1, out, batch, M, N, K, transA, transB, aBatched, bBatched, act]
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 13)) return nullptr;
+  const int batch = c.i(4), M = c.i(5), N = c.i(6), K = c.i(7);
+  const bool ta = c.i(8) != 0, tb = c.i(9) != 0, aB = c.i(10) != 0, bB = c.i(11) != 0;
+  const int act = c.i(12);
+  if (batch <= 0 || M <= 0 || N <= 0 || K <= 0 || act < 0 || act > 2) c.fail("native matmul: invalid arguments");
+  if (!c.ok) return nullptr;
+  const double mk = static_cast<double>(M) * K, kn = static_cast<double>(K) * N;
+  const float* a = c.f32(0, aB ? batch * mk : mk);
+  const float* b = c.f32(1, bB ? batch * kn : kn);
+  const float* bias = c.f32(2, N, true);
+  float* out = c.f32(3, static_cast<double>(batch) * M * N);
+  if (!c.ok) return nullptr;
+  matmul(batch, M, N, K, a, ta, aB ? static_cast<long>(mk) : 0, b, tb, bB ? static_cast<long>(kn) : 0, bias, act, out);
+  return nullptr;
+}
+
+// batchNormInference: [x, mean, var, offset|-1, scale|-1, y, N, C, eps]
+napi_value BatchNormInference(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 9)) return nullptr;
+  const double N = c.a[6];
+  const int C = c.i(7);
+  const float eps = static_cast<float>(c.a[8]);
+  if (!(N > 0) || C <= 0) c.fail("native batch norm: invalid dimensions");
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, N * C);
+  const float* mean = c.f32(1, C);
+  const float* var = c.f32(2, C);
+  const float* off = c.f32(3, C, true);
+  const float* scale = c.f32(4, C, true);
+  float* y = c.f32(5, N * C);
+  if (!c.ok) return nullptr;
+  batch_norm_inference(static_cast<long>(N), C, x, mean, var, off, scale, eps, y);
+  return nullptr;
+}
+
+// reluGrad: [dy, x, dx, n]
+napi_value ReluGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 4)) return nullptr;
+  const double n = c.a[3];
+  if (!(n >= 0)) c.fail("native relu grad: invalid size");
+  if (!c.ok) return nullptr;
+  const float* dy = c.f32(0, n);
+  const float* x = c.f32(1, n);
+  float* dx = c.f32(2, n);
+  if (!c.ok) return nullptr;
+  relu_grad(static_cast<long>(n), dy, x, dx);
+  return nullptr;
+}
+
+// sumRows: [x, out, R, C]
+napi_value SumRows(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 4)) return nullptr;
+  const int R = c.i(2), C = c.i(3);
+  if (R <= 0 || C <= 0) c.fail("native sum: invalid dimensions");
+  if (!c.ok) return nullptr;
+  const float* x = c.f32(0, static_cast<double>(R) * C);
+  float* out = c.f32(1, C);
+  if (!c.ok) return nullptr;
+  sum_rows(R, C, x, out);
+  return nullptr;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_error(env, "FIM_NATIVE", "setThreads: expected a positive integer");
+    return nullptr;
+  }
+  set_num_threads(n);
+  return nullptr;
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value o, simd, threads, vl;
+  napi_create_object(env, &o);
+  napi_create_string_utf8(env, SIMD_NAME, NAPI_AUTO_LENGTH, &simd);
+  napi_create_int32(env, num_threads(), &threads);
+  napi_create_int32(env, VL, &vl);
+  napi_set_named_property(env, o, "simd", simd);
+  napi_set_named_property(env, o, "threads", threads);
+  napi_set_named_property(env, o, "vectorFloats", vl);
+  return o;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"conv2d", nullptr, Conv2D, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2DBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2DBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormTrainGrad", nullptr, BatchNormTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,251 @@
+// Convolution kernels as im2col + register-blocked GEMM, parallel over row chunks (OpenMP).
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+#include "kernels.h"
+
+namespace fim {
+
+namespace {
+
+// Partial sums of a parallel reduction: fixed, so results do not depend on the thread count.
+constexpr long REDUCTION_GROUPS = 16;
+
+// Bytes of A (im2col rows) per chunk: keeps a chunk and its panels in L2.
+constexpr long CHUNK_BYTES = 192 * 1024;
+
+int chunk_rows(int K, int extra_per_row = 0) {
+  long rows = CHUNK_BYTES / (4L * (K + extra_per_row));
+  rows = std::max<long>(MR, std::min<long>(rows, 2048));
+  return static_cast<int>(rows / MR * MR);
+}
+
+std::vector<float>& thread_buffer(int which) {
+  thread_local std::vector<float> bufs[3];
+  return bufs[which];
+}
+
+inline void copy_or_zero(float* dst, const float* src, int n) {
+  if (src)
+    for (int i = 0; i < n; i++) dst[i] = src[i];
+  else
+    for (int i = 0; i < n; i++) dst[i] = 0.0f;
+}
+
+// Rows [m0, m0+mc) of the im2col matrix of x: row (b, oy, ox) = the receptive field [FH][FW][CI].
+void im2col(const ConvDims& d, const float* x, long m0, int mc, float* A) {
+  const int K = d.FH * d.FW * d.CI;
+  const long ohw = static_cast<long>(d.OH) * d.OW;
+  for (int i = 0; i < mc; i++) {
+    const long m = m0 + i;
+    const int b = static_cast<int>(m / ohw);
+    const int rem = static_cast<int>(m % ohw);
+    const int oy = rem / d.OW, ox = rem % d.OW;
+    float* dst = A + static_cast<long>(i) * K;
+    for (int fh = 0; fh < d.FH; fh++) {
+      const int iy = oy * d.sh + fh * d.dh - d.pt;
+      for (int fw = 0; fw < d.FW; fw++) {
+        const int ix = ox * d.sw + fw * d.dw - d.pl;
+        const bool ok = iy >= 0 && iy < d.IH && ix >= 0 && ix < d.IW;
+        copy_or_zero(dst + (fh * d.FW + fw) * d.CI, ok ? x + ((static_cast<long>(b) * d.IH + iy) * d.IW + ix) * d.CI : nullptr,
+                     d.CI);
+      }
+    }
+  }
+}
+
+// Rows [m0, m0+mc) of the transposed-convolution gather: row (b, iy, ix) holds, per tap (fh, fw),
+// the dy row of the output pixel that tap connects to (zeros where none does).
+void gather_dy(const ConvDims& d, const float* dy, long m0, int mc, float* A) {
+  const int K = d.FH * d.FW * d.CO;
+  const long ihw = static_cast<long>(d.IH) * d.IW;
+  for (int i = 0; i < mc; i++) {
+    const long m = m0 + i;
+    const int b = static_cast<int>(m / ihw);
+    const int rem = static_cast<int>(m % ihw);
+    const int iy = rem / d.IW, ix = rem % d.IW;
+    float* dst = A + static_cast<long>(i) * K;
+    for (int fh = 0; fh < d.FH; fh++) {
+      const int ny = iy + d.pt - fh * d.dh;
+      const int oy = ny >= 0 && ny % d.sh == 0 ? ny / d.sh : -1;
+      for (int fw = 0; fw < d.FW; fw++) {
+        const int nx = ix + d.pl - fw * d.dw;
+        const int ox = nx >= 0 && nx % d.sw == 0 ? nx / d.sw : -1;
+        const bool ok = oy >= 0 && oy < d.OH && ox >= 0 && ox < d.OW;
+        copy_or_zero(dst + (fh * d.FW + fw) * d.CO, ok ? dy + ((static_cast<long>(b) * d.OH + oy) * d.OW + ox) * d.CO : nullptr,
+                     d.CO);
+      }
+    }
+  }
+}
+
+bool is_pointwise(const ConvDims& d) {
+  return d.FH == 1 && d.FW == 1 && d.sh == 1 && d.sw == 1 && d.pt == 0 && d.pl == 0 && d.OH == d.IH && d.OW == d.IW;
+}
+
+// C[M × N] = act(bias + A · B) where rows of A come from `fill` (or `direct` when non-null).
+template <class Fill>
+void gemm_rows(long M, int N, int K, const float* direct, Fill fill, const std::vector<float>& panels,
+               const std::vector<float>* narrowBt, const float* bias, float* C, int act) {
+  const int mc = chunk_rows(K);
+  const long chunks = (M + mc - 1) / mc;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long ch = 0; ch < chunks; ch++) {
+    const long m0 = ch * mc;
+    const int rows = static_cast<int>(std::min<long>(mc, M - m0));
+    const float* A;
+    if (direct) {
+      A = direct + m0 * K;
+    } else {
+      std::vector<float>& buf = thread_buffer(0);
+      if (buf.size() < static_cast<size_t>(mc) * K) buf.resize(static_cast<size_t>(mc) * K);
+      fill(m0, rows, buf.data());
+      A = buf.data();
+    }
+    if (narrowBt)
+      gemm_nn_narrow(rows, N, K, A, K, *narrowBt, C + m0 * N, N);
+    else
+      gemm_nn(rows, N, K, A, K, panels, bias, C + m0 * N, N, act);
+  }
+}
+
+bool use_narrow(int N, int act, const float* bias) { return N * 2 < VL && act == ACT_LINEAR && !bias; }
+
+}  // namespace
+
+void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* bias, float* out, int act) {
+  const int K = d.FH * d.FW * d.CI, N = d.CO;
+  const long M = static_cast<long>(d.B) * d.OH * d.OW;
+  std::vector<float> panels, bt;
+  const bool narrow = use_narrow(N, act, bias);
+  if (narrow) {
+    bt.resize(static_cast<size_t>(N) * K);
+    for (int n = 0; n < N; n++)
+      for (int p = 0; p < K; p++) bt[static_cast<size_t>(n) * K + p] = w[static_cast<long>(p) * N + n];
+  } else {
+    pack_panels(K, N, [&](int p, int n) { return w[static_cast<long>(p) * N + n]; }, panels);
+  }
+  gemm_rows(
+      M, N, K, is_pointwise(d) ? x : nullptr, [&](long m0, int mc, float* A) { im2col(d, x, m0, mc, A); }, panels,
+      narrow ? &bt : nullptr, bias, out, act);
+}
+
+void conv2d_backprop_input(const ConvDims& d, const float* dy, const float* w, float* dx) {
+  const int T = d.FH * d.FW, K = T * d.CO, N = d.CI;
+  const long M = static_cast<long>(d.B) * d.IH * d.IW;
+  // B[(t, co), ci] = w[t, ci, co]
+  auto get = [&](int p, int n) {
+    const int t = p / d.CO, co = p % d.CO;
+    return w[(static_cast<long>(t) * d.CI + n) * d.CO + co];
+  };
+  std::vector<float> panels, bt;
+  const bool narrow = use_narrow(N, ACT_LINEAR, nullptr);
+  if (narrow) {
+    bt.resize(static_cast<size_t>(N) * K);
+    for (int n = 0; n < N; n++)
+      for (int p = 0; p < K; p++) bt[static_cast<size_t>(n) * K + p] = get(p, n);
+  } else {
+    pack_panels(K, N, get, panels);
+  }
+  // A pointwise convolution's input gradient is dy · wᵀ with dy used in place.
+  gemm_rows(
+      M, N, K, is_pointwise(d) ? dy : nullptr, [&](long m0, int mc, float* A) { gather_dy(d, dy, m0, mc, A); }, panels,
+      narrow ? &bt : nullptr, nullptr, dx, ACT_LINEAR);
+}
+
+void conv2d_backprop_filter(const ConvDims& d, const float* x, const float* dy, float* dw) {
+  const int K = d.FH * d.FW * d.CI, N = d.CO;
+  const int nblk = ceil_div(N, NB);
+  const int ldc = nblk * NB;
+  const long M = static_cast<long>(d.B) * d.OH * d.OW;
+  const int mc = chunk_rows(K, ldc);
+  const long chunks = (M + mc - 1) / mc;
+  const bool pointwise = is_pointwise(d);
+  // Deterministic whatever the thread count: the chunks form a fixed number of groups, each
+  // summed in order into its own partial, and the partials are added in group order. (Training
+  // resumed after a crash must replay bit for bit.)
+  const long groups = std::min<long>(chunks, REDUCTION_GROUPS);
+  std::vector<float> partial(static_cast<size_t>(groups) * K * ldc, 0.0f);
+#pragma omp parallel
+  {
+    std::vector<float>& abuf = thread_buffer(0);
+    std::vector<float>& dbuf = thread_buffer(1);
+    if (!pointwise && abuf.size() < static_cast<size_t>(mc) * K) abuf.resize(static_cast<size_t>(mc) * K);
+    if (dbuf.size() < static_cast<size_t>(mc) * ldc) dbuf.resize(static_cast<size_t>(mc) * ldc);
+#pragma omp for schedule(dynamic, 1)
+    for (long g = 0; g < groups; g++)
+    for (long ch = g * chunks / groups; ch < (g + 1) * chunks / groups; ch++) {
+      float* C = partial.data() + static_cast<size_t>(g) * K * ldc;
+      const long m0 = ch * mc;
+      const int rows = static_cast<int>(std::min<long>(mc, M - m0));
+      const float* A;
+      if (pointwise) {
+        A = x + m0 * K;
+      } else {
+        im2col(d, x, m0, rows, abuf.data());
+        A = abuf.data();
+      }
+      // Pack dy rows into panels [nb][rows][NB], zero-padded.
+      float* dp = dbuf.data();
+      for (int b = 0; b < nblk; b++) {
+        const int n0 = b * NB, cols = std::min(NB, N - n0);
+        float* panel = dp + static_cast<size_t>(b) * rows * NB;
+        for (int i = 0; i < rows; i++) {
+          const float* src = dy + (m0 + i) * N + n0;
+          float* dst = panel + static_cast<size_t>(i) * NB;
+          if (cols == NB) {
+            std::memcpy(dst, src, sizeof(float) * NB);
+          } else {
+            std::memcpy(dst, src, sizeof(float) * cols);
+            std::memset(dst + cols, 0, sizeof(float) * (NB - cols));
+          }
+        }
+      }
+      gemm_tn(rows, N, K, A, K, dp, C, ldc);
+    }
+  }
+  for (int k = 0; k < K; k++)
+    for (int n = 0; n < N; n++) {
+      float s = 0;
+      for (long g = 0; g < groups; g++) s += partial[(static_cast<size_t>(g) * K + k) * ldc + n];
+      dw[static_cast<long>(k) * N + n] = s;
+    }
+}
+
+void matmul(int batch, int M, int N, int K, const float* A, bool transA, long strideA, const float* B, bool transB,
+            long strideB, const float* bias, int act, float* C) {
+  // Rows of C per parallel task: enough work to amortise a task, several tasks per thread.
+  const long work = static_cast<long>(M) * N * K;
+  int rows = M;
+  const int nt = omp_get_max_threads();
+  if (work > 200000 && nt > 1) rows = std::max(MR, (M + 4 * nt - 1) / (4 * nt) / MR * MR);
+  const int chunks = (M + rows - 1) / rows;
+  for (int bi = 0; bi < batch; bi++) {
+    const float* a = A + bi * strideA;
+    const float* b = B + bi * strideB;
+    float* c = C + static_cast<long>(bi) * M * N;
+    std::vector<float> panels;
+    // B(p, n) = b[p·N + n], or b[n·K + p] when stored transposed.
+    if (transB)
+      pack_panels(K, N, [&](int p, int n) { return b[static_cast<long>(n) * K + p]; }, panels);
+    else
+      pack_panels(K, N, [&](int p, int n) { return b[static_cast<long>(p) * N + n]; }, panels);
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+    for (int ch = 0; ch < chunks; ch++) {
+      const int m0 = ch * rows, mr = std::min(rows, M - m0);
+      if (transA)
+        gemm_nn<true>(mr, N, K, a + m0, M, panels, bias, c + static_cast<long>(m0) * N, N, act);
+      else
+        gemm_nn<false>(mr, N, K, a + static_cast<long>(m0) * K, K, panels, bias, c + static_cast<long>(m0) * N, N, act);
+    }
+  }
+}
+
+int num_threads() { return omp_get_max_threads(); }
+void set_num_threads(int n) { omp_set_num_threads(std::max(1, n)); }
+
+}  // namespace fim

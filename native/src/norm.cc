@@ -1,0 +1,149 @@
+// Batch normalisation with batch statistics (forward and closed-form backward) and column sums,
+// over row-major [N, C] data. Sums are accumulated per block of rows in float, then in double.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+
+namespace fim {
+
+namespace {
+
+constexpr int BLOCK = 64;
+
+// out0[c] = Σ_r f0(r, c), out1[c] = Σ_r f1(r, c) over all rows, in parallel.
+// Sums of f over all rows, in parallel but deterministic whatever the thread count: rows form
+// a fixed number of groups, each summed in order (float per block of rows, then double), and the
+// groups are added in order.
+constexpr int GROUPS = 16;
+
+template <int NOUT, class F>
+void column_sums(int N, int C, F f, double* out) {
+  const int blocks = (N + BLOCK - 1) / BLOCK;
+  const int groups = std::max(1, std::min(blocks, GROUPS));
+  std::vector<double> partial(static_cast<size_t>(groups) * NOUT * C, 0.0);
+#pragma omp parallel if (static_cast<long>(N) * C > 65536)
+  {
+    std::vector<float> acc(static_cast<size_t>(NOUT) * C);
+#pragma omp for schedule(dynamic, 1)
+    for (int g = 0; g < groups; g++) {
+      double* mine = partial.data() + static_cast<size_t>(g) * NOUT * C;
+      for (int blk = static_cast<int>(static_cast<long>(g) * blocks / groups); blk < static_cast<int>(static_cast<long>(g + 1) * blocks / groups); blk++) {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        const int r1 = std::min(N, (blk + 1) * BLOCK);
+        for (int r = blk * BLOCK; r < r1; r++) f(r, acc.data());
+        for (int i = 0; i < NOUT * C; i++) mine[i] += acc[i];
+      }
+    }
+  }
+  for (int i = 0; i < NOUT * C; i++) {
+    double s = 0;
+    for (int g = 0; g < groups; g++) s += partial[static_cast<size_t>(g) * NOUT * C + i];
+    out[i] = s;
+  }
+}
+
+}  // namespace
+
+void batch_norm_train(int N, int C, const float* x, const float* gamma, const float* beta, float eps, float* y,
+                      float* mean, float* var) {
+  std::vector<double> s(C), q(C);
+  column_sums<1>(N, C, [&](int r, float* acc) {
+    const float* row = x + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) acc[c] += row[c];
+  }, s.data());
+  std::vector<float> m(C);
+  for (int c = 0; c < C; c++) m[c] = mean[c] = static_cast<float>(s[c] / N);
+  column_sums<1>(N, C, [&](int r, float* acc) {
+    const float* row = x + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) {
+      const float t = row[c] - m[c];
+      acc[c] += t * t;
+    }
+  }, q.data());
+  std::vector<float> scale(C), shift(C);
+  for (int c = 0; c < C; c++) {
+    var[c] = static_cast<float>(q[c] / N);
+    const float inv = 1.0f / std::sqrt(var[c] + eps);
+    scale[c] = (gamma ? gamma[c] : 1.0f) * inv;
+    shift[c] = beta ? beta[c] : 0.0f;
+  }
+#pragma omp parallel for schedule(dynamic, 256) if (static_cast<long>(N) * C > 65536)
+  for (int r = 0; r < N; r++) {
+    const float* in = x + static_cast<long>(r) * C;
+    float* out = y + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) out[c] = (in[c] - m[c]) * scale[c] + shift[c];
+  }
+}
+
+void batch_norm_train_grad(int N, int C, const float* x, const float* dy, const float* gamma, const float* mean,
+                           const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma,
+                           float* dbeta) {
+  std::vector<double> sums(2 * static_cast<size_t>(C));
+  column_sums<2>(N, C, [&](int r, float* acc) {
+    const float* xr = x + static_cast<long>(r) * C;
+    const float* g = dy + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) {
+      acc[c] += g[c];
+      acc[C + c] += g[c] * (xr[c] - mean[c]);
+    }
+  }, sums.data());
+  // dx = γ·inv·(dy − Σdy/N − x̂·Σ(dy·x̂)/N) + dmean/N + dvar·2(x − mean)/N, x̂ = (x − mean)·inv
+  std::vector<float> a(C), b(C), k(C);
+  for (int c = 0; c < C; c++) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + eps);
+    const double g = gamma ? gamma[c] : 1.0;
+    const double sdy = sums[c], sdyx = sums[C + c] * inv;  // Σdy, Σdy·x̂
+    if (dbeta) dbeta[c] = static_cast<float>(sdy);
+    if (dgamma) dgamma[c] = static_cast<float>(sdyx);
+    a[c] = static_cast<float>(g * inv);                     // multiplies dy
+    const double dm = dmean ? dmean[c] : 0.0, dv = dvar ? dvar[c] : 0.0;
+    k[c] = static_cast<float>((g * inv * sdyx * inv - 2.0 * dv) / N);  // multiplies (x − mean), subtracted
+    b[c] = static_cast<float>((g * inv * sdy - dm) / N);               // subtracted
+  }
+#pragma omp parallel for schedule(dynamic, 256) if (static_cast<long>(N) * C > 65536)
+  for (int r = 0; r < N; r++) {
+    const float* xr = x + static_cast<long>(r) * C;
+    const float* g = dy + static_cast<long>(r) * C;
+    float* out = dx + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) out[c] = a[c] * g[c] - b[c] - k[c] * (xr[c] - mean[c]);
+  }
+}
+
+void batch_norm_inference(long N, int C, const float* x, const float* mean, const float* var, const float* offset,
+                          const float* scale, float eps, float* y) {
+  std::vector<float> a(C);
+  for (int c = 0; c < C; c++) a[c] = (scale ? scale[c] : 1.0f) / std::sqrt(var[c] + eps);
+  const float* off = offset;
+  std::vector<float> zero;
+  if (!off) {
+    zero.assign(C, 0.0f);
+    off = zero.data();
+  }
+#pragma omp parallel for schedule(dynamic, 256) if (N * C > 65536)
+  for (long r = 0; r < N; r++) {
+    const float* in = x + r * C;
+    float* out = y + r * C;
+    for (int c = 0; c < C; c++) out[c] = (in[c] - mean[c]) * a[c] + off[c];
+  }
+}
+
+void relu_grad(long n, const float* dy, const float* x, float* dx) {
+#pragma omp parallel for schedule(dynamic, 16384) if (n > 65536)
+  for (long i = 0; i < n; i++) {
+    const float s = x[i] > 0.0f ? 1.0f : (x[i] != x[i] ? x[i] : 0.0f);
+    dx[i] = dy[i] * s;
+  }
+}
+
+void sum_rows(int R, int C, const float* x, float* out) {
+  std::vector<double> s(C);
+  column_sums<1>(R, C, [&](int r, float* acc) {
+    const float* row = x + static_cast<long>(r) * C;
+    for (int c = 0; c < C; c++) acc[c] += row[c];
+  }, s.data());
+  for (int c = 0; c < C; c++) out[c] = static_cast<float>(s[c]);
+}
+
+}  // namespace fim
