@@ -133,6 +133,7 @@ function trainRequest(p: TrainParams): TrainRequest {
     storeDir: p.storeDir,
     ...(p.name ? { name: p.name } : {}),
     ...(p.augmentation ? { augmentation: p.augmentation } : {}),
+    ...(p.logEvery ? { logEvery: p.logEvery } : {}),
     backend: backendRequest,
   };
 }

@@ -14,6 +14,7 @@ import type { PanelManager } from './panels/panelManager';
 import type { RunsNode, RunsTreeProvider } from './runsTree';
 import { readEvalKind } from './runsTreeModel';
 import type { RunStore } from './runStore';
+import { parseBudgets, parseMu, parsePositiveInt } from './inputs';
 import { readSettings } from './settings';
 import { untrustedModelMessage } from './trust';
 
@@ -87,24 +88,6 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
 }
 
-export function parseMu(v: string): number | null {
-  const n = Number(v.trim());
-  return v.trim() !== '' && Number.isFinite(n) && n >= 0 ? n : null;
-}
-
-export function parsePositiveInt(v: string): number | null {
-  const n = Number(v.trim());
-  return Number.isInteger(n) && n >= 1 ? n : null;
-}
-
-/** Budgets as typed by the user: numbers separated by commas or spaces, each ≥ 0. */
-export function parseBudgets(v: string): number[] | null {
-  const parts = v.split(/[\s,;]+/).filter(Boolean);
-  if (parts.length === 0) return null;
-  const nums = parts.map(Number);
-  return nums.every((n) => Number.isFinite(n) && n >= 0) ? [...new Set(nums)].sort((a, b) => a - b) : null;
-}
-
 async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promise<void> {
   const storeDir = requireStore(deps.store);
   if (!storeDir) return;
@@ -147,6 +130,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     seed: s.train.seed,
     ...(s.train.limitTrain ? { limitTrain: s.train.limitTrain } : {}),
     ...(s.train.limitTest ? { limitTest: s.train.limitTest } : {}),
+    logEvery: s.train.logEvery,
     storeDir,
   };
   const title = `${defended ? 'Train Defended Model' : 'Train Baseline Model'} (${model.label}, μ=${mu})`;

@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import type { EngineInfo, JobProgressParams, JobStartedParams, LogParams } from '../protocol/engine';
 import { EngineClient, type EngineCrashedError, type EngineLaunch, type EngineState } from './engineProcess';
+import { listRuns } from '../runs/reader';
 import { chooseRuntime } from './runtime';
 import { readSettings } from './settings';
 
@@ -41,6 +42,10 @@ export class Engine implements vscode.Disposable {
           this.logEmitter.fire(p);
         },
         onJobLost: (jobId, error) => this.lostEmitter.fire({ jobId, error }),
+        runsOwnedBy: (pid) => {
+          const store = readSettings().runStore;
+          return store ? listRuns(store).filter((r) => r.status?.state === 'running' && r.status.pid === pid).map((r) => r.dir) : [];
+        },
       },
     );
     this.onState('stopped');

@@ -68,6 +68,11 @@ export interface EngineEvents {
   onLog?(p: LogParams): void;
   /** A job failed because the engine died; `restarting` says whether a new engine is coming up. */
   onJobLost?(jobId: string, error: EngineCrashedError): void;
+  /**
+   * Run directories whose status names `pid` as their running owner (the run store scanned), so
+   * runs are marked incomplete even when the engine died before telling which run a job writes.
+   */
+  runsOwnedBy?(pid: number): string[];
 }
 
 /**
@@ -215,15 +220,27 @@ export class EngineClient {
     const jobs = [...this.pending.values()];
     this.pending.clear();
     const restart = !expected && this.policy.crashed();
-    for (const job of jobs) {
-      let marked = false;
-      if (job.runDir) {
-        try {
-          marked = markRunIncomplete(job.runDir, child.pid, `the engine process ${how} during this job; resume it with FIM: Resume Training or fim train --resume`);
-        } catch {
-          // An unwritable run directory stays as it was; readers see the dead pid as incomplete.
-        }
+    const reason = `the engine process ${how} during this job; resume it with FIM: Resume Training or fim train --resume`;
+    const mark = (runDir: string): boolean => {
+      try {
+        return markRunIncomplete(runDir, child.pid, reason);
+      } catch {
+        return false; // an unwritable run directory stays as it was; readers see the dead pid as incomplete
       }
+    };
+    const known = new Set(jobs.map((j) => j.runDir && path.resolve(j.runDir)).filter((d): d is string => Boolean(d)));
+    let orphans: string[] = [];
+    try {
+      orphans = child.pid === undefined ? [] : (this.events.runsOwnedBy?.(child.pid) ?? []).map((d) => path.resolve(d)).filter((d) => !known.has(d));
+    } catch {
+      orphans = [];
+    }
+    // A job whose run the engine never announced: with one unclaimed orphan run, that is its run.
+    const unannounced = jobs.filter((j) => !j.runDir);
+    if (unannounced.length === 1 && orphans.length === 1) unannounced[0]!.runDir = orphans.shift();
+    for (const d of orphans) mark(d);
+    for (const job of jobs) {
+      const marked = job.runDir ? mark(job.runDir) : false;
       const err = new EngineCrashedError(
         `The FIM engine ${how} while running this job.${job.runDir ? ` Its run ${path.basename(job.runDir)} was ${marked ? 'marked incomplete' : 'left as it was'}; its last checkpoint is kept and it can be resumed.` : ''}${expected ? '' : restart ? ' The engine is being restarted.' : ' The engine crashed too often and will not be restarted automatically.'}`,
         job.runDir,

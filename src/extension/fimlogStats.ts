@@ -69,7 +69,7 @@ export function formatMetric(key: string, v: number): string {
   if (PERCENT_KEYS.has(key)) return `${(v * 100).toFixed(2)}%`;
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
-  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : v.toPrecision(5);
+  return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(3) : String(Number(v.toPrecision(5)));
 }
 
 function formatDelta(key: string, now: number, before: number): string {
@@ -106,19 +106,19 @@ export function hoverMarkdown(a: FimlogAnalysis, line: number): string | null {
     if (typeof v !== 'number') continue;
     const p = prev?.fields[key];
     const delta = typeof p === 'number' && key !== 'samples_per_s' ? formatDelta(key, v, p) : '';
-    rows.push(`| ${label} | ${formatMetric(key, v)} | ${delta} |`);
+    rows.push(prev ? `| ${label} | ${formatMetric(key, v)} | ${delta} |` : `| ${label} | ${formatMetric(key, v)} |`);
   }
-  if (rows.length) {
-    out.push(`| metric | value | vs end of epoch ${prev ? prev.fields.epoch : '—'} |`, '|---|--:|--:|', ...rows, '');
-  }
-  if (!prev && typeof f.epoch === 'number') out.push(f.epoch === 1 ? '_First epoch: no previous epoch to compare with._' : `_No record of epoch ${f.epoch - 1} in this log._`, '');
-  const lo = a.traceMin[i];
-  const hi = a.traceMax[i];
-  if (lo && hi) out.push(`tr G_s so far: min ${formatMetric('trace_gs', lo.value)} (line ${lo.line + 1}), max ${formatMetric('trace_gs', hi.value)} (line ${hi.line + 1})`, '');
   const total = a.stepsPerEpoch && epochs ? a.stepsPerEpoch * epochs : null;
   if (typeof f.step === 'number') {
     const where = total ? `step ${f.step} of ${total} (${((f.step / total) * 100).toFixed(1)}% of the run)` : `step ${f.step}${a.lastStep ? ` of ${a.lastStep} logged so far` : ''}`;
-    out.push(`Position: ${where}; record ${i + 1} of ${a.records.length} in this log.`);
+    out.push(`Position: ${where}; record ${i + 1} of ${a.records.length} in this log.`, '');
   }
-  return out.join('\n');
+  const lo = a.traceMin[i];
+  const hi = a.traceMax[i];
+  if (lo && hi) out.push(`tr G_s so far: min ${formatMetric('trace_gs', lo.value)} (line ${lo.line + 1}), max ${formatMetric('trace_gs', hi.value)} (line ${hi.line + 1})`, '');
+  if (rows.length) {
+    out.push(prev ? `| metric | value | vs end of epoch ${prev.fields.epoch} |` : '| metric | value |', prev ? '|---|--:|--:|' : '|---|--:|', ...rows, '');
+  }
+  if (!prev && typeof f.epoch === 'number') out.push(f.epoch === 1 ? '_First epoch: no previous epoch to compare with._' : `_No record of epoch ${f.epoch - 1} in this log._`);
+  return out.join('\n').trimEnd();
 }

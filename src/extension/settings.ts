@@ -11,7 +11,7 @@ export interface Settings {
   backend: BackendRequest;
   /** Absolute run-store directory, or null without a workspace folder and an absolute setting. */
   runStore: string | null;
-  train: { batchSize: number; learningRate: number; seed: number; limitTrain: number; limitTest: number };
+  train: { batchSize: number; learningRate: number; seed: number; limitTrain: number; limitTest: number; logEvery: number };
   inspectSamples: number;
   attackSamples: number;
 }
@@ -44,6 +44,7 @@ export function readSettings(): Settings {
       seed: int('train.seed', 0),
       limitTrain: int('train.limitTrainSamples', 0),
       limitTest: int('train.limitTestSamples', 0),
+      logEvery: Math.max(1, int('train.logEvery', 20)),
     },
     inspectSamples: Math.max(1, int('inspect.samples', 1000)),
     attackSamples: Math.max(1, int('attack.samples', 500)),

@@ -68,6 +68,8 @@ export interface TrainParams extends JobParams {
   storeDir: string;
   name?: string;
   augmentation?: RunConfig['augmentation'];
+  /** Write a metrics record every this many steps (engine default 20). */
+  logEvery?: number;
 }
 
 export interface ResumeParams extends JobParams {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { EngineClient, EngineCrashedError, markRunIncomplete, newJobId, RestartPolicy, type EngineLaunch, type EngineState } from '../../src/extension/engineProcess';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { Train } from '../../src/protocol/engine';
-import { readRun } from '../../src/runs/reader';
+import { listRuns, readRun } from '../../src/runs/reader';
 import { tmpDir } from '../helpers';
 
 const root = path.resolve(__dirname, '../..');
@@ -93,20 +93,25 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
   });
 
   it('fails a job whose engine is killed, marks its run incomplete and restarts the engine', async () => {
-    const params = { ...trainParams(store), limitTrain: 4096, epochs: 3 };
-    let runDir: string | undefined;
-    const c3 = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onJobStarted: (p) => (runDir = p.runDir), onState: (s) => states.push(s) }, new RestartPolicy(1, 60_000));
+    const params = { ...trainParams(store), limitTrain: 4096, epochs: 3, name: 'killed' };
+    const c3 = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onState: (s) => states.push(s), runsOwnedBy: (pid) => listRuns(store).filter((r) => r.status?.state === 'running' && r.status.pid === pid).map((r) => r.dir) }, new RestartPolicy(1, 60_000));
     try {
       await c3.start();
       const firstPid = c3.pid!;
       const done = c3.job(Train, params);
+      // Kill as soon as the run exists on disk, possibly before the engine announced it.
+      let runDir: string | undefined;
       const t0 = Date.now();
-      while (!runDir && Date.now() - t0 < 120_000) await new Promise((r) => setTimeout(r, 100));
+      while (!runDir && Date.now() - t0 < 120_000) {
+        runDir = listRuns(store).find((r) => r.config?.name === 'killed' && r.status?.state === 'running')?.dir;
+        if (!runDir) await new Promise((r) => setTimeout(r, 20));
+      }
       assert.ok(runDir, 'job started');
       process.kill(firstPid, 'SIGKILL');
-      await assert.rejects(done, (e: unknown) => e instanceof EngineCrashedError && /killed by SIGKILL/.test(e.message) && e.runMarkedIncomplete);
+      await assert.rejects(done, (e: unknown) => e instanceof EngineCrashedError && /killed by SIGKILL/.test(e.message) && e.runMarkedIncomplete && e.runDir === runDir);
       const run = readRun(runDir!);
       assert.equal(run.effectiveState, 'incomplete');
+      assert.equal(run.status?.state, 'incomplete', 'status.json itself says incomplete');
       assert.ok(run.config, 'config still readable');
       const info = await c3.start();
       assert.notEqual(info.pid, firstPid, 'a new engine process');

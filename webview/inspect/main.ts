@@ -87,9 +87,9 @@ function probsSpec(s: SampleFimStats): TopLevelSpec {
 function columns(d: InspectData): Column<SampleFimStats>[] {
   return [
     { key: 'rank', label: '#', width: '48px', render: (s) => String((table?.orderedRows.indexOf(s) ?? -1) + 1), numeric: true },
-    { key: 'index', label: 'sample', title: 'index in the test split', width: '64px', sortValue: (s) => s.index, render: (s) => String(s.index), numeric: true },
-    { key: 'image', label: 'image', width: '38px', render: (s) => img(imgUrl(d, s.image), `sample ${s.index}`) },
-    { key: 'eigen', label: 'eigen-dir.', title: 'top eigenvector of G_x: the direction OSSA perturbs', width: '60px', render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`) },
+    { key: 'index', label: 'sample', title: 'index in the test split', width: '72px', sortValue: (s) => s.index, render: (s) => String(s.index), numeric: true },
+    { key: 'image', label: 'image', width: '48px', render: (s) => img(imgUrl(d, s.image), `sample ${s.index}`) },
+    { key: 'eigen', label: 'OSSA dir.', title: 'top eigenvector of G_x: the direction OSSA perturbs', width: '76px', render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`) },
     { key: 'label', label: 'label', width: '44px', sortValue: (s) => s.label, render: (s) => String(s.label), numeric: true },
     { key: 'pred', label: 'pred.', width: '44px', sortValue: (s) => s.predicted, render: (s) => (s.predicted === s.label ? String(s.predicted) : h('span', { class: 'wrong', title: 'misclassified' }, String(s.predicted))), numeric: true },
     { key: 'plabel', label: 'p(label)', width: '72px', sortValue: (s) => s.probs[s.label] ?? NaN, render: (s) => num(s.probs[s.label], 3), numeric: true },
@@ -97,7 +97,7 @@ function columns(d: InspectData): Column<SampleFimStats>[] {
     { key: 'lambdaMaxGs', label: 'λmax(G_s)', width: '1fr', sortValue: (s) => s.lambdaMaxGs, render: (s) => num(s.lambdaMaxGs), numeric: true },
     { key: 'lambdaMaxGx', label: 'λmax(G_x)', width: '1fr', sortValue: (s) => s.lambdaMaxGx, render: (s) => num(s.lambdaMaxGx), numeric: true },
     { key: 'klBudget', label: 'KL budget', width: '1fr', sortValue: (s) => s.klBudget, render: (s) => num(s.klBudget), numeric: true },
-    { key: 'margin', label: 'norm. margin', width: '1fr', sortValue: (s) => s.normalizedMargin, render: (s) => num(s.normalizedMargin), numeric: true },
+    { key: 'margin', label: 'margin/‖∇‖', title: 'normalised logit margin: margin / ‖∇ₓ margin‖₂', width: '1fr', sortValue: (s) => s.normalizedMargin, render: (s) => num(s.normalizedMargin), numeric: true },
   ];
 }
 

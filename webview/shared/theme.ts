@@ -27,7 +27,7 @@ export function vegaConfig(): Config {
     font,
     view: { stroke: 'transparent' },
     axis: { labelColor: muted, titleColor: fg, domainColor: muted, tickColor: muted, gridColor: grid, gridOpacity: 0.6, labelFont: font, titleFont: font, titleFontWeight: 'normal' },
-    legend: { labelColor: fg, titleColor: fg, labelFont: font, titleFont: font, orient: 'bottom', titleFontWeight: 'normal' },
+    legend: { labelColor: fg, titleColor: fg, labelFont: font, titleFont: font, orient: 'bottom', titleFontWeight: 'normal', labelLimit: 0 },
     header: { labelColor: fg, titleColor: fg, labelFont: font, titleFont: font, labelFontSize: 12 },
     title: { color: fg, font },
     range: { category: palette() },

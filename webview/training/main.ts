@@ -30,7 +30,7 @@ function lineSpec(points: Point[], yTitle: string, opts: { log?: boolean; percen
     mark: { type: 'line', point: points.length < 60, interpolate: 'monotone' },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step', ...(opts.totalSteps ? { scale: { domain: [0, opts.totalSteps] } } : {}) },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: opts.log ? { type: 'log' } : { zero: false }, ...(opts.percent ? { axis: { format: '.0%' } } : {}) },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: opts.log ? { type: 'log' } : { zero: false }, axis: opts.percent ? { format: '.0%' } : opts.log ? { format: '~s', tickCount: 5 } : { format: '.3~g' } },
       color: { field: 'series', type: 'nominal', title: null },
       tooltip: [
         { field: 'series', type: 'nominal' },
