@@ -22,6 +22,7 @@ import {
   Shutdown,
   StopJob,
   Train,
+  type AttackInfo,
   type EngineInfo,
   type EvalResult,
   type InspectParams,
@@ -33,6 +34,8 @@ import {
 import { backendRequestFrom, initBackend, type BackendRequest } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
+import { listAttacks, resolveOptions } from './attacks/registry';
+import { evalFeatures } from './eval/engineJobs';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -147,9 +150,13 @@ interface EngineFeatures {
   runSweep?: (p: SweepParams, progress: ProgressSink, signal: AbortSignal) => Promise<EvalResult>;
 }
 
-/** What this engine build can evaluate (the inspection and attack modules are wired here). */
+/** What this engine build can evaluate: the inspection and attack sweeps of src/engine/eval. */
 async function engineFeatures(): Promise<EngineFeatures> {
-  return { inspect: false, attacks: [] };
+  return evalFeatures();
+}
+
+function attackInfo(): AttackInfo[] {
+  return listAttacks().map((a) => ({ name: a.name, title: a.title, norm: a.norm, kind: a.kind, budgetUnit: a.budgetUnit(resolveOptions(a)) }));
 }
 
 // --- handlers ---------------------------------------------------------------------------------
@@ -175,6 +182,7 @@ conn.onRequest(Initialize, async (params) => {
     models: builtinDefinitions().map((b) => ({ name: b.name, description: b.description, defaultDataset: b.defaultDataset })),
     datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
     attacks: features.attacks,
+    attackInfo: attackInfo(),
     inspect: features.inspect,
   };
   log(`initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}`);

@@ -14,7 +14,7 @@ import type { PanelManager } from './panels/panelManager';
 import type { RunsNode, RunsTreeProvider } from './runsTree';
 import { readEvalKind } from './runsTreeModel';
 import type { RunStore } from './runStore';
-import { parseBudgets, parseMu, parsePositiveInt } from './inputs';
+import { defaultBudgets, parseBudgets, parseMu, parsePositiveInt } from './inputs';
 import { readSettings } from './settings';
 import { untrustedModelMessage } from './trust';
 
@@ -183,6 +183,9 @@ async function pickRun(deps: CommandDeps, arg: unknown, title: string, filter: (
   return pick?.run;
 }
 
+/** Every inspected sample gets its image and eigen-direction in the table, up to this many (two small PNGs each). */
+const MAX_INSPECT_IMAGES = 2000;
+
 const hasCheckpoint = (r: RunInfo) => Boolean(r.status?.latestCheckpoint ?? r.summary?.checkpoint);
 
 async function inspectRun(deps: CommandDeps, arg: unknown): Promise<void> {
@@ -196,7 +199,7 @@ async function inspectRun(deps: CommandDeps, arg: unknown): Promise<void> {
   }
   const text = await vscode.window.showInputBox({ title: 'FIM: test samples to inspect', value: String(readSettings().inspectSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
   if (text === undefined) return;
-  const result = await deps.jobs.run('inspect', `Inspect ${run.config?.name ?? run.id}`, Inspect, { runDir: run.dir, samples: parsePositiveInt(text)! });
+  const result = await deps.jobs.run('inspect', `Inspect ${run.config?.name ?? run.id}`, Inspect, { runDir: run.dir, samples: parsePositiveInt(text)!, images: Math.min(parsePositiveInt(text)!, MAX_INSPECT_IMAGES) });
   deps.store.fireSoon(0);
   if (result) deps.panels.open({ kind: 'inspect', runDir: run.dir, evalName: path.basename(result.evalFile, '.json') });
 }
@@ -210,12 +213,21 @@ async function attackSweep(deps: CommandDeps, arg: unknown): Promise<void> {
     void vscode.window.showErrorMessage('FIM: attack sweeps are not available in this engine build.');
     return;
   }
-  const attack = await vscode.window.showQuickPick(info.attacks, { title: 'FIM: attack' });
-  if (!attack) return;
+  const described = new Map((info.attackInfo ?? []).map((a) => [a.name, a]));
+  const pick = await vscode.window.showQuickPick(
+    info.attacks.map((name) => {
+      const a = described.get(name);
+      return { label: name, description: a ? `${a.norm} · ${a.kind}` : '', detail: a ? `${a.title} — ${a.budgetUnit}` : undefined, name };
+    }),
+    { title: 'FIM: attack', matchOnDetail: true },
+  );
+  if (!pick) return;
+  const attack = pick.name;
+  const a = described.get(attack);
   const budgetsText = await vscode.window.showInputBox({
     title: `FIM: budgets ε for ${attack}`,
-    prompt: 'comma-separated, in the attack’s own unit (OSSA: squared l2 norm, as in the paper)',
-    value: attack.toLowerCase() === 'ossa' ? '0.5, 1, 2, 4, 8' : '0.05, 0.1, 0.2, 0.3',
+    prompt: `comma-separated; ${a?.budgetUnit ?? 'in the attack’s own unit'}`,
+    value: defaultBudgets(attack, a?.norm),
     validateInput: (v) => (parseBudgets(v) === null ? 'numbers ≥ 0 separated by commas' : undefined),
   });
   if (budgetsText === undefined) return;

@@ -17,3 +17,23 @@ export function parseBudgets(v: string): number[] | null {
   const nums = parts.map(Number);
   return nums.every((n) => Number.isFinite(n) && n >= 0) ? [...new Set(nums)].sort((a, b) => a - b) : null;
 }
+
+/**
+ * Budgets offered first for an attack, on the scales of the paper's MNIST figures: OSSA's ε is
+ * the squared l2 norm, the l∞ attacks' ε a pixel bound in [0, 1].
+ */
+export function defaultBudgets(attack: string, norm: string | undefined): string {
+  if (attack.toLowerCase() === 'ossa') return '0.5, 1, 2, 4, 8';
+  switch (norm) {
+    case 'linf':
+      return '0.05, 0.1, 0.2, 0.3';
+    case 'l2':
+      return '0.5, 1, 2, 3';
+    case 'l1':
+      return '5, 10, 20, 40';
+    case 'l0':
+      return '5, 10, 20, 40';
+    default:
+      return '0.1, 0.2, 0.3';
+  }
+}

@@ -44,8 +44,19 @@ export interface EngineInfo {
   datasets: (NamedDescription & { needsDataDir: boolean })[];
   /** Attack names the engine can run in a sweep; empty when the attacks module is absent. */
   attacks: string[];
+  /** What each attack is and the unit of its budget ε (for the pickers). */
+  attackInfo?: AttackInfo[];
   /** Whether the per-sample FIM inspection is available in this build. */
   inspect: boolean;
+}
+
+export interface AttackInfo {
+  name: string;
+  title: string;
+  norm: string;
+  kind: string;
+  /** Unit of ε with the attack's default options. */
+  budgetUnit: string;
 }
 
 /** Fields every job request carries: a host-chosen id that Stop and notifications refer to. */
@@ -84,6 +95,8 @@ export interface InspectParams extends JobParams {
   runDir: string;
   /** Number of test samples to inspect (the first N of the test split). */
   samples: number;
+  /** How many of them get input and eigen-direction images (engine default: a few). */
+  images?: number;
   /** Name of the evaluation file under evals/ (default chosen by the engine). */
   name?: string;
 }

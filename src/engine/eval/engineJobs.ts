@@ -22,6 +22,7 @@ export function evalFeatures() {
       const { file } = await inspectRun(run, {
         selection: { split: 'test', start: 0, count: p.samples },
         ...(p.name ? { name: p.name } : {}),
+        ...(p.images !== undefined ? { images: p.images } : {}),
         command: `fim inspect --run ${p.runDir} --samples ${p.samples}${p.name ? ` --name ${p.name}` : ''} (VS Code)`,
         onProgress: (message, fraction) => progress({ phase: 'inspect', message, fraction }),
         signal,
