@@ -275,6 +275,33 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// minMax: [a, b, out, op (0 max, 1 min), rank, shape(rank), stridesA(rank), stridesB(rank)]
+napi_value MinMax(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 5)) return nullptr;
+  const int op = c.i(3), rank = c.i(4);
+  if (op < 0 || op > 1 || rank < 1 || rank > 8 || c.n < static_cast<size_t>(5 + 3 * rank)) c.fail("native min/max: invalid arguments");
+  if (!c.ok) return nullptr;
+  long shape[8], sa[8], sb[8];
+  double total = 1, extentA = 1, extentB = 1;
+  for (int d = 0; d < rank; d++) {
+    shape[d] = static_cast<long>(c.a[5 + d]);
+    sa[d] = static_cast<long>(c.a[5 + rank + d]);
+    sb[d] = static_cast<long>(c.a[5 + 2 * rank + d]);
+    if (shape[d] < 1 || sa[d] < 0 || sb[d] < 0) c.fail("native min/max: invalid shape");
+    total *= shape[d];
+    extentA += (shape[d] - 1) * static_cast<double>(sa[d]);
+    extentB += (shape[d] - 1) * static_cast<double>(sb[d]);
+  }
+  if (!c.ok) return nullptr;
+  const float* a = c.f32(0, extentA);
+  const float* b = c.f32(1, extentB);
+  float* out = c.f32(2, total);
+  if (!c.ok) return nullptr;
+  broadcast_minmax(op, rank, shape, sa, sb, a, b, out);
+  return nullptr;
+}
+
 // sumRows: [x, out, R, C]
 napi_value SumRows(napi_env env, napi_callback_info info) {
   Call c;
@@ -326,6 +353,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"minMax", nullptr, MinMax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -53,6 +53,12 @@ void batch_norm_inference(long N, int C, const float* x, const float* mean, cons
 // dx = dy · step(x) (ReLU's gradient; NaN where x is NaN, like tfjs's step).
 void relu_grad(long n, const float* dy, const float* x, float* dx);
 
+// out = max(a, b) (op 0) or min(a, b) (op 1) elementwise with broadcasting: out has `shape`
+// (rank ≤ 8, row-major), a and b are read with element strides sa, sb (0 on broadcast axes).
+// NaN in either operand gives NaN, like JavaScript's Math.max.
+void broadcast_minmax(int op, int rank, const long* shape, const long* sa, const long* sb, const float* a,
+                      const float* b, float* out);
+
 // out[c] = Σ_r x[r, c] (x is [R, C]).
 void sum_rows(int R, int C, const float* x, float* out);
 

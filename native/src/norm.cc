@@ -137,6 +137,39 @@ void relu_grad(long n, const float* dy, const float* x, float* dx) {
   }
 }
 
+template <bool MAX>
+static void minmax_rows(long rows, int rank, const long* shape, const long* sa, const long* sb, const float* a,
+                        const float* b, float* out) {
+  const long inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1];
+#pragma omp parallel for schedule(dynamic, 64) if (rows * inner > 65536)
+  for (long r = 0; r < rows; r++) {
+    // Offsets of row r (all axes but the last) in a and b.
+    long oa = 0, ob = 0, rem = r;
+    for (int d = rank - 2; d >= 0; d--) {
+      const long i = rem % shape[d];
+      rem /= shape[d];
+      oa += i * sa[d];
+      ob += i * sb[d];
+    }
+    float* o = out + r * inner;
+    for (long j = 0; j < inner; j++) {
+      const float x = a[oa + j * ia], y = b[ob + j * ib];
+      const float m = MAX ? (x > y ? x : y) : (x < y ? x : y);
+      o[j] = (x != x || y != y) ? x + y : m;
+    }
+  }
+}
+
+void broadcast_minmax(int op, int rank, const long* shape, const long* sa, const long* sb, const float* a,
+                      const float* b, float* out) {
+  long rows = 1;
+  for (int d = 0; d < rank - 1; d++) rows *= shape[d];
+  if (op == 0)
+    minmax_rows<true>(rows, rank, shape, sa, sb, a, b, out);
+  else
+    minmax_rows<false>(rows, rank, shape, sa, sb, a, b, out);
+}
+
 void sum_rows(int R, int C, const float* x, float* out) {
   std::vector<double> s(C);
   column_sums<1>(R, C, [&](int r, float* acc) {

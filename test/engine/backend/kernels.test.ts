@@ -233,3 +233,26 @@ test('ReLU gradient matches the cpu backend, NaN included', async () => {
   ours[6] = ref[6] = 0;
   close(ours, ref, 'relu grad');
 });
+
+test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend', async () => {
+  const shapes: [number[], number[]][] = [
+    [[6, 5, 4, 1], [6, 1, 1, 1]],
+    [[6, 1, 1, 1], [6, 5, 4, 1]],
+    [[3, 4, 5], [5]],
+    [[3, 1, 5], [1, 4, 1]],
+    [[7, 9], []],
+    [[2, 3, 4, 5], [2, 3, 4, 5]],
+  ];
+  for (const [sa, sb] of shapes) {
+    const as = randomArray(size(sa), 81);
+    const bs = randomArray(size(sb), 82);
+    as[3] = NaN;
+    for (const [name, op] of [['maximum', tf.maximum], ['minimum', tf.minimum]] as const) {
+      const run = () => tf.tidy(() => op(tf.tensor(as, sa), tf.tensor(bs, sb)).dataSync().slice());
+      const ours = run();
+      const ref = await onCpu(run);
+      assert.deepEqual(Array.from(ours, Number.isNaN), Array.from(ref, Number.isNaN), `${name} ${sa} vs ${sb}: NaN positions`);
+      close(ours.map((v) => (Number.isNaN(v) ? 0 : v)), ref.map((v) => (Number.isNaN(v) ? 0 : v)), `${name} [${sa}] vs [${sb}]`);
+    }
+  }
+});

@@ -12,6 +12,7 @@ import { fusedBatchNormNative } from './FusedBatchNorm';
 import { registerReluGradient, reluGradWasmConfig } from './ReluGrad';
 import { identityShared } from './Identity';
 import { tileBlocks } from './Tile';
+import { minMaxNative } from './MinMax';
 import { maxPoolGradNative, maxPoolGradPortable, maxPoolNative } from './MaxPool';
 import { sumLeadingNative, sumLeadingPortable } from './Sum';
 import type { WasmBackendLike } from './wasmHeap';
@@ -88,6 +89,8 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
     add('BatchMatMul', (b, i, a) => matMulNative(addon, b, i, a), true);
     add('_FusedMatMul', (b, i, a) => matMulNative(addon, b, i, a), true);
     add('FusedBatchNorm', (b, i, a) => fusedBatchNormNative(addon, b, i, a), true);
+    add('Maximum', (b, i) => minMaxNative(addon, 0, b, i), true);
+    add('Minimum', (b, i) => minMaxNative(addon, 1, b, i), true);
   } else {
     add('Conv2DBackpropFilter', (b, i, a) => conv2DBackpropFilterPortable(b, i, a, stockMatMul), false);
     add('Conv2DBackpropInput', (b, i, a) => conv2DBackpropInputPortable(b, i, a, stockConv2D), false);

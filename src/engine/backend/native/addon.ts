@@ -19,6 +19,7 @@ export interface NativeAddon {
   matMul(heap: ArrayBuffer, args: Float64Array): void;
   batchNormInference(heap: ArrayBuffer, args: Float64Array): void;
   reluGrad(heap: ArrayBuffer, args: Float64Array): void;
+  minMax(heap: ArrayBuffer, args: Float64Array): void;
   sumRows(heap: ArrayBuffer, args: Float64Array): void;
   setThreads(n: number): void;
   info(): { simd: string; threads: number; vectorFloats: number };
