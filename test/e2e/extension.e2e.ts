@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { writeFixtureRun } from '../extension/fixtures/runs';
-import { CodeServer, enginePids, ENTRY, installVsix, launchBrowser, log, until, Workbench } from './workbench';
+import { CodeServer, enginePids, ENTRY, installVsix, launchBrowser, log, settled, until, Workbench } from './workbench';
 
 const root = path.resolve(__dirname, '../..');
 const results = path.join(root, 'test-results', 'e2e');
@@ -148,6 +148,7 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     assert.match(text, /test accuracy/);
     assert.match(text, /Epochs/);
     assert.match(text, /2\/2/, 'both epochs');
+    await settled(frame);
     await wb.screenshot(results, '1-training-dashboard');
   });
 
@@ -167,6 +168,7 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     await frame.locator('.detail img').first().waitFor();
     const evalFile = fs.readdirSync(path.join(store, trainedRun, 'evals')).find((f) => f.startsWith('inspect') && f.endsWith('.json'));
     assert.ok(evalFile, 'the engine wrote evals/inspect*.json');
+    await settled(frame);
     await wb.screenshot(results, '2-fim-inspection');
   });
 
@@ -191,6 +193,7 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     await frame.locator('.vt-scroll').evaluate((el) => (el.scrollTop = el.scrollHeight));
     await until('the last rows after scrolling to the end', 10_000, async () => (await frame.locator('.vt-row[aria-rowindex="10000"]').count()) === 1);
     assert.ok((await frame.locator('.vt-row').count()) < 200, 'still only the visible rows');
+    await settled(frame);
     await wb.screenshot(results, '2b-fim-inspection-10000-rows');
   });
 
@@ -212,6 +215,7 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     await frame.locator('input[type=range]').fill('0');
     await until('the slider to move to ε = 0.5', 10_000, async () => /Examples at ε = 0\.5/.test(await frame.locator('#app').innerText()));
     await frame.locator('.chart svg').first().waitFor();
+    await settled(frame);
     await wb.screenshot(results, '4-adversarial-images');
   });
 
@@ -228,6 +232,7 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     assert.match(text, /OSSA: fooling ratio/);
     assert.match(text, /Minimum adversarial distance/);
     assert.match(text, /deepfool/);
+    await settled(frame);
     await wb.screenshot(results, '3-fooling-ratio');
   });
 

@@ -191,6 +191,16 @@ export class Workbench {
   }
 }
 
+/** Waits until every image in the frame has loaded (and the icon font), so screenshots show them. */
+export async function settled(frame: Frame, timeoutMs = 20_000): Promise<void> {
+  await until('images and fonts in the webview to load', timeoutMs, () =>
+    frame.evaluate(async () => {
+      await document.fonts.ready;
+      return Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0);
+    }),
+  );
+}
+
 /** Pids of engine processes started from `extDir` (scans /proc). */
 export function enginePids(extDir: string): number[] {
   const pids: number[] = [];

@@ -51,7 +51,7 @@ function rowsOf(d: FoolingData): Row[] {
 }
 
 function spec(rows: Row[], field: 'foolingRatio' | 'accuracy', unit: string): TopLevelSpec {
-  const x = { field: 'budget', type: 'quantitative' as const, title: `ε (${unit})` };
+  const x = { field: 'budget', type: 'quantitative' as const, title: unit.startsWith('ε') ? unit : `ε (${unit})` };
   const color = { field: 'series', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const, columns: 1 } };
   const line = {
     mark: { type: 'line' as const, point: true },
