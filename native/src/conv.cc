@@ -21,7 +21,7 @@ constexpr long CHUNK_BYTES = 192 * 1024;
 int chunk_rows(int K, int extra_per_row = 0) {
   long rows = CHUNK_BYTES / (4L * (K + extra_per_row));
   rows = std::max<long>(MR, std::min<long>(rows, 2048));
-  return static_cast<int>(rows / MR * MR);
+  return static_cast<int>(std::max<long>(MR_WIDE, rows / MR_WIDE * MR_WIDE));
 }
 
 std::vector<float>& thread_buffer(int which) {
@@ -37,8 +37,11 @@ inline void copy_or_zero(float* dst, const float* src, int n) {
 }
 
 // Rows [m0, m0+mc) of the im2col matrix of x: row (b, oy, ox) = the receptive field [FH][FW][CI].
+// With unit dilation a filter row whose taps all fall inside the image is one contiguous run of
+// FW·CI floats, copied at once (most rows of a padded convolution).
 void im2col(const ConvDims& d, const float* x, long m0, int mc, float* A) {
   const int K = d.FH * d.FW * d.CI;
+  const int run = d.FW * d.CI;
   const long ohw = static_cast<long>(d.OH) * d.OW;
   for (int i = 0; i < mc; i++) {
     const long m = m0 + i;
@@ -46,22 +49,35 @@ void im2col(const ConvDims& d, const float* x, long m0, int mc, float* A) {
     const int rem = static_cast<int>(m % ohw);
     const int oy = rem / d.OW, ox = rem % d.OW;
     float* dst = A + static_cast<long>(i) * K;
+    const int ix0 = ox * d.sw - d.pl;
+    const bool rowInside = d.dw == 1 && ix0 >= 0 && ix0 + d.FW <= d.IW;
     for (int fh = 0; fh < d.FH; fh++) {
       const int iy = oy * d.sh + fh * d.dh - d.pt;
+      float* seg = dst + fh * run;
+      if (iy < 0 || iy >= d.IH) {
+        std::memset(seg, 0, sizeof(float) * run);
+        continue;
+      }
+      const float* src = x + ((static_cast<long>(b) * d.IH + iy) * d.IW) * d.CI;
+      if (rowInside) {
+        std::memcpy(seg, src + static_cast<long>(ix0) * d.CI, sizeof(float) * run);
+        continue;
+      }
       for (int fw = 0; fw < d.FW; fw++) {
-        const int ix = ox * d.sw + fw * d.dw - d.pl;
-        const bool ok = iy >= 0 && iy < d.IH && ix >= 0 && ix < d.IW;
-        copy_or_zero(dst + (fh * d.FW + fw) * d.CI, ok ? x + ((static_cast<long>(b) * d.IH + iy) * d.IW + ix) * d.CI : nullptr,
-                     d.CI);
+        const int ix = ix0 + fw * d.dw;
+        copy_or_zero(seg + fw * d.CI, ix >= 0 && ix < d.IW ? src + static_cast<long>(ix) * d.CI : nullptr, d.CI);
       }
     }
   }
 }
 
-// Rows [m0, m0+mc) of the transposed-convolution gather: row (b, iy, ix) holds, per tap (fh, fw),
-// the dy row of the output pixel that tap connects to (zeros where none does).
+// Rows [m0, m0+mc) of the transposed-convolution gather: row (b, iy, ix) holds, per tap, the dy row
+// of the output pixel that tap connects to (zeros where none does). Taps are ordered (fh, j) with
+// fw = FW−1−j, so that for stride 1 a filter row is one contiguous run of dy (ox increases with j);
+// the packed filter uses the same order.
 void gather_dy(const ConvDims& d, const float* dy, long m0, int mc, float* A) {
   const int K = d.FH * d.FW * d.CO;
+  const int run = d.FW * d.CO;
   const long ihw = static_cast<long>(d.IH) * d.IW;
   for (int i = 0; i < mc; i++) {
     const long m = m0 + i;
@@ -69,15 +85,26 @@ void gather_dy(const ConvDims& d, const float* dy, long m0, int mc, float* A) {
     const int rem = static_cast<int>(m % ihw);
     const int iy = rem / d.IW, ix = rem % d.IW;
     float* dst = A + static_cast<long>(i) * K;
+    // ox for j = 0 (fw = FW−1) when stride and dilation are 1.
+    const int ox0 = ix + d.pl - (d.FW - 1);
+    const bool rowInside = d.sw == 1 && d.dw == 1 && ox0 >= 0 && ox0 + d.FW <= d.OW;
     for (int fh = 0; fh < d.FH; fh++) {
       const int ny = iy + d.pt - fh * d.dh;
       const int oy = ny >= 0 && ny % d.sh == 0 ? ny / d.sh : -1;
-      for (int fw = 0; fw < d.FW; fw++) {
-        const int nx = ix + d.pl - fw * d.dw;
+      float* seg = dst + fh * run;
+      if (oy < 0 || oy >= d.OH) {
+        std::memset(seg, 0, sizeof(float) * run);
+        continue;
+      }
+      const float* src = dy + ((static_cast<long>(b) * d.OH + oy) * d.OW) * d.CO;
+      if (rowInside) {
+        std::memcpy(seg, src + static_cast<long>(ox0) * d.CO, sizeof(float) * run);
+        continue;
+      }
+      for (int j = 0; j < d.FW; j++) {
+        const int nx = ix + d.pl - (d.FW - 1 - j) * d.dw;
         const int ox = nx >= 0 && nx % d.sw == 0 ? nx / d.sw : -1;
-        const bool ok = oy >= 0 && oy < d.OH && ox >= 0 && ox < d.OW;
-        copy_or_zero(dst + (fh * d.FW + fw) * d.CO, ok ? dy + ((static_cast<long>(b) * d.OH + oy) * d.OW + ox) * d.CO : nullptr,
-                     d.CO);
+        copy_or_zero(seg + j * d.CO, ox >= 0 && ox < d.OW ? src + static_cast<long>(ox) * d.CO : nullptr, d.CO);
       }
     }
   }
@@ -137,10 +164,11 @@ void conv2d_forward(const ConvDims& d, const float* x, const float* w, const flo
 void conv2d_backprop_input(const ConvDims& d, const float* dy, const float* w, float* dx) {
   const int T = d.FH * d.FW, K = T * d.CO, N = d.CI;
   const long M = static_cast<long>(d.B) * d.IH * d.IW;
-  // B[(t, co), ci] = w[t, ci, co]
+  // B[((fh, j), co), ci] = w[fh, FW−1−j, ci, co] (gather_dy's tap order; the identity for 1×1)
   auto get = [&](int p, int n) {
     const int t = p / d.CO, co = p % d.CO;
-    return w[(static_cast<long>(t) * d.CI + n) * d.CO + co];
+    const int fh = t / d.FW, fw = d.FW - 1 - t % d.FW;
+    return w[((static_cast<long>(fh) * d.FW + fw) * d.CI + n) * d.CO + co];
   };
   std::vector<float> panels, bt;
   const bool narrow = use_narrow(N, ACT_LINEAR, nullptr);
@@ -222,7 +250,7 @@ void matmul(int batch, int M, int N, int K, const float* A, bool transA, long st
   const long work = static_cast<long>(M) * N * K;
   int rows = M;
   const int nt = omp_get_max_threads();
-  if (work > 200000 && nt > 1) rows = std::max(MR, (M + 4 * nt - 1) / (4 * nt) / MR * MR);
+  if (work > 200000 && nt > 1) rows = std::max(MR_WIDE, (M + 4 * nt - 1) / (4 * nt) / MR_WIDE * MR_WIDE);
   const int chunks = (M + rows - 1) / rows;
   for (int bi = 0; bi < batch; bi++) {
     const float* a = A + bi * strideA;
