@@ -1,7 +1,7 @@
 /** The extension's settings (package.json `contributes.configuration`), read in one place. */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_RUNS_DIR } from '../runs/paths';
+import { resolveRunStore } from './storeLocation';
 import type { BackendRequest } from '../engine/backend/select';
 
 export const SECTION = 'fim';
@@ -17,14 +17,6 @@ export interface Settings {
 }
 
 const BACKENDS: BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
-
-/** The store: `fim.runStore` (relative to the first workspace folder), default `.fim/runs`. */
-export function resolveRunStore(setting: string, workspaceFolder: string | undefined, trusted: boolean): string | null {
-  // An untrusted workspace could point the store anywhere (its settings are its own); keep it inside.
-  const s = trusted ? setting.trim() || DEFAULT_RUNS_DIR : DEFAULT_RUNS_DIR;
-  if (path.isAbsolute(s)) return s;
-  return workspaceFolder ? path.join(workspaceFolder, s) : null;
-}
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration(SECTION);

@@ -258,10 +258,22 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
     await wb.screenshot(results, '5-fimlog-hover');
   });
 
+  step('restores panels and their view state after a window reload (webview serializer)', async () => {
+    await wb.command('Developer: Reload Window');
+    await wb.page.waitForTimeout(1000);
+    await wb.page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    const tab = wb.page.locator('.tabs-container .tab', { hasText: 'FIM Inspection: fixture-defended' });
+    await tab.waitFor({ timeout: 60_000 });
+    await tab.click();
+    const frame = await wb.webviewFrame('FIM inspection: fixture-defended', 90_000);
+    await until('the table after restore', 30_000, async () => (await frame.locator('.vt-row').count()) > 5);
+    // The sort chosen before the reload (KL budget, ascending) comes back from the saved state.
+    assert.equal(await frame.locator('.vt-head [aria-sort="ascending"]').innerText(), 'KL budget');
+  });
+
   step('fails the job of a killed engine, marks its run incomplete, restarts the engine and resumes the run', async () => {
     await wb.clearNotifications();
-    const before = enginePids(extDir);
-    assert.equal(before.length, 1, `one engine process (${before})`);
+    await showRunsView();
     await wb.command('FIM: Train Baseline Model');
     await answerTrainQuestions(false, '3');
     // Kill as soon as the run directory says it is training (the tree may lag behind by a refresh).
@@ -276,6 +288,8 @@ describe('FIM Inspector in a real VS Code (code-server + Playwright)', { skip: r
       }
     }, 100);
     const row = treeRow(/convnet-mu0(?!\.)/);
+    const before = enginePids(extDir);
+    assert.equal(before.length, 1, `one engine process (${before})`);
     log(`killing engine ${before[0]} (SIGKILL) during training`);
     process.kill(before[0]!, 'SIGKILL');
     const note = await wb.waitForNotification(/killed by SIGKILL while running this job/, 30_000);

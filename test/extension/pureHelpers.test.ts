@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parseBudgets, parseMu, parsePositiveInt } from '../../src/extension/inputs';
 import { definitionLine, modelFileKind } from '../../src/extension/modelFiles';
 import { chooseRuntime, findOnPath } from '../../src/extension/runtime';
+import { resolveRunStore } from '../../src/extension/storeLocation';
 import { tmpDir } from '../helpers';
 
 describe('engine runtime choice', () => {
@@ -61,5 +62,15 @@ describe('CSV export', () => {
       ['value', (r) => r.b],
     ]);
     assert.equal(csv, 'name,value\n"x,y",1.5\n"say ""hi""",\n"two\nlines",NaN\n');
+  });
+});
+
+describe('run-store location', () => {
+  it('is relative to the workspace folder, absolute paths kept; untrusted workspaces use the default', () => {
+    assert.equal(resolveRunStore('', '/ws', true), path.join('/ws', '.fim', 'runs'));
+    assert.equal(resolveRunStore('runs', '/ws', true), path.join('/ws', 'runs'));
+    assert.equal(resolveRunStore('/data/runs', undefined, true), '/data/runs');
+    assert.equal(resolveRunStore('/data/runs', '/ws', false), path.join('/ws', '.fim', 'runs'));
+    assert.equal(resolveRunStore('runs', undefined, true), null);
   });
 });
