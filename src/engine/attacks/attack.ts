@@ -45,6 +45,8 @@ export interface BatchContext {
   bounds: [number, number];
   /** Seeded uniform [0, 1) generator for random starts and random targets. */
   rng: () => number;
+  /** Where long attacks report how far they are (e.g. "binary step 2/5, iteration 300"). */
+  note?(detail: string): void;
 }
 
 export interface AttackBase {
@@ -122,7 +124,8 @@ export interface RunSettings {
   batchSize?: number;
   /** Evaluate the clipped adversarial (default: the attack's clipByDefault). */
   clip?: boolean;
-  onProgress?(done: number, total: number): void;
+  /** Batches (× budgets) done of total, with the running attack's own note when it has one. */
+  onProgress?(done: number, total: number, detail?: string): void;
   signal?: AbortSignal;
 }
 

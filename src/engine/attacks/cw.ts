@@ -59,6 +59,7 @@ export const cw: MinimizationAttack = {
       const prevLoss = new Float64Array(n).fill(Infinity);
       let active = Array.from({ length: n }, (_, s) => s);
       for (let it = 0; it < steps && active.length > 0; it++) {
+        if (it % 50 === 0) ctx.note?.(`binary step ${b + 1}/${opts.binarySteps}, iteration ${it}/${steps}, ${active.length} samples optimising`);
         const na = active.length;
         const xa = new Float32Array(na * size);
         active.forEach((s, i) => {

@@ -39,6 +39,7 @@ export const deepfool: MinimizationAttack = {
     const found = new Uint8Array(n);
     let active = Array.from({ length: n }, (_, s) => s);
     for (let step = 0; step < steps && active.length > 0; step++) {
+      ctx.note?.(`step ${step + 1}, ${active.length} samples not yet adversarial`);
       const per = nCand + 1;
       const classes = new Int32Array(active.length * per);
       active.forEach((s, i) => {

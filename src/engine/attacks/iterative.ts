@@ -63,6 +63,7 @@ export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: Pg
   let active = Array.from({ length: n }, (_, s) => s).filter((s) => run.radius[s]! > 0);
   if (run.randomStart) randomStart(ctx, active, run.radius, norm, cur);
   for (let step = 0; step < run.steps && active.length > 0; step++) {
+    if (!run.returnEarly) ctx.note?.(`step ${step + 1}/${run.steps}`);
     const m = active.length;
     const shape: [number, number, number, number] = [m, ...ctx.shape];
     let logits: Float32Array | null = null;

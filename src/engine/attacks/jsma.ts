@@ -97,6 +97,7 @@ export const jsma: MinimizationAttack = {
     const found = new Uint8Array(n);
     let active = Array.from({ length: n }, (_, s) => s);
     for (let it = 0; it < Number(opts.steps) && active.length > 0; it++) {
+      if (it % 20 === 0) ctx.note?.(`iteration ${it}/${opts.steps}, ${active.length} samples not yet adversarial`);
       const xa = gatherRows(cur, active, size);
       const pred = predictRows(ctx, cur, active);
       const fast = opts.fast !== false;

@@ -111,6 +111,7 @@ export function runAttack(attackOrName: Attack | string, inputs: AttackInputs, b
   for (const [s0, s1] of parts) {
     if (settings.signal?.aborted) throw new Cancelled();
     const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:${opts.seed}:${s0}`);
+    ctx.note = (detail) => settings.onProgress?.(done, parts.length * per.length, detail);
     const state: Parameters<typeof adversarialsAt>[4] = {};
     try {
       const clean = logitsOf(ctx.model, ctx.x);
@@ -156,6 +157,7 @@ export function minimalAdversarial(attackOrName: Attack | string, inputs: Attack
   parts.forEach(([s0, s1], bi) => {
     if (settings.signal?.aborted) throw new Cancelled();
     const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:min:${opts.seed}:${s0}`);
+    ctx.note = (detail) => settings.onProgress?.(bi, parts.length, detail);
     try {
       cleanPredicted.set(argmaxRows(logitsOf(ctx.model, ctx.x), k), s0);
       const r = attack.kind === 'one-step' ? oneStepSearch(attack, ctx, opts) : attack.kind === 'iterative' ? iterativeSearch(attack, ctx, opts) : attack.minimize(ctx, opts);

@@ -18,7 +18,7 @@ export interface SearchResult {
  * the first adversarial; if that came within the first 20 values, repeat with 20 values in
  * (0, ε]. `max` is 1 in Foolbox 2's units: the l∞ radius 1, or an RMS of 1 (l2 radius √N).
  */
-export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: AttackOptions, onStep?: (done: number) => void): SearchResult {
+export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: AttackOptions): SearchResult {
   const n = ctx.labels.length;
   const size = ctx.size;
   const count = Number(opts.searchSteps ?? 1000);
@@ -50,7 +50,7 @@ export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: At
           } else still.push(s);
         });
         active = still;
-        onStep?.(i);
+        if (i % 50 === 0) ctx.note?.(`ε search: value ${i + 1}/${steps}, ${active.length} samples left`);
       }
       return first;
     };
@@ -72,7 +72,7 @@ export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: At
  * ε₀, multiply by 1.5 until a run (stopping at its first adversarial iterate) succeeds, at most 20
  * times, then bisect 20 times between the last failure (or 0) and the smallest success.
  */
-export function iterativeSearch(attack: IterativeAttack, ctx: BatchContext, opts: AttackOptions, onRound?: (round: number) => void): SearchResult {
+export function iterativeSearch(attack: IterativeAttack, ctx: BatchContext, opts: AttackOptions): SearchResult {
   const n = ctx.labels.length;
   const size = ctx.size;
   const rounds = Number(opts.searchRounds ?? 20);
@@ -114,7 +114,7 @@ export function iterativeSearch(attack: IterativeAttack, ctx: BatchContext, opts
       }
     });
     searching = still;
-    onRound?.(i);
+    ctx.note?.(`ε search: growth round ${i + 1}/${rounds}, ${searching.length} samples without an adversarial`);
   }
   // Foolbox bisects between 0 and the first success (not the last failure).
   const bisect = Array.from({ length: n }, (_, s) => s).filter((s) => good[s]! < Infinity);
@@ -127,7 +127,7 @@ export function iterativeSearch(attack: IterativeAttack, ctx: BatchContext, opts
       if (ok[j]) good[s] = mid[s]!;
       else bad[s] = mid[s]!;
     });
-    onRound?.(rounds + i);
+    ctx.note?.(`ε search: bisection ${i + 1}/${rounds}`);
   }
   return { adv, found };
 }

@@ -52,7 +52,7 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
       ...(req.options?.[attack.name] ? { options: req.options[attack.name] } : {}),
       seed,
       ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-      onProgress: (done, total) => req.onProgress?.(`${attack.name}: batch ${done}/${total}`, (ai + done / total) / attacks.length),
+      onProgress: (done, total, detail) => req.onProgress?.(`${attack.name} (${ai + 1}/${attacks.length}): batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
       ...(req.signal ? { signal: req.signal } : {}),
     });
     const ok = Array.from(r.distance).filter((v) => !Number.isNaN(v));

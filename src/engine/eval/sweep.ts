@@ -45,7 +45,7 @@ export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file:
       seed,
       ...(req.batchSize ? { batchSize: req.batchSize } : {}),
       ...(req.clip !== undefined ? { clip: req.clip } : {}),
-      onProgress: (done, total) => req.onProgress?.(`${attack.name}: ${done}/${total} batch×budget steps`, done / total),
+      onProgress: (done, total, detail) => req.onProgress?.(`${attack.name}: ${done}/${total} batch×budget steps${detail ? `, ${detail}` : ''}`, done / total),
       ...(req.signal ? { signal: req.signal } : {}),
     },
   );

@@ -53,7 +53,13 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
   const direction = (source: EvalRun, target: EvalRun, step: number): TransferRow => {
     req.onProgress?.(`${attack.name}: crafting on ${path.basename(source.runDir)}`, step / 2);
     const inputs = { model: source.model, x: xs, shape: d.imageShape, labels: ys };
-    const settings = { ...(req.options ? { options: req.options } : {}), seed, ...(req.batchSize ? { batchSize: req.batchSize } : {}), ...(req.signal ? { signal: req.signal } : {}) };
+    const settings = {
+      ...(req.options ? { options: req.options } : {}),
+      seed,
+      ...(req.batchSize ? { batchSize: req.batchSize } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (done: number, total: number, detail?: string) => req.onProgress?.(`${attack.name}: crafting on ${path.basename(source.runDir)}, batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`, (step + done / total) / 2),
+    };
     let adv: Float32Array;
     let ok: Uint8Array;
     if (req.budget === undefined) {

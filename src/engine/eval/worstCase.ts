@@ -46,7 +46,7 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
         options: own,
         seed,
         ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-        onProgress: (done, total) => req.onProgress?.(`${a.name}: ${done}/${total}`, (ai + done / total) / attacks.length),
+        onProgress: (done, total, detail) => req.onProgress?.(`${a.name}: ${done}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
         ...(req.signal ? { signal: req.signal } : {}),
       });
       options[a.name] = r.options;

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { runAttack } from '../../../src/engine/attacks/run';
 import { batchLabels, batchPixels } from '../../../src/engine/data/dataset';
+import { Cancelled } from '../../../src/engine/attacks/attack';
 import { distanceRun, foolbox2Units } from '../../../src/engine/eval/distance';
+import { evalFeatures } from '../../../src/engine/eval/engineJobs';
 import { inspectRun } from '../../../src/engine/eval/inspect';
 import { loadEvalRun, type EvalRun } from '../../../src/engine/eval/runModel';
 import { sweepRun } from '../../../src/engine/eval/sweep';
@@ -184,4 +186,21 @@ test('a run without a checkpoint, or not a run at all, is a clear input error', 
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ dataset: 'mnist', model: 'convnet' }));
   await assert.rejects(loadEvalRun(dir), /has no checkpoint yet/);
   await assert.rejects(loadEvalRun(tmpDir('fim-empty-')), /not a readable run directory/);
+});
+
+test('the engine-process entry points (fim/inspect, fim/attackSweep) write evals and honour cancellation', async () => {
+  const f = evalFeatures();
+  assert.ok(f.inspect && f.attacks.includes('ossa'));
+  const messages: string[] = [];
+  const ac = new AbortController();
+  const sweep = await f.runSweep({ jobId: 'j1', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-engine' }, (p) => messages.push(p.message), ac.signal);
+  assert.equal(sweep.evalFile, path.join(a.runDir, 'evals', 'sweep-engine.json'));
+  assert.ok(fs.existsSync(sweep.evalFile) && messages.length > 0);
+  const ins = await f.runInspect({ jobId: 'j2', runDir: a.runDir, samples: 5, name: 'inspect-engine' }, () => {}, ac.signal);
+  assert.ok(fs.existsSync(ins.evalFile));
+  const stopped = new AbortController();
+  stopped.abort();
+  await assert.rejects(f.runSweep({ jobId: 'j3', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-cancelled' }, () => {}, stopped.signal), Cancelled);
+  await assert.rejects(f.runInspect({ jobId: 'j4', runDir: a.runDir, samples: 5, name: 'inspect-cancelled' }, () => {}, stopped.signal), Cancelled);
+  assert.ok(!fs.existsSync(path.join(a.runDir, 'evals', 'sweep-cancelled.json')) && !fs.existsSync(path.join(a.runDir, 'evals', 'inspect-cancelled.json')), 'nothing written');
 });
