@@ -75,7 +75,7 @@ async function tryWasm(report: BackendReport): Promise<string | null> {
     wasm.setWasmPaths(wasmBinaryDir());
     if (!(await tf.setBackend('wasm'))) return 'wasm backend did not initialise';
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    report.details.push(`wasm ${simd ? 'SIMD' : 'without SIMD'}, single-threaded`);
+    report.details.push(`wasm ${simd ? 'SIMD' : 'without SIMD'} (its own kernels single-threaded)`);
     return null;
   } catch (e) {
     return `wasm backend failed: ${errorLine(e)}`;
