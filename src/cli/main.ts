@@ -5,12 +5,13 @@ import { backendCommand } from './commands/backend';
 import { evalCommand } from './commands/eval';
 import { inspectCommand } from './commands/inspect';
 import { quickstartCommand } from './commands/quickstart';
+import { reproduceCommand } from './commands/reproduce';
 import { runsCommand } from './commands/runs';
 import { trainCommand } from './commands/train';
 import { isInputError } from '../engine/errors';
 
 /** `fim`: the engine's functions on the command line. Parsing and printing only. */
-const COMMANDS: Command[] = [trainCommand, runsCommand, quickstartCommand, backendCommand, inspectCommand, attackCommand, evalCommand];
+const COMMANDS: Command[] = [trainCommand, runsCommand, quickstartCommand, backendCommand, inspectCommand, attackCommand, evalCommand, reproduceCommand];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

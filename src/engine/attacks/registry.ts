@@ -9,9 +9,10 @@ import { jsma } from './jsma';
 import { ossa } from './ossa';
 import { otcm, otcmL2 } from './otcm';
 import { pgd, pgdL2, pgdL2Margin, pgdMargin } from './pgd';
+import { square } from './square';
 
 /** Every attack by name, in the order the paper lists them (OSSA and the one-step attacks first). */
-const ATTACKS: readonly Attack[] = [ossa, fgsm, fgm, otcm, otcmL2, bimL1, bimL2, bimLinf, pgd, pgdL2, pgdMargin, pgdL2Margin, deepfool, cw, jsma];
+const ATTACKS: readonly Attack[] = [ossa, fgsm, fgm, otcm, otcmL2, bimL1, bimL2, bimLinf, pgd, pgdL2, pgdMargin, pgdL2Margin, deepfool, cw, jsma, square];
 
 export const ATTACK_NAMES: readonly string[] = ATTACKS.map((a) => a.name);
 

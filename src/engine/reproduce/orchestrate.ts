@@ -1,0 +1,362 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import pkg from '../../../package.json';
+import { writeFileAtomic, writeJsonAtomic } from '../../runs/atomic';
+import type { InspectEval } from '../../runs/evals';
+import { readJsonFile, readRun } from '../../runs/reader';
+import { REPRODUCE_FORMAT_VERSION, type FimRow, type ReproducePlan, type ReproduceReport, type ReproduceSession, type ReproduceState, type StageRecord } from '../../runs/reproduce';
+import type { RunSummary } from '../../runs/types';
+import { Cancelled } from '../attacks/attack';
+import { initBackend, isBackendName, type BackendReport, type BackendRequest } from '../backend/select';
+import { InputError } from '../errors';
+import { distanceRun } from '../eval/distance';
+import { inspectRun } from '../eval/inspect';
+import { loadEvalRun, samplesOf, type EvalRun } from '../eval/runModel';
+import { sweepRun } from '../eval/sweep';
+import { transferRun } from '../eval/transfer';
+import { resume, train, TrainingError, type TrainHooks } from '../train/trainer';
+import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from './plan';
+import { buildReport, fimRowOf } from './report';
+import { renderHtml } from './html';
+import { runSanityCheck } from './sanity';
+
+/**
+ * Runs a reproduction stage by stage in one directory (layout in src/runs/reproduce.ts). Every
+ * finished stage is recorded in state.json with a fingerprint of its parameters, so a second
+ * invocation — after Ctrl-C, a crash or a kill — reuses what finished, resumes an interrupted
+ * training from its last checkpoint, and runs only the rest. The report is rebuilt from the files
+ * at the end of every invocation, complete or not.
+ */
+export interface ReproduceHooks {
+  onStages?(stages: Stage[], reusable: number): void;
+  onStageStart?(stage: Stage, index: number, total: number, note: string): void;
+  onStageProgress?(stage: Stage, message: string, fraction: number): void;
+  onStageEnd?(stage: Stage, record: StageRecord, index: number, total: number): void;
+  onBackend?(report: BackendReport): void;
+}
+
+export interface ReproduceResult {
+  outDir: string;
+  report: ReproduceReport;
+  htmlFile: string;
+  jsonFile: string;
+  cancelled: boolean;
+  failed: number;
+}
+
+export const FILES = { plan: 'plan.json', state: 'state.json', runs: 'runs', sanity: 'sanity', reportJson: 'report.json', reportHtml: 'report.html', lock: '.lock' } as const;
+
+export const INSPECT_EVAL = 'repro-inspect';
+export const TABLE1_EVAL = 'repro-table1';
+export const sweepEval = (attack: string) => (attack === 'ossa' ? 'repro-fig3-ossa' : `repro-fig5-${attack}`);
+export const transferEval = (attack: string) => `repro-table2-${attack}`;
+
+export function readState(outDir: string): ReproduceState {
+  const s = readJsonFile<ReproduceState>(path.join(outDir, FILES.state));
+  if (s && s.formatVersion === REPRODUCE_FORMAT_VERSION && s.stages) return { ...s, sessions: s.sessions ?? [] };
+  return { formatVersion: REPRODUCE_FORMAT_VERSION, stages: {}, sessions: [] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). */
+function lock(outDir: string): () => void {
+  const file = path.join(outDir, FILES.lock);
+  const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
+  if (other && other !== process.pid && alive(other)) throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
+  writeJsonAtomic(file, { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
+  return () => fs.rmSync(file, { force: true });
+}
+
+function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit<ReproduceSession, 'startedAt' | 'stagesRun'> {
+  return {
+    backend: backend?.name ?? plan.backend,
+    backendDetails: backend?.details ?? [],
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    loadStart: os.loadavg(),
+    loadEnd: [],
+    node: process.version,
+    engineVersion: pkg.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
+}
+
+/** Whether a finished stage's outputs are still there. */
+function outputsExist(outDir: string, r: StageRecord): boolean {
+  if (r.runDir && !fs.existsSync(path.join(outDir, r.runDir))) return false;
+  return (r.files ?? []).every((f) => fs.existsSync(path.join(outDir, f)));
+}
+
+interface Runner {
+  plan: ReproducePlan;
+  outDir: string;
+  state: ReproduceState;
+  hooks: ReproduceHooks;
+  signal: AbortSignal | undefined;
+  backend: BackendRequest;
+  cache: Map<string, EvalRun>;
+}
+
+const rel = (r: Runner, p: string) => path.relative(r.outDir, p);
+
+function saveState(r: Runner): void {
+  writeJsonAtomic(path.join(r.outDir, FILES.state), r.state);
+}
+
+function trainedRun(r: Runner, model: string, seed: number): string | null {
+  const rec = r.state.stages[`train:${model}:s${seed}`];
+  return rec?.status === 'done' && rec.runDir ? path.join(r.outDir, rec.runDir) : null;
+}
+
+async function evalRun(r: Runner, model: string, seed: number): Promise<EvalRun> {
+  const dir = trainedRun(r, model, seed);
+  if (!dir) throw new Error(`the training of ${model} seed ${seed} has not finished`);
+  let run = r.cache.get(dir);
+  if (!run) {
+    run = await loadEvalRun(dir);
+    r.cache.set(dir, run);
+  }
+  return run;
+}
+
+async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
+  const spec = modelOf(r.plan, s.model!);
+  const hooks: TrainHooks = {
+    onStart: (runDir) => {
+      rec.runDir = rel(r, runDir);
+      saveState(r);
+    },
+    onProgress: (p) => r.hooks.onStageProgress?.(s, `epoch ${p.epoch}/${p.epochs} step ${p.epochStep}/${p.epochSteps}${p.loss !== undefined ? ` loss ${p.loss.toFixed(3)}` : ''} ${Math.round(p.samplesPerSecond)} samples/s`, p.step / p.totalSteps),
+  };
+  let summary: RunSummary;
+  const existing = rec.runDir ? readRun(path.join(r.outDir, rec.runDir)) : null;
+  try {
+    if (existing?.config && existing.effectiveState === 'completed' && existing.summary) {
+      summary = existing.summary;
+    } else if (existing?.config && existing.effectiveState === 'failed') {
+      throw new TrainingError(existing.summary?.message ?? 'the training failed', existing.summary ?? undefined);
+    } else if (existing?.config) {
+      summary = await resume(existing.dir, { backend: r.backend }, hooks, r.signal);
+    } else {
+      summary = await train(
+        {
+          model: r.plan.model,
+          dataset: r.plan.dataset,
+          mu: spec.mu,
+          labelSmoothing: spec.labelSmoothing,
+          ...(spec.adversarialTraining ? { adversarialTraining: spec.adversarialTraining } : {}),
+          epochs: r.plan.epochs,
+          batchSize: r.plan.batchSize,
+          learningRate: r.plan.learningRate,
+          seed: s.seed!,
+          limitTrain: r.plan.trainSamples,
+          limitTest: r.plan.testSamples,
+          storeDir: path.join(r.outDir, FILES.runs),
+          name: runName(spec.key, s.seed!),
+          backend: r.backend,
+        },
+        hooks,
+        r.signal,
+      );
+    }
+  } catch (e) {
+    if (e instanceof TrainingError) {
+      rec.status = 'failed';
+      rec.message = e.message;
+      return;
+    }
+    throw e;
+  }
+  if (summary.state === 'completed') rec.status = 'done';
+  else if (summary.state === 'stopped') throw new Cancelled();
+  else {
+    rec.status = 'failed';
+    rec.message = summary.message ?? `training ended ${summary.state}`;
+  }
+}
+
+async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
+  const progress = (message: string, fraction: number) => r.hooks.onStageProgress?.(s, message, fraction);
+  const common = { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), command: `fim reproduce (${s.key})` };
+  const selection = (count: number) => ({ split: 'test' as const, start: 0, count });
+  switch (s.kind) {
+    case 'train':
+      return runTrain(r, s, rec);
+    case 'inspect': {
+      const run = await evalRun(r, s.model!, s.seed!);
+      const { file } = await inspectRun(run, { ...common, selection: selection(r.plan.inspect.samples), heldOut: r.plan.inspect.heldOut, images: 4, name: INSPECT_EVAL });
+      rec.files = [rel(r, file)];
+      break;
+    }
+    case 'sweep': {
+      const run = await evalRun(r, s.model!, s.seed!);
+      const ossa = s.attack === 'ossa';
+      const size = run.data.test.imageShape.reduce((a, b) => a * b, 1);
+      const budgets = ossa ? r.plan.fig3.budgets : r.plan.fig5.budgets.map((e) => fig5Budget(s.attack!, e, size));
+      const { file } = await sweepRun(run, {
+        ...common,
+        attack: s.attack!,
+        budgets,
+        selection: selection(ossa ? r.plan.fig3.samples : r.plan.fig5.samples),
+        ...(ossa ? { clip: r.plan.fig3.clip } : {}),
+        examples: 2,
+        name: sweepEval(s.attack!),
+      });
+      rec.files = [rel(r, file)];
+      break;
+    }
+    case 'distance': {
+      const run = await evalRun(r, s.model!, s.seed!);
+      const attacks = r.plan.table1.attacks;
+      const options = Object.fromEntries(Object.entries(r.plan.table1.options).filter(([a]) => attacks.includes(a)));
+      const { file } = await distanceRun(run, { ...common, attacks, options, selection: selection(r.plan.table1.samples), name: TABLE1_EVAL });
+      rec.files = [rel(r, file)];
+      break;
+    }
+    case 'transfer': {
+      const [a, b] = s.needs;
+      const from = await evalRun(r, a!.model, a!.seed);
+      const to = await evalRun(r, b!.model, b!.seed);
+      const attack = s.attack!;
+      const options = r.plan.table2.options[attack];
+      const { files } = await transferRun(from, to, {
+        ...common,
+        attack,
+        ...(attack === 'ossa' ? { budget: r.plan.table2.ossaBudget } : {}),
+        ...(options ? { options } : {}),
+        selection: selection(r.plan.table2.samples),
+        name: transferEval(attack),
+      });
+      rec.files = files.map((f) => rel(r, f));
+      break;
+    }
+    case 'sanity': {
+      const [a, b] = s.needs;
+      const base = await evalRun(r, a!.model, a!.seed);
+      const def = await evalRun(r, b!.model, b!.seed);
+      const d = base.data.test;
+      const idx = Array.from({ length: Math.min(r.plan.sanity.samples, d.count) }, (_, i) => i);
+      const { x, labels } = samplesOf(d, idx);
+      const fim = fimPair(r, a!.model, b!.model);
+      const check = runSanityCheck(
+        s.check!,
+        { baseline: base.model, defended: def.model, baselineLabel: modelOf(r.plan, a!.model).label, defendedLabel: modelOf(r.plan, b!.model).label, x, labels, shape: d.imageShape },
+        r.plan.sanity,
+        { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), ...(fim ? { fim } : {}) },
+      );
+      const file = path.join(r.outDir, FILES.sanity, `${s.check}.json`);
+      writeJsonAtomic(file, check);
+      rec.files = [rel(r, file)];
+      break;
+    }
+  }
+  rec.status = 'done';
+}
+
+function fimPair(r: Runner, base: string, def: string): { baseline: FimRow; defended: FimRow } | null {
+  const row = (key: string) => {
+    const rec = r.state.stages[`inspect:${key}:s${modelOf(r.plan, key).seeds[0]}`];
+    const file = rec?.status === 'done' ? rec.files?.[0] : undefined;
+    const ev = file ? readJsonFile<InspectEval>(path.join(r.outDir, file)) : null;
+    return ev ? fimRowOf(modelOf(r.plan, key), ev) : null;
+  };
+  const b = row(base);
+  const d = row(def);
+  return b && d ? { baseline: b, defended: d } : null;
+}
+
+export interface ReproduceOptions {
+  /** Only rebuild the report from what is already there. */
+  reportOnly?: boolean;
+}
+
+export async function runReproduce(plan: ReproducePlan, outDir: string, hooks: ReproduceHooks = {}, signal?: AbortSignal, opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+  outDir = path.resolve(outDir);
+  fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
+  const unlock = lock(outDir);
+  try {
+    const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? (plan.backend as BackendRequest) : 'auto';
+    const backend = await initBackend(backendReq);
+    hooks.onBackend?.(backend);
+    // Rebuilding a report uses the plan the reproduction ran with, whatever the flags say now.
+    if (opts.reportOnly) plan = readJsonFile<ReproducePlan>(path.join(outDir, FILES.plan)) ?? plan;
+    else writeJsonAtomic(path.join(outDir, FILES.plan), plan);
+    const state = readState(outDir);
+    const session: ReproduceSession = { ...environmentOf(backend, plan), startedAt: new Date().toISOString(), stagesRun: 0 };
+    if (!opts.reportOnly) state.sessions.push(session);
+    const r: Runner = { plan, outDir, state, hooks, signal, backend: backendReq, cache: new Map() };
+    const stages = stagesOf(plan);
+    const isDone = (s: Stage) => {
+      const rec = state.stages[s.key];
+      return rec?.status === 'done' && rec.fingerprint === fingerprint(s.params) && outputsExist(outDir, rec);
+    };
+    hooks.onStages?.(stages, stages.filter(isDone).length);
+    let cancelled = false;
+    if (!opts.reportOnly) {
+      for (let i = 0; i < stages.length; i++) {
+        const s = stages[i]!;
+        if (isDone(s)) continue;
+        if (signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const missing = s.needs.filter((n) => !trainedRun(r, n.model, n.seed));
+        if (missing.length > 0) continue;
+        const fp = fingerprint(s.params);
+        const prev = state.stages[s.key];
+        // A training keeps its run directory across attempts (resume); other stages start over.
+        const rec: StageRecord = {
+          key: s.key,
+          kind: s.kind,
+          status: 'started',
+          fingerprint: fp,
+          ...(s.kind === 'train' && prev?.fingerprint === fp && prev.runDir ? { runDir: prev.runDir } : {}),
+          wallSeconds: prev?.fingerprint === fp ? prev.wallSeconds : 0,
+          attempts: (prev?.fingerprint === fp ? prev.attempts : 0) + 1,
+        };
+        state.stages[s.key] = rec;
+        saveState(r);
+        hooks.onStageStart?.(s, i, stages.length, rec.attempts > 1 ? `attempt ${rec.attempts}${rec.runDir ? ', resuming the training' : ''}` : '');
+        const t0 = Date.now();
+        try {
+          await runStage(r, s, rec);
+        } catch (e) {
+          if (e instanceof Cancelled) {
+            cancelled = true;
+          } else {
+            rec.status = 'failed';
+            rec.message = (e as Error).message;
+          }
+        }
+        rec.wallSeconds += (Date.now() - t0) / 1000;
+        if (rec.status !== 'started') rec.finishedAt = new Date().toISOString();
+        session.stagesRun++;
+        saveState(r);
+        hooks.onStageEnd?.(s, rec, i, stages.length);
+        if (cancelled) break;
+      }
+      session.endedAt = new Date().toISOString();
+      session.loadEnd = os.loadavg();
+      saveState(r);
+    }
+    const current = opts.reportOnly ? { ...session, loadEnd: os.loadavg() } : session;
+    const report = buildReport(plan, state, outDir, current);
+    const jsonFile = path.join(outDir, FILES.reportJson);
+    const htmlFile = path.join(outDir, FILES.reportHtml);
+    writeJsonAtomic(jsonFile, report);
+    writeFileAtomic(htmlFile, await renderHtml(report));
+    const failed = Object.values(state.stages).filter((x) => x.status === 'failed').length;
+    return { outDir, report, htmlFile, jsonFile, cancelled, failed };
+  } finally {
+    unlock();
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * `fim reproduce`: the plan, the resumable stage state and the report of a reproduction of the
+ * paper's MNIST experiments (Fig. 2, 3, 5, Tables 1, 2) with gradient-masking sanity checks.
+ * Declared once here, with no tfjs import, so the extension can read a reproduction's report.json.
+ *
+ * A reproduction is a directory:
+ *   plan.json      ReproducePlan: what this reproduction measures (flags resolved)
+ *   state.json     ReproduceState: which stages finished, with their outputs (resume reads it)
+ *   runs/          the run store of its trainings (evaluations under each run's evals/)
+ *   sanity/<id>.json  one SanityCheck per gradient-masking check
+ *   report.json    ReproduceReport: every number the report shows, with samples and uncertainty
+ *   report.html    the same as one self-contained page (inline SVG charts, no external resources)
+ */
+import type { AdversarialTrainingConfig } from './types';
+
+export const REPRODUCE_FORMAT_VERSION = 1;
+
+export type ReproduceMode = 'quick' | 'full';
+/** The trace defence (μ ≥ 0; μ = 0 is the baseline), label smoothing, PGD adversarial training. */
+export type ModelRole = 'fim' | 'lsr' | 'pgd-at';
+export type AttackOptionsJson = Record<string, number | string | boolean>;
+
+export interface ReproduceModelSpec {
+  /** Stable key used in stage keys and run names, e.g. `mu0.022`, `lsr0.1`, `pgdat0.3`. */
+  key: string;
+  role: ModelRole;
+  /** For charts and tables, e.g. "μ = 0.022", "LSR α = 0.1". */
+  label: string;
+  mu: number;
+  labelSmoothing: number;
+  adversarialTraining?: AdversarialTrainingConfig;
+  /** Training seeds (one run each). */
+  seeds: number[];
+}
+
+export interface SanityPlan {
+  /** First test samples the gradient-based checks use (each model's correctly classified ones). */
+  samples: number;
+  /** l∞ budgets: FGSM vs BIM-l∞ and PGD on cross-entropy vs on the margin. */
+  linfBudgets: number[];
+  /** l2 budgets (natural norm): FGM vs BIM-l2. */
+  l2Budgets: number[];
+  /** Growing l∞ budgets for "accuracy → 0"; the last must drive the fooling ratio to ~100%. */
+  growBudgets: number[];
+  /** l∞ budget of the PGD steps/restarts, transfer and gradient-free checks. */
+  epsilon: number;
+  weak: { steps: number; restarts: number };
+  strong: { steps: number; restarts: number };
+  /** Samples and queries of the Square Attack (gradient-free) check. */
+  squareSamples: number;
+  squareQueries: number;
+}
+
+export interface ReproducePlan {
+  formatVersion: number;
+  mode: ReproduceMode;
+  dataset: 'mnist';
+  /** `convnet` (the paper's), or a model definition path (tests use a smaller one). */
+  model: string;
+  /** Training samples (60,000 = all of MNIST's training split) and test samples for accuracy. */
+  trainSamples: number;
+  testSamples: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  mus: number[];
+  seeds: number[];
+  models: ReproduceModelSpec[];
+  /** Which trained μ stands for the paper's μ = 0.02 (Fig. 5), 0.022 (Fig. 3 headline, sanity checks) and 0.024 (Tables 1, 2). */
+  muRoles: { fig5: number; headline: number; tables: number };
+  /** OSSA sweep: first `samples` test samples, ε = squared l2 norm ‖η‖₂² (paper §3.1). */
+  fig3: { samples: number; budgets: number[]; clip: boolean };
+  /** FGM / OTCM / FGSM sweeps on the same ε axis (squared l2 norm of the unclipped step). */
+  fig5: { samples: number; budgets: number[]; attacks: string[] };
+  table1: { samples: number; attacks: string[]; options: Record<string, AttackOptionsJson> };
+  table2: { samples: number; attacks: string[]; ossaBudget: number; options: Record<string, AttackOptionsJson> };
+  inspect: { samples: number; heldOut: number };
+  sanity: SanityPlan;
+  /** What this plan leaves out or shrinks compared with the paper (quick mode, flags). */
+  cuts: string[];
+  backend: string;
+}
+
+export type StageKind = 'train' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'sanity';
+
+export interface StageRecord {
+  key: string;
+  kind: StageKind;
+  status: 'started' | 'done' | 'failed';
+  /** Hash of the stage's parameters: a finished stage is reused only while it matches. */
+  fingerprint: string;
+  /** Run directory (train), evaluation files, or the sanity-check file, relative to the reproduction directory. */
+  runDir?: string;
+  files?: string[];
+  /** Wall seconds over all attempts (a resumed stage adds up). */
+  wallSeconds: number;
+  attempts: number;
+  finishedAt?: string;
+  message?: string;
+}
+
+export interface ReproduceState {
+  formatVersion: number;
+  stages: Record<string, StageRecord>;
+  /** One entry per invocation of `fim reproduce` on this directory (a resumed reproduction has several). */
+  sessions: ReproduceSession[];
+}
+
+export interface ReproduceSession extends ReproduceEnvironment {
+  startedAt: string;
+  endedAt?: string;
+  /** Stages this invocation ran (not those it reused). */
+  stagesRun: number;
+}
+
+/* ---------------------------------------------------------------- report */
+
+export type Interval = [number, number];
+
+export interface SeedAccuracy {
+  seed: number;
+  accuracy: number | null;
+  testSamples: number;
+  epochsCompleted: number;
+  state: string;
+  trainSeconds: number | null;
+  samplesPerSecond: number | null;
+  meanTraceGs: number | null;
+  runDir: string;
+}
+
+/** One bar/point of Fig. 2: test accuracy over seeds. */
+export interface AccuracyRow {
+  model: string;
+  label: string;
+  role: ModelRole;
+  mu: number;
+  seeds: SeedAccuracy[];
+  /** Over finished seeds: mean, sample standard deviation (null for one seed), min, max. */
+  mean: number | null;
+  sd: number | null;
+  min: number | null;
+  max: number | null;
+  /** 95% Wilson interval of the pooled accuracy (test-sample uncertainty only). */
+  pooledCi: Interval | null;
+}
+
+export interface SweepSeriesPoint {
+  /** ε on the chart's axis: the squared l2 norm ‖η‖₂² (paper §3.1). */
+  epsilon: number;
+  /** The budget the attack ran with, in its own unit (e.g. l∞ = √ε/√N for FGSM). */
+  attackBudget: number;
+  /** Pooled over seeds: fooled among correctly classified samples. */
+  fooled: number;
+  correct: number;
+  ratio: number;
+  ci: Interval;
+  /** Fooling ratio of each seed's model (seed spread). */
+  perSeed: number[];
+  /** The same on inputs clipped to [0, 1] when the evaluated ones were not (OSSA). */
+  clipped?: { fooled: number; ratio: number; ci: Interval };
+  /** Mean size of the evaluated perturbations in the attack's natural norm (after clipping where clipped). */
+  meanDistance?: number;
+}
+
+export interface SweepSeries {
+  attack: string;
+  model: string;
+  label: string;
+  role: ModelRole;
+  mu: number;
+  /** Human-readable budget convention of this series. */
+  budgetUnit: string;
+  seeds: number;
+  samplesPerSeed: number;
+  points: SweepSeriesPoint[];
+}
+
+export interface DistanceStat {
+  /** Over samples where the search succeeded, in Foolbox 2's unit (the paper's), and in the natural norm. */
+  mean: number;
+  median: number;
+  /** 95% bootstrap interval of the mean (Foolbox 2 unit). */
+  meanCi: Interval;
+  meanNatural: number;
+  found: number;
+  attacked: number;
+  successCi: Interval;
+  wallSeconds: number | null;
+}
+
+export interface Table1Row {
+  attack: string;
+  norm: string;
+  unit: string;
+  baseline: DistanceStat | null;
+  defended: DistanceStat | null;
+  /** defended mean / baseline mean, with a 95% bootstrap interval. */
+  ratio: number | null;
+  ratioCi: Interval | null;
+  paper: { baseline: number; defended: number; ratio: number } | null;
+}
+
+export interface TransferCell {
+  /** Accuracy of the target on adversarials that fooled the source, with its Wilson interval. */
+  accuracy: number | null;
+  ci: Interval;
+  /** Adversarials that fooled the source (the denominator) and samples they were crafted on. */
+  samples: number;
+  crafted: number;
+}
+
+export interface Table2Row {
+  attack: string;
+  /** Crafted on the baseline, tested on the defended model; and the reverse. */
+  baselineToDefended: TransferCell | null;
+  defendedToBaseline: TransferCell | null;
+  budget?: number;
+  paper: { baselineToDefended: number | null; defendedToBaseline: number | null } | null;
+}
+
+/** FIM statistics of one model, before and after temperature scaling (medians over samples). */
+export interface FimRow {
+  model: string;
+  label: string;
+  mu: number;
+  samples: number;
+  accuracy: number;
+  temperature: number;
+  traceGs: number;
+  lambdaMaxGx: number;
+  lambdaMaxGxScaled: number;
+  klBudget: number;
+  klBudgetScaled: number;
+  normalizedMargin: number;
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skipped';
+
+/** One measured fooling ratio in a check's evidence. */
+export interface CheckEvidence {
+  model: string;
+  what: string;
+  budget: number | null;
+  fooled: number;
+  n: number;
+  ratio: number;
+  ci: Interval;
+}
+
+export interface SanityCheck {
+  id: string;
+  title: string;
+  /** What the check asks (Carlini et al. 2019, "On Evaluating Adversarial Robustness"). */
+  question: string;
+  status: CheckStatus;
+  /** One sentence: the outcome and, for warn/fail, what it means. */
+  summary: string;
+  evidence: CheckEvidence[];
+  /** Free-form numbers that are not fooling ratios (e.g. λmax ratios). */
+  values?: Record<string, number>;
+  wallSeconds?: number;
+}
+
+export type Verdict = 'agrees' | 'differs' | 'partly' | 'not measured';
+
+/** A comparison of one published claim with ours. */
+export interface Finding {
+  topic: string;
+  paper: string;
+  ours: string;
+  verdict: Verdict;
+  /** What the report can tell about why, if anything. */
+  why?: string;
+}
+
+/** The paper's published numbers and claims (Shen et al., §4), put beside ours. */
+export interface PaperReference {
+  citation: string;
+  fig2: { baselineAccuracy: number; defendedAccuracy: number; defendedMu: number; fluctuatesAround: number; text: string };
+  fig3: { mu: number; epsilon: number; foolingBelow: number; text: string };
+  fig5: { mu: number; epsilon: number; foolingAbove: number; text: string };
+  table1: { attack: string; norm: string; unit: string; baseline: number; defended: number }[];
+  table1Mu: number;
+  table2: { attack: string; baselineToDefended: number | null; defendedToBaseline: number | null }[];
+  table2OssaEpsilon: number;
+}
+
+export interface ReproduceEnvironment {
+  backend: string;
+  backendDetails: string[];
+  cpus: number;
+  cpuModel: string;
+  /** 1-minute load averages when the work started and ended (other processes slow timings down). */
+  loadStart: number[];
+  loadEnd: number[];
+  node: string;
+  engineVersion: string;
+  platform: string;
+}
+
+export interface ReproduceReport {
+  formatVersion: number;
+  kind: 'fim-reproduce';
+  createdAt: string;
+  /** Whether every stage finished (a partial report says which did not). */
+  complete: boolean;
+  plan: ReproducePlan;
+  /** The machine of the last invocation, and every invocation (a resumed reproduction has several). */
+  environment: ReproduceEnvironment;
+  sessions: ReproduceSession[];
+  /** Wall seconds of all stages (summed over resumed attempts) and per stage kind. */
+  wallSeconds: number;
+  wallByKind: Partial<Record<StageKind, number>>;
+  stages: { key: string; kind: StageKind; status: StageRecord['status'] | 'pending'; wallSeconds: number; message?: string }[];
+  accuracy: AccuracyRow[];
+  fig3: SweepSeries[];
+  fig5: SweepSeries[];
+  table1: Table1Row[];
+  table2: Table2Row[];
+  fim: FimRow[];
+  sanity: SanityCheck[];
+  findings: Finding[];
+  paper: PaperReference;
+}
