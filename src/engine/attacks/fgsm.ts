@@ -1,5 +1,5 @@
 import type { OneStepAttack } from './attack';
-import { gradientPlan } from './oneStepGradient';
+import { gradientPlan, ONE_STEP_SEARCH } from './oneStepGradient';
 
 /** Fast Gradient Sign Method (Goodfellow et al. 2015): x + ε·sign(∇_x L(x, y)), ε = l∞ norm. */
 export const fgsm: OneStepAttack = {
@@ -8,7 +8,7 @@ export const fgsm: OneStepAttack = {
   reference: 'Goodfellow, Shlens, Szegedy 2015, "Explaining and harnessing adversarial examples"',
   norm: 'linf',
   kind: 'one-step',
-  defaults: { loss: 'ce' },
+  defaults: { loss: 'ce', ...ONE_STEP_SEARCH },
   budgetUnit: () => 'ε = l∞ norm of the perturbation (pixels in [0, 1])',
   radius: (budget) => budget,
   clipByDefault: true,

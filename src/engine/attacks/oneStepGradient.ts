@@ -10,6 +10,12 @@ import { addScaled, argmaxRows, normalizeDirection, objectiveGradient, type Atta
  */
 export type TargetMode = 'label' | 'least-likely';
 
+/**
+ * Options of the one-step attacks' minimum-distance search (search.ts): the number of grid values
+ * and the largest radius in the natural norm (0 = Foolbox 2's: 1 for l∞, √N for l2).
+ */
+export const ONE_STEP_SEARCH = { searchSteps: 1000, searchMax: 0 } as const;
+
 export function gradientPlan(ctx: BatchContext, opts: AttackOptions, norm: 'linf' | 'l2', target: TargetMode): OneStepPlan {
   const loss = (opts.loss ?? 'ce') as AttackLoss;
   let classes: Int32Array = ctx.labels;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { inputFimTopEigen } from '../fim/inputFim';
 import { powerIterationTopEigen } from '../fim/powerIteration';
 import type { AttackOptions, BatchContext, OneStepAttack, OneStepPlan } from './attack';
+import { ONE_STEP_SEARCH } from './oneStepGradient';
 import { addScaled, clipToBounds, crossEntropyRows, logitsOf } from './tensorOps';
 
 /**
@@ -64,7 +65,7 @@ export const ossa: OneStepAttack = {
   reference: 'Zhao, Dunn, Wang, Lu 2019, "The adversarial attack and detection under the Fisher information metric"; Shen et al. §3.1',
   norm: 'l2',
   kind: 'one-step',
-  defaults: { epsUnit: 'squared-l2', method: 'exact', powerIterations: 30 },
+  defaults: { epsUnit: 'squared-l2', method: 'exact', powerIterations: 30, ...ONE_STEP_SEARCH },
   budgetUnit: (opts) => (opts.epsUnit === 'l2' ? 'ε = l2 norm ‖η‖₂' : 'ε = squared l2 norm ‖η‖₂² (paper §3.1)'),
   radius: (budget, opts) => (opts.epsUnit === 'l2' ? budget : Math.sqrt(budget)),
   clipByDefault: false,

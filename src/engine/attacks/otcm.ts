@@ -1,5 +1,5 @@
 import type { OneStepAttack } from './attack';
-import { gradientPlan } from './oneStepGradient';
+import { gradientPlan, ONE_STEP_SEARCH } from './oneStepGradient';
 
 /**
  * One-step target class method (Kurakin, Goodfellow, Bengio 2017, "Adversarial machine learning at
@@ -13,7 +13,7 @@ function make(norm: 'linf' | 'l2'): OneStepAttack {
     reference: 'Kurakin, Goodfellow, Bengio 2017, "Adversarial machine learning at scale"',
     norm,
     kind: 'one-step',
-    defaults: { loss: 'ce' },
+    defaults: { loss: 'ce', ...ONE_STEP_SEARCH },
     budgetUnit: () => (norm === 'linf' ? 'ε = l∞ norm of the perturbation' : 'ε = l2 norm of the perturbation'),
     radius: (budget) => budget,
     clipByDefault: true,

@@ -22,8 +22,9 @@ export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: At
   const n = ctx.labels.length;
   const size = ctx.size;
   const count = Number(opts.searchSteps ?? 1000);
+  if (!(count >= 1)) throw new RangeError(`${attack.name}: searchSteps must be ≥ 1`);
   const refine = 20;
-  const max = Number(opts.searchMax ?? (attack.norm === 'linf' ? 1 : foolbox2Unit(attack.norm === 'l1' ? 'l1' : 'l2', size)));
+  const max = Number(opts.searchMax) > 0 ? Number(opts.searchMax) : attack.norm === 'linf' ? 1 : foolbox2Unit(attack.norm === 'l1' ? 'l1' : 'l2', size);
   const clip = opts.clip !== false;
   const adv = Float32Array.from(ctx.xData);
   const found = new Uint8Array(n);

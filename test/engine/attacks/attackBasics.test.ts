@@ -176,6 +176,8 @@ test('bad requests: unknown attack, empty or negative budgets, unknown or ill-ty
   assert.throws(() => resolveOptions(getAttack('pgd'), { steps: 'many' }), /expects a number/);
   assert.throws(() => resolveOptions(getAttack('ossa'), { epsUnit: 'l3' }), /must be one of squared-l2, l2/);
   assert.equal(resolveOptions(getAttack('cw'), { steps: '50' }).steps, 50);
+  assert.equal(resolveOptions(getAttack('fgsm'), { searchSteps: '100' }).searchSteps, 100);
+  assert.equal(resolveOptions(getAttack('ossa'), {}).clip, false, 'OSSA is unclipped unless asked');
   assert.throws(() => runAttack('fgsm', { ...inputs, labels: Int32Array.from([7]) }, [1]), /label 7 is outside 0..4/);
   assert.deepEqual(listAttacks().map((a) => a.name).slice(0, 4), ['ossa', 'fgsm', 'fgm', 'otcm']);
 });
