@@ -23,7 +23,7 @@ const usage = `fim reproduce [options]
   --mu LIST        μ values to train, comma-separated; 0 (the baseline) is always added
                    [0,0.005,0.01,0.015,0.02,0.022,0.024; --quick: 0,0.022]
   --seeds N        training seeds per μ [3; --quick: 1]
-  --epochs N       training epochs per model [5; --quick: 2]
+  --epochs N       training epochs per model [6; --quick: 2]
   --samples N      test samples for Fig. 3 and 5, the inspections and the sanity checks [1000; --quick: 300]
   --table-samples N  test samples for Tables 1 and 2 [100; --quick: 20]
   --no-baselines   skip the LSR and PGD-AT comparison models

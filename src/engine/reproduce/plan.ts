@@ -61,7 +61,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const seedCount = o.seeds ?? (quick ? 1 : 3);
   if (!Number.isInteger(seedCount) || seedCount < 1) throw new InputError(`--seeds must be a positive integer (got ${seedCount})`);
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
-  const epochs = o.epochs ?? (quick ? 2 : 5);
+  const epochs = o.epochs ?? (quick ? 2 : 6);
   const samples = o.samples ?? (quick ? 300 : 1000);
   const tableSamples = o.tableSamples ?? (quick ? 12 : 100);
   const roles = { fig5: nearest(mus, 0.02), headline: nearest(mus, 0.022), tables: nearest(mus, 0.024) };
