@@ -86,7 +86,7 @@ function probsSpec(s: SampleFimStats): TopLevelSpec {
 
 function columns(d: InspectData): Column<SampleFimStats>[] {
   return [
-    { key: 'rank', label: '#', width: '48px', render: (s) => String((table?.orderedRows.indexOf(s) ?? -1) + 1), numeric: true },
+    { key: 'rank', label: '#', width: '48px', render: (_s, position) => String(position + 1), numeric: true },
     { key: 'index', label: 'sample', title: 'index in the test split', width: '72px', sortValue: (s) => s.index, render: (s) => String(s.index), numeric: true },
     { key: 'image', label: 'image', width: '48px', render: (s) => img(imgUrl(d, s.image), `sample ${s.index}`) },
     { key: 'eigen', label: 'OSSA dir.', title: 'top eigenvector of G_x: the direction OSSA perturbs', width: '76px', render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`) },

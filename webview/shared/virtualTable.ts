@@ -15,8 +15,8 @@ export interface Column<T> {
   width: string;
   /** Sort value; columns without one are not sortable. */
   sortValue?: (row: T) => number | string;
-  /** Cell content. */
-  render: (row: T) => string | Node;
+  /** Cell content; `position` is the row's 0-based place in the displayed order. */
+  render: (row: T, position: number) => string | Node;
   numeric?: boolean;
 }
 
@@ -164,7 +164,7 @@ export class VirtualTable<T> {
       el.style.gridTemplateColumns = this.template;
       el.style.height = `${item.size}px`;
       el.style.transform = `translateY(${item.start}px)`;
-      for (const c of this.columns) el.append(h('div', { role: 'cell', class: c.numeric ? 'num' : undefined }, c.render(row)));
+      for (const c of this.columns) el.append(h('div', { role: 'cell', class: c.numeric ? 'num' : undefined }, c.render(row, item.index)));
       el.addEventListener('click', () => {
         this.select(id);
         this.opts.onSelect?.(row, item.index);
