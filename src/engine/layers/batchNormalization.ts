@@ -41,6 +41,7 @@ export class FastBatchNormalization extends Stock {
       input !== undefined &&
       (!Array.isArray(inputs) || inputs.length === 1) &&
       rank >= 2 &&
+      input.size > 0 &&
       axis === rank - 1 &&
       input.dtype === 'float32' &&
       tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend()) !== undefined;

@@ -256,3 +256,16 @@ test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend
     }
   }
 });
+
+test('empty batches go through every replaced kernel like on the cpu backend', async () => {
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.zeros([0, 6, 6, 3]) as tf.Tensor4D;
+      const f = tf.ones([3, 3, 3, 4]) as tf.Tensor4D;
+      const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.maxPool(tf.relu(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')), 2, 2, 'valid')))([x, f]);
+      const mm = tf.matMul(tf.zeros([0, 5]), tf.ones([5, 3]));
+      const mx = tf.maximum(tf.zeros([0, 4]), tf.zeros([0, 1]));
+      return [dx!.shape.join(), df!.dataSync().join(), mm.shape.join(), mx.shape.join(), tf.sum(tf.zeros([0, 3, 16]), [0, 1]).dataSync().join()];
+    });
+  assert.deepEqual(run(), await onCpu(run));
+});

@@ -46,6 +46,10 @@ export function conv2DBackpropFilterPortable(b: WasmBackendLike, inputs: NamedTe
   const { inChannels: CI, outChannels: CO, filterHeight: FH, filterWidth: FW } = info;
   const M = info.batchSize * info.outHeight * info.outWidth;
   const out = b.makeOutput(info.filterShape, 'float32');
+  if (M === 0 || CI === 0 || CO === 0) {
+    heapF32(b, out).fill(0);
+    return out;
+  }
   const tap = b.makeOutput([1, CI, M], 'float32');
   const dy3: TensorInfo = { dataId: dy!.dataId, shape: [1, M, CO], dtype: 'float32' };
   const xs = readHeap(b, x!);
@@ -71,6 +75,12 @@ export function conv2DBackpropFilterNative(addon: NativeAddon, b: WasmBackendLik
   const { x, dy } = inputs as Record<string, TensorInfo>;
   const info = convInfoForFilterGrad(x!, attrs);
   if (!nativeFriendly(info)) return null;
+  if (x!.shape.includes(0) || dy!.shape.includes(0)) {
+    // No samples: the gradient is zero (the portable kernel's loops produce exactly that).
+    const out = b.makeOutput(info.filterShape, 'float32');
+    heapF32(b, out).fill(0);
+    return out;
+  }
   const out = b.makeOutput(info.filterShape, 'float32');
   addon.conv2dBackpropFilter(heapBuffer(b), new Float64Array([heapOffset(b, x), heapOffset(b, dy), heapOffset(b, out), ...convDims(info)]));
   return out;

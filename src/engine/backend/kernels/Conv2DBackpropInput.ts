@@ -14,7 +14,7 @@ export function conv2DBackpropInputNative(
   attrs: Conv2DBackpropInputAttrs,
 ): TensorInfo | null {
   const { dy, filter } = inputs as Record<string, TensorInfo | undefined>;
-  if (!dy || !filter || dy.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat !== 'NHWC') return null;
+  if (!dy || !filter || dy.shape.includes(0) || filter.shape.includes(0) || dy.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat !== 'NHWC') return null;
   const info = backend_util.computeConv2DInfo(
     attrs.inputShape,
     filter.shape as [number, number, number, number],

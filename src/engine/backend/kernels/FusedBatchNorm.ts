@@ -9,7 +9,7 @@ import { heapBuffer, heapOffset, sizeOf, type WasmBackendLike } from './wasmHeap
  */
 export function fusedBatchNormNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: FusedBatchNormAttrs): TensorInfo | null {
   const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>;
-  if (!x || !mean || !variance || x.dtype !== 'float32' || x.shape.length < 1) return null;
+  if (!x || !mean || !variance || x.dtype !== 'float32' || x.shape.length < 1 || x.shape.includes(0)) return null;
   const C = x.shape[x.shape.length - 1]!;
   const perChannel = (t: TensorInfo | undefined) => !t || (t.dtype === 'float32' && sizeOf(t) === C && t.shape[t.shape.length - 1] === C && t.shape.length <= x.shape.length);
   if (!perChannel(mean) || !perChannel(variance) || !perChannel(offset) || !perChannel(scale)) return null;

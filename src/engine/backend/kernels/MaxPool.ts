@@ -9,7 +9,7 @@ function poolInfo(shape: number[], attrs: MaxPoolAttrs | MaxPoolGradAttrs): back
 
 export function maxPoolNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: MaxPoolAttrs): TensorInfo | null {
   const x = inputs.x;
-  if (!x || x.dtype !== 'float32' || x.shape.length !== 4) return null;
+  if (!x || x.dtype !== 'float32' || x.shape.length !== 4 || x.shape.includes(0)) return null;
   const info = poolInfo(x.shape, attrs);
   if (!nativeFriendly(info)) return null;
   const out = b.makeOutput(info.outShape, 'float32');
@@ -59,7 +59,7 @@ export function maxPoolGradNHWC(x: Float32Array, dy: Float32Array, dx: Float32Ar
 
 export function maxPoolGradPortable(b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: MaxPoolGradAttrs): TensorInfo | null {
   const { dy, input } = inputs as Record<string, TensorInfo | undefined>;
-  if (!dy || !input || input.shape.length !== 4 || input.dtype !== 'float32') return null;
+  if (!dy || !input || input.shape.length !== 4 || input.dtype !== 'float32' || input.shape.includes(0)) return null;
   const info = poolInfo(input.shape, attrs);
   const out = b.makeOutput(input.shape, 'float32');
   const dx = new Float32Array(sizeOf(input));
@@ -70,7 +70,7 @@ export function maxPoolGradPortable(b: WasmBackendLike, inputs: NamedTensorInfoM
 
 export function maxPoolGradNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: MaxPoolGradAttrs): TensorInfo | null {
   const { dy, input } = inputs as Record<string, TensorInfo | undefined>;
-  if (!dy || !input || input.shape.length !== 4 || input.dtype !== 'float32') return null;
+  if (!dy || !input || input.shape.length !== 4 || input.dtype !== 'float32' || input.shape.includes(0)) return null;
   const info = poolInfo(input.shape, attrs);
   if (!nativeFriendly(info)) return null;
   const out = b.makeOutput(input.shape, 'float32');

@@ -43,6 +43,7 @@ export function minMaxNative(addon: NativeAddon, op: 0 | 1, b: WasmBackendLike, 
   if (!a || !bt || a.dtype !== 'float32' || bt.dtype !== 'float32') return null;
   if (a.shape.length === bt.shape.length && a.shape.every((d, i) => d === bt.shape[i])) return null;
   const outShape = backend_util.assertAndGetBroadcastShape(a.shape, bt.shape);
+  if (outShape.includes(0)) return null;
   const [shape, sa, sb] = collapse(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(bt.shape, outShape));
   if (shape.length > 8) return null;
   const out = b.makeOutput(outShape, 'float32');

@@ -1,4 +1,4 @@
-import { util, type NamedTensorInfoMap, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, util, type NamedTensorInfoMap, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { heapBuffer, heapF32, heapOffset, readHeap, type WasmBackendLike } from './wasmHeap';
 
@@ -8,7 +8,7 @@ import { heapBuffer, heapF32, heapOffset, readHeap, type WasmBackendLike } from 
  * Returns [rows, cols] when `attrs` reduce exactly the leading axes of x, else null.
  */
 function leadingSplit(x: TensorInfo, attrs: SumAttrs): [number, number] | null {
-  if (x.dtype !== 'float32' || x.shape.length < 2) return null;
+  if (x.dtype !== 'float32' || x.shape.length < 2 || x.shape.includes(0)) return null;
   const axes = util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b);
   if (axes.length === 0 || axes.length >= x.shape.length || axes.some((a, i) => a !== i)) return null;
   const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
@@ -21,8 +21,21 @@ function outShape(x: TensorInfo, attrs: SumAttrs, reduced: number): number[] {
   return attrs.keepDims ? [...x.shape.slice(0, reduced).map(() => 1), ...x.shape.slice(reduced)] : x.shape.slice(reduced);
 }
 
+/** Σ over an empty tensor is zeros; the stock wasm kernel returns uninitialised memory there. */
+function emptySum(b: WasmBackendLike, x: TensorInfo, attrs: SumAttrs): TensorInfo | null {
+  if (x.dtype !== 'float32' || !x.shape.includes(0)) return null;
+  const axes = util.parseAxisParam(attrs.axis, x.shape);
+  let [shape] = backend_util.computeOutAndReduceShapes(x.shape, axes);
+  if (attrs.keepDims) shape = backend_util.expandShapeToKeepDim(shape, axes);
+  const out = b.makeOutput(shape, 'float32');
+  heapF32(b, out).fill(0);
+  return out;
+}
+
 export function sumLeadingPortable(b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: SumAttrs): TensorInfo | null {
   const x = inputs.x!;
+  const empty = emptySum(b, x, attrs);
+  if (empty) return empty;
   const split = leadingSplit(x, attrs);
   if (!split) return null;
   const [rows, cols] = split;
@@ -39,6 +52,8 @@ export function sumLeadingPortable(b: WasmBackendLike, inputs: NamedTensorInfoMa
 
 export function sumLeadingNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: SumAttrs): TensorInfo | null {
   const x = inputs.x!;
+  const empty = emptySum(b, x, attrs);
+  if (empty) return empty;
   const split = leadingSplit(x, attrs);
   if (!split) return null;
   const out = b.makeOutput(outShape(x, attrs, util.parseAxisParam(attrs.axis, x.shape).length), 'float32');
