@@ -61,11 +61,13 @@ export function decideStepsRestarts(weak: Flags, strong: Flags, weakLabel: strin
 }
 
 /** PGD on the logit margin must not be much stronger than PGD on cross-entropy (flat or saturated softmax weakens CE gradients). */
-export function decideMarginVsCe(pairs: { label: string; ce: Flags; margin: Flags }[]): Decision {
+export function decideMarginVsCe(pairs: { label: string; ce: Flags; margin: Flags }[], reference?: { model: string; pairs: { label: string; ce: Flags; margin: Flags }[] }): Decision {
   for (const p of pairs) {
     const c = paired(p.margin, p.ce);
     if (clearlyStronger(c, MUCH)) {
-      return { status: 'fail', summary: `possible gradient masking of cross-entropy: at ${p.label} ${cmp(c, 'PGD-margin', 'PGD-CE')}; cross-entropy-based attacks (FGSM, BIM, PGD, as in the paper's tables) overstate robustness` };
+      const r = reference?.pairs.find((x) => x.label === p.label);
+      const ref = r ? `; on ${reference!.model}: PGD-margin ${pct(ratioOf(r.margin))} vs PGD-CE ${pct(ratioOf(r.ce))}` : '';
+      return { status: 'fail', summary: `possible gradient masking of cross-entropy: at ${p.label} ${cmp(c, 'PGD-margin', 'PGD-CE')}${ref}; cross-entropy-based attacks (FGSM, BIM, PGD, as in the paper's tables) overstate this model's robustness` };
     }
   }
   return { status: 'pass', summary: `PGD on the margin is not clearly stronger than on cross-entropy at any of ${pairs.length} budgets` };

@@ -86,7 +86,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;m
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 p{margin:6px 0}small{color:#555}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f4f4f4}table.num td{white-space:nowrap}.ev{font-size:12px;line-height:1.35}
+th{background:#f4f4f4}table.num td{white-space:nowrap}.ev{font-size:12px;line-height:1.3;margin:0}table.ev td,table.ev th{padding:1px 5px;white-space:nowrap}table.sanity>tbody>tr>td:first-child{width:24%}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;font-weight:600;color:#fff;background:#777}
 .b-agrees,.b-pass,.b-done{background:#2e7d32}.b-differs,.b-fail,.b-failed{background:#c62828}.b-partly,.b-warn,.b-started{background:#ef8f00}.b-not-measured,.b-skipped,.b-pending{background:#888}
 .banner{padding:8px 12px;border-radius:6px;margin:10px 0}.banner.warn{background:#fff4e0;border:1px solid #f0c27a}.banner.bad{background:#fdecea;border:1px solid #f19b94}.banner.ok{background:#edf7ed;border:1px solid #9ccc9c}
@@ -211,13 +211,20 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     'Sanity checks for gradient masking',
     `<p>After Carlini et al. 2019, "On Evaluating Adversarial Robustness": on μ = ${r.plan.muRoles.headline} (seed 0) with μ = 0 as the reference, first ${r.plan.sanity.samples} test samples. A difference counts only when large and significant (exact sign test on the samples where two attacks disagree, p &lt; 0.05). <b>A failed check flags possible gradient masking.</b></p>` +
       table(
-        ['check', 'status', 'outcome', 'evidence (fooled / n, 95% CI)'],
+        ['check', 'status', 'outcome', 'evidence'],
         r.sanity.map((s) => [
           `<b>${esc(s.title)}</b><br><small>${esc(s.question)}</small>`,
           badge(s.status),
           esc(s.summary),
-          `<div class="ev">${s.evidence.map((e) => `${esc(e.model)} · ${esc(e.what)}${e.budget !== null ? ` @ ${e.budget}` : ''}: ${e.fooled}/${e.n} = ${pct(e.ratio)} <small>${ci(e.ci)}</small>`).join('<br>') || (s.values ? esc(Object.entries(s.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : '')}</div>`,
+          s.evidence.length
+            ? table(
+                ['model', 'attack', 'ε', 'fooled', 'ratio [95% CI]'],
+                s.evidence.map((e) => [esc(e.model), esc(e.what), e.budget === null ? '–' : String(e.budget), `${e.fooled}/${e.n}`, `${pct(e.ratio)} <small>${ci(e.ci)}</small>`]),
+                'ev',
+              )
+            : `<div class="ev">${s.values ? esc(Object.entries(s.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : ''}</div>`,
         ]),
+        'sanity',
       ) +
       (r.sanity.length === 0 ? '<p class="missing">The sanity checks have not run yet.</p>' : ''),
   );

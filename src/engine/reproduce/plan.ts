@@ -79,8 +79,8 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const cwQuick = { steps: 100, learningRate: 0.05 };
   const table1Options: Record<string, AttackOptionsJson> = quick ? { cw: cwQuick } : {};
   const sanity: SanityPlan = quick
-    ? { samples: Math.min(samples, 60), linfBudgets: [0.05, 0.1, 0.2], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.1, weak: { steps: 10, restarts: 1 }, strong: { steps: 40, restarts: 2 }, squareSamples: 40, squareQueries: 300 }
-    : { samples: Math.min(samples, 500), linfBudgets: [0.05, 0.1, 0.2], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.1, weak: { steps: 10, restarts: 1 }, strong: { steps: 100, restarts: 5 }, squareSamples: 200, squareQueries: 1000 };
+    ? { samples: Math.min(samples, 60), linfBudgets: [0.03, 0.05, 0.1], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.05, weak: { steps: 10, restarts: 1 }, strong: { steps: 40, restarts: 2 }, squareSamples: 40, squareQueries: 300 }
+    : { samples: Math.min(samples, 500), linfBudgets: [0.03, 0.05, 0.1], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.05, weak: { steps: 10, restarts: 1 }, strong: { steps: 100, restarts: 5 }, squareSamples: 200, squareQueries: 1000 };
 
   if (quick) {
     if (!o.mus) cuts.push(`μ ∈ {${mus.join(', ')}} only (the paper: ${PAPER_MUS.join(', ')}); μ = ${roles.headline} stands in for the paper's μ = 0.02 (Fig. 5) and μ = 0.024 (Tables 1, 2)`);

@@ -140,18 +140,14 @@ function marginVsCe(c: Ctx): Decision {
   const { defended, baseline, defendedLabel, baselineLabel } = c.inputs;
   const budgets = c.plan.linfBudgets;
   c.progress.total = 4;
-  const pairs: { label: string; ce: Uint8Array; margin: Uint8Array }[] = [];
-  for (const [model, label, decide] of [[defended, defendedLabel, true], [baseline, baselineLabel, false]] as const) {
+  const pairs = new Map<tfl.LayersModel, { label: string; ce: Uint8Array; margin: Uint8Array }[]>();
+  for (const [model, label] of [[defended, defendedLabel], [baseline, baselineLabel]] as const) {
     const idx = correctFor(c, [model], c.plan.samples);
     const ce = fool(c, model, 'pgd', idx, budgets);
     const mg = fool(c, model, 'pgd-margin', idx, budgets);
-    budgets.forEach((b, i) => {
-      note(c, label, 'PGD-CE', b, ce[i]!);
-      note(c, label, 'PGD-margin', b, mg[i]!);
-      if (decide) pairs.push({ label: `l∞ ε = ${b}`, ce: ce[i]!, margin: mg[i]! });
-    });
+    pairs.set(model, budgets.map((b, i) => ({ label: `l∞ ε = ${b}`, ce: note(c, label, 'PGD-CE', b, ce[i]!), margin: note(c, label, 'PGD-margin', b, mg[i]!) })));
   }
-  return decideMarginVsCe(pairs);
+  return decideMarginVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
 }
 
 function transfer(c: Ctx): Decision {
