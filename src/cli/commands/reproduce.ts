@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { backendRequestFrom, describeBackend } from '../../engine/backend/select';
+import { duration } from '../../engine/reproduce/html';
 import { makePlan } from '../../engine/reproduce/plan';
 import { runReproduce } from '../../engine/reproduce/orchestrate';
 import { int, numList, parse, UsageError, type Command } from '../args';
@@ -31,10 +32,6 @@ const usage = `fim reproduce [options]
   --backend B      auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
   --json           print a summary (files, findings, sanity checks) as one JSON object on stdout
   Exit code 0 when the report is complete, 1 when a stage failed, 130 when interrupted.`;
-
-function duration(s: number): string {
-  return s < 90 ? `${s.toFixed(0)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`;
-}
 
 export const reproduceCommand: Command = {
   name: 'reproduce',

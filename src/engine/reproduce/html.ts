@@ -25,7 +25,8 @@ function num(v: number | null | undefined, digits = 3): string {
   return Number(v.toPrecision(digits)).toString();
 }
 const numCi = (c: Interval | null | undefined) => (c && Number.isFinite(c[0]) ? `[${num(c[0])}, ${num(c[1])}]` : '');
-function duration(s: number): string {
+/** Seconds as "42 s", "3.5 min" or "2.10 h". */
+export function duration(s: number): string {
   if (s < 90) return `${s.toFixed(0)} s`;
   if (s < 5400) return `${(s / 60).toFixed(1)} min`;
   return `${(s / 3600).toFixed(2)} h`;
@@ -246,6 +247,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const nav = `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join('')}</nav>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>FIM Inspector — reproduction of the paper's MNIST results (${esc(r.plan.mode)})</title>
 <style>${CSS}</style></head>
 <body><h1>Reproduction: Fisher-information eigenvalue defence on MNIST (${esc(r.plan.mode)})</h1>
