@@ -179,6 +179,70 @@ void conv2d_backprop_input(const ConvDims& d, const float* dy, const float* w, f
   } else {
     pack_panels(K, N, get, panels);
   }
+  if (narrow && !is_pointwise(d)) {
+    // Few input channels (an image's): each output is a handful of dot products of CO floats, so a
+    // gathered copy of dy (FH·FW times its size) would cost more than the arithmetic. Read the
+    // dy rows in place, with the tap ↔ output-pixel pairs of every row and column precomputed
+    // (integer division per tap cost more than the dot products).
+    struct Tap {
+      int k, o;  // filter index (fh or j), output coordinate (oy or ox)
+    };
+    std::vector<std::vector<Tap>> ytab(d.IH), xtab(d.IW);
+    for (int iy = 0; iy < d.IH; iy++)
+      for (int fh = 0; fh < d.FH; fh++) {
+        const int ny = iy + d.pt - fh * d.dh;
+        if (ny >= 0 && ny % d.sh == 0 && ny / d.sh < d.OH) ytab[iy].push_back({fh, ny / d.sh});
+      }
+    for (int ix = 0; ix < d.IW; ix++)
+      for (int j = 0; j < d.FW; j++) {
+        const int nx = ix + d.pl - (d.FW - 1 - j) * d.dw;
+        if (nx >= 0 && nx % d.sw == 0 && nx / d.sw < d.OW) xtab[ix].push_back({j, nx / d.sw});
+      }
+    const long rows = static_cast<long>(d.B) * d.IH;
+    const int cv = d.CO / VL * VL;
+#pragma omp parallel for schedule(dynamic, 16) if (M * K > 1000000)
+    for (long r = 0; r < rows; r++) {
+      const int b = static_cast<int>(r / d.IH), iy = static_cast<int>(r % d.IH);
+      for (int ix = 0; ix < d.IW; ix++) {
+        vf acc[VL / 2];
+        float tail[VL / 2] = {};
+        for (int n = 0; n < N; n++) acc[n] = vf{};
+        // With unit stride and dilation, a full set of column taps reads FW consecutive dy pixels
+        // against FW consecutive filter taps: one dot product of FW·CO floats.
+        const bool run = d.sw == 1 && d.dw == 1 && static_cast<int>(xtab[ix].size()) == d.FW;
+        const int runLen = d.FW * d.CO, runV = runLen / VL * VL;
+        for (const Tap& ty : ytab[iy]) {
+          const float* dyRow = dy + (static_cast<long>(b) * d.OH + ty.o) * d.OW * d.CO;
+          if (run) {
+            const float* g = dyRow + static_cast<long>(xtab[ix][0].o) * d.CO;
+            const long t = static_cast<long>(ty.k) * d.FW * d.CO;
+            for (int n = 0; n < N; n++) {
+              const float* wv = bt.data() + static_cast<size_t>(n) * K + t;
+              for (int co = 0; co < runV; co += VL) acc[n] += loadu(g + co) * loadu(wv + co);
+              for (int co = runV; co < runLen; co++) tail[n] += g[co] * wv[co];
+            }
+            continue;
+          }
+          for (const Tap& tx : xtab[ix]) {
+            const float* g = dyRow + static_cast<long>(tx.o) * d.CO;
+            const long t = (static_cast<long>(ty.k) * d.FW + tx.k) * d.CO;
+            for (int n = 0; n < N; n++) {
+              const float* wv = bt.data() + static_cast<size_t>(n) * K + t;
+              for (int co = 0; co < cv; co += VL) acc[n] += loadu(g + co) * loadu(wv + co);
+              for (int co = cv; co < d.CO; co++) tail[n] += g[co] * wv[co];
+            }
+          }
+        }
+        float* out = dx + (r * d.IW + ix) * N;
+        for (int n = 0; n < N; n++) {
+          float sum = tail[n];
+          for (int l = 0; l < VL; l++) sum += acc[n][l];
+          out[n] = sum;
+        }
+      }
+    }
+    return;
+  }
   // A pointwise convolution's input gradient is dy · wᵀ with dy used in place.
   gemm_rows(
       M, N, K, is_pointwise(d) ? dy : nullptr, [&](long m0, int mc, float* A) { gather_dy(d, dy, m0, mc, A); }, panels,
