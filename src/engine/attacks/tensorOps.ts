@@ -14,6 +14,29 @@ export type AttackLoss = 'ce' | 'margin';
 const MASK = 1e9;
 
 /**
+ * Cross-entropy −log p_c per row with a gradient that stays right when p_c rounds to 1 in float32.
+ * The textbook gradient p − e_c then loses its c-th entry (1 − p_c = 0) while the other entries
+ * p_j ≈ 1e-9 survive, so the input gradient points along Σ p_j ∇z_j instead of Σ p_j (∇z_j − ∇z_c),
+ * a different direction, on exactly the samples a baseline is surest of. Here the c-th entry is
+ * −Σ_{j≠c} p_j.
+ */
+const stableCrossEntropy = tf.customGrad(((logits: tf.Tensor, onehot: tf.Tensor, save: tf.GradSaveFunc) => {
+  const lse = tf.logSumExp(logits, 1);
+  const value = tf.sub(lse, tf.sum(tf.mul(logits, onehot), 1));
+  const p = tf.exp(tf.sub(logits, tf.expandDims(lse, 1)));
+  save([p, onehot]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [prob, oh] = saved as [tf.Tensor, tf.Tensor];
+      const others = tf.mul(prob, tf.sub(1, oh));
+      const dz = tf.sub(others, tf.mul(oh, tf.sum(others, 1, true)));
+      return [tf.mul(dz, tf.expandDims(dy, 1)), tf.zerosLike(oh)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+/**
  * Per-sample objective to maximise. Untargeted (class = true label): CE(z, y) or
  * max_{j≠y} z_j − z_y. Targeted (class = target): −CE(z, t) or z_t − max_{j≠t} z_j.
  */
@@ -21,11 +44,11 @@ export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss:
   return tf.tidy(() => {
     const k = logits.shape[1];
     const oh = tf.cast(tf.oneHot(classes, k), 'float32');
-    const zc = tf.sum(tf.mul(logits, oh), 1);
     if (loss === 'ce') {
-      const ce = tf.sub(tf.squeeze(tf.logSumExp(logits, 1, true), [1]), zc);
+      const ce = stableCrossEntropy(logits, oh) as tf.Tensor1D;
       return (targeted ? tf.neg(ce) : ce) as tf.Tensor1D;
     }
+    const zc = tf.sum(tf.mul(logits, oh), 1);
     const other = tf.max(tf.sub(logits, tf.mul(oh, MASK)), 1);
     return (targeted ? tf.sub(zc, other) : tf.sub(other, zc)) as tf.Tensor1D;
   });
@@ -65,10 +88,19 @@ function perSample(v: tf.Tensor1D | Float32Array, n: number): tf.Tensor4D {
   return tf.tidy(() => tf.reshape(v instanceof Float32Array ? tf.tensor1d(v) : v, [n, 1, 1, 1]) as tf.Tensor4D);
 }
 
+/**
+ * sign(t) by comparisons: the wasm backend's Sign kernel returns 0 for |t| < ~1.2e-7 (FLT_EPSILON),
+ * and a confident model's input gradients are often that small, so tf.sign would silently stop
+ * FGSM/BIM/PGD on exactly the samples a baseline is most sure of.
+ */
+export function exactSign(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(t, 0), 'float32'), tf.cast(tf.less(t, 0), 'float32')));
+}
+
 /** Unit step direction: sign(g) for l∞, g/‖g‖ for l1 and l2 (Foolbox 3's normalisation). */
 export function normalizeDirection(g: tf.Tensor4D, norm: Exclude<NormName, 'l0'>): tf.Tensor4D {
   return tf.tidy(() => {
-    if (norm === 'linf') return tf.sign(g) as tf.Tensor4D;
+    if (norm === 'linf') return exactSign(g) as tf.Tensor4D;
     const n = perSampleNorm(g, norm);
     return tf.div(g, perSample(tf.maximum(n, 1e-12) as tf.Tensor1D, g.shape[0])) as tf.Tensor4D;
   });

@@ -52,6 +52,15 @@ test('attack objectives and their input gradients match finite differences of th
   }
 });
 
+test('the cross-entropy gradient keeps its true-class entry when p_y rounds to 1 in float32', () => {
+  const z = [30, 2, 0];
+  const g = tf.grad((t: tf.Tensor) => tf.sum(attackObjective(t as tf.Tensor2D, tf.tensor1d([0], 'int32'), 'ce', false)) as tf.Scalar)(tf.tensor2d([z])).dataSync();
+  const e = z.map((v) => Math.exp(v - 30));
+  const p = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+  const expected = [-(p[1]! + p[2]!), p[1]!, p[2]!];
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(g[i]! - expected[i]!) <= 1e-6 * Math.abs(expected[i]!), `∂CE/∂z${i}: ${g[i]} vs ${expected[i]}`);
+});
+
 test('directions are unit length and projections stay inside their balls', () => {
   const t = tf.tensor4d(tieFreeInputs(3, N, 9).map((v) => v - 0.5), [3, ...SHAPE]);
   for (const norm of ['l1', 'l2'] as const) {
@@ -59,6 +68,9 @@ test('directions are unit length and projections stay inside their balls', () =>
     for (const v of n) assert.ok(Math.abs(v - 1) < 1e-5);
   }
   assert.deepEqual(Array.from(new Set(normalizeDirection(t, 'linf').dataSync().map(Math.abs))), [1]);
+  // Gradients of a confident model are tiny; their sign must still be ±1 (wasm's Sign kernel says 0 below ~1.2e-7).
+  const tiny = normalizeDirection(tf.tensor4d([1e-9, -3e-8, 1e-12, 0], [1, 2, 2, 1]), 'linf').dataSync();
+  assert.deepEqual(Array.from(tiny), [1, -1, 1, 0]);
   const eps = new Float32Array([0.1, 0.5, 100]);
   for (const norm of ['l1', 'l2', 'linf'] as const) {
     const before = perSampleNorm(t, norm).dataSync();
