@@ -26,7 +26,7 @@ const option = (name: string, fallback: number) => {
 };
 const quick = flag('quick');
 const repeats = option('repeats', quick ? 1 : 3);
-const trainSteps = quick ? 20 : 40;
+const trainSteps = quick ? 20 : 30;
 const samples = quick ? 100 : 200;
 
 const LABELS: Record<Task, string> = {

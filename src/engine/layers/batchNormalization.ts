@@ -25,7 +25,7 @@ interface Internals {
  * FusedBatchNorm graph. Results, gradients and moving statistics match the stock layer (within
  * float32 rounding); every other case (inference, other axes, other backends) is the stock code.
  *
- * Registered under the Keras class name, so built-in definitions and users' model.json files get
+ * Registered (register.ts) under the Keras class name, so built-in definitions and users' model.json files get
  * it, and saved models name the stock class.
  */
 export class FastBatchNormalization extends Stock {
@@ -62,15 +62,6 @@ export class FastBatchNormalization extends Stock {
       return y;
     });
   }
-}
-
-let registered = false;
-
-/** Makes model deserialisation build FastBatchNormalization for class_name "BatchNormalization". */
-export function registerFastBatchNormalization(): void {
-  if (registered) return;
-  tf.serialization.SerializationMap.register(FastBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  registered = true;
 }
 
 export { Stock as StockBatchNormalization };

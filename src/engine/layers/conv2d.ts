@@ -19,7 +19,7 @@ interface Internals {
 /**
  * Keras's Conv2D computing each gradient only when needed (see FusedConv2DGrad.ts). Same forward
  * op as the stock layer (the backend's FusedConv2D); dilated, channels-first and other unusual
- * configurations are the stock code. Registered under the Keras class name like the batch norm.
+ * configurations are the stock code. Registered (register.ts) under the Keras class name.
  */
 export class LazyGradConv2D extends Stock {
   static override className = 'Conv2D';
@@ -50,13 +50,6 @@ export class LazyGradConv2D extends Stock {
       return fused ? y : self.activation.apply(y);
     });
   }
-}
-
-let registered = false;
-export function registerLazyGradConv2D(): void {
-  if (registered) return;
-  tf.serialization.SerializationMap.register(LazyGradConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-  registered = true;
 }
 
 export { Stock as StockConv2D };

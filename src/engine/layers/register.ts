@@ -1,8 +1,18 @@
-import { registerFastBatchNormalization } from './batchNormalization';
-import { registerLazyGradConv2D } from './conv2d';
+import * as tf from '@tensorflow/tfjs-core';
+import { FastBatchNormalization } from './batchNormalization';
+import { LazyGradConv2D } from './conv2d';
 
-/** Registers the project's layer classes in tfjs-layers' deserialisation registry (idempotent). */
+let registered = false;
+
+/**
+ * Registers the project's layer classes in tfjs-layers' deserialisation registry under their Keras
+ * class names (idempotent), so model.json files build them. SerializationMap.register, not
+ * registerClass: the latter would also rename the class to "Custom>…" in saved models.
+ */
 export function registerProjectLayers(): void {
-  registerFastBatchNormalization();
-  registerLazyGradConv2D();
+  if (registered) return;
+  for (const cls of [FastBatchNormalization, LazyGradConv2D]) {
+    tf.serialization.SerializationMap.register(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  }
+  registered = true;
 }
