@@ -1,4 +1,5 @@
 import type { AccuracyRow, Finding, ReproduceReport, SweepSeries, Verdict } from '../../runs/reproduce';
+import { wilsonInterval } from '../util/stats';
 
 /**
  * Where our numbers agree with the paper's and where they do not, decided from the numbers with
@@ -31,6 +32,16 @@ function accVerdict(ours: number | null, paper: number): Verdict {
 function thresholdVerdict(lo: number, hi: number, threshold: number, below: boolean): Verdict {
   if (below) return hi < threshold ? 'agrees' : lo >= threshold ? 'differs' : 'partly';
   return lo > threshold ? 'agrees' : hi <= threshold ? 'differs' : 'partly';
+}
+
+/** p1 − p2 of two independent proportions with Newcombe's hybrid-score 95% interval (from Wilson intervals). */
+export function newcombe(k1: number, n1: number, k2: number, n2: number): { diff: number; lo: number; hi: number } {
+  const p1 = k1 / n1;
+  const p2 = k2 / n2;
+  const [l1, u1] = wilsonInterval(k1, n1);
+  const [l2, u2] = wilsonInterval(k2, n2);
+  const diff = p1 - p2;
+  return { diff, lo: diff - Math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), hi: diff + Math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2) };
 }
 
 function pointAt(s: SweepSeries | undefined, eps: number) {
@@ -87,6 +98,16 @@ export function findingsOf(r: ReproduceReport): Finding[] {
       ours: `${pct(h6.ratio)} ${ci(h6.ci)} (${h6.fooled}/${h6.correct} correctly classified samples${h6.perSeed.length > 1 ? `, seeds ${h6.perSeed.map((v) => pct(v)).join(' / ')}` : ''}); baseline ${b6 ? `${pct(b6.ratio)} ${ci(b6.ci)}` : '–'}`,
       verdict: thresholdVerdict(h6.ci[0], h6.ci[1], P.fig3.foolingBelow, true),
       ...(whys.length ? { why: whys.join('; ') } : {}),
+    });
+  }
+  if (h6 && b6) {
+    const d = newcombe(h6.fooled, h6.correct, b6.fooled, b6.correct);
+    out.push({
+      topic: `Fig. 3: defended minus baseline OSSA fooling ratio at ε = ${P.fig3.epsilon}`,
+      paper: 'the defence lowers the fooling ratio substantially (to < 10%)',
+      ours: `${(100 * d.diff).toFixed(1)} points [${(100 * d.lo).toFixed(1)}, ${(100 * d.hi).toFixed(1)}] (95% Newcombe interval; ${h6.correct} and ${b6.correct} samples)`,
+      verdict: d.hi < 0 ? 'agrees' : d.lo > 0 ? 'differs' : 'partly',
+      ...(d.lo > 0 ? { why: 'the defended model is fooled more often than the baseline, not less' } : {}),
     });
   }
   const curve = r.fig3.filter((s) => s.role === 'fim').sort((a, b) => a.mu - b.mu).map((s) => ({ mu: s.mu, p: pointAt(s, P.fig3.epsilon) })).filter((x) => x.p);

@@ -11,6 +11,7 @@ import {
   decideTransfer,
   decideUnbounded,
 } from '../../../src/engine/reproduce/checks';
+import { newcombe } from '../../../src/engine/reproduce/findings';
 import { bootstrapMeanCi, bootstrapRatioCi, paired, sampleSd, signTestP } from '../../../src/engine/reproduce/stats';
 
 /** n flags with the first k set. */
@@ -44,6 +45,13 @@ test('bootstrap intervals contain the estimate, shrink with n and are reproducib
   assert.ok(rlo < 2 && rhi > 2 && rlo > 1.5 && rhi < 2.5, `[${rlo}, ${rhi}]`);
   assert.equal(sampleSd([1]), null);
   assert.ok(Math.abs(sampleSd([1, 3])! - Math.SQRT2) < 1e-12);
+});
+
+test("Newcombe's interval for a difference of proportions matches his published example", () => {
+  // Newcombe 1998, Statistics in Medicine 17:873, example (a): 56/70 − 48/80 = 0.2, method 10: 0.0524 to 0.3339.
+  const d = newcombe(56, 70, 48, 80);
+  assert.ok(Math.abs(d.diff - 0.2) < 1e-12);
+  assert.ok(Math.abs(d.lo - 0.0524) < 5e-4 && Math.abs(d.hi - 0.3339) < 5e-4, `[${d.lo}, ${d.hi}]`);
 });
 
 test('iterative vs one-step: fails only when the one-step attack is clearly stronger', () => {
