@@ -38,7 +38,8 @@ test('--help works for every command', () => {
 
 test('a run killed with SIGKILL mid-epoch stays readable, is incomplete, and --resume finishes it', async () => {
   const out = tmpDir();
-  const args = ['train', '--mu', '0.022', '--epochs', '2', '--batch', '32', '--limit-train', '640', '--limit-test', '200', '--seed', '5', '--out', out, '--json'];
+  // 100 steps per epoch: long enough to kill reliably inside epoch 2 with the native kernels.
+  const args = ['train', '--mu', '0.022', '--epochs', '2', '--batch', '32', '--limit-train', '3200', '--limit-test', '200', '--seed', '5', '--out', out, '--json'];
   // Reference: the same run, uninterrupted.
   const ref = fim([...args, '--name', 'reference']);
   assert.equal(ref.status, 0, ref.stderr);
@@ -58,9 +59,9 @@ test('a run killed with SIGKILL mid-epoch stays readable, is incomplete, and --r
     if (m) runDir = m[1]!;
     if (runDir && fs.existsSync(path.join(runDir, 'checkpoints', 'epoch-0001'))) {
       const status = JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8'));
-      if (status.step > 20) break;
+      if (status.step > 105) break;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
