@@ -121,24 +121,8 @@ function trainHooks(jobId: string): TrainHooks {
 }
 
 function trainRequest(p: TrainParams): TrainRequest {
-  return {
-    model: p.model,
-    dataset: p.dataset,
-    ...(p.dataDir ? { dataDir: p.dataDir } : {}),
-    mu: p.mu,
-    ...(p.labelSmoothing !== undefined ? { labelSmoothing: p.labelSmoothing } : {}),
-    epochs: p.epochs,
-    batchSize: p.batchSize,
-    learningRate: p.learningRate,
-    seed: p.seed,
-    ...(p.limitTrain !== undefined ? { limitTrain: p.limitTrain } : {}),
-    ...(p.limitTest !== undefined ? { limitTest: p.limitTest } : {}),
-    storeDir: p.storeDir,
-    ...(p.name ? { name: p.name } : {}),
-    ...(p.augmentation ? { augmentation: p.augmentation } : {}),
-    ...(p.logEvery ? { logEvery: p.logEvery } : {}),
-    backend: backendRequest,
-  };
+  const { jobId: _jobId, ...spec } = p;
+  return { ...spec, backend: backendRequest };
 }
 
 // --- evaluations (FIM inspection, attack sweeps) -----------------------------------------------

@@ -64,7 +64,12 @@ export interface JobParams {
   jobId: string;
 }
 
-export interface TrainParams extends JobParams {
+/**
+ * What a training run is: the engine's trainer takes exactly this (plus the backend, which is the
+ * engine process's own choice), so the CLI, the engine process and the extension share one shape.
+ */
+export interface TrainSpec {
+  /** Built-in model name (`convnet`, …) or the absolute path of a model definition. */
   model: string;
   dataset: string;
   dataDir?: string;
@@ -76,12 +81,16 @@ export interface TrainParams extends JobParams {
   seed: number;
   limitTrain?: number;
   limitTest?: number;
+  /** Run-store directory; the run is created inside it. */
   storeDir: string;
   name?: string;
   augmentation?: RunConfig['augmentation'];
+  adversarialTraining?: RunConfig['adversarialTraining'];
   /** Write a metrics record every this many steps (engine default 20). */
   logEvery?: number;
 }
+
+export interface TrainParams extends JobParams, TrainSpec {}
 
 export interface ResumeParams extends JobParams {
   runDir: string;

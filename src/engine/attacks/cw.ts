@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { MinimizationAttack } from './attack';
 import { isAdversarial } from './context';
 import { argmaxRows, logitsOf } from './tensorOps';
+import { tidyReadAll } from '../util/read';
 
 /**
  * Carlini–Wagner l2 (Carlini & Wagner 2017), as Foolbox 2.4's CarliniWagnerL2Attack: optimise
@@ -66,7 +67,7 @@ export const cw: MinimizationAttack = {
           for (let t = 0; t < size; t++) xa[i * size + t] = Math.tanh(w0[s * size + t]! + pert[s * size + t]!) * half + mid;
         });
         const consts = Float32Array.from(active, (s) => constant[s]!);
-        const { grad, logits } = tf.tidy(() => {
+        const [grad, logits] = tidyReadAll(() => {
           const xt = tf.tensor4d(xa, [na, ...ctx.shape]);
           const oh = tf.cast(tf.oneHot(tf.tensor1d(Array.from(active, (s) => cls[s]!), 'int32'), k), 'float32');
           let z: tf.Tensor2D | undefined;
@@ -78,9 +79,7 @@ export const cw: MinimizationAttack = {
             const margin = targeted ? tf.sub(other, zc) : tf.sub(zc, other);
             return tf.sum(tf.mul(tf.relu(tf.add(margin, kappa)), tf.tensor1d(consts))) as tf.Scalar;
           })(xt);
-          const out = { grad: g.dataSync() as Float32Array, logits: z!.dataSync() as Float32Array };
-          tf.dispose(z!);
-          return out;
+          return [g, z!];
         });
         const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(xa, [na, ...ctx.shape])), k));
         const t1 = 1 - BETA1 ** (it + 1);

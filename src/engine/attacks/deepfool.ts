@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { logitGradients } from '../fim/jacobian';
 import type { MinimizationAttack } from './attack';
 import { finishMinimization, gatherRows, predictRows } from './context';
+import { tidyRead } from '../util/read';
 
 /**
  * DeepFool in l2 (Moosavi-Dezfooli, Fawzi, Frossard 2016), as Foolbox 2.4's DeepFoolL2Attack,
@@ -29,7 +30,7 @@ export const deepfool: MinimizationAttack = {
     const overshoot = Number(opts.overshoot);
     const nCand = Math.max(1, Math.min(Number(opts.candidates), k) - 1);
     // Candidates: the top classes of the clean logits after the first (Foolbox's labels[1:]).
-    const clean = tf.tidy(() => (ctx.model.apply(ctx.x, { training: false }) as tf.Tensor).dataSync());
+    const clean = tidyRead(() => ctx.model.apply(ctx.x, { training: false }) as tf.Tensor);
     const cand: number[][] = [];
     for (let s = 0; s < n; s++) {
       const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => clean[s * k + b]! - clean[s * k + a]!);

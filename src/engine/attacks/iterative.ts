@@ -3,6 +3,7 @@ import type { NormName } from '../../runs/evals';
 import type { AttackOptions, BatchContext, IterativeAttack, IterativeRun } from './attack';
 import { gatherRows, isAdversarial } from './context';
 import { argmaxRows, clipToBounds, normalizeDirection, objectiveGradient, projectToBall, type AttackLoss } from './tensorOps';
+import { tidyReadAll } from '../util/read';
 
 /**
  * Projected gradient ascent on the attack loss, the core of BIM (Kurakin et al. 2017) and PGD
@@ -66,18 +67,17 @@ export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: Pg
     if (!run.returnEarly) ctx.note?.(`step ${step + 1}/${run.steps}`);
     const m = active.length;
     const shape: [number, number, number, number] = [m, ...ctx.shape];
-    let logits: Float32Array | null = null;
-    const next = tf.tidy(() => {
+    const wantLogits = run.returnEarly || step === run.steps - 1;
+    const [next, logits] = tidyReadAll(() => {
       const xa = tf.tensor4d(gatherRows(cur, active, size), shape);
       const orig = tf.tensor4d(gatherRows(ctx.xData, active, size), shape);
       const { grad } = objectiveGradient(ctx.model, xa, tf.tensor1d(pick(classes, active), 'int32'), loss, targeted);
       const stepped = tf.add(xa, tf.mul(normalizeDirection(grad, norm), tf.reshape(tf.tensor1d(pick(run.stepsize, active)), [m, 1, 1, 1])));
       const delta = projectToBall(tf.sub(stepped, orig) as tf.Tensor4D, pick(run.radius, active), norm);
       const nx = clipToBounds(tf.add(orig, delta) as tf.Tensor4D, ctx.bounds);
-      if (run.returnEarly || step === run.steps - 1) logits = (ctx.model.apply(nx, { training: false }) as tf.Tensor).dataSync() as Float32Array;
-      return nx.dataSync() as Float32Array;
+      return wantLogits ? [nx, ctx.model.apply(nx, { training: false }) as tf.Tensor] : [nx];
     });
-    active.forEach((s, i) => cur.set(next.subarray(i * size, (i + 1) * size), s * size));
+    active.forEach((s, i) => cur.set(next!.subarray(i * size, (i + 1) * size), s * size));
     if (logits) {
       const pred = argmaxRows(logits, ctx.numClasses);
       active.forEach((s, i) => {

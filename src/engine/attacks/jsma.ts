@@ -6,6 +6,7 @@ import { fgm } from './fgm';
 import { finishMinimization, gatherRows, isAdversarial, predictRows } from './context';
 import { oneStepSearch } from './search';
 import { argmaxRows, logitsOf, objectiveGradient } from './tensorOps';
+import { tidyRead } from '../util/read';
 
 /**
  * Jacobian-based saliency map attack (Papernot et al. 2016) as Foolbox 2.4's SaliencyMapAttack
@@ -23,10 +24,10 @@ import { argmaxRows, logitsOf, objectiveGradient } from './tensorOps';
  */
 /** α = ∇_x CE(target) per row of `xa`. */
 function targetGradient(ctx: BatchContext, xa: Float32Array, targets: Int32Array): Float32Array {
-  return tf.tidy(() => {
+  return tidyRead(() => {
     // The targeted objective is −CE(target); its gradient, negated.
     const r = objectiveGradient(ctx.model, tf.tensor4d(xa, [targets.length, ...ctx.shape]), tf.tensor1d(targets, 'int32'), 'ce', true);
-    return tf.neg(r.grad).dataSync() as Float32Array;
+    return tf.neg(r.grad);
   });
 }
 

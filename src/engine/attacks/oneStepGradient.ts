@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttackOptions, BatchContext, OneStepPlan } from './attack';
 import { addScaled, argmaxRows, normalizeDirection, objectiveGradient, type AttackLoss } from './tensorOps';
+import { tidyRead } from '../util/read';
 
 /**
  * The shared core of FGSM, FGM and OTCM: one input gradient of the attack loss at the clean input,
@@ -24,7 +25,7 @@ export function gradientPlan(ctx: BatchContext, opts: AttackOptions, norm: 'linf
     classes = ctx.targets;
     targeted = true;
   } else if (target === 'least-likely') {
-    const z = tf.tidy(() => (ctx.model.apply(ctx.x, { training: false }) as tf.Tensor).dataSync());
+    const z = tidyRead(() => ctx.model.apply(ctx.x, { training: false }) as tf.Tensor);
     const neg = Float32Array.from(z, (v) => -v);
     classes = argmaxRows(neg, ctx.numClasses);
     targeted = true;

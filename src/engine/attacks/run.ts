@@ -5,6 +5,7 @@ import { isAdversarial, makeContext } from './context';
 import { getAttack, resolveOptions } from './registry';
 import { iterativeSearch, oneStepSearch } from './search';
 import { argmaxRows, clipToBounds, crossEntropyRows, distances, logitsOf, projectToBall } from './tensorOps';
+import { tidyRead } from '../util/read';
 
 /**
  * Runs attacks batch by batch: fixed budgets (runAttack, Foolbox 3's call shape) and the minimum
@@ -58,10 +59,10 @@ function restrict(attack: Attack, ctx: BatchContext, adv: Float32Array, radius: 
     return out;
   }
   const norm = attack.norm;
-  return tf.tidy(() => {
+  return tidyRead(() => {
     const a = tf.tensor4d(adv, ctx.x.shape);
     const delta = projectToBall(tf.sub(a, ctx.x) as tf.Tensor4D, new Float32Array(ctx.labels.length).fill(radius), norm);
-    return clipToBounds(tf.add(ctx.x, delta) as tf.Tensor4D, ctx.bounds).dataSync() as Float32Array;
+    return clipToBounds(tf.add(ctx.x, delta) as tf.Tensor4D, ctx.bounds);
   });
 }
 

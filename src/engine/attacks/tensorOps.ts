@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { NormName } from '../../runs/evals';
+import { tidyRead } from '../util/read';
 
 /**
  * Per-sample tensor helpers shared by the attacks: losses to ascend, direction normalisation,
@@ -179,11 +180,11 @@ export function crossEntropyRows(logits: ArrayLike<number>, labels: ArrayLike<nu
  */
 export function logitsOf(model: tfl.LayersModel, x: tf.Tensor4D, chunk = 512): Float32Array {
   const n = x.shape[0];
-  if (n <= chunk) return tf.tidy(() => (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array);
+  if (n <= chunk) return tidyRead(() => model.apply(x, { training: false }) as tf.Tensor);
   const parts: Float32Array[] = [];
   for (let s = 0; s < n; s += chunk) {
     const m = Math.min(chunk, n - s);
-    parts.push(tf.tidy(() => (model.apply(tf.slice(x, [s, 0, 0, 0], [m, -1, -1, -1]), { training: false }) as tf.Tensor).dataSync() as Float32Array));
+    parts.push(tidyRead(() => model.apply(tf.slice(x, [s, 0, 0, 0], [m, -1, -1, -1]), { training: false }) as tf.Tensor));
   }
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import seedrandom from 'seedrandom';
 import { softmax64 } from './inputFim';
+import { tidyRead } from '../util/read';
 
 /**
  * Optional fast path for many classes: power iteration on G_x with one backward pass per
@@ -25,7 +26,7 @@ export function powerIterationTopEigen(model: tfl.LayersModel, x: tf.Tensor4D, o
   const xi = opts.xi ?? POWER_DEFAULTS.xi;
   const [b, h, w, c] = x.shape;
   const n = h * w * c;
-  const logitsOf = (t: tf.Tensor4D) => tf.tidy(() => (model.apply(t, { training: false }) as tf.Tensor2D).dataSync() as Float32Array);
+  const logitsOf = (t: tf.Tensor4D) => tidyRead(() => model.apply(t, { training: false }) as tf.Tensor2D);
   const z0 = logitsOf(x);
   const k = z0.length / b;
   const p0 = new Float64Array(b * k);
@@ -43,9 +44,9 @@ export function powerIterationTopEigen(model: tfl.LayersModel, x: tf.Tensor4D, o
       const p1 = softmax64(z1, s * k, k);
       for (let i = 0; i < k; i++) wts[s * k + i] = (p1[i]! - p0[s * k + i]!) / xi;
     }
-    const u = tf.tidy(() => {
+    const u = tidyRead(() => {
       const wt = tf.tensor2d(wts, [b, k]);
-      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(model.apply(t, { training: false }) as tf.Tensor, wt)) as tf.Scalar)(xe).dataSync() as Float32Array;
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(model.apply(t, { training: false }) as tf.Tensor, wt)) as tf.Scalar)(xe);
     });
     xe.dispose();
     for (let s = 0; s < b; s++) {

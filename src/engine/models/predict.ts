@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { batchPixels, imageSize, range, type Dataset } from '../data/dataset';
+import { tidyRead } from '../util/read';
 
 /** Logits of a classifier in inference mode: [n, K] row-major. */
 export function predictLogits(model: tfl.LayersModel, d: Dataset, indices: ArrayLike<number> = range(0, d.count), batchSize = 256): Float32Array {
@@ -11,9 +12,9 @@ export function predictLogits(model: tfl.LayersModel, d: Dataset, indices: Array
   for (let start = 0; start < indices.length; start += batchSize) {
     const idx = Array.prototype.slice.call(indices, start, Math.min(start + batchSize, indices.length)) as number[];
     const x = batchPixels(d, idx, buf.subarray(0, idx.length * size));
-    const logits = tf.tidy(() => {
+    const logits = tidyRead(() => {
       const xt = tf.tensor4d(x, [idx.length, ...d.imageShape]);
-      return (model.apply(xt, { training: false }) as tf.Tensor).dataSync() as Float32Array;
+      return model.apply(xt, { training: false }) as tf.Tensor;
     });
     out.set(logits, start * k);
   }

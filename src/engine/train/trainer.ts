@@ -5,6 +5,7 @@ import { runFile } from '../../runs/paths';
 import { effectiveState, readJsonFile } from '../../runs/reader';
 import { RUN_FORMAT_VERSION, type EpochMetrics, type RunConfig, type RunState, type RunStatus, type RunSummary, type StepMetrics } from '../../runs/types';
 import { InputError } from '../errors';
+import type { TrainSpec } from '../../protocol/engine';
 import { backendRequestFrom, initBackend, type BackendReport, type BackendRequest } from '../backend/select';
 import { batchPixels, imageSize, limitDataset, type Dataset, type DatasetSplits } from '../data/dataset';
 import { loadDataset } from '../data/registry';
@@ -19,26 +20,9 @@ import { defendedLoss, LOG_INV_P_CAP } from './loss';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
 
-export interface TrainRequest {
-  model: string;
-  dataset: string;
-  dataDir?: string;
-  mu: number;
-  labelSmoothing?: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
-  limitTrain?: number;
-  limitTest?: number;
-  /** Run-store directory; the run is created inside it. */
-  storeDir: string;
-  name?: string;
+/** A run to train, as the CLI and the engine process both ask for it, with the backend to use. */
+export interface TrainRequest extends TrainSpec {
   backend?: BackendRequest;
-  augmentation?: RunConfig['augmentation'];
-  adversarialTraining?: RunConfig['adversarialTraining'];
-  /** Write a step record every this many steps (default 20). */
-  logEvery?: number;
 }
 
 export interface TrainProgress {
