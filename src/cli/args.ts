@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { backendRequestFrom, type BackendRequest } from '../engine/backend/select';
 
 /** A bad command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -55,4 +56,13 @@ export function numList(name: string, v: string | undefined, opts: { positive?: 
     if (opts.positive && n <= 0) throw new UsageError(`--${name}: budgets must be > 0, got ${n}`);
     return n;
   });
+}
+
+/** `--backend B` (or $FIM_BACKEND) as a backend request; an unknown name is a usage error. */
+export function backendFlag(v: string | undefined): BackendRequest {
+  try {
+    return backendRequestFrom(v);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

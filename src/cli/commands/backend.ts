@@ -1,5 +1,5 @@
-import { backendRequestFrom, describeBackend, initBackend } from '../../engine/backend/select';
-import { parse, UsageError, type Command } from '../args';
+import { describeBackend, initBackend } from '../../engine/backend/select';
+import { backendFlag, parse, type Command } from '../args';
 import { printJson } from '../output';
 
 const usage = `fim backend [--backend B] [--json]
@@ -15,12 +15,7 @@ export const backendCommand: Command = {
       process.stdout.write(usage + '\n');
       return 0;
     }
-    let req;
-    try {
-      req = backendRequestFrom(v.backend);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const req = backendFlag(v.backend);
     const report = await initBackend(req);
     if (v.json) printJson(report);
     else process.stdout.write(describeBackend(report) + '\n');

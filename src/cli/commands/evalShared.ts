@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { backendRequestFrom, describeBackend, initBackend } from '../../engine/backend/select';
+import { describeBackend, initBackend } from '../../engine/backend/select';
 import { Cancelled, type AttackOptions } from '../../engine/attacks/attack';
 import { ATTACK_NAMES, getAttack } from '../../engine/attacks/registry';
 import { loadEvalRun, type EvalRequestBase, type EvalRun, type SampleSelection } from '../../engine/eval/runModel';
-import { int, UsageError } from '../args';
+import { backendFlag, int, UsageError } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
 
 /** Flags and helpers shared by `fim inspect`, `fim attack` and `fim eval …`. */
@@ -86,12 +86,7 @@ export function attackOptions(values: string[] | undefined, attacks: string[]): 
 }
 
 export async function startBackend(flag: string | undefined, progress: Progress): Promise<void> {
-  let req;
-  try {
-    req = backendRequestFrom(flag);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const req = backendFlag(flag);
   const report = await initBackend(req);
   progress.line(describeBackend(report).split('\n')[0]!);
 }

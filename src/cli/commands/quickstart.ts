@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
-import { backendRequestFrom } from '../../engine/backend/select';
-import { int, num, optInt, parse, UsageError, type Command } from '../args';
+import { backendFlag, int, num, optInt, parse, UsageError, type Command } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 import { runTraining } from './train';
 
@@ -35,12 +34,7 @@ export const quickstartCommand: Command = {
       process.stdout.write(usage + '\n');
       return 0;
     }
-    let backend;
-    try {
-      backend = backendRequestFrom(v.backend);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const backend = backendFlag(v.backend);
     const mu = num('mu', v.mu, 0.022);
     if (mu <= 0) throw new UsageError(`--mu must be > 0 for the defended model, got ${mu}`);
     const base = {

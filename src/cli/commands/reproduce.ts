@@ -1,9 +1,9 @@
 import * as path from 'node:path';
-import { backendRequestFrom, describeBackend } from '../../engine/backend/select';
+import { describeBackend } from '../../engine/backend/select';
 import { duration } from '../../engine/reproduce/html';
 import { makePlan } from '../../engine/reproduce/plan';
 import { runReproduce } from '../../engine/reproduce/orchestrate';
-import { int, numList, parse, UsageError, type Command } from '../args';
+import { backendFlag, int, numList, parse, UsageError, type Command } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
 import { CANCELLED_EXIT } from './evalShared';
 
@@ -55,12 +55,7 @@ export const reproduceCommand: Command = {
       process.stdout.write(usage + '\n');
       return 0;
     }
-    let backend: string;
-    try {
-      backend = backendRequestFrom(v.backend);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const backend = backendFlag(v.backend);
     const mus = v.mu === undefined ? undefined : numList('mu', v.mu);
     if (mus?.some((m) => m < 0)) throw new UsageError(`--mu: every μ must be ≥ 0, got ${v.mu}`);
     const plan = makePlan({

@@ -3,7 +3,7 @@ import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
 import { backendRequestFrom, describeBackend } from '../../engine/backend/select';
 import { resume, train, type TrainHooks, type TrainRequest } from '../../engine/train/trainer';
-import { int, num, optInt, parse, UsageError, type Command } from '../args';
+import { backendFlag, int, num, optInt, parse, UsageError, type Command } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
 
@@ -134,12 +134,7 @@ export const trainCommand: Command = {
       return 0;
     }
     const json = Boolean(v.json);
-    let backend: ReturnType<typeof backendRequestFrom>;
-    try {
-      backend = backendRequestFrom(v.backend);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const backend = backendFlag(v.backend);
     let summary: RunSummary;
     if (v.resume !== undefined) {
       summary = await runTraining({ resumeDir: path.resolve(v.resume), ...(v.backend ? { backend: v.backend } : {}) }, { json });
