@@ -40,7 +40,7 @@ export interface LayerJson {
 const BUILTINS: BuiltinDefinition[] = [
   {
     name: 'convnet',
-    description: "The paper's MNIST ConvNet: 2 × (conv 3×3 + BN + ReLU + 2×2 max-pool), 32 and 64 filters, one dense layer to 10 logits",
+    description: "The paper's MNIST ConvNet: 2 × (conv 3×3 + BN + ReLU + 2×2 max-pool), 32 and 64 filters, one dense layer to 10 logits; initialised with PyTorch's defaults, as the paper's model was",
     defaultDataset: 'mnist',
     modelJson: convnet as LayersModelJson,
   },
