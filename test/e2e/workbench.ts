@@ -108,11 +108,21 @@ export class Workbench {
 
   /** Runs a command through the command palette by its title. */
   async command(title: string): Promise<void> {
-    await this.page.keyboard.press('Escape');
-    await this.page.keyboard.press('F1');
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
-    await input.waitFor({ state: 'visible', timeout: 10_000 });
-    await input.fill(`>${title}`);
+    // On a loaded machine the palette can close again right after opening (focus moving from a
+    // notification or a view that finished restoring); open it again rather than fail.
+    for (let attempt = 1; ; attempt++) {
+      await this.page.keyboard.press('Escape');
+      await this.page.keyboard.press('F1');
+      try {
+        await input.waitFor({ state: 'visible', timeout: 10_000 });
+        await input.fill(`>${title}`, { timeout: 10_000 });
+        break;
+      } catch (e) {
+        if (attempt === 3) throw e;
+        log(`command palette closed before "${title}" could be typed; opening it again`);
+      }
+    }
     const row = this.page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
     await row.waitFor({ state: 'visible', timeout: 20_000 });
     await input.press('Enter');
