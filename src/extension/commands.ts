@@ -1,4 +1,8 @@
-/** The FIM commands: palette, tree context menus, CodeLens and webview requests all land here. */
+/**
+ * The FIM commands: palette, tree context menus, CodeLens and webview requests all land here.
+ * Their multi-step inputs keep open when focus moves (ignoreFocusOut), as VS Code's multi-step
+ * input sample does: a panel or notification taking focus must not throw away the steps so far.
+ */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -97,7 +101,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   if (!model) return;
   const datasetItems = info.datasets.map((d) => ({ label: d.name, detail: d.description, needsDataDir: d.needsDataDir, picked: d.name === (model.defaultDataset ?? 'mnist') }));
   datasetItems.sort((a, b) => Number(b.picked) - Number(a.picked));
-  const dataset = datasetItems.length === 1 ? datasetItems[0] : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}` });
+  const dataset = datasetItems.length === 1 ? datasetItems[0] : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
   if (!dataset) return;
   let dataDir: string | undefined;
   if (dataset.needsDataDir) {
@@ -107,7 +111,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   }
   let mu = 0;
   if (defended) {
-    const muText = await vscode.window.showInputBox({
+    const muText = await vscode.window.showInputBox({ ignoreFocusOut: true,
       title: 'FIM: weight μ of the trace term (loss = CE + μ·tr G_s)',
       value: '0.022',
       prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
@@ -116,7 +120,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     if (muText === undefined) return;
     mu = parseMu(muText)!;
   }
-  const epochsText = await vscode.window.showInputBox({ title: 'FIM: epochs', value: '2', validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const epochsText = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: epochs', value: '2', validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
   if (epochsText === undefined) return;
   const s = readSettings();
   const params: Omit<TrainParams, 'jobId'> = {
@@ -178,7 +182,7 @@ async function pickRun(deps: CommandDeps, arg: unknown, title: string, filter: (
   }
   const pick = await vscode.window.showQuickPick(
     runs.map((r) => ({ label: r.config?.name ?? r.id, description: `μ=${r.config?.mu ?? '?'} · ${r.effectiveState}${r.summary?.testAccuracy != null ? ` · ${(r.summary.testAccuracy * 100).toFixed(1)}%` : ''}`, detail: r.id, run: r })),
-    { title },
+    { title, ignoreFocusOut: true },
   );
   return pick?.run;
 }
@@ -197,7 +201,7 @@ async function inspectRun(deps: CommandDeps, arg: unknown): Promise<void> {
     void vscode.window.showErrorMessage('FIM: per-sample FIM inspection is not available in this engine build.');
     return;
   }
-  const text = await vscode.window.showInputBox({ title: 'FIM: test samples to inspect', value: String(readSettings().inspectSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const text = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: test samples to inspect', value: String(readSettings().inspectSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
   if (text === undefined) return;
   const result = await deps.jobs.run('inspect', `Inspect ${run.config?.name ?? run.id}`, Inspect, { runDir: run.dir, samples: parsePositiveInt(text)!, images: Math.min(parsePositiveInt(text)!, MAX_INSPECT_IMAGES) });
   deps.store.fireSoon(0);
@@ -219,19 +223,19 @@ async function attackSweep(deps: CommandDeps, arg: unknown): Promise<void> {
       const a = described.get(name);
       return { label: name, description: a ? `${a.norm} · ${a.kind}` : '', detail: a ? `${a.title} — ${a.budgetUnit}` : undefined, name };
     }),
-    { title: 'FIM: attack', matchOnDetail: true },
+    { title: 'FIM: attack', matchOnDetail: true, ignoreFocusOut: true },
   );
   if (!pick) return;
   const attack = pick.name;
   const a = described.get(attack);
-  const budgetsText = await vscode.window.showInputBox({
+  const budgetsText = await vscode.window.showInputBox({ ignoreFocusOut: true,
     title: `FIM: budgets ε for ${attack}`,
     prompt: `comma-separated; ${a?.budgetUnit ?? 'in the attack’s own unit'}`,
     value: defaultBudgets(attack, a?.norm),
     validateInput: (v) => (parseBudgets(v) === null ? 'numbers ≥ 0 separated by commas' : undefined),
   });
   if (budgetsText === undefined) return;
-  const samplesText = await vscode.window.showInputBox({ title: 'FIM: test samples to attack', value: String(readSettings().attackSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const samplesText = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: test samples to attack', value: String(readSettings().attackSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
   if (samplesText === undefined) return;
   const result = await deps.jobs.run('sweep', `${attack} sweep on ${run.config?.name ?? run.id}`, AttackSweep, { runDir: run.dir, attack, budgets: parseBudgets(budgetsText)!, samples: parsePositiveInt(samplesText)! });
   deps.store.fireSoon(0);
