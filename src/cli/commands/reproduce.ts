@@ -18,15 +18,15 @@ const usage = `fim reproduce [options]
   Interrupted (Ctrl-C, crash, kill)? Run the same command again: finished stages are reused and
   an interrupted training resumes from its last checkpoint.
 
-  --quick          reduced plan that finishes in about 15 minutes on a 2-core CPU (the report
+  --quick          reduced plan that finishes in a few minutes on a 2-core CPU (the report
                    lists everything it cuts)
   --out DIR        reproduction directory [${DEFAULT_REPRODUCE_DIR}, with --quick ${DEFAULT_QUICK_DIR}]
   --mu LIST        μ values to train, comma-separated; 0 (the baseline) is always added
                    [0,0.005,0.01,0.015,0.02,0.022,0.024; --quick: 0,0.022]
   --seeds N        training seeds per μ [3; --quick: 1]
-  --epochs N       training epochs per model [6; --quick: 2]
+  --epochs N       training epochs per model [6; --quick: 4]
   --samples N      test samples for Fig. 3 and 5, the inspections and the sanity checks [1000; --quick: 300]
-  --table-samples N  test samples for Tables 1 and 2 [100; --quick: 20]
+  --table-samples N  test samples for Tables 1 and 2 [100; --quick: 12]
   --no-baselines   skip the LSR and PGD-AT comparison models
   --report-only    rebuild report.html / report.json from what is there, running nothing
   --backend B      auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
