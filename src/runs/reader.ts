@@ -50,7 +50,7 @@ export function readMetrics(runDir: string): MetricsRead {
 }
 
 /** True when `pid` is a live process on this host. */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

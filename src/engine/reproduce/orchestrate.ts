@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import pkg from '../../../package.json';
 import { writeFileAtomic, writeJsonAtomic } from '../../runs/atomic';
 import type { InspectEval } from '../../runs/evals';
-import { readJsonFile, readRun } from '../../runs/reader';
+import { processAlive, readJsonFile, readRun } from '../../runs/reader';
 import { REPRODUCE_FORMAT_VERSION, type FimRow, type ReproducePlan, type ReproduceReport, type ReproduceSession, type ReproduceState, type StageRecord } from '../../runs/reproduce';
 import type { RunSummary } from '../../runs/types';
 import { Cancelled } from '../attacks/attack';
@@ -58,20 +58,11 @@ export function readState(outDir: string): ReproduceState {
   return { formatVersion: REPRODUCE_FORMAT_VERSION, stages: {}, sessions: [] };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). */
 function lock(outDir: string): () => void {
   const file = path.join(outDir, FILES.lock);
   const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
-  if (other && other !== process.pid && alive(other)) throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
+  if (other && other !== process.pid && processAlive(other)) throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
   writeJsonAtomic(file, { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
   return () => fs.rmSync(file, { force: true });
 }
