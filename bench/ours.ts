@@ -46,7 +46,9 @@ async function trainRate(batch: number, steps: number, store: string): Promise<{
     storeDir: store,
     logEvery: WARMUP_STEPS,
   });
-  const steps_ = readMetrics(summary.runDir).records.filter((r): r is StepMetrics => r.kind === 'step').slice(1);
+  const steps_ = readMetrics(summary.runDir)
+    .records.filter((r): r is StepMetrics => r.kind === 'step')
+    .slice(1);
   let samples = 0;
   let seconds = 0;
   let loss = 0;

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { limitDataset } from '../src/engine/data/dataset';
 import { loadDataset } from '../src/engine/data/registry';
-import { median } from '../src/engine/util/stats';
+import { median } from '../src/shared/stats';
 import { TASKS, type OursResult, type Task } from './tasks';
 
 const root = path.resolve(__dirname, '..');
@@ -52,7 +52,8 @@ function log(msg: string): void {
 
 function runJson<T>(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): T {
   const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', env, maxBuffer: 16 << 20, timeout: 20 * 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${argv.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').slice(-2000)}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line) as T;
 }
@@ -76,7 +77,14 @@ async function writeInputs(file: string, n: number): Promise<void> {
   const d = limitDataset((await loadDataset('mnist')).train, n);
   const header = new Uint32Array([d.count, ...d.imageShape]);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, Buffer.concat([Buffer.from(header.buffer), Buffer.from(d.pixels.buffer, d.pixels.byteOffset, d.pixels.byteLength), Buffer.from(d.labels.slice().buffer)]));
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from(header.buffer),
+      Buffer.from(d.pixels.buffer, d.pixels.byteOffset, d.pixels.byteLength),
+      Buffer.from(d.labels.slice().buffer),
+    ]),
+  );
 }
 
 function fmt(v: number | undefined): string {
@@ -90,7 +98,12 @@ function ratio(a: number | undefined, b: number | undefined): string {
 
 async function main(): Promise<void> {
   const torch = flag('no-peer') ? null : torchVersion();
-  if (!torch) log(flag('no-peer') ? 'peer skipped (--no-peer)' : `PyTorch peer missing: ${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch); measuring the engine only`);
+  if (!torch)
+    log(
+      flag('no-peer')
+        ? 'peer skipped (--no-peer)'
+        : `PyTorch peer missing: ${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch); measuring the engine only`,
+    );
   const dataFile = path.join(root, 'bench', '.tmp', 'inputs.bin');
   await writeInputs(dataFile, 128 * (10 + trainSteps));
   const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps)];
@@ -104,7 +117,13 @@ async function main(): Promise<void> {
       for (const threads of [1, 2] as const) {
         log(`repeat ${r + 1}/${repeats}: PyTorch, ${threads} thread${threads > 1 ? 's' : ''}`);
         const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
-        peer[threads].push(runJson<PeerResult>(PYTHON, [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...common], env));
+        peer[threads].push(
+          runJson<PeerResult>(
+            PYTHON,
+            [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...common],
+            env,
+          ),
+        );
       }
     }
   }
@@ -117,27 +136,63 @@ async function main(): Promise<void> {
     const p1 = med(peer[1], t);
     const p2 = med(peer[2], t);
     const best = p1 !== undefined || p2 !== undefined ? Math.max(p1 ?? 0, p2 ?? 0) : undefined;
-    return { task: t, label: LABELS[t], ours: o, torch1: p1, torch2: p2, ratioVs1: o !== undefined && p1 ? o / p1 : null, ratioVs2: o !== undefined && p2 ? o / p2 : null, ratioVsBest: o !== undefined && best ? o / best : null };
+    return {
+      task: t,
+      label: LABELS[t],
+      ours: o,
+      torch1: p1,
+      torch2: p2,
+      ratioVs1: o !== undefined && p1 ? o / p1 : null,
+      ratioVs2: o !== undefined && p2 ? o / p2 : null,
+      ratioVsBest: o !== undefined && best ? o / best : null,
+    };
   });
-  const rss = { ours: Math.max(...ours.map((o) => o.peakRssMb)), torch1: peer[1].length ? Math.max(...peer[1].map((p) => p.peakRssMb)) : null, torch2: peer[2].length ? Math.max(...peer[2].map((p) => p.peakRssMb)) : null };
+  const rss = {
+    ours: Math.max(...ours.map((o) => o.peakRssMb)),
+    torch1: peer[1].length ? Math.max(...peer[1].map((p) => p.peakRssMb)) : null,
+    torch2: peer[2].length ? Math.max(...peer[2].map((p) => p.peakRssMb)) : null,
+  };
   const m = machine();
   const backend = ours[0]!.backend;
   const lossMed = (t: Task) => median(ours.map((o) => o.trainLoss[t]).filter((x): x is number => x !== undefined));
   const header = torch
     ? '| samples/s (median) | ours | PyTorch 1 thread | PyTorch 2 threads | ours / PyTorch 2 threads | ours / best PyTorch |\n|---|---:|---:|---:|---:|---:|'
     : '| samples/s (median) | ours |\n|---|---:|';
-  const lines = rows.map((r) => (torch ? `| ${r.label} | ${fmt(r.ours)} | ${fmt(r.torch1)} | ${fmt(r.torch2)} | ${ratio(r.ours, r.torch2)} | ${ratio(r.ours, Math.max(r.torch1 ?? 0, r.torch2 ?? 0) || undefined)} |` : `| ${r.label} | ${fmt(r.ours)} |`));
-  lines.push(torch ? `| peak RSS, MB (max over repeats) | ${fmt(rss.ours)} | ${fmt(rss.torch1 ?? undefined)} | ${fmt(rss.torch2 ?? undefined)} | | |` : `| peak RSS, MB | ${fmt(rss.ours)} |`);
+  const lines = rows.map((r) =>
+    torch
+      ? `| ${r.label} | ${fmt(r.ours)} | ${fmt(r.torch1)} | ${fmt(r.torch2)} | ${ratio(r.ours, r.torch2)} | ${ratio(r.ours, Math.max(r.torch1 ?? 0, r.torch2 ?? 0) || undefined)} |`
+      : `| ${r.label} | ${fmt(r.ours)} |`,
+  );
+  lines.push(
+    torch
+      ? `| peak RSS, MB (max over repeats) | ${fmt(rss.ours)} | ${fmt(rss.torch1 ?? undefined)} | ${fmt(rss.torch2 ?? undefined)} | | |`
+      : `| peak RSS, MB | ${fmt(rss.ours)} |`,
+  );
   const epoch = rows.find((r) => r.task === 'train-128')!.ours;
   const notes = [
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${process.version}; engine backend ${backend.name} (${backend.details.join('; ')}); ${torch ? `PyTorch ${torch}` : 'PyTorch peer missing'}.`,
-    `${repeats} repeat${repeats > 1 ? 's' : ''}, engine and peer alternating; ${new Date().toISOString()}; ${Math.round((Date.now() - t0) / 1000)} s; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min; ${m.cores} cores). "Best PyTorch" is the faster of its 1- and 2-thread medians.`,
+    `${repeats} repeat${repeats > 1 ? 's' : ''}, engine and peer alternating; ${new Date().toISOString()}; ${Math.round((Date.now() - t0) / 1000)} s; load average at the end ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} (1/5/15 min; ${m.cores} cores). "Best PyTorch" is the faster of its 1- and 2-thread medians.`,
     `Training loss over the measured steps (μ = 0.022): batch 32 ${lossMed('train-32').toFixed(3)}, batch 128 ${lossMed('train-128').toFixed(3)}. One MNIST epoch (60,000 samples) at batch 128: ${epoch ? `${(60000 / epoch).toFixed(0)} s` : '—'}.`,
   ];
   const table = [header, ...lines].join('\n');
   process.stdout.write(`\n${table}\n\n${notes.join('\n')}\n`);
   if (!flag('no-write')) {
-    const results = { date: new Date().toISOString(), machine: m, node: process.version, torch, repeats, trainSteps, samples, backend, rows, peakRssMb: rss, runs: { ours, torch1: peer[1], torch2: peer[2] } };
+    const results = {
+      date: new Date().toISOString(),
+      machine: m,
+      node: process.version,
+      torch,
+      repeats,
+      trainSteps,
+      samples,
+      backend,
+      rows,
+      peakRssMb: rss,
+      runs: { ours, torch1: peer[1], torch2: peer[2] },
+    };
     fs.writeFileSync(path.join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
     const readme = path.join(root, 'bench', 'README.md');
     const text = fs.readFileSync(readme, 'utf8');
@@ -145,7 +200,8 @@ async function main(): Promise<void> {
     const end = '<!-- results:end -->';
     const i = text.indexOf(begin);
     const j = text.indexOf(end);
-    if (i >= 0 && j > i) fs.writeFileSync(readme, `${text.slice(0, i + begin.length)}\n${table}\n\n${notes.join('\n\n')}\n${text.slice(j)}`);
+    if (i >= 0 && j > i)
+      fs.writeFileSync(readme, `${text.slice(0, i + begin.length)}\n${table}\n\n${notes.join('\n\n')}\n${text.slice(j)}`);
     log('wrote bench/results.json and the table in bench/README.md');
   }
 }

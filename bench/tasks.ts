@@ -1,4 +1,4 @@
-import type { BackendReport } from '../src/engine/backend/select';
+import type { BackendReport } from '../src/protocol/backend';
 
 /** The benchmark's tasks, shared by the engine side (ours.ts), the peer and the report (run.ts). */
 export const TASKS = ['train-32', 'train-128', 'infer', 'fim', 'ossa', 'pgd10'] as const;

@@ -41,7 +41,10 @@ function findCompiler() {
 /** Hash of the sources, so the engine can tell a stale build from a current one. */
 export function sourceHash(dir = srcDir) {
   const h = crypto.createHash('sha256');
-  for (const f of fs.readdirSync(dir).filter((f) => /\.(cc|h)$/.test(f)).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((f) => /\.(cc|h)$/.test(f))
+    .sort()) {
     h.update(f);
     h.update(fs.readFileSync(path.join(dir, f)));
   }
@@ -66,7 +69,11 @@ function main() {
   const compiler = findCompiler();
   if (!compiler) fail('no C++ compiler found (install g++ or clang++, or set CXX)');
   const march = process.env.FIM_NATIVE_MARCH ?? 'native';
-  const sources = fs.readdirSync(srcDir).filter((f) => f.endsWith('.cc')).sort().map((f) => path.join(srcDir, f));
+  const sources = fs
+    .readdirSync(srcDir)
+    .filter((f) => f.endsWith('.cc'))
+    .sort()
+    .map((f) => path.join(srcDir, f));
   fs.mkdirSync(outDir, { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
   const args = [
@@ -101,7 +108,9 @@ function main() {
     node: process.version,
   };
   fs.writeFileSync(path.join(outDir, 'build-info.json'), JSON.stringify(info, null, 2) + '\n');
-  console.log(`build-native: ${path.relative(root, target)} (${info.requires.join(', ') || 'baseline ISA'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `build-native: ${path.relative(root, target)} (${info.requires.join(', ') || 'baseline ISA'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) main();

@@ -47,7 +47,11 @@ if (fs.existsSync(webviewDir)) {
   for (const d of fs.readdirSync(webviewDir, { withFileTypes: true })) {
     const entry = path.join('webview', d.name, 'main.ts');
     if (d.isDirectory() && fs.existsSync(path.join(root, entry))) {
-      targets.push([entry, `dist/webview/${d.name}.js`, { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify: production, logLevel: 'warning' }]);
+      targets.push([
+        entry,
+        `dist/webview/${d.name}.js`,
+        { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify: production, logLevel: 'warning' },
+      ]);
     }
   }
 }
@@ -64,4 +68,10 @@ for (const [entry, outfile, opts] of targets) {
     await esbuild.build(options);
   }
 }
-if (!watch) console.log(`built ${targets.filter(([e]) => fs.existsSync(path.join(root, e))).map(([, o]) => o).join(', ')}`);
+if (!watch)
+  console.log(
+    `built ${targets
+      .filter(([e]) => fs.existsSync(path.join(root, e)))
+      .map(([, o]) => o)
+      .join(', ')}`,
+  );

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs code-server (a real VS Code workbench served to a browser) into a cache directory outside the repository, following shared/design/vscode-e2e.md. The install is
+# Installs code-server (a real VS Code workbench served to a browser) into a cache directory outside the repository, following CONTRIBUTING.md "End-to-end tests". The install is
 # reused while its marker file matches the versions below, so reruns take seconds.
 #   FIM_E2E_CACHE  cache directory [~/.cache/fim-e2e]
 set -euo pipefail

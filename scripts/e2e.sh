@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the packaged extension in a real VS Code (code-server + Playwright +
-# Debian Chromium; see shared/design/vscode-e2e.md). Called by .ci/run after npm test.
+# Debian Chromium; see CONTRIBUTING.md "End-to-end tests"). Called by .ci/run after npm test.
 # Installs what it needs (apt packages; code-server into ~/.cache/fim-e2e, reused on reruns),
 # builds the VSIX, and runs test/e2e/*.e2e.ts. Screenshots: test-results/e2e/.
 set -euo pipefail

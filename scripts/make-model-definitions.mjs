@@ -114,7 +114,10 @@ function definitionJson(model) {
 await tf.setBackend('cpu');
 const check = process.argv.includes('--check');
 let stale = 0;
-for (const [file, make] of [['vgg11.json', vgg11], ['resnet14.json', resnet14]]) {
+for (const [file, make] of [
+  ['vgg11.json', vgg11],
+  ['resnet14.json', resnet14],
+]) {
   const model = make();
   const text = definitionJson(model);
   const target = path.join(outDir, file);

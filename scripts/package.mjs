@@ -20,11 +20,25 @@ function run(cmd, args) {
 
 run(process.execPath, ['scripts/build.mjs', '--production']);
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-run(process.execPath, [vsce, 'package', '--skip-license', '--allow-missing-repository', '--allow-star-activation', '--no-rewrite-relative-links', '--out', out]);
+run(process.execPath, [
+  vsce,
+  'package',
+  '--skip-license',
+  '--allow-missing-repository',
+  '--allow-star-activation',
+  '--no-rewrite-relative-links',
+  '--out',
+  out,
+]);
 
 // The runtime files that must be inside (a .vscodeignore mistake would only show at run time).
 const list = spawnSync(process.execPath, [vsce, 'ls'], { cwd: root, encoding: 'utf8' });
-const files = new Set(list.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+const files = new Set(
+  list.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean),
+);
 const required = [
   'dist/extension.js',
   'dist/engine.js',

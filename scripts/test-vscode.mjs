@@ -10,13 +10,24 @@ import * as path from 'node:path';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const exe = process.env.FIM_VSCODE_PATH ?? process.env.VSCODE_EXECUTABLE ?? '';
 if (!exe || !fs.existsSync(exe)) {
-  console.log(`test:vscode skipped: set FIM_VSCODE_PATH to a VS Code executable to run the extension-host tests${exe ? ` (${exe} does not exist)` : ''}; nothing is downloaded.`);
+  console.log(
+    `test:vscode skipped: set FIM_VSCODE_PATH to a VS Code executable to run the extension-host tests${exe ? ` (${exe} does not exist)` : ''}; nothing is downloaded.`,
+  );
   process.exit(0);
 }
 
 const { runTests } = await import('@vscode/test-electron');
 const out = path.join(root, 'out', 'host-tests');
-await esbuild.build({ entryPoints: [path.join(root, 'test/extension/host/suite.ts')], outfile: path.join(out, 'suite.js'), bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], logLevel: 'warning' });
+await esbuild.build({
+  entryPoints: [path.join(root, 'test/extension/host/suite.ts')],
+  outfile: path.join(out, 'suite.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  logLevel: 'warning',
+});
 if (!fs.existsSync(path.join(root, 'dist', 'extension.js'))) {
   console.error('test:vscode: build the extension first (npm run build)');
   process.exit(1);

@@ -72,5 +72,13 @@ export function toyDataset(n: number, shape: [number, number, number] = [8, 8, 1
       pixels[i * size + k] = Math.round(255 * Math.min(1, 0.4 * r[i * size + k]! + bright));
     }
   }
-  return { name: 'toy', pixels, labels, count: n, imageShape: shape, numClasses, classNames: Array.from({ length: numClasses }, (_, i) => String(i)) };
+  return {
+    name: 'toy',
+    pixels,
+    labels,
+    count: n,
+    imageShape: shape,
+    numClasses,
+    classNames: Array.from({ length: numClasses }, (_, i) => String(i)),
+  };
 }

@@ -4,8 +4,8 @@
 Model: the MNIST ConvNet of src/engine/models/definitions/convnet.json
   conv3x3(1->32)+BN+ReLU+maxpool2, conv3x3(32->64)+BN+ReLU+maxpool2, FC(64*7*7 -> 10).
 Tasks (each prints its samples/s):
-  train-B   Adam step (lr 1e-3) on CE + mu * sum_i 1/p_i, 1/p_i = exp(logsumexp(z) - z_i); the step of
-            ../../../shared/peer/torch_convnet_bench.py (the project's training reference), on real batches.
+  train-B   Adam step (lr 1e-3) on CE + mu * sum_i 1/p_i, 1/p_i = exp(logsumexp(z) - z_i), on real
+            batches (the same step as the engine's trainer).
   infer     forward pass in eval mode, batch 256, no autograd.
   fim       exact lambda_max(G_x) and its unit eigenvector per sample: one backward pass over the batch
             tiled K times gives the logit Jacobian Z (K x N); then the K x K Gram reduction

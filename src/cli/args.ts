@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { backendRequestFrom, type BackendRequest } from '../engine/backend/select';
+import type { BackendRequest } from '../protocol/backend';
+import { backendRequestFrom } from '../engine';
 
 /** A bad command line: printed with the command's usage, exit code 2. */
 export class UsageError extends Error {
@@ -17,14 +18,45 @@ export interface Command {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 
-/** node:util parseArgs with errors turned into UsageErrors. */
+/** node:util parseArgs (strict, with -h/--help) with errors turned into UsageErrors. */
 export function parse<T extends Options>(argv: string[], options: T, allowPositionals = false) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
   }
+}
+
+/** The parsed flags of a command declared with `flags: T`. */
+export type FlagValues<T extends Options> = ReturnType<typeof parse<T>>['values'];
+
+/**
+ * A command whose flags are parsed the same way everywhere: unknown flags and bad values are
+ * usage errors (exit code 2), `--help` prints the usage and exits 0, and `run` gets the values.
+ */
+export function defineCommand<T extends Options>(spec: {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: T;
+  run(values: FlagValues<T>, argv: string[]): Promise<number>;
+}): Command {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    usage: spec.usage,
+    async run(argv) {
+      const { values } = parse(argv, spec.flags);
+      // `help` is added to every command's flags by parse(); the generic type cannot see it.
+      if ((values as { help?: boolean }).help) {
+        process.stdout.write(spec.usage + '\n');
+        return 0;
+      }
+      return spec.run(values, argv);
+    },
+  };
 }
 
 export function num(name: string, v: string | undefined, def?: number): number {

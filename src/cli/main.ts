@@ -8,10 +8,19 @@ import { quickstartCommand } from './commands/quickstart';
 import { reproduceCommand } from './commands/reproduce';
 import { runsCommand } from './commands/runs';
 import { trainCommand } from './commands/train';
-import { isInputError } from '../engine/errors';
+import { isInputError } from '../engine';
 
 /** `fim`: the engine's functions on the command line. Parsing and printing only. */
-const COMMANDS: Command[] = [trainCommand, runsCommand, quickstartCommand, backendCommand, inspectCommand, attackCommand, evalCommand, reproduceCommand];
+const COMMANDS: Command[] = [
+  trainCommand,
+  runsCommand,
+  quickstartCommand,
+  backendCommand,
+  inspectCommand,
+  attackCommand,
+  evalCommand,
+  reproduceCommand,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

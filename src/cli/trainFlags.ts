@@ -1,6 +1,6 @@
-import { formatDatasetSpec, parseDatasetSpec } from '../engine/data/spec';
 import type { AdversarialTrainingConfig, RunConfig } from '../runs/types';
 import { int, num, UsageError } from './args';
+import { formatDatasetSpec, parseDatasetSpec } from '../engine';
 
 /**
  * `fim train`'s dataset, augmentation and adversarial-training flags, turned into what the
@@ -52,7 +52,8 @@ export function defaultAugmentation(datasetSpec: string): Augmentation {
 
 export function augmentationFromFlag(v: string | undefined, datasetSpec: string): NonNullable<RunConfig['augmentation']> {
   if (v === undefined) return defaultAugmentation(datasetSpec);
-  if (!(AUGMENTATIONS as readonly string[]).includes(v)) throw new UsageError(`--augment must be one of ${AUGMENTATIONS.join(', ')}, got "${v}"`);
+  if (!(AUGMENTATIONS as readonly string[]).includes(v))
+    throw new UsageError(`--augment must be one of ${AUGMENTATIONS.join(', ')}, got "${v}"`);
   return v as Augmentation;
 }
 
@@ -77,7 +78,12 @@ export function defaultAtEpsilon(datasetSpec: string): number {
 export const DEFAULT_AT_STEPS = 10;
 
 export function adversarialFromFlags(f: AdversarialFlags, datasetSpec: string): AdversarialTrainingConfig | undefined {
-  const given = [['at-eps', f.eps], ['at-steps', f.steps], ['at-step-size', f.stepSize], ['at-ratio', f.ratio]].filter(([, v]) => v !== undefined);
+  const given = [
+    ['at-eps', f.eps],
+    ['at-steps', f.steps],
+    ['at-step-size', f.stepSize],
+    ['at-ratio', f.ratio],
+  ].filter(([, v]) => v !== undefined);
   if (!f.adversarialTraining) {
     if (given.length) throw new UsageError(`--${given[0]![0]} needs --adversarial-training`);
     return undefined;
@@ -88,6 +94,7 @@ export function adversarialFromFlags(f: AdversarialFlags, datasetSpec: string): 
   const stepSize = num('at-step-size', f.stepSize, (2.5 * epsilon) / steps);
   if (!(stepSize > 0)) throw new UsageError(`--at-step-size must be > 0, got ${stepSize}`);
   const ratio = num('at-ratio', f.ratio, 1);
-  if (!(ratio > 0 && ratio <= 1)) throw new UsageError(`--at-ratio (fraction of each batch replaced by PGD examples) must be in (0, 1], got ${ratio}`);
+  if (!(ratio > 0 && ratio <= 1))
+    throw new UsageError(`--at-ratio (fraction of each batch replaced by PGD examples) must be in (0, 1], got ${ratio}`);
   return { epsilon, steps, stepSize, ratio };
 }

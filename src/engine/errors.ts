@@ -15,5 +15,11 @@ export class InputError extends Error {
 }
 
 export function isInputError(e: unknown): boolean {
-  return e instanceof InputError || e instanceof RangeError || e instanceof DataFormatError || e instanceof DatasetError || e instanceof ModelDefinitionError;
+  return (
+    e instanceof InputError ||
+    e instanceof RangeError ||
+    e instanceof DataFormatError ||
+    e instanceof DatasetError ||
+    e instanceof ModelDefinitionError
+  );
 }

@@ -6,8 +6,14 @@
  *
  * A backend that cannot start is reported as an `initialize` error, not a crash.
  */
-import { protocolOut } from '../protocol/stdio';
-import { CancellationToken, ResponseError, createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { protocolOut } from './stdio';
+import {
+  type CancellationToken,
+  ResponseError,
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node';
 import pkg from '../../package.json';
 import {
   AttackSweep,
@@ -24,21 +30,17 @@ import {
   Train,
   type AttackInfo,
   type EngineInfo,
-  type EvalResult,
-  type InspectParams,
-  type JobProgressParams,
-  type SweepParams,
   type JobParams,
   type TrainParams,
 } from '../protocol/engine';
-import { backendRequestFrom, initBackend, type BackendRequest } from './backend/select';
+import type { BackendRequest } from '../protocol/backend';
+import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { evalFeatures } from './eval/engineJobs';
+import { inspectJob, sweepJob } from './eval/engineJobs';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
-
 
 const log = (msg: string) => process.stderr.write(`[engine ${new Date().toISOString()}] ${msg}\n`);
 
@@ -99,7 +101,10 @@ function trainHooks(jobId: string): TrainHooks {
       const last = p.epochStep === p.epochSteps || p.phase === 'eval';
       if (!last && now - lastSent < 250) return;
       lastSent = now;
-      const message = p.phase === 'eval' ? `epoch ${p.epoch}/${p.epochs}: evaluating on the test set` : `epoch ${p.epoch}/${p.epochs}, step ${p.epochStep}/${p.epochSteps}${p.loss === undefined ? '' : `, loss ${p.loss.toFixed(4)}`}, ${Math.round(p.samplesPerSecond)} samples/s`;
+      const message =
+        p.phase === 'eval'
+          ? `epoch ${p.epoch}/${p.epochs}: evaluating on the test set`
+          : `epoch ${p.epoch}/${p.epochs}, step ${p.epochStep}/${p.epochSteps}${p.loss === undefined ? '' : `, loss ${p.loss.toFixed(4)}`}, ${Math.round(p.samplesPerSecond)} samples/s`;
       void conn.sendNotification(JobProgress, {
         jobId,
         runDir: p.runDir,
@@ -126,21 +131,14 @@ function trainRequest(p: TrainParams): TrainRequest {
 }
 
 // --- evaluations (FIM inspection, attack sweeps) -----------------------------------------------
-type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
-interface EngineFeatures {
-  inspect: boolean;
-  attacks: string[];
-  runInspect?: (p: InspectParams, progress: ProgressSink, signal: AbortSignal) => Promise<EvalResult>;
-  runSweep?: (p: SweepParams, progress: ProgressSink, signal: AbortSignal) => Promise<EvalResult>;
-}
-
-/** What this engine build can evaluate: the inspection and attack sweeps of src/engine/eval. */
-async function engineFeatures(): Promise<EngineFeatures> {
-  return evalFeatures();
-}
-
 function attackInfo(): AttackInfo[] {
-  return listAttacks().map((a) => ({ name: a.name, title: a.title, norm: a.norm, kind: a.kind, budgetUnit: a.budgetUnit(resolveOptions(a)) }));
+  return listAttacks().map((a) => ({
+    name: a.name,
+    title: a.title,
+    norm: a.norm,
+    kind: a.kind,
+    budgetUnit: a.budgetUnit(resolveOptions(a)),
+  }));
 }
 
 // --- handlers ---------------------------------------------------------------------------------
@@ -156,7 +154,6 @@ conn.onRequest(Initialize, async (params) => {
   } catch (e) {
     throw toResponseError(e);
   }
-  const features = await engineFeatures();
   const info: EngineInfo = {
     protocolVersion: PROTOCOL_VERSION,
     engineVersion: pkg.version,
@@ -165,9 +162,7 @@ conn.onRequest(Initialize, async (params) => {
     backend,
     models: builtinDefinitions().map((b) => ({ name: b.name, description: b.description, defaultDataset: b.defaultDataset })),
     datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
-    attacks: features.attacks,
-    attackInfo: attackInfo(),
-    inspect: features.inspect,
+    attacks: attackInfo(),
   };
   log(`initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}`);
   return info;
@@ -190,18 +185,14 @@ conn.onRequest(Resume, (params, token) =>
 conn.onRequest(Inspect, (params, token) =>
   runJob(params, token, async (signal) => {
     await ensureBackend();
-    const f = await engineFeatures();
-    if (!f.runInspect) throw new ResponseError(EngineErrorCode.NotAvailable, 'per-sample FIM inspection is not available in this engine build');
-    return f.runInspect(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+    return inspectJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
   }),
 );
 
 conn.onRequest(AttackSweep, (params, token) =>
   runJob(params, token, async (signal) => {
     await ensureBackend();
-    const f = await engineFeatures();
-    if (!f.runSweep) throw new ResponseError(EngineErrorCode.NotAvailable, 'attack sweeps are not available in this engine build');
-    return f.runSweep(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+    return sweepJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
   }),
 );
 

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { definitionLine, modelFileKind } from './modelFiles';
 import { latestRunSummary } from './modelRuns';
 import type { RunStore } from './runStore';
+import { COMMAND } from './commandIds';
 
 export class ModelCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -22,11 +23,29 @@ export class ModelCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
     const line = definitionLine(kind, doc.getText());
     const range = new vscode.Range(line, 0, line, 0);
     const lenses = [
-      new vscode.CodeLens(range, { title: '$(shield) Train Defended Model', command: 'fim.trainDefended', arguments: [doc.uri], tooltip: 'Train this architecture with the FIM trace term (CE + μ·tr G_s)' }),
-      new vscode.CodeLens(range, { title: 'Train Baseline', command: 'fim.trainBaseline', arguments: [doc.uri], tooltip: 'Train this architecture with plain cross-entropy (μ = 0)' }),
+      new vscode.CodeLens(range, {
+        title: '$(shield) Train Defended Model',
+        command: COMMAND.trainDefended,
+        arguments: [doc.uri],
+        tooltip: 'Train this architecture with the FIM trace term (CE + μ·tr G_s)',
+      }),
+      new vscode.CodeLens(range, {
+        title: 'Train Baseline',
+        command: COMMAND.trainBaseline,
+        arguments: [doc.uri],
+        tooltip: 'Train this architecture with plain cross-entropy (μ = 0)',
+      }),
     ];
     const latest = latestRunSummary(this.store.runs(), doc.fileName);
-    if (latest) lenses.push(new vscode.CodeLens(range, { title: latest.text, command: 'fim.openDashboard', arguments: [latest.run.dir], tooltip: latest.run.dir }));
+    if (latest)
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: latest.text,
+          command: COMMAND.openDashboard,
+          arguments: [latest.run.dir],
+          tooltip: latest.run.dir,
+        }),
+      );
     return lenses;
   }
 

@@ -21,6 +21,7 @@ import type { RunStore } from './runStore';
 import { defaultBudgets, parseBudgets, parseMu, parsePositiveInt } from './inputs';
 import { readSettings } from './settings';
 import { untrustedModelMessage } from './trust';
+import { COMMAND } from './commandIds';
 
 export interface CommandDeps {
   engine: Engine;
@@ -40,7 +41,9 @@ export function runDirFromArg(arg: unknown): string | undefined {
 
 async function engineInfo(engine: Engine): Promise<EngineInfo | undefined> {
   try {
-    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'FIM: starting the engine' }, () => engine.start());
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'FIM: starting the engine' }, () =>
+      engine.start(),
+    );
   } catch (e) {
     void vscode.window.showErrorMessage(`FIM: ${(e as Error).message}`, 'Show Log').then((a) => a && engine.output.show());
     return undefined;
@@ -49,7 +52,10 @@ async function engineInfo(engine: Engine): Promise<EngineInfo | undefined> {
 
 function requireStore(store: RunStore): string | undefined {
   const dir = store.directory;
-  if (!dir) void vscode.window.showErrorMessage('FIM: open a folder first (runs are stored in the workspace, .fim/runs by default), or set fim.runStore to an absolute path.');
+  if (!dir)
+    void vscode.window.showErrorMessage(
+      'FIM: open a folder first (runs are stored in the workspace, .fim/runs by default), or set fim.runStore to an absolute path.',
+    );
   return dir ?? undefined;
 }
 
@@ -59,7 +65,7 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   const candidates: vscode.Uri[] = uri ? [uri] : vscode.window.activeTextEditor ? [vscode.window.activeTextEditor.document.uri] : [];
   for (const c of candidates) {
     if (c.scheme !== 'file') continue;
-    let text = '';
+    let text: string;
     try {
       const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === c.toString());
       text = open ? open.getText() : fs.readFileSync(c.fsPath, 'utf8');
@@ -70,23 +76,45 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
     const kind = modelFileKind(c.fsPath, text);
     if (kind) {
       if (!vscode.workspace.isTrusted) {
-        void vscode.window.showWarningMessage(untrustedModelMessage(kind), 'Manage Workspace Trust').then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
+        void vscode.window
+          .showWarningMessage(untrustedModelMessage(kind), 'Manage Workspace Trust')
+          .then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
         return undefined;
       }
       return { model: c.fsPath, label: path.basename(c.fsPath) };
     }
     if (uri) {
-      void vscode.window.showErrorMessage(`FIM: ${path.basename(c.fsPath)} is not a model definition (a tfjs Layers model.json, or a JS/TS module whose default export builds a tf.LayersModel).`);
+      void vscode.window.showErrorMessage(
+        `FIM: ${path.basename(c.fsPath)} is not a model definition (a tfjs Layers model.json, or a JS/TS module whose default export builds a tf.LayersModel).`,
+      );
       return undefined;
     }
   }
   type Item = vscode.QuickPickItem & { model?: string; defaultDataset?: string; browse?: boolean };
-  const items: Item[] = info.models.map((m) => ({ label: m.name, description: `built-in · ${m.defaultDataset}`, detail: m.description, model: m.name, defaultDataset: m.defaultDataset }));
-  if (vscode.workspace.isTrusted) items.push({ label: '$(folder-opened) Choose a model file…', detail: 'a tfjs Layers model.json or a JS/TS model module', browse: true });
-  const pick = await vscode.window.showQuickPick(items, { title: 'FIM: model definition to train', placeHolder: 'No model file selected: pick a built-in definition' });
+  const items: Item[] = info.models.map((m) => ({
+    label: m.name,
+    description: `built-in · ${m.defaultDataset}`,
+    detail: m.description,
+    model: m.name,
+    defaultDataset: m.defaultDataset,
+  }));
+  if (vscode.workspace.isTrusted)
+    items.push({
+      label: '$(folder-opened) Choose a model file…',
+      detail: 'a tfjs Layers model.json or a JS/TS model module',
+      browse: true,
+    });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'FIM: model definition to train',
+    placeHolder: 'No model file selected: pick a built-in definition',
+  });
   if (!pick) return undefined;
   if (pick.browse) {
-    const files = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'Model definitions': ['json', 'js', 'mjs', 'cjs', 'ts', 'mts', 'cts'] }, title: 'Model definition' });
+    const files = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: { 'Model definitions': ['json', 'js', 'mjs', 'cjs', 'ts', 'mts', 'cts'] },
+      title: 'Model definition',
+    });
     return files?.[0] ? pickModel(files[0], info) : undefined;
   }
   return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
@@ -99,19 +127,32 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   if (!info) return;
   const model = await pickModel(arg, info);
   if (!model) return;
-  const datasetItems = info.datasets.map((d) => ({ label: d.name, detail: d.description, needsDataDir: d.needsDataDir, picked: d.name === (model.defaultDataset ?? 'mnist') }));
+  const datasetItems = info.datasets.map((d) => ({
+    label: d.name,
+    detail: d.description,
+    needsDataDir: d.needsDataDir,
+    picked: d.name === (model.defaultDataset ?? 'mnist'),
+  }));
   datasetItems.sort((a, b) => Number(b.picked) - Number(a.picked));
-  const dataset = datasetItems.length === 1 ? datasetItems[0] : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
+  const dataset =
+    datasetItems.length === 1
+      ? datasetItems[0]
+      : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
   if (!dataset) return;
   let dataDir: string | undefined;
   if (dataset.needsDataDir) {
-    const dirs = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: `Folder with the ${dataset.label} files` });
+    const dirs = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      title: `Folder with the ${dataset.label} files`,
+    });
     if (!dirs?.[0]) return;
     dataDir = dirs[0].fsPath;
   }
   let mu = 0;
   if (defended) {
-    const muText = await vscode.window.showInputBox({ ignoreFocusOut: true,
+    const muText = await vscode.window.showInputBox({
+      ignoreFocusOut: true,
       title: 'FIM: weight μ of the trace term (loss = CE + μ·tr G_s)',
       value: '0.022',
       prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
@@ -120,7 +161,12 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     if (muText === undefined) return;
     mu = parseMu(muText)!;
   }
-  const epochsText = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: epochs', value: '2', validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const epochsText = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
+    title: 'FIM: epochs',
+    value: '2',
+    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
+  });
   if (epochsText === undefined) return;
   const s = readSettings();
   const params: Omit<TrainParams, 'jobId'> = {
@@ -156,17 +202,30 @@ function reportTrained(deps: CommandDeps, runDir: string, state: string, acc: nu
   deps.panels.refreshRun(runDir);
   const name = path.basename(runDir);
   if (state === 'completed') {
-    void vscode.window.showInformationMessage(`FIM: ${name} finished: test accuracy ${acc === null ? '–' : (acc * 100).toFixed(2) + '%'}.`, 'Inspect Run', 'Open Dashboard').then((a) => {
-      if (a === 'Inspect Run') void vscode.commands.executeCommand('fim.inspectRun', runDir);
-      if (a === 'Open Dashboard') deps.panels.open({ kind: 'training', runDir });
-    });
+    void vscode.window
+      .showInformationMessage(
+        `FIM: ${name} finished: test accuracy ${acc === null ? '–' : (acc * 100).toFixed(2) + '%'}.`,
+        'Inspect Run',
+        'Open Dashboard',
+      )
+      .then((a) => {
+        if (a === 'Inspect Run') void vscode.commands.executeCommand(COMMAND.inspectRun, runDir);
+        if (a === 'Open Dashboard') deps.panels.open({ kind: 'training', runDir });
+      });
   } else {
-    void vscode.window.showWarningMessage(`FIM: ${name} ${state}${message ? `: ${message}` : ''}.`, 'Resume Training').then((a) => a && vscode.commands.executeCommand('fim.resumeRun', runDir));
+    void vscode.window
+      .showWarningMessage(`FIM: ${name} ${state}${message ? `: ${message}` : ''}.`, 'Resume Training')
+      .then((a) => a && vscode.commands.executeCommand(COMMAND.resumeRun, runDir));
   }
 }
 
 /** A run from the argument, or a quick pick over the store (optionally filtered). */
-async function pickRun(deps: CommandDeps, arg: unknown, title: string, filter: (r: RunInfo) => boolean = () => true): Promise<RunInfo | undefined> {
+async function pickRun(
+  deps: CommandDeps,
+  arg: unknown,
+  title: string,
+  filter: (r: RunInfo) => boolean = () => true,
+): Promise<RunInfo | undefined> {
   const dir = runDirFromArg(arg);
   if (dir) {
     if (!isRunDir(dir)) {
@@ -177,11 +236,18 @@ async function pickRun(deps: CommandDeps, arg: unknown, title: string, filter: (
   }
   const runs = deps.store.runs().filter(filter);
   if (runs.length === 0) {
-    void vscode.window.showInformationMessage('FIM: no suitable runs in the run store yet. Train a model first (FIM: Train Defended Model).');
+    void vscode.window.showInformationMessage(
+      'FIM: no suitable runs in the run store yet. Train a model first (FIM: Train Defended Model).',
+    );
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    runs.map((r) => ({ label: r.config?.name ?? r.id, description: `μ=${r.config?.mu ?? '?'} · ${r.effectiveState}${r.summary?.testAccuracy != null ? ` · ${(r.summary.testAccuracy * 100).toFixed(1)}%` : ''}`, detail: r.id, run: r })),
+    runs.map((r) => ({
+      label: r.config?.name ?? r.id,
+      description: `μ=${r.config?.mu ?? '?'} · ${r.effectiveState}${r.summary?.testAccuracy != null ? ` · ${(r.summary.testAccuracy * 100).toFixed(1)}%` : ''}`,
+      detail: r.id,
+      run: r,
+    })),
     { title, ignoreFocusOut: true },
   );
   return pick?.run;
@@ -197,13 +263,18 @@ async function inspectRun(deps: CommandDeps, arg: unknown): Promise<void> {
   if (!run) return;
   const info = await engineInfo(deps.engine);
   if (!info) return;
-  if (!info.inspect) {
-    void vscode.window.showErrorMessage('FIM: per-sample FIM inspection is not available in this engine build.');
-    return;
-  }
-  const text = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: test samples to inspect', value: String(readSettings().inspectSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const text = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
+    title: 'FIM: test samples to inspect',
+    value: String(readSettings().inspectSamples),
+    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
+  });
   if (text === undefined) return;
-  const result = await deps.jobs.run('inspect', `Inspect ${run.config?.name ?? run.id}`, Inspect, { runDir: run.dir, samples: parsePositiveInt(text)!, images: Math.min(parsePositiveInt(text)!, MAX_INSPECT_IMAGES) });
+  const result = await deps.jobs.run('inspect', `Inspect ${run.config?.name ?? run.id}`, Inspect, {
+    runDir: run.dir,
+    samples: parsePositiveInt(text)!,
+    images: Math.min(parsePositiveInt(text)!, MAX_INSPECT_IMAGES),
+  });
   deps.store.fireSoon(0);
   if (result) deps.panels.open({ kind: 'inspect', runDir: run.dir, evalName: path.basename(result.evalFile, '.json') });
 }
@@ -213,43 +284,56 @@ async function attackSweep(deps: CommandDeps, arg: unknown): Promise<void> {
   if (!run) return;
   const info = await engineInfo(deps.engine);
   if (!info) return;
-  if (info.attacks.length === 0) {
-    void vscode.window.showErrorMessage('FIM: attack sweeps are not available in this engine build.');
-    return;
-  }
-  const described = new Map((info.attackInfo ?? []).map((a) => [a.name, a]));
+  const described = new Map(info.attacks.map((a) => [a.name, a]));
   const pick = await vscode.window.showQuickPick(
-    info.attacks.map((name) => {
-      const a = described.get(name);
-      return { label: name, description: a ? `${a.norm} · ${a.kind}` : '', detail: a ? `${a.title} — ${a.budgetUnit}` : undefined, name };
-    }),
+    info.attacks.map((a) => ({
+      label: a.name,
+      description: `${a.norm} · ${a.kind}`,
+      detail: `${a.title} — ${a.budgetUnit}`,
+      name: a.name,
+    })),
     { title: 'FIM: attack', matchOnDetail: true, ignoreFocusOut: true },
   );
   if (!pick) return;
   const attack = pick.name;
   const a = described.get(attack);
-  const budgetsText = await vscode.window.showInputBox({ ignoreFocusOut: true,
+  const budgetsText = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
     title: `FIM: budgets ε for ${attack}`,
     prompt: `comma-separated; ${a?.budgetUnit ?? 'in the attack’s own unit'}`,
     value: defaultBudgets(attack, a?.norm),
     validateInput: (v) => (parseBudgets(v) === null ? 'numbers ≥ 0 separated by commas' : undefined),
   });
   if (budgetsText === undefined) return;
-  const samplesText = await vscode.window.showInputBox({ ignoreFocusOut: true, title: 'FIM: test samples to attack', value: String(readSettings().attackSamples), validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined) });
+  const samplesText = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
+    title: 'FIM: test samples to attack',
+    value: String(readSettings().attackSamples),
+    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
+  });
   if (samplesText === undefined) return;
-  const result = await deps.jobs.run('sweep', `${attack} sweep on ${run.config?.name ?? run.id}`, AttackSweep, { runDir: run.dir, attack, budgets: parseBudgets(budgetsText)!, samples: parsePositiveInt(samplesText)! });
+  const result = await deps.jobs.run('sweep', `${attack} sweep on ${run.config?.name ?? run.id}`, AttackSweep, {
+    runDir: run.dir,
+    attack,
+    budgets: parseBudgets(budgetsText)!,
+    samples: parsePositiveInt(samplesText)!,
+  });
   deps.store.fireSoon(0);
   if (result) {
     const evalName = path.basename(result.evalFile, '.json');
-    void vscode.window.showInformationMessage(`FIM: ${attack} sweep written to ${evalName}.`, 'Fooling Ratio', 'Adversarial Images').then((a) => {
-      if (a === 'Fooling Ratio') deps.panels.open({ kind: 'fooling', runDirs: [run.dir] });
-      if (a === 'Adversarial Images') deps.panels.open({ kind: 'adversarial', runDir: run.dir, evalName });
-    });
+    void vscode.window
+      .showInformationMessage(`FIM: ${attack} sweep written to ${evalName}.`, 'Fooling Ratio', 'Adversarial Images')
+      .then((a) => {
+        if (a === 'Fooling Ratio') deps.panels.open({ kind: 'fooling', runDirs: [run.dir] });
+        if (a === 'Adversarial Images') deps.panels.open({ kind: 'adversarial', runDir: run.dir, evalName });
+      });
   }
 }
 
 async function compareRuns(deps: CommandDeps, arg: unknown, selected?: unknown[]): Promise<void> {
-  const fromArgs = (selected && selected.length > 1 ? selected : arg ? [arg] : []).map(runDirFromArg).filter((d): d is string => Boolean(d));
+  const fromArgs = (selected && selected.length > 1 ? selected : arg ? [arg] : [])
+    .map(runDirFromArg)
+    .filter((d): d is string => Boolean(d));
   if (fromArgs.length > 1) {
     deps.panels.open({ kind: 'fooling', runDirs: fromArgs });
     return;
@@ -261,7 +345,13 @@ async function compareRuns(deps: CommandDeps, arg: unknown, selected?: unknown[]
   }
   const withSweeps = new Set(runs.filter((r) => evalsOfKind(r, 'sweep').length > 0).map((r) => r.dir));
   const picks = await vscode.window.showQuickPick(
-    runs.map((r) => ({ label: r.config?.name ?? r.id, description: `${r.config?.mu ? `defended μ=${r.config.mu}` : 'baseline'}${withSweeps.has(r.dir) ? ' · has attack sweeps' : ' · no attack sweep yet'}`, detail: r.id, picked: withSweeps.has(r.dir) || fromArgs.includes(r.dir), run: r })),
+    runs.map((r) => ({
+      label: r.config?.name ?? r.id,
+      description: `${r.config?.mu ? `defended μ=${r.config.mu}` : 'baseline'}${withSweeps.has(r.dir) ? ' · has attack sweeps' : ' · no attack sweep yet'}`,
+      detail: r.id,
+      picked: withSweeps.has(r.dir) || fromArgs.includes(r.dir),
+      run: r,
+    })),
     { title: 'FIM: runs to compare (baseline and defended overlaid)', canPickMany: true },
   );
   if (!picks || picks.length === 0) return;
@@ -277,7 +367,9 @@ async function openTrainingLog(deps: CommandDeps, arg: unknown): Promise<void> {
     return;
   }
   const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
-  await vscode.window.showTextDocument(doc.languageId === 'fimlog' ? doc : await vscode.languages.setTextDocumentLanguage(doc, 'fimlog'), { preview: false });
+  await vscode.window.showTextDocument(doc.languageId === 'fimlog' ? doc : await vscode.languages.setTextDocumentLanguage(doc, 'fimlog'), {
+    preview: false,
+  });
 }
 
 async function stopJob(deps: CommandDeps): Promise<void> {
@@ -286,10 +378,18 @@ async function stopJob(deps: CommandDeps): Promise<void> {
     void vscode.window.showInformationMessage('FIM: no job is running.');
     return;
   }
-  const pick = jobs.length === 1 ? { job: jobs[0]! } : await vscode.window.showQuickPick(jobs.map((j) => ({ label: j.title, description: j.progress?.message ?? '', job: j })), { title: 'FIM: job to stop' });
+  const pick =
+    jobs.length === 1
+      ? { job: jobs[0]! }
+      : await vscode.window.showQuickPick(
+          jobs.map((j) => ({ label: j.title, description: j.progress?.message ?? '', job: j })),
+          { title: 'FIM: job to stop' },
+        );
   if (!pick) return;
   pick.job.cancel();
-  void vscode.window.showInformationMessage(`FIM: stopping "${pick.job.title}"${pick.job.kind === 'train' || pick.job.kind === 'resume' ? ' (a checkpoint is written; resume it later)' : ''}.`);
+  void vscode.window.showInformationMessage(
+    `FIM: stopping "${pick.job.title}"${pick.job.kind === 'train' || pick.job.kind === 'resume' ? ' (a checkpoint is written; resume it later)' : ''}.`,
+  );
 }
 
 async function resumeRun(deps: CommandDeps, arg: unknown): Promise<void> {
@@ -317,41 +417,52 @@ async function openEvaluation(deps: CommandDeps, arg: unknown): Promise<void> {
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const reg = (id: string, f: (...args: unknown[]) => unknown) => vscode.commands.registerCommand(id, f);
   return [
-    reg('fim.trainDefended', (arg) => train(deps, arg, true)),
-    reg('fim.trainBaseline', (arg) => train(deps, arg, false)),
-    reg('fim.inspectRun', (arg) => inspectRun(deps, arg)),
-    reg('fim.attackSweep', (arg) => attackSweep(deps, arg)),
-    reg('fim.compareRuns', (arg, selected) => compareRuns(deps, arg, selected as unknown[] | undefined)),
-    reg('fim.openTrainingLog', (arg) => openTrainingLog(deps, arg)),
-    reg('fim.stopJob', () => stopJob(deps)),
-    reg('fim.resumeRun', (arg) => resumeRun(deps, arg)),
-    reg('fim.openDashboard', async (arg) => {
+    reg(COMMAND.trainDefended, (arg) => train(deps, arg, true)),
+    reg(COMMAND.trainBaseline, (arg) => train(deps, arg, false)),
+    reg(COMMAND.inspectRun, (arg) => inspectRun(deps, arg)),
+    reg(COMMAND.attackSweep, (arg) => attackSweep(deps, arg)),
+    reg(COMMAND.compareRuns, (arg, selected) => compareRuns(deps, arg, selected as unknown[] | undefined)),
+    reg(COMMAND.openTrainingLog, (arg) => openTrainingLog(deps, arg)),
+    reg(COMMAND.stopJob, () => stopJob(deps)),
+    reg(COMMAND.resumeRun, (arg) => resumeRun(deps, arg)),
+    reg(COMMAND.openDashboard, async (arg) => {
       const run = await pickRun(deps, arg, 'FIM: training dashboard of run');
       if (run) deps.panels.open({ kind: 'training', runDir: run.dir });
     }),
-    reg('fim.openAdversarial', async (arg) => {
+    reg(COMMAND.openAdversarial, async (arg) => {
       const run = await pickRun(deps, arg, 'FIM: adversarial images of run', (r) => evalsOfKind(r, 'sweep').length > 0);
-      if (run) deps.panels.open({ kind: 'adversarial', runDir: run.dir, ...(arg && typeof arg === 'object' && 'evalName' in arg ? { evalName: (arg as { evalName: string }).evalName } : {}) });
+      if (run)
+        deps.panels.open({
+          kind: 'adversarial',
+          runDir: run.dir,
+          ...(arg && typeof arg === 'object' && 'evalName' in arg ? { evalName: (arg as { evalName: string }).evalName } : {}),
+        });
     }),
-    reg('fim.openInspection', async (arg) => {
+    reg(COMMAND.openInspection, async (arg) => {
       const run = await pickRun(deps, arg, 'FIM: inspection of run', (r) => evalsOfKind(r, 'inspect').length > 0);
       if (!run) return;
       const names = evalsOfKind(run, 'inspect');
-      const evalName = arg && typeof arg === 'object' && 'evalName' in arg ? (arg as { evalName: string }).evalName : names.length === 1 ? names[0] : await vscode.window.showQuickPick(names, { title: 'FIM: inspection' });
+      const evalName =
+        arg && typeof arg === 'object' && 'evalName' in arg
+          ? (arg as { evalName: string }).evalName
+          : names.length === 1
+            ? names[0]
+            : await vscode.window.showQuickPick(names, { title: 'FIM: inspection' });
       if (!evalName) {
-        if (names.length === 0) void vscode.window.showInformationMessage(`FIM: ${run.id} has no FIM inspection yet; run FIM: Inspect Run.`);
+        if (names.length === 0)
+          void vscode.window.showInformationMessage(`FIM: ${run.id} has no FIM inspection yet; run FIM: Inspect Run.`);
         return;
       }
       deps.panels.open({ kind: 'inspect', runDir: run.dir, evalName });
     }),
-    reg('fim.openEvaluation', (arg) => openEvaluation(deps, arg)),
-    reg('fim.refreshRuns', () => deps.tree.refresh()),
-    reg('fim.revealRun', (arg) => {
+    reg(COMMAND.openEvaluation, (arg) => openEvaluation(deps, arg)),
+    reg(COMMAND.refreshRuns, () => deps.tree.refresh()),
+    reg(COMMAND.revealRun, (arg) => {
       const dir = runDirFromArg(arg);
       if (dir) void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir));
     }),
-    reg('fim.showEngineLog', () => deps.engine.output.show()),
-    reg('fim.restartEngine', async () => {
+    reg(COMMAND.showEngineLog, () => deps.engine.output.show()),
+    reg(COMMAND.restartEngine, async () => {
       try {
         const info = await deps.engine.client.restart();
         void vscode.window.showInformationMessage(`FIM: engine restarted (${info.backend.name}, pid ${info.pid}).`);

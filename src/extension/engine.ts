@@ -9,6 +9,7 @@ import { EngineClient, type EngineCrashedError, type EngineLaunch, type EngineSt
 import { listRuns } from '../runs/reader';
 import { chooseRuntime } from './runtime';
 import { readSettings } from './settings';
+import { COMMAND } from './commandIds';
 
 export class Engine implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
@@ -28,7 +29,7 @@ export class Engine implements vscode.Disposable {
     this.output = vscode.window.createOutputChannel('FIM Engine', { log: true });
     this.statusItem = vscode.window.createStatusBarItem('fim.engine', vscode.StatusBarAlignment.Left, 10);
     this.statusItem.name = 'FIM Engine';
-    this.statusItem.command = 'fim.showEngineLog';
+    this.statusItem.command = COMMAND.showEngineLog;
     this.client = new EngineClient(
       () => this.launch(),
       () => ({ protocolVersion: 1, backend: readSettings().backend }),
@@ -44,7 +45,11 @@ export class Engine implements vscode.Disposable {
         onJobLost: (jobId, error) => this.lostEmitter.fire({ jobId, error }),
         runsOwnedBy: (pid) => {
           const store = readSettings().runStore;
-          return store ? listRuns(store).filter((r) => r.status?.state === 'running' && r.status.pid === pid).map((r) => r.dir) : [];
+          return store
+            ? listRuns(store)
+                .filter((r) => r.status?.state === 'running' && r.status.pid === pid)
+                .map((r) => r.dir)
+            : [];
         },
       },
     );
@@ -54,7 +59,12 @@ export class Engine implements vscode.Disposable {
 
   private launch(): EngineLaunch {
     const s = readSettings();
-    const choice = chooseRuntime({ configured: s.nodePath, trusted: vscode.workspace.isTrusted, pathVar: process.env.PATH, execPath: process.execPath });
+    const choice = chooseRuntime({
+      configured: s.nodePath,
+      trusted: vscode.workspace.isTrusted,
+      pathVar: process.env.PATH,
+      execPath: process.execPath,
+    });
     if (choice.note) this.output.warn(choice.note);
     const script = this.context.asAbsolutePath('dist/engine.js');
     this.output.info(`starting the engine: ${choice.command} ${script} (runtime from ${choice.source})`);
@@ -70,17 +80,30 @@ export class Engine implements vscode.Disposable {
 
   private onState(state: EngineState, detail?: string): void {
     const info = this.client?.engineInfo;
-    const icons: Record<EngineState, string> = { stopped: '$(circle-outline)', starting: '$(sync~spin)', ready: '$(pulse)', crashed: '$(warning)', failed: '$(error)' };
+    const icons: Record<EngineState, string> = {
+      stopped: '$(circle-outline)',
+      starting: '$(sync~spin)',
+      ready: '$(pulse)',
+      crashed: '$(warning)',
+      failed: '$(error)',
+    };
     this.statusItem.text = `${icons[state]} FIM${state === 'ready' && info ? `: ${info.backend.name}` : state === 'stopped' ? '' : `: ${state}`}`;
     this.statusItem.tooltip = `FIM engine: ${state}${detail ? ` — ${detail}` : ''}${info ? ` (pid ${info.pid})` : ''}. Click for the engine log.`;
-    this.statusItem.backgroundColor = state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : state === 'crashed' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    if (detail) (state === 'failed' || state === 'crashed' ? this.output.error : this.output.info).call(this.output, `engine ${state}: ${detail}`);
+    this.statusItem.backgroundColor =
+      state === 'failed'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : state === 'crashed'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
+    if (detail)
+      if (state === 'failed' || state === 'crashed') this.output.error(`engine ${state}: ${detail}`);
+      else this.output.info(`engine ${state}: ${detail}`);
     if (state === 'crashed') {
       void vscode.window.showWarningMessage(`FIM: ${detail ?? 'the engine crashed'}.`, 'Show Log').then((a) => a && this.output.show());
     } else if (state === 'failed') {
       void vscode.window.showErrorMessage(`FIM: ${detail ?? 'the engine failed'}`, 'Show Log', 'Restart Engine').then((a) => {
         if (a === 'Show Log') this.output.show();
-        if (a === 'Restart Engine') void vscode.commands.executeCommand('fim.restartEngine');
+        if (a === 'Restart Engine') void vscode.commands.executeCommand(COMMAND.restartEngine);
       });
     }
   }

@@ -6,12 +6,33 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CancellationTokenSource, createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, type CancellationToken, type MessageConnection, type NotificationType, type RequestType } from 'vscode-jsonrpc/node';
-import { writeJsonAtomic } from '../runs/atomic';
-import { runFile } from '../runs/paths';
-import { readJsonFile } from '../runs/reader';
-import type { RunStatus } from '../runs/types';
-import { Initialize, JobProgress, JobStarted, Log, PROTOCOL_VERSION, Shutdown, StopJob, type EngineInfo, type InitializeParams, type JobParams, type JobProgressParams, type JobStartedParams, type LogParams } from '../protocol/engine';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type CancellationToken,
+  type MessageConnection,
+  type NotificationType,
+  type RequestType,
+} from 'vscode-jsonrpc/node';
+import { markRunIncomplete } from '../runs/status';
+import {
+  Initialize,
+  JobProgress,
+  JobStarted,
+  Log,
+  PROTOCOL_VERSION,
+  Shutdown,
+  StopJob,
+  type EngineInfo,
+  type InitializeParams,
+  type JobParams,
+  type JobProgressParams,
+  type JobStartedParams,
+  type LogParams,
+} from '../protocol/engine';
 
 export interface EngineLaunch {
   /** The Node runtime (a `node` binary, or Electron with ELECTRON_RUN_AS_NODE=1). */
@@ -73,22 +94,6 @@ export interface EngineEvents {
    * runs are marked incomplete even when the engine died before telling which run a job writes.
    */
   runsOwnedBy?(pid: number): string[];
-}
-
-/**
- * A `running` run owned by a dead engine would otherwise look alive until the next reader checks
- * its pid; mark it `incomplete` with the reason, atomically (readers see the old or new status).
- * Returns whether the status was changed. Runs owned by another process are left alone.
- */
-export function markRunIncomplete(runDir: string, deadPid: number | undefined, reason: string): boolean {
-  const file = runFile(runDir, 'status');
-  const status = readJsonFile<RunStatus>(file);
-  if (!status || status.state !== 'running') return false;
-  if (deadPid !== undefined && status.pid !== undefined && status.pid !== deadPid) return false;
-  const next: RunStatus = { ...status, state: 'incomplete', updatedAt: new Date().toISOString(), message: reason };
-  delete next.pid;
-  writeJsonAtomic(file, next);
-  return true;
 }
 
 interface PendingJob {
@@ -167,14 +172,23 @@ export class EngineClient {
       this.setState('failed', msg);
       throw new Error(msg);
     }
-    const child = spawn(launch.command, launch.args, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+    const child = spawn(launch.command, launch.args, {
+      cwd: launch.cwd,
+      env: launch.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
     this.child = child;
     const spawnError = new Promise<never>((_, reject) => {
-      child.once('error', (e) => reject(new Error(`cannot start the engine with "${launch.command}": ${e.message}. Set fim.engine.nodePath to a Node.js ≥ 20 binary.`)));
+      child.once('error', (e) =>
+        reject(
+          new Error(`cannot start the engine with "${launch.command}": ${e.message}. Set fim.engine.nodePath to a Node.js ≥ 20 binary.`),
+        ),
+      );
     });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (t: string) => this.events.onStderr?.(t));
-    const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (t: string) => this.events.onStderr?.(t));
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     conn.onNotification(JobProgress, (p) => {
       const job = this.pending.get(p.jobId);
       if (job && p.runDir) job.runDir = p.runDir;
@@ -192,7 +206,8 @@ export class EngineClient {
     child.once('exit', (code, signal) => this.onExit(child, conn, code, signal));
     try {
       const info = await Promise.race([conn.sendRequest(Initialize, this.init()), spawnError]);
-      if (info.protocolVersion !== PROTOCOL_VERSION) throw new Error(`engine speaks protocol ${info.protocolVersion}, the extension ${PROTOCOL_VERSION}; rebuild the extension`);
+      if (info.protocolVersion !== PROTOCOL_VERSION)
+        throw new Error(`engine speaks protocol ${info.protocolVersion}, the extension ${PROTOCOL_VERSION}; rebuild the extension`);
       this.info = info;
       this.setState('ready', `${info.backend.name} backend, pid ${info.pid}`);
       return info;
@@ -201,7 +216,7 @@ export class EngineClient {
       this.info = null;
       this.kill(child);
       this.setState('failed', msg);
-      throw new Error(`the engine could not start: ${msg}`);
+      throw new Error(`the engine could not start: ${msg}`, { cause: e });
     }
   }
 
@@ -229,9 +244,12 @@ export class EngineClient {
       }
     };
     const known = new Set(jobs.map((j) => j.runDir && path.resolve(j.runDir)).filter((d): d is string => Boolean(d)));
-    let orphans: string[] = [];
+    let orphans: string[];
     try {
-      orphans = child.pid === undefined ? [] : (this.events.runsOwnedBy?.(child.pid) ?? []).map((d) => path.resolve(d)).filter((d) => !known.has(d));
+      orphans =
+        child.pid === undefined
+          ? []
+          : (this.events.runsOwnedBy?.(child.pid) ?? []).map((d) => path.resolve(d)).filter((d) => !known.has(d));
     } catch {
       orphans = [];
     }

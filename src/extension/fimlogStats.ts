@@ -98,7 +98,10 @@ export function hoverMarkdown(a: FimlogAnalysis, line: number): string | null {
   const f = rec.fields;
   const prev = previousEpoch(a, rec);
   const epochs = typeof a.header.epochs === 'number' ? a.header.epochs : null;
-  const title = rec.kind === 'epoch' ? `**Epoch ${f.epoch}${epochs ? ` of ${epochs}` : ''}** (end of epoch, after ${f.step} steps)` : `**Step ${f.step}** — epoch ${f.epoch}${epochs ? ` of ${epochs}` : ''}, step ${f.epoch_step ?? '?'} within it`;
+  const title =
+    rec.kind === 'epoch'
+      ? `**Epoch ${f.epoch}${epochs ? ` of ${epochs}` : ''}** (end of epoch, after ${f.step} steps)`
+      : `**Step ${f.step}** — epoch ${f.epoch}${epochs ? ` of ${epochs}` : ''}, step ${f.epoch_step ?? '?'} within it`;
   const out = [title, ''];
   const rows: string[] = [];
   for (const [key, label] of METRICS) {
@@ -110,15 +113,27 @@ export function hoverMarkdown(a: FimlogAnalysis, line: number): string | null {
   }
   const total = a.stepsPerEpoch && epochs ? a.stepsPerEpoch * epochs : null;
   if (typeof f.step === 'number') {
-    const where = total ? `step ${f.step} of ${total} (${((f.step / total) * 100).toFixed(1)}% of the run)` : `step ${f.step}${a.lastStep ? ` of ${a.lastStep} logged so far` : ''}`;
+    const where = total
+      ? `step ${f.step} of ${total} (${((f.step / total) * 100).toFixed(1)}% of the run)`
+      : `step ${f.step}${a.lastStep ? ` of ${a.lastStep} logged so far` : ''}`;
     out.push(`Position: ${where}; record ${i + 1} of ${a.records.length} in this log.`, '');
   }
   const lo = a.traceMin[i];
   const hi = a.traceMax[i];
-  if (lo && hi) out.push(`tr G_s so far: min ${formatMetric('trace_gs', lo.value)} (line ${lo.line + 1}), max ${formatMetric('trace_gs', hi.value)} (line ${hi.line + 1})`, '');
+  if (lo && hi)
+    out.push(
+      `tr G_s so far: min ${formatMetric('trace_gs', lo.value)} (line ${lo.line + 1}), max ${formatMetric('trace_gs', hi.value)} (line ${hi.line + 1})`,
+      '',
+    );
   if (rows.length) {
-    out.push(prev ? `| metric | value | vs end of epoch ${prev.fields.epoch} |` : '| metric | value |', prev ? '|---|--:|--:|' : '|---|--:|', ...rows, '');
+    out.push(
+      prev ? `| metric | value | vs end of epoch ${prev.fields.epoch} |` : '| metric | value |',
+      prev ? '|---|--:|--:|' : '|---|--:|',
+      ...rows,
+      '',
+    );
   }
-  if (!prev && typeof f.epoch === 'number') out.push(f.epoch === 1 ? '_First epoch: no previous epoch to compare with._' : `_No record of epoch ${f.epoch - 1} in this log._`);
+  if (!prev && typeof f.epoch === 'number')
+    out.push(f.epoch === 1 ? '_First epoch: no previous epoch to compare with._' : `_No record of epoch ${f.epoch - 1} in this log._`);
   return out.join('\n').trimEnd();
 }

@@ -25,7 +25,7 @@ export interface RunningJob {
 export function describeJobError(e: unknown): string {
   if (e instanceof EngineCrashedError) return e.message;
   if (e instanceof ResponseError) {
-    if (e.code === EngineErrorCode.InputError || e.code === EngineErrorCode.NotAvailable) return e.message;
+    if (e.code === EngineErrorCode.InputError) return e.message;
     return `the engine failed: ${e.message}`;
   }
   return e instanceof Error ? e.message : String(e);
@@ -69,43 +69,52 @@ export class Jobs implements vscode.Disposable {
    * Runs one job with a cancellable progress notification. Resolves with the result, or
    * undefined after showing why it failed.
    */
-  async run<P extends JobParams, R>(kind: JobKind, title: string, type: RequestType<P, R, void>, params: Omit<P, 'jobId'>): Promise<R | undefined> {
+  async run<P extends JobParams, R>(
+    kind: JobKind,
+    title: string,
+    type: RequestType<P, R, void>,
+    params: Omit<P, 'jobId'>,
+  ): Promise<R | undefined> {
     const jobId = newJobId(kind);
     const full = { ...params, jobId } as P;
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `FIM: ${title}`, cancellable: true }, async (progress, token) => {
-      const cts = new vscode.CancellationTokenSource();
-      const job: RunningJob = { jobId, kind, title, cancel: () => cts.cancel() };
-      if ('runDir' in params && typeof params.runDir === 'string') job.runDir = params.runDir;
-      this.jobs.set(jobId, job);
-      this.changed.fire();
-      let reported = 0;
-      const sub = this.engine.onProgress((p) => {
-        if (p.jobId !== jobId) return;
-        const increment = p.fraction !== undefined ? Math.max(0, p.fraction * 100 - reported) : undefined;
-        if (p.fraction !== undefined) reported = Math.max(reported, p.fraction * 100);
-        progress.report({ message: p.message, ...(increment ? { increment } : {}) });
-      });
-      const tokenSub = token.onCancellationRequested(() => {
-        progress.report({ message: 'stopping (writing a checkpoint)…' });
-        cts.cancel();
-      });
-      try {
-        progress.report({ message: 'starting the engine…' });
-        return await this.engine.client.job(type, full, cts.token);
-      } catch (e) {
-        const msg = describeJobError(e);
-        this.engine.output.error(`${title}: ${msg}`);
-        const actions = e instanceof EngineCrashedError || !(e instanceof ResponseError && e.code === EngineErrorCode.InputError) ? ['Show Log'] : [];
-        void vscode.window.showErrorMessage(`FIM: ${title} failed: ${msg}`, ...actions).then((a) => a && this.engine.output.show());
-        return undefined;
-      } finally {
-        sub.dispose();
-        tokenSub.dispose();
-        cts.dispose();
-        this.jobs.delete(jobId);
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `FIM: ${title}`, cancellable: true },
+      async (progress, token) => {
+        const cts = new vscode.CancellationTokenSource();
+        const job: RunningJob = { jobId, kind, title, cancel: () => cts.cancel() };
+        if ('runDir' in params && typeof params.runDir === 'string') job.runDir = params.runDir;
+        this.jobs.set(jobId, job);
         this.changed.fire();
-      }
-    });
+        let reported = 0;
+        const sub = this.engine.onProgress((p) => {
+          if (p.jobId !== jobId) return;
+          const increment = p.fraction !== undefined ? Math.max(0, p.fraction * 100 - reported) : undefined;
+          if (p.fraction !== undefined) reported = Math.max(reported, p.fraction * 100);
+          progress.report({ message: p.message, ...(increment ? { increment } : {}) });
+        });
+        const tokenSub = token.onCancellationRequested(() => {
+          progress.report({ message: 'stopping (writing a checkpoint)…' });
+          cts.cancel();
+        });
+        try {
+          progress.report({ message: 'starting the engine…' });
+          return await this.engine.client.job(type, full, cts.token);
+        } catch (e) {
+          const msg = describeJobError(e);
+          this.engine.output.error(`${title}: ${msg}`);
+          const actions =
+            e instanceof EngineCrashedError || !(e instanceof ResponseError && e.code === EngineErrorCode.InputError) ? ['Show Log'] : [];
+          void vscode.window.showErrorMessage(`FIM: ${title} failed: ${msg}`, ...actions).then((a) => a && this.engine.output.show());
+          return undefined;
+        } finally {
+          sub.dispose();
+          tokenSub.dispose();
+          cts.dispose();
+          this.jobs.delete(jobId);
+          this.changed.fire();
+        }
+      },
+    );
   }
 
   dispose(): void {

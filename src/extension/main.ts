@@ -12,6 +12,7 @@ import { PanelManager } from './panels/panelManager';
 import { RunsTreeProvider } from './runsTree';
 import { RunStore } from './runStore';
 import { SECTION } from './settings';
+import { COMMAND } from './commandIds';
 
 let engine: Engine | undefined;
 
@@ -51,7 +52,9 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.runStore`)) store.reconfigure();
       if (e.affectsConfiguration(`${SECTION}.engine`)) {
-        void vscode.window.showInformationMessage('FIM: engine settings changed; they apply when the engine restarts.', 'Restart Engine').then((a) => a && vscode.commands.executeCommand('fim.restartEngine'));
+        void vscode.window
+          .showInformationMessage('FIM: engine settings changed; they apply when the engine restarts.', 'Restart Engine')
+          .then((a) => a && vscode.commands.executeCommand(COMMAND.restartEngine));
       }
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => {

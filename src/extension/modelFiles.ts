@@ -14,7 +14,9 @@ export function modelFileKind(fileName: string, text: string): ModelFileKind | n
   if (ext === '.json') return /"modelTopology"\s*:/.test(text.slice(0, 200_000)) ? 'model-json' : null;
   if (MODULE_EXTENSIONS.includes(ext)) {
     if (/\.d\.[cm]?ts$/.test(fileName)) return null;
-    const usesTf = /from\s+['"]@tensorflow\/tfjs[\w-]*['"]|require\(\s*['"]@tensorflow\/tfjs[\w-]*['"]\s*\)|\bModelModuleContext\b/.test(text);
+    const usesTf = /from\s+['"]@tensorflow\/tfjs[\w-]*['"]|require\(\s*['"]@tensorflow\/tfjs[\w-]*['"]\s*\)|\bModelModuleContext\b/.test(
+      text,
+    );
     const exportsDefault = /\bexport\s+default\b|module\.exports\s*=/.test(text);
     return usesTf && exportsDefault ? 'module' : null;
   }

@@ -9,7 +9,9 @@ export function latestRunSummary(runs: readonly RunInfo[], modelFile: string): {
   const mine = runs.filter((r) => r.config && path.resolve(r.config.model) === file && r.summary);
   const run = mine[0]; // listRuns is newest first
   if (!run) return null;
-  const parts = [`latest run ${run.config!.name}: ${run.summary!.testAccuracy === null ? 'no accuracy yet' : `${(run.summary!.testAccuracy * 100).toFixed(1)}% accuracy`}`];
+  const parts = [
+    `latest run ${run.config!.name}: ${run.summary!.testAccuracy === null ? 'no accuracy yet' : `${(run.summary!.testAccuracy * 100).toFixed(1)}% accuracy`}`,
+  ];
   for (const name of evalsOfKind(run, 'sweep')) {
     try {
       const ev = loadEval(run.dir, name, 'sweep');

@@ -4,11 +4,15 @@ import type { RunInfo } from '../runs/types';
 import type { Jobs } from './jobs';
 import type { RunStore } from './runStore';
 import { evalItemModel, readEvalKind, runItemModel, type ItemModel } from './runsTreeModel';
+import { COMMAND } from './commandIds';
 
 export type RunsNode = { type: 'run'; run: RunInfo } | { type: 'eval'; run: RunInfo; evalName: string };
 
 function toTreeItem(m: ItemModel, id: string): vscode.TreeItem {
-  const item = new vscode.TreeItem(m.label, m.collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(
+    m.label,
+    m.collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+  );
   item.id = id;
   item.description = m.description;
   item.tooltip = new vscode.MarkdownString(m.tooltip);
@@ -44,12 +48,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   getTreeItem(node: RunsNode): vscode.TreeItem {
     if (node.type === 'run') {
       const item = toTreeItem(runItemModel(node.run, this.jobs.progressFor(node.run.dir)), node.run.dir);
-      item.command = { command: 'fim.openDashboard', title: 'Open Training Dashboard', arguments: [node] };
+      item.command = { command: COMMAND.openDashboard, title: 'Open Training Dashboard', arguments: [node] };
       return item;
     }
     const kind = readEvalKind(node.run.dir, node.evalName);
     const item = toTreeItem(evalItemModel(node.run.dir, node.evalName, kind), `${node.run.dir}#${node.evalName}`);
-    item.command = { command: 'fim.openEvaluation', title: 'Open Evaluation', arguments: [node] };
+    item.command = { command: COMMAND.openEvaluation, title: 'Open Evaluation', arguments: [node] };
     return item;
   }
 

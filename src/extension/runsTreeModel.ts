@@ -51,14 +51,20 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
   const [icon, iconColor] = STATE_ICON[state] ?? ['circle-outline'];
   const tip = [`**${name}**`, '', `\`${run.dir}\``, ''];
   if (run.config) {
-    tip.push(`model \`${path.basename(run.config.model)}\` on ${run.config.dataset} (${run.config.trainSamples} train / ${run.config.testSamples} test)`);
-    tip.push(`μ = ${run.config.mu}${run.config.labelSmoothing ? `, label smoothing ${run.config.labelSmoothing}` : ''}, ${run.config.epochs} epoch(s), batch ${run.config.batchSize}, lr ${run.config.learningRate}, seed ${run.config.seed}`);
+    tip.push(
+      `model \`${path.basename(run.config.model)}\` on ${run.config.dataset} (${run.config.trainSamples} train / ${run.config.testSamples} test)`,
+    );
+    tip.push(
+      `μ = ${run.config.mu}${run.config.labelSmoothing ? `, label smoothing ${run.config.labelSmoothing}` : ''}, ${run.config.epochs} epoch(s), batch ${run.config.batchSize}, lr ${run.config.learningRate}, seed ${run.config.seed}`,
+    );
   }
   tip.push('', `state: **${state}**${run.status?.message ? ` — ${run.status.message}` : ''}`);
   if (live && state === 'running') tip.push(`progress: ${live.message}`);
   if (run.summary) {
     const s = run.summary;
-    tip.push(`test accuracy ${pct(s.testAccuracy)}, tr G_s mean ${s.testMeanTraceGs?.toPrecision(4) ?? '–'} / median ${s.testMedianTraceGs?.toPrecision(4) ?? '–'}, ${s.epochsCompleted}/${s.epochs} epochs, ${s.backend}`);
+    tip.push(
+      `test accuracy ${pct(s.testAccuracy)}, tr G_s mean ${s.testMeanTraceGs?.toPrecision(4) ?? '–'} / median ${s.testMedianTraceGs?.toPrecision(4) ?? '–'}, ${s.epochsCompleted}/${s.epochs} epochs, ${s.backend}`,
+    );
   }
   if (run.problems.length) tip.push('', `problems: ${run.problems.join('; ')}`);
   const resumable = state === 'stopped' || state === 'incomplete' || (state === 'failed' && Boolean(run.status?.latestCheckpoint));

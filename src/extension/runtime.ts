@@ -38,7 +38,13 @@ export function findOnPath(name: string, pathVar: string | undefined, platform =
  * The configured runtime when the workspace is trusted (a custom path runs code of the
  * workspace's choosing), else `node` on PATH, else VS Code's runtime as Node.
  */
-export function chooseRuntime(opts: { configured: string; trusted: boolean; pathVar: string | undefined; execPath: string; platform?: NodeJS.Platform }): RuntimeChoice {
+export function chooseRuntime(opts: {
+  configured: string;
+  trusted: boolean;
+  pathVar: string | undefined;
+  execPath: string;
+  platform?: NodeJS.Platform;
+}): RuntimeChoice {
   const configured = opts.configured.trim();
   let note: string | undefined;
   if (configured) {

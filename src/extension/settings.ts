@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { DEFAULT_RUNS_DIR } from '../runs/paths';
 import { resolveRunStore } from './storeLocation';
-import type { BackendRequest } from '../engine/backend/select';
+import type { BackendRequest } from '../protocol/backend';
 
 export const SECTION = 'fim';
 

@@ -7,6 +7,7 @@
 import type { ModelFileKind } from './modelFiles';
 
 export function untrustedModelMessage(kind: ModelFileKind): string {
-  const what = kind === 'module' ? 'a model module is code that the engine runs' : 'a model definition file is loaded and built by the engine';
+  const what =
+    kind === 'module' ? 'a model module is code that the engine runs' : 'a model definition file is loaded and built by the engine';
   return `FIM: this workspace is not trusted, and ${what}. Trust the workspace to train user model definitions; built-in definitions and existing runs work in restricted mode.`;
 }

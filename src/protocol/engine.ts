@@ -5,7 +5,7 @@
  * not pull tfjs into the extension bundle.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { BackendReport, BackendRequest } from '../engine/backend/select';
+import type { BackendReport, BackendRequest } from './backend';
 import type { RunConfig, RunSummary } from '../runs/types';
 
 export const PROTOCOL_VERSION = 1;
@@ -16,8 +16,6 @@ export const EngineErrorCode = {
   InputError: -32010,
   /** The job was cancelled; for training the run was stopped with a checkpoint. */
   Cancelled: -32800,
-  /** The engine build lacks this feature (e.g. attacks not installed yet). */
-  NotAvailable: -32011,
   /** Anything else: an engine bug or an environment problem. */
   EngineFailure: -32012,
 } as const;
@@ -42,12 +40,8 @@ export interface EngineInfo {
   backend: BackendReport;
   models: (NamedDescription & { defaultDataset: string })[];
   datasets: (NamedDescription & { needsDataDir: boolean })[];
-  /** Attack names the engine can run in a sweep; empty when the attacks module is absent. */
-  attacks: string[];
-  /** What each attack is and the unit of its budget ε (for the pickers). */
-  attackInfo?: AttackInfo[];
-  /** Whether the per-sample FIM inspection is available in this build. */
-  inspect: boolean;
+  /** The attacks a sweep can run: what each is and the unit of its budget ε (for the pickers). */
+  attacks: AttackInfo[];
 }
 
 export interface AttackInfo {

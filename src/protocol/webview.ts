@@ -6,6 +6,7 @@
  */
 import type { DistanceRow, InspectEval, SweepEval, SweepPoint, NormName } from '../runs/evals';
 import type { MetricRecord, RunState } from '../runs/types';
+import { isEvalName } from './names';
 
 export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling'] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
@@ -84,9 +85,7 @@ export interface PanelDataMap {
 
 /** Host → webview. */
 export type HostMessage<K extends PanelKind = PanelKind> =
-  | { type: 'data'; kind: K; key: PanelKey; data: PanelDataMap[K] }
-  | { type: 'error'; message: string }
-  | { type: 'exported'; file: string };
+  { type: 'data'; kind: K; key: PanelKey; data: PanelDataMap[K] } | { type: 'error'; message: string } | { type: 'exported'; file: string };
 
 export const EXPORT_FORMATS = ['svg', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -127,15 +126,12 @@ export function parsePanelKey(v: unknown): PanelKey | null {
       if (v.evalName === undefined) return { kind: 'adversarial', runDir: v.runDir };
       return isEvalName(v.evalName) ? { kind: 'adversarial', runDir: v.runDir, evalName: v.evalName } : null;
     case 'fooling':
-      return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d)) ? { kind: 'fooling', runDirs: v.runDirs as string[] } : null;
+      return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d))
+        ? { kind: 'fooling', runDirs: v.runDirs }
+        : null;
     default:
       return null;
   }
-}
-
-/** An eval name is a file name under evals/: no separators, no dot-dot. */
-export function isEvalName(v: unknown): v is string {
-  return isStr(v, 200) && /^[A-Za-z0-9_.=+-]+$/.test(v) && !v.startsWith('.');
 }
 
 /** A file name for an export: a bare name with the format's extension. */
@@ -154,10 +150,12 @@ export function parseWebviewMessage(v: unknown): { ok: true; message: WebviewMes
       return { ok: true, message: { type: 'initialized' } };
     case 'export': {
       const format = v.format;
-      if (!(EXPORT_FORMATS as readonly unknown[]).includes(format)) return { ok: false, reason: `export format must be one of ${EXPORT_FORMATS.join(', ')}` };
+      if (!(EXPORT_FORMATS as readonly unknown[]).includes(format))
+        return { ok: false, reason: `export format must be one of ${EXPORT_FORMATS.join(', ')}` };
       const fileName = safeExportName(v.fileName, format as ExportFormat);
       if (!fileName) return { ok: false, reason: 'export needs a file name' };
-      if (typeof v.content !== 'string' || v.content.length > MAX_EXPORT_CHARS) return { ok: false, reason: 'export content must be a string of at most 64 Mi characters' };
+      if (typeof v.content !== 'string' || v.content.length > MAX_EXPORT_CHARS)
+        return { ok: false, reason: 'export content must be a string of at most 64 Mi characters' };
       return { ok: true, message: { type: 'export', format: format as ExportFormat, fileName, content: v.content } };
     }
     case 'open': {
@@ -167,7 +165,9 @@ export function parseWebviewMessage(v: unknown): { ok: true; message: WebviewMes
     case 'reveal':
       return isStr(v.path) ? { ok: true, message: { type: 'reveal', path: v.path } } : { ok: false, reason: 'reveal needs a path' };
     case 'error':
-      return typeof v.message === 'string' ? { ok: true, message: { type: 'error', message: v.message.slice(0, 4000) } } : { ok: false, reason: 'error needs a message' };
+      return typeof v.message === 'string'
+        ? { ok: true, message: { type: 'error', message: v.message.slice(0, 4000) } }
+        : { ok: false, reason: 'error needs a message' };
     default:
       return { ok: false, reason: `unknown message type "${String(v.type).slice(0, 40)}"` };
   }

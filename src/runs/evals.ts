@@ -29,7 +29,12 @@ export interface EvalProvenance {
   command?: string;
 }
 
-/** Per-sample Fisher-information statistics (design §1). */
+/** A value of an attack option. Options are stored with every evaluation and reproduction plan. */
+export type AttackOptionValue = number | string | boolean;
+/** An attack's options by name, as given by the user or resolved against the attack's defaults. */
+export type AttackOptions = Record<string, AttackOptionValue>;
+
+/** Per-sample Fisher-information statistics (docs/design.md §1). */
 export interface SampleFimStats {
   index: number;
   label: number;
@@ -132,7 +137,7 @@ export interface SweepEval {
   samples: number;
   correct: number;
   cleanAccuracy: number;
-  options: Record<string, unknown>;
+  options: AttackOptions;
   results: SweepPoint[];
   examples: AdversarialExample[];
 }
@@ -145,9 +150,9 @@ export interface DistanceRow {
   medianDistance: number;
   successRate: number;
   samples: number;
-  /** The same distances in Foolbox 2's units, which the paper's Table 1 used (design §2). */
+  /** The same distances in Foolbox 2's units, which the paper's Table 1 used (docs/design.md §2). */
   foolbox2: { unit: 'MSE' | 'MAE' | 'Linf' | 'L0'; mean: number; median: number };
-  options: Record<string, unknown>;
+  options: AttackOptions;
   /** Samples attacked (correctly classified) and found adversarials. */
   attacked?: number;
   found?: number;
@@ -193,7 +198,7 @@ export interface TransferEval {
   /** The other run's checkpoint and weights hash. */
   otherCheckpoint?: string;
   otherCheckpointSha256?: string;
-  options?: Record<string, unknown>;
+  options?: AttackOptions;
 }
 
 /** Robust accuracy when a sample counts as broken if any attack breaks it (AutoAttack's rule). */
@@ -207,7 +212,7 @@ export interface WorstCaseEval {
   samples?: number;
   correct?: number;
   cleanAccuracy?: number;
-  options?: Record<string, Record<string, unknown>>;
+  options?: Record<string, AttackOptions>;
 }
 
 export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval;

@@ -38,7 +38,12 @@ export function formatFimlogLine(kind: FimlogKind, fields: Record<string, Fimlog
 }
 
 export function formatFimlogHeader(fields: Record<string, FimlogValue>): string {
-  return '# fimlog v1 ' + Object.entries(fields).map(([k, v]) => `${k}=${formatValue(v)}`).join(' ');
+  return (
+    '# fimlog v1 ' +
+    Object.entries(fields)
+      .map(([k, v]) => `${k}=${formatValue(v)}`)
+      .join(' ')
+  );
 }
 
 /** key=value pairs; values may be JSON strings containing spaces. */

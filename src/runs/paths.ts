@@ -29,6 +29,10 @@ export function evalFile(runDir: string, name: string): string {
 /** A run id: sortable timestamp + a file-system-safe name. */
 export function makeRunId(name: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[:.]/g, '-').replace('T', 'T').slice(0, 19);
-  const safe = name.replace(/[^A-Za-z0-9_.=-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'run';
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9_.=-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 80) || 'run';
   return `${stamp}-${safe}`;
 }

@@ -28,7 +28,7 @@ export interface MetricsRead {
 }
 
 export function readMetrics(runDir: string): MetricsRead {
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(runFile(runDir, 'metrics'), 'utf8');
   } catch {

@@ -11,6 +11,7 @@
  *   report.json    ReproduceReport: every number the report shows, with samples and uncertainty
  *   report.html    the same as one self-contained page (inline SVG charts, no external resources)
  */
+import type { AttackOptions } from './evals';
 import type { AdversarialTrainingConfig } from './types';
 
 export const REPRODUCE_FORMAT_VERSION = 1;
@@ -18,7 +19,6 @@ export const REPRODUCE_FORMAT_VERSION = 1;
 export type ReproduceMode = 'quick' | 'full';
 /** The trace defence (μ ≥ 0; μ = 0 is the baseline), label smoothing, PGD adversarial training. */
 export type ModelRole = 'fim' | 'lsr' | 'pgd-at';
-export type AttackOptionsJson = Record<string, number | string | boolean>;
 
 export interface ReproduceModelSpec {
   /** Stable key used in stage keys and run names, e.g. `mu0.022`, `lsr0.1`, `pgdat0.3`. */
@@ -72,8 +72,8 @@ export interface ReproducePlan {
   fig3: { samples: number; budgets: number[]; clip: boolean };
   /** FGM / OTCM / FGSM sweeps on the same ε axis (squared l2 norm of the unclipped step). */
   fig5: { samples: number; budgets: number[]; attacks: string[] };
-  table1: { samples: number; attacks: string[]; options: Record<string, AttackOptionsJson> };
-  table2: { samples: number; attacks: string[]; ossaBudget: number; options: Record<string, AttackOptionsJson> };
+  table1: { samples: number; attacks: string[]; options: Record<string, AttackOptions> };
+  table2: { samples: number; attacks: string[]; ossaBudget: number; options: Record<string, AttackOptions> };
   inspect: { samples: number; heldOut: number };
   sanity: SanityPlan;
   /** What this plan leaves out or shrinks compared with the paper (quick mode, flags). */

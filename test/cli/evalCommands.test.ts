@@ -35,8 +35,10 @@ test('fim inspect --json: per-sample statistics, means, medians and the temperat
   const out = json(['inspect', '--run', runA, '--samples', '12', '--images', '2', '--held-out', '200']);
   const samples = out.samples as Record<string, number>[];
   assert.equal(samples.length, 12);
-  for (const key of ['index', 'label', 'predicted', 'traceGs', 'lambdaMaxGs', 'lambdaMaxGx', 'klBudget']) assert.equal(typeof samples[0]![key], 'number', key);
-  for (const agg of [out.mean, out.median] as Record<string, number>[]) for (const key of ['traceGs', 'lambdaMaxGs', 'lambdaMaxGx']) assert.equal(typeof agg[key], 'number');
+  for (const key of ['index', 'label', 'predicted', 'traceGs', 'lambdaMaxGs', 'lambdaMaxGx', 'klBudget'])
+    assert.equal(typeof samples[0]![key], 'number', key);
+  for (const agg of [out.mean, out.median] as Record<string, number>[])
+    for (const key of ['traceGs', 'lambdaMaxGs', 'lambdaMaxGx']) assert.equal(typeof agg[key], 'number');
   const t = out.temperatureScaling as { temperature: number; mean: Record<string, number> };
   assert.ok(t.temperature > 0 && typeof t.mean.lambdaMaxGx === 'number');
   assert.ok(fs.existsSync(out.file as string));
@@ -48,7 +50,10 @@ test('fim attack --attack ossa --eps 1,2,4,6 --json: {attack, samples, results: 
   assert.equal(out.attack, 'ossa');
   assert.equal(out.samples, 15);
   const results = out.results as Record<string, number>[];
-  assert.deepEqual(results.map((r) => r.eps), [1, 2, 4, 6]);
+  assert.deepEqual(
+    results.map((r) => r.eps),
+    [1, 2, 4, 6],
+  );
   for (const r of results) {
     assert.ok(r.foolingRatio! >= 0 && r.foolingRatio! <= 1);
     assert.ok(r.accuracy! >= 0 && r.accuracy! <= 1);
@@ -64,8 +69,14 @@ test('fim attack --attack ossa --eps 1,2,4,6 --json: {attack, samples, results: 
 test('fim eval distance --json: {results: [{attack, norm, meanDistance, medianDistance, successRate}]}', () => {
   const out = json(['eval', 'distance', '--run', runA, '--attacks', 'fgsm,deepfool', '--samples', '8']);
   const results = out.results as Record<string, unknown>[];
-  assert.deepEqual(results.map((r) => r.attack), ['fgsm', 'deepfool']);
-  assert.deepEqual(results.map((r) => r.norm), ['linf', 'l2']);
+  assert.deepEqual(
+    results.map((r) => r.attack),
+    ['fgsm', 'deepfool'],
+  );
+  assert.deepEqual(
+    results.map((r) => r.norm),
+    ['linf', 'l2'],
+  );
   for (const r of results) for (const key of ['meanDistance', 'medianDistance', 'successRate']) assert.equal(typeof r[key], 'number', key);
 });
 
@@ -106,7 +117,12 @@ test('bad requests exit with code 2 and say what is wrong', () => {
 });
 
 test('--help for the new commands', () => {
-  for (const args of [['inspect', '--help'], ['attack', '--help'], ['eval', '--help'], ['eval', 'distance', '--help']]) {
+  for (const args of [
+    ['inspect', '--help'],
+    ['attack', '--help'],
+    ['eval', '--help'],
+    ['eval', 'distance', '--help'],
+  ]) {
     const r = fim(args);
     assert.equal(r.status, 0, args.join(' '));
     assert.match(r.stdout, /fim (inspect|attack|eval)/);

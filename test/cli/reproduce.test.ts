@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { makePlan } from '../../src/engine/reproduce/plan';
-import { FILES } from '../../src/engine/reproduce/orchestrate';
+import { makePlan } from '../../src/reproduce/plan';
+import { FILES } from '../../src/reproduce/orchestrate';
 import { tmpDir } from '../helpers';
 
 /**
@@ -21,7 +21,15 @@ function fim(args: string[]) {
 }
 
 test('bad flags and values give a usage message and exit code 2; --help exits 0', () => {
-  for (const args of [['--mu', 'abc'], ['--mu', '-0.1'], ['--seeds', '0'], ['--samples', '1.5'], ['--nope'], ['--backend', 'tpu'], ['--mu', '0']]) {
+  for (const args of [
+    ['--mu', 'abc'],
+    ['--mu', '-0.1'],
+    ['--seeds', '0'],
+    ['--samples', '1.5'],
+    ['--nope'],
+    ['--backend', 'tpu'],
+    ['--mu', '0'],
+  ]) {
     const r = fim(['reproduce', ...args, '--out', tmpDir()]);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '');

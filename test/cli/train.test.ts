@@ -16,7 +16,13 @@ function fim(args: string[]) {
 }
 
 test('bad flags and values give a usage message and exit code 2', () => {
-  for (const args of [['train', '--epochs', 'x'], ['train', '--nope'], ['train', '--mu', '-1'], ['train', '--backend', 'tpu'], ['frobnicate']]) {
+  for (const args of [
+    ['train', '--epochs', 'x'],
+    ['train', '--nope'],
+    ['train', '--mu', '-1'],
+    ['train', '--backend', 'tpu'],
+    ['frobnicate'],
+  ]) {
     const r = fim(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '');
@@ -39,13 +45,34 @@ test('--help works for every command', () => {
 test('a run killed with SIGKILL mid-epoch stays readable, is incomplete, and --resume finishes it', async () => {
   const out = tmpDir();
   // 100 steps per epoch: long enough to kill reliably inside epoch 2 with the native kernels.
-  const args = ['train', '--mu', '0.022', '--epochs', '2', '--batch', '32', '--limit-train', '3200', '--limit-test', '200', '--seed', '5', '--out', out, '--json'];
+  const args = [
+    'train',
+    '--mu',
+    '0.022',
+    '--epochs',
+    '2',
+    '--batch',
+    '32',
+    '--limit-train',
+    '3200',
+    '--limit-test',
+    '200',
+    '--seed',
+    '5',
+    '--out',
+    out,
+    '--json',
+  ];
   // Reference: the same run, uninterrupted.
   const ref = fim([...args, '--name', 'reference']);
   assert.equal(ref.status, 0, ref.stderr);
   const refSummary = JSON.parse(ref.stdout) as RunSummary;
 
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args, '--name', 'killed'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args, '--name', 'killed'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let runDir = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -93,10 +120,26 @@ test('a run killed with SIGKILL mid-epoch stays readable, is incomplete, and --r
 
 test('--json prints exactly one JSON object with the summary fields', () => {
   const out = tmpDir();
-  const r = fim(['train', '--mu', '0', '--epochs', '1', '--batch', '64', '--limit-train', '256', '--limit-test', '100', '--out', out, '--json']);
+  const r = fim([
+    'train',
+    '--mu',
+    '0',
+    '--epochs',
+    '1',
+    '--batch',
+    '64',
+    '--limit-train',
+    '256',
+    '--limit-test',
+    '100',
+    '--out',
+    out,
+    '--json',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout) as RunSummary;
-  for (const k of ['runDir', 'testAccuracy', 'testMeanTraceGs', 'backend', 'samplesPerSecond', 'wallSeconds'] as const) assert.ok(s[k] !== undefined && s[k] !== null, k);
+  for (const k of ['runDir', 'testAccuracy', 'testMeanTraceGs', 'backend', 'samplesPerSecond', 'wallSeconds'] as const)
+    assert.ok(s[k] !== undefined && s[k] !== null, k);
   assert.ok(s.testAccuracy! >= 0 && s.testAccuracy! <= 1);
   assert.ok(fs.existsSync(s.runDir));
 });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { UsageError } from '../../src/cli/args';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../../src/cli/trainFlags';
-import { writeFolderSample, writeIdxSample } from '../../src/engine/data/samples';
+import { writeFolderSample, writeIdxSample } from '../fixtures/datasets';
 import type { RunConfig, RunSummary } from '../../src/runs/types';
 import { tmpDir } from '../helpers';
 
@@ -19,11 +19,20 @@ function fim(args: string[]) {
 
 test('dataset flags become the dataset spec stored in config.json', () => {
   assert.equal(datasetSpecFromFlags({}), 'mnist');
-  assert.equal(datasetSpecFromFlags({ dataset: 'folder', imageSize: '64', valSplit: '0.1', channels: '1' }), 'folder:size=64,val=0.1,channels=1');
+  assert.equal(
+    datasetSpecFromFlags({ dataset: 'folder', imageSize: '64', valSplit: '0.1', channels: '1' }),
+    'folder:size=64,val=0.1,channels=1',
+  );
   assert.equal(datasetSpecFromFlags({ dataset: 'gtsrb', imageSize: '48' }), 'gtsrb:size=48');
   assert.equal(datasetSpecFromFlags({ dataset: 'idx', idxSet: 'emnist-balanced' }), 'idx:set=emnist-balanced');
-  assert.throws(() => datasetSpecFromFlags({ dataset: 'cifar10', imageSize: '64' }), (e: Error) => e instanceof UsageError && /--image-size applies to --dataset folder or gtsrb, not cifar10/.test(e.message));
-  assert.throws(() => datasetSpecFromFlags({ dataset: 'folder:size=32', imageSize: '64' }), /--image-size and the dataset's own size= option are both given/);
+  assert.throws(
+    () => datasetSpecFromFlags({ dataset: 'cifar10', imageSize: '64' }),
+    (e: Error) => e instanceof UsageError && /--image-size applies to --dataset folder or gtsrb, not cifar10/.test(e.message),
+  );
+  assert.throws(
+    () => datasetSpecFromFlags({ dataset: 'folder:size=32', imageSize: '64' }),
+    /--image-size and the dataset's own size= option are both given/,
+  );
 });
 
 test('augmentation defaults per dataset: crop + flip for CIFAR-10, crop only for traffic signs, none otherwise', () => {
@@ -69,8 +78,32 @@ test('fim train on an image folder and on IDX files, with LSR and PGD-AT, record
   writeIdxSample(path.join(data, 'idx'), { classes: 10, train: 40, test: 10 });
   const out = tmpDir();
   const runs: [string[], Partial<RunConfig>][] = [
-    [['--dataset', 'folder', '--data-dir', path.join(data, 'folder'), '--image-size', '28', '--channels', '1', '--val-split', '0.34', '--augment', 'crop'], { dataset: 'folder:size=28,val=0.34,channels=1', augmentation: 'crop', trainSamples: 20, testSamples: 10 }],
-    [['--dataset', 'idx', '--data-dir', path.join(data, 'idx'), '--label-smoothing', '0.1', '--adversarial-training', '--at-steps', '2'], { dataset: 'idx', labelSmoothing: 0.1, augmentation: 'none', adversarialTraining: { epsilon: 0.3, steps: 2, stepSize: 0.375, ratio: 1 } }],
+    [
+      [
+        '--dataset',
+        'folder',
+        '--data-dir',
+        path.join(data, 'folder'),
+        '--image-size',
+        '28',
+        '--channels',
+        '1',
+        '--val-split',
+        '0.34',
+        '--augment',
+        'crop',
+      ],
+      { dataset: 'folder:size=28,val=0.34,channels=1', augmentation: 'crop', trainSamples: 20, testSamples: 10 },
+    ],
+    [
+      ['--dataset', 'idx', '--data-dir', path.join(data, 'idx'), '--label-smoothing', '0.1', '--adversarial-training', '--at-steps', '2'],
+      {
+        dataset: 'idx',
+        labelSmoothing: 0.1,
+        augmentation: 'none',
+        adversarialTraining: { epsilon: 0.3, steps: 2, stepSize: 0.375, ratio: 1 },
+      },
+    ],
   ];
   for (const [args, expected] of runs) {
     const r = fim(['train', ...args, '--model', 'convnet', '--epochs', '1', '--batch', '10', '--out', out, '--json']);

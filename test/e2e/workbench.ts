@@ -16,7 +16,12 @@ export function log(msg: string): void {
   process.stderr.write(`[e2e ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
-export async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | null | undefined | false> | T | null | undefined | false, intervalMs = 250): Promise<T> {
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  f: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -28,11 +33,16 @@ export async function until<T>(what: string, timeoutMs: number, f: () => Promise
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+  throw new Error(
+    `timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`,
+  );
 }
 
 export function installVsix(vsix: string, userDir: string, extDir: string): void {
-  const r = spawnSync(process.execPath, [ENTRY, '--install-extension', vsix, '--extensions-dir', extDir, '--user-data-dir', userDir], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [ENTRY, '--install-extension', vsix, '--extensions-dir', extDir, '--user-data-dir', userDir], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (r.status !== 0) throw new Error(`installing ${vsix} failed (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
   log(r.stdout.trim().split('\n').pop() ?? 'installed');
 }
@@ -54,23 +64,44 @@ export class CodeServer {
 
   async start(): Promise<void> {
     const out = fs.openSync(this.logFile, 'a');
-    this.child = spawn(process.execPath, [ENTRY, '--auth', 'none', '--bind-addr', `127.0.0.1:${this.port}`, '--user-data-dir', this.userDir, '--extensions-dir', this.extDir, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', this.workspace], {
-      stdio: ['ignore', out, out],
-      env: { ...process.env, VSCODE_PROXY_URI: '' },
-    });
+    this.child = spawn(
+      process.execPath,
+      [
+        ENTRY,
+        '--auth',
+        'none',
+        '--bind-addr',
+        `127.0.0.1:${this.port}`,
+        '--user-data-dir',
+        this.userDir,
+        '--extensions-dir',
+        this.extDir,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        this.workspace,
+      ],
+      {
+        stdio: ['ignore', out, out],
+        env: { ...process.env, VSCODE_PROXY_URI: '' },
+      },
+    );
     log(`code-server pid ${this.child.pid} on ${this.url}`);
-    await until('code-server to answer HTTP', 90_000, () =>
-      new Promise<boolean>((resolve) => {
-        const req = http.get(`${this.url}/healthz`, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        });
-        req.on('error', () => resolve(false));
-        req.setTimeout(2000, () => {
-          req.destroy();
-          resolve(false);
-        });
-      }),
+    await until(
+      'code-server to answer HTTP',
+      90_000,
+      () =>
+        new Promise<boolean>((resolve) => {
+          const req = http.get(`${this.url}/healthz`, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+          });
+          req.on('error', () => resolve(false));
+          req.setTimeout(2000, () => {
+            req.destroy();
+            resolve(false);
+          });
+        }),
     );
   }
 
@@ -90,7 +121,16 @@ export class CodeServer {
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.FIM_E2E_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
     timeout: 60_000,
   });
 }
@@ -140,7 +180,10 @@ export class Workbench {
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
     if (item) {
       await input.fill(item);
-      await this.page.locator('.quick-input-widget .monaco-list-row', { hasText: item }).first().waitFor({ state: 'visible', timeout: 10_000 });
+      await this.page
+        .locator('.quick-input-widget .monaco-list-row', { hasText: item })
+        .first()
+        .waitFor({ state: 'visible', timeout: 10_000 });
     }
     await input.press('Enter');
     log(`quick pick "${title}": ${item ?? '(default)'}`);

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { EngineClient, EngineCrashedError, markRunIncomplete, newJobId, RestartPolicy, type EngineLaunch, type EngineState } from '../../src/extension/engineProcess';
+import { markRunIncomplete } from '../../src/runs/status';
+import {
+  EngineClient,
+  EngineCrashedError,
+  newJobId,
+  RestartPolicy,
+  type EngineLaunch,
+  type EngineState,
+} from '../../src/extension/engineProcess';
 import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { Train } from '../../src/protocol/engine';
 import { listRuns, readRun } from '../../src/runs/reader';
@@ -17,7 +25,19 @@ function launch(): EngineLaunch {
 }
 
 function trainParams(storeDir: string) {
-  return { jobId: newJobId('train'), model: 'convnet', dataset: 'mnist', mu: 0.022, epochs: 1, batchSize: 32, learningRate: 1e-3, seed: 0, limitTrain: 256, limitTest: 64, storeDir };
+  return {
+    jobId: newJobId('train'),
+    model: 'convnet',
+    dataset: 'mnist',
+    mu: 0.022,
+    epochs: 1,
+    batchSize: 32,
+    learningRate: 1e-3,
+    seed: 0,
+    limitTrain: 256,
+    limitTest: 64,
+    storeDir,
+  };
 }
 
 describe('RestartPolicy', () => {
@@ -56,7 +76,12 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
   const stderr: string[] = [];
   let client: EngineClient;
   before(() => {
-    client = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onState: (s) => states.push(s), onStderr: (t) => stderr.push(t) }, new RestartPolicy(1, 60_000));
+    client = new EngineClient(
+      launch,
+      () => ({ protocolVersion: 1, backend: 'auto' }),
+      { onState: (s) => states.push(s), onStderr: (t) => stderr.push(t) },
+      new RestartPolicy(1, 60_000),
+    );
   });
   after(async () => {
     await client.dispose();
@@ -86,7 +111,7 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
       assert.ok(summary.checkpoint, 'a checkpoint was written on stop');
       const run = readRun(summary.runDir);
       assert.equal(run.effectiveState, 'stopped');
-      assert.ok(fs.existsSync(path.join(summary.runDir, 'checkpoints', summary.checkpoint!)));
+      assert.ok(fs.existsSync(path.join(summary.runDir, 'checkpoints', summary.checkpoint)));
     } finally {
       await c2.dispose();
     }
@@ -94,7 +119,18 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
 
   it('fails a job whose engine is killed, marks its run incomplete and restarts the engine', async () => {
     const params = { ...trainParams(store), limitTrain: 4096, epochs: 3, name: 'killed' };
-    const c3 = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onState: (s) => states.push(s), runsOwnedBy: (pid) => listRuns(store).filter((r) => r.status?.state === 'running' && r.status.pid === pid).map((r) => r.dir) }, new RestartPolicy(1, 60_000));
+    const c3 = new EngineClient(
+      launch,
+      () => ({ protocolVersion: 1, backend: 'auto' }),
+      {
+        onState: (s) => states.push(s),
+        runsOwnedBy: (pid) =>
+          listRuns(store)
+            .filter((r) => r.status?.state === 'running' && r.status.pid === pid)
+            .map((r) => r.dir),
+      },
+      new RestartPolicy(1, 60_000),
+    );
     try {
       await c3.start();
       const firstPid = c3.pid!;
@@ -108,8 +144,12 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
       }
       assert.ok(runDir, 'job started');
       process.kill(firstPid, 'SIGKILL');
-      await assert.rejects(done, (e: unknown) => e instanceof EngineCrashedError && /killed by SIGKILL/.test(e.message) && e.runMarkedIncomplete && e.runDir === runDir);
-      const run = readRun(runDir!);
+      await assert.rejects(
+        done,
+        (e: unknown) =>
+          e instanceof EngineCrashedError && /killed by SIGKILL/.test(e.message) && e.runMarkedIncomplete && e.runDir === runDir,
+      );
+      const run = readRun(runDir);
       assert.equal(run.effectiveState, 'incomplete');
       assert.equal(run.status?.state, 'incomplete', 'status.json itself says incomplete');
       assert.ok(run.config, 'config still readable');

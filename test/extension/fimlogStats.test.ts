@@ -7,10 +7,22 @@ const t = new Date('2026-01-01T00:00:00Z');
 const lines = [
   formatFimlogHeader({ run: 'r', model: 'convnet', dataset: 'mnist', mu: 0.022, epochs: 2, batch: 64 }),
   formatFimlogLine('info', { msg: 'backend wasm' }, t),
-  formatFimlogLine('step', { epoch: 1, step: 2, epoch_step: '2/4', loss: 2.5, ce: 2.0, trace_gs: 40, lmax_gs: 9, acc: 0.2, samples_per_s: 100 }, t),
-  formatFimlogLine('step', { epoch: 1, step: 4, epoch_step: '4/4', loss: 1.5, ce: 1.2, trace_gs: 55, lmax_gs: 12, acc: 0.5, samples_per_s: 110 }, t),
+  formatFimlogLine(
+    'step',
+    { epoch: 1, step: 2, epoch_step: '2/4', loss: 2.5, ce: 2.0, trace_gs: 40, lmax_gs: 9, acc: 0.2, samples_per_s: 100 },
+    t,
+  ),
+  formatFimlogLine(
+    'step',
+    { epoch: 1, step: 4, epoch_step: '4/4', loss: 1.5, ce: 1.2, trace_gs: 55, lmax_gs: 12, acc: 0.5, samples_per_s: 110 },
+    t,
+  ),
   formatFimlogLine('epoch', { epoch: 1, step: 4, loss: 2.0, ce: 1.6, acc: 0.35, trace_gs: 50, test_acc: 0.6, test_ce: 1.1 }, t),
-  formatFimlogLine('step', { epoch: 2, step: 6, epoch_step: '2/4', loss: 1.0, ce: 0.8, trace_gs: 30, lmax_gs: 8, acc: 0.7, samples_per_s: 120 }, t),
+  formatFimlogLine(
+    'step',
+    { epoch: 2, step: 6, epoch_step: '2/4', loss: 1.0, ce: 0.8, trace_gs: 30, lmax_gs: 8, acc: 0.7, samples_per_s: 120 },
+    t,
+  ),
   formatFimlogLine('epoch', { epoch: 2, step: 8, loss: 0.9, ce: 0.7, acc: 0.75, trace_gs: 25, test_acc: 0.8, test_ce: 0.6 }, t),
   '',
 ];

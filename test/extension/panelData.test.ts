@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadAdversarialData, loadEval, loadFoolingData, loadInspectData, loadTrainingData, PanelDataError } from '../../src/extension/panels/panelData';
+import {
+  loadAdversarialData,
+  loadEval,
+  loadFoolingData,
+  loadInspectData,
+  loadTrainingData,
+  PanelDataError,
+} from '../../src/extension/panels/panelData';
 import { latestRunSummary } from '../../src/extension/modelRuns';
 import { listRuns } from '../../src/runs/reader';
 import { tmpDir } from '../helpers';
@@ -11,9 +18,30 @@ import { writeFixtureRun } from './fixtures/runs';
 describe('panel data from the run store', () => {
   const store = tmpDir();
   const model = path.join(store, 'net', 'model.json');
-  const base = writeFixtureRun(store, { name: 'base', mu: 0, samples: 10_000, images: 0, model, createdAt: new Date('2026-01-01T00:00:00Z') });
-  const def = writeFixtureRun(store, { name: 'def', mu: 0.022, samples: 16, images: 4, model, createdAt: new Date('2026-01-02T00:00:00Z') });
-  const bare = writeFixtureRun(store, { name: 'bare', mu: 0.01, samples: 0, sweep: false, distance: false, createdAt: new Date('2026-01-03T00:00:00Z') });
+  const base = writeFixtureRun(store, {
+    name: 'base',
+    mu: 0,
+    samples: 10_000,
+    images: 0,
+    model,
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  });
+  const def = writeFixtureRun(store, {
+    name: 'def',
+    mu: 0.022,
+    samples: 16,
+    images: 4,
+    model,
+    createdAt: new Date('2026-01-02T00:00:00Z'),
+  });
+  const bare = writeFixtureRun(store, {
+    name: 'bare',
+    mu: 0.01,
+    samples: 0,
+    sweep: false,
+    distance: false,
+    createdAt: new Date('2026-01-03T00:00:00Z'),
+  });
 
   it('training: every metric record, the run and its size', () => {
     const d = loadTrainingData(def);
@@ -31,16 +59,31 @@ describe('panel data from the run store', () => {
 
   it('adversarial: all sweeps of a run, the first selected', () => {
     const d = loadAdversarialData(def);
-    assert.deepEqual(d.sweeps.map((s) => s.evalName), ['sweep-ossa']);
+    assert.deepEqual(
+      d.sweeps.map((s) => s.evalName),
+      ['sweep-ossa'],
+    );
     assert.equal(d.selected, 'sweep-ossa');
-    assert.throws(() => loadAdversarialData(bare), (e: unknown) => e instanceof PanelDataError && /no attack sweep yet/.test((e as Error).message));
+    assert.throws(
+      () => loadAdversarialData(bare),
+      (e: unknown) => e instanceof PanelDataError && /no attack sweep yet/.test(e.message),
+    );
   });
 
   it('fooling ratio: baseline and defended series, distance tables, runs without sweeps', () => {
     const d = loadFoolingData([base, def, bare]);
-    assert.deepEqual(d.series.map((s) => [s.run.name, s.role, s.attack]), [['base', 'baseline', 'ossa'], ['def', 'defended', 'ossa']]);
+    assert.deepEqual(
+      d.series.map((s) => [s.run.name, s.role, s.attack]),
+      [
+        ['base', 'baseline', 'ossa'],
+        ['def', 'defended', 'ossa'],
+      ],
+    );
     assert.equal(d.distances.length, 2);
-    assert.deepEqual(d.runsWithoutSweeps.map((r) => r.name), ['bare']);
+    assert.deepEqual(
+      d.runsWithoutSweeps.map((r) => r.name),
+      ['bare'],
+    );
   });
 
   it('clear errors for missing, corrupt and mismatched evaluation files', () => {

@@ -15,15 +15,26 @@ describe('engine runtime choice', () => {
   fs.chmodSync(node, 0o755);
 
   it('uses the configured path only in a trusted workspace', () => {
-    assert.deepEqual(chooseRuntime({ configured: '/opt/node/bin/node', trusted: true, pathVar: bin, execPath: '/code' }), { command: '/opt/node/bin/node', env: {}, source: 'setting' });
+    assert.deepEqual(chooseRuntime({ configured: '/opt/node/bin/node', trusted: true, pathVar: bin, execPath: '/code' }), {
+      command: '/opt/node/bin/node',
+      env: {},
+      source: 'setting',
+    });
     const u = chooseRuntime({ configured: '/opt/node/bin/node', trusted: false, pathVar: bin, execPath: '/code' });
     assert.equal(u.command, node);
     assert.match(u.note!, /ignored in an untrusted workspace/);
   });
 
   it('falls back to node on PATH, then to VS Code’s runtime as Node', () => {
-    assert.equal(chooseRuntime({ configured: '', trusted: true, pathVar: `/nonexistent${path.delimiter}${bin}`, execPath: '/code' }).command, node);
-    assert.deepEqual(chooseRuntime({ configured: ' ', trusted: true, pathVar: '/nonexistent', execPath: '/code' }), { command: '/code', env: { ELECTRON_RUN_AS_NODE: '1' }, source: 'vscode' });
+    assert.equal(
+      chooseRuntime({ configured: '', trusted: true, pathVar: `/nonexistent${path.delimiter}${bin}`, execPath: '/code' }).command,
+      node,
+    );
+    assert.deepEqual(chooseRuntime({ configured: ' ', trusted: true, pathVar: '/nonexistent', execPath: '/code' }), {
+      command: '/code',
+      env: { ELECTRON_RUN_AS_NODE: '1' },
+      source: 'vscode',
+    });
     assert.equal(findOnPath('node', undefined), null);
   });
 });
@@ -57,10 +68,17 @@ describe('command inputs', () => {
 describe('CSV export', () => {
   it('quotes commas, quotes and newlines (RFC 4180)', async () => {
     const { toCsv } = await import('../../webview/shared/csv.js');
-    const csv = toCsv([{ a: 'x,y', b: 1.5 }, { a: 'say "hi"', b: null }, { a: 'two\nlines', b: NaN }], [
-      ['name', (r) => r.a],
-      ['value', (r) => r.b],
-    ]);
+    const csv = toCsv(
+      [
+        { a: 'x,y', b: 1.5 },
+        { a: 'say "hi"', b: null },
+        { a: 'two\nlines', b: NaN },
+      ],
+      [
+        ['name', (r) => r.a],
+        ['value', (r) => r.b],
+      ],
+    );
     assert.equal(csv, 'name,value\n"x,y",1.5\n"say ""hi""",\n"two\nlines",NaN\n');
   });
 });

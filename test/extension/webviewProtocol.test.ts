@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isEvalName, parsePanelKey, parseWebviewMessage, parseWebviewState, roleOf } from '../../src/protocol/webview';
+import { isEvalName } from '../../src/protocol/names';
+import { parsePanelKey, parseWebviewMessage, parseWebviewState, roleOf } from '../../src/protocol/webview';
 
 describe('messages from webviews are validated by the host', () => {
   it('accepts the declared messages', () => {
@@ -12,7 +13,19 @@ describe('messages from webviews are validated by the host', () => {
   });
 
   it('rejects anything else with a reason', () => {
-    for (const bad of [null, 'initialized', 42, {}, { type: 'eval', code: 'x' }, { type: 'export', format: 'exe', fileName: 'a', content: '' }, { type: 'export', format: 'svg', fileName: '', content: '' }, { type: 'export', format: 'svg', fileName: 'a', content: 5 }, { type: 'open', key: { kind: 'inspect', runDir: '/a', evalName: '../../etc/passwd' } }, { type: 'open', key: { kind: 'fooling', runDirs: [] } }, { type: 'reveal' }]) {
+    for (const bad of [
+      null,
+      'initialized',
+      42,
+      {},
+      { type: 'eval', code: 'x' },
+      { type: 'export', format: 'exe', fileName: 'a', content: '' },
+      { type: 'export', format: 'svg', fileName: '', content: '' },
+      { type: 'export', format: 'svg', fileName: 'a', content: 5 },
+      { type: 'open', key: { kind: 'inspect', runDir: '/a', evalName: '../../etc/passwd' } },
+      { type: 'open', key: { kind: 'fooling', runDirs: [] } },
+      { type: 'reveal' },
+    ]) {
       const r = parseWebviewMessage(bad);
       assert.equal(r.ok, false, JSON.stringify(bad));
       if (!r.ok) assert.ok(r.reason.length > 0);
@@ -28,8 +41,14 @@ describe('messages from webviews are validated by the host', () => {
     assert.deepEqual(parsePanelKey({ kind: 'adversarial', runDir: '/r' }), { kind: 'adversarial', runDir: '/r' });
     assert.equal(parsePanelKey({ kind: 'inspect', runDir: '/r' }), null);
     assert.equal(parsePanelKey({ kind: 'other', runDir: '/r' }), null);
-    assert.deepEqual(parseWebviewState({ key: { kind: 'training', runDir: '/r' }, ui: { sortKey: 'x' } }), { key: { kind: 'training', runDir: '/r' }, ui: { sortKey: 'x' } });
-    assert.deepEqual(parseWebviewState({ key: { kind: 'training', runDir: '/r' }, ui: 'nope' }), { key: { kind: 'training', runDir: '/r' }, ui: {} });
+    assert.deepEqual(parseWebviewState({ key: { kind: 'training', runDir: '/r' }, ui: { sortKey: 'x' } }), {
+      key: { kind: 'training', runDir: '/r' },
+      ui: { sortKey: 'x' },
+    });
+    assert.deepEqual(parseWebviewState({ key: { kind: 'training', runDir: '/r' }, ui: 'nope' }), {
+      key: { kind: 'training', runDir: '/r' },
+      ui: {},
+    });
     assert.equal(parseWebviewState(undefined), null);
     assert.equal(isEvalName('sweep-ossa'), true);
     assert.equal(isEvalName('.hidden'), false);

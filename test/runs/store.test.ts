@@ -23,9 +23,13 @@ test('atomic directory publish replaces an existing directory and cleans up on f
   writeDirAtomic(target, (t) => fs.writeFileSync(path.join(t, 'x'), '1'));
   writeDirAtomic(target, (t) => fs.writeFileSync(path.join(t, 'y'), '2'));
   assert.deepEqual(fs.readdirSync(target), ['y']);
-  assert.throws(() => writeDirAtomic(target, () => {
-    throw new Error('disk full');
-  }), /disk full/);
+  assert.throws(
+    () =>
+      writeDirAtomic(target, () => {
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
   assert.deepEqual(fs.readdirSync(target), ['y']);
   assert.deepEqual(fs.readdirSync(d), ['ckpt']);
 });
@@ -36,7 +40,15 @@ test('a run with a dead owner is incomplete; corrupt files are reported, the res
   fs.mkdirSync(run);
   writeJsonAtomic(runFile(run, 'config'), { name: 'x', mu: 0.01 });
   // pid 2^22+1 exceeds Linux's pid_max, so no such process exists.
-  writeJsonAtomic(runFile(run, 'status'), { state: 'running', pid: 4194305, startedAt: '', updatedAt: '', epoch: 0, step: 3, totalSteps: 10 });
+  writeJsonAtomic(runFile(run, 'status'), {
+    state: 'running',
+    pid: 4194305,
+    startedAt: '',
+    updatedAt: '',
+    epoch: 0,
+    step: 3,
+    totalSteps: 10,
+  });
   fs.writeFileSync(runFile(run, 'summary'), '{"torn":');
   fs.writeFileSync(runFile(run, 'metrics'), '{"kind":"step","step":1}\n{"kind":"step","step":2}\n{"kind":"ep');
   const info = readRun(run);
@@ -52,7 +64,11 @@ test('a run with a dead owner is incomplete; corrupt files are reported, the res
 });
 
 test('fimlog lines round-trip through format and parse', () => {
-  const line = formatFimlogLine('step', { epoch: 1, step: 20, loss: 0.123456789, trace_gs: 1.5e12, note: 'two words', tiny: 1e-7 }, new Date('2026-01-01T00:00:00Z'));
+  const line = formatFimlogLine(
+    'step',
+    { epoch: 1, step: 20, loss: 0.123456789, trace_gs: 1.5e12, note: 'two words', tiny: 1e-7 },
+    new Date('2026-01-01T00:00:00Z'),
+  );
   assert.equal(line, '2026-01-01T00:00:00.000Z step epoch=1 step=20 loss=0.123457 trace_gs=1.5000e+12 note="two words" tiny=1.0000e-7');
   const [rec] = parseFimlog(`# fimlog v1 run=x\n${line}\nnot a record\n`);
   assert.equal(rec!.line, 1);

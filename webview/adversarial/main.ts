@@ -44,7 +44,10 @@ const top = (probs: number[], c: number) => (probs[c] === undefined ? '' : ` (p=
 const exampleId = (e: AdversarialExample) => `${e.index}@${e.budget}`;
 
 function probsSpec(e: AdversarialExample): TopLevelSpec {
-  const values = [...e.probsOriginal.map((p, c) => ({ class: String(c), p, input: 'original' })), ...e.probsAdversarial.map((p, c) => ({ class: String(c), p, input: 'adversarial' }))];
+  const values = [
+    ...e.probsOriginal.map((p, c) => ({ class: String(c), p, input: 'original' })),
+    ...e.probsAdversarial.map((p, c) => ({ class: String(c), p, input: 'adversarial' })),
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
@@ -77,24 +80,53 @@ function render(d: AdversarialData): void {
   const budget = budgets[bi];
 
   const select = h('vscode-single-select', { 'aria-label': 'attack sweep' });
-  for (const s of d.sweeps) select.append(h('vscode-option', { value: s.evalName, selected: s.evalName === sweep.evalName }, `${s.eval.attack} (${s.evalName})`));
+  for (const s of d.sweeps)
+    select.append(h('vscode-option', { value: s.evalName, selected: s.evalName === sweep.evalName }, `${s.eval.attack} (${s.evalName})`));
   select.addEventListener('change', () => {
     saveUi({ evalName: (select as unknown as { value: string }).value, budgetIndex: undefined, selected: undefined });
     render(d);
   });
-  const range = h('input', { type: 'range', min: 0, max: Math.max(0, budgets.length - 1), step: 1, value: bi, 'aria-label': 'budget ε' }) as HTMLInputElement;
+  const range = h('input', {
+    type: 'range',
+    min: 0,
+    max: Math.max(0, budgets.length - 1),
+    step: 1,
+    value: bi,
+    'aria-label': 'budget ε',
+  });
   const label = h('span', { class: 'num' }, `ε = ${budget === undefined ? '–' : num(budget)}`);
   range.addEventListener('input', () => {
     saveUi({ budgetIndex: Number(range.value) });
     render(d);
   });
   const point = ev.results.find((r) => r.budget === budget);
-  const head = h('div', {}, h('h1', {}, `Adversarial images: ${d.run.name}`), h('p', { class: 'meta' }, `${runLine(d.run)} · ${ev.attack} (${ev.norm}, ${ev.clip ? 'clipped to the image range' : 'unclipped'}) · ${ev.budgetUnit}`));
-  const controls = h('div', { class: 'controls' }, h('vscode-label', {}, 'Attack'), select, h('div', { class: 'slider' }, h('vscode-label', {}, 'Budget'), range, label));
+  const head = h(
+    'div',
+    {},
+    h('h1', {}, `Adversarial images: ${d.run.name}`),
+    h(
+      'p',
+      { class: 'meta' },
+      `${runLine(d.run)} · ${ev.attack} (${ev.norm}, ${ev.clip ? 'clipped to the image range' : 'unclipped'}) · ${ev.budgetUnit}`,
+    ),
+  );
+  const controls = h(
+    'div',
+    { class: 'controls' },
+    h('vscode-label', {}, 'Attack'),
+    select,
+    h('div', { class: 'slider' }, h('vscode-label', {}, 'Budget'), range, label),
+  );
   const stats = h(
     'div',
     { class: 'stats' },
-    stat('fooling ratio', point ? pct(point.foolingRatio) : '–', point ? `95% CI ${pct(point.foolingRatioCi[0])} – ${pct(point.foolingRatioCi[1])}; ${point.fooled} of ${ev.correct} correctly classified samples` : undefined),
+    stat(
+      'fooling ratio',
+      point ? pct(point.foolingRatio) : '–',
+      point
+        ? `95% CI ${pct(point.foolingRatioCi[0])} – ${pct(point.foolingRatioCi[1])}; ${point.fooled} of ${ev.correct} correctly classified samples`
+        : undefined,
+    ),
     stat('accuracy under attack', point ? pct(point.accuracy) : '–'),
     stat('clean accuracy', pct(ev.cleanAccuracy)),
     stat('samples', String(ev.samples)),
@@ -111,9 +143,28 @@ function render(d: AdversarialData): void {
       h(
         'div',
         { class: 'imgs' },
-        h('figure', {}, h('img', { class: 'px', src: url(d, e.original), alt: `original ${e.index}` }), h('figcaption', {}, `original: ${e.predictedOriginal}${top(e.probsOriginal, e.predictedOriginal)}`)),
-        h('figure', {}, h('img', { class: 'px', src: url(d, e.perturbation), alt: `perturbation ${e.index}` }), h('figcaption', {}, `perturbation ‖δ‖ = ${num(e.distance, 3)}`)),
-        h('figure', {}, h('img', { class: 'px', src: url(d, e.adversarial), alt: `adversarial ${e.index}` }), h('figcaption', { class: fooled ? 'fooled' : 'held' }, `adversarial: ${e.predictedAdversarial}${top(e.probsAdversarial, e.predictedAdversarial)}`)),
+        h(
+          'figure',
+          {},
+          h('img', { class: 'px', src: url(d, e.original), alt: `original ${e.index}` }),
+          h('figcaption', {}, `original: ${e.predictedOriginal}${top(e.probsOriginal, e.predictedOriginal)}`),
+        ),
+        h(
+          'figure',
+          {},
+          h('img', { class: 'px', src: url(d, e.perturbation), alt: `perturbation ${e.index}` }),
+          h('figcaption', {}, `perturbation ‖δ‖ = ${num(e.distance, 3)}`),
+        ),
+        h(
+          'figure',
+          {},
+          h('img', { class: 'px', src: url(d, e.adversarial), alt: `adversarial ${e.index}` }),
+          h(
+            'figcaption',
+            { class: fooled ? 'fooled' : 'held' },
+            `adversarial: ${e.predictedAdversarial}${top(e.probsAdversarial, e.predictedAdversarial)}`,
+          ),
+        ),
       ),
       h('div', { class: 'meta' }, `sample ${e.index}, label ${e.label} · ${fooled ? 'fooled' : 'prediction held'}`),
     );
@@ -127,18 +178,67 @@ function render(d: AdversarialData): void {
   probsFigure?.dispose();
   probsFigure = null;
   if (sel) {
-    probsFigure = new Figure({ title: `Probabilities of sample ${sel.index}, original vs adversarial (ε = ${num(sel.budget)})`, fileName: `${d.run.id}-${sweep.evalName}-sample-${sel.index}`, csv: () => toCsv(sel.probsOriginal.map((p, c) => ({ c, p, q: sel.probsAdversarial[c] })), [['class', (r) => r.c], ['p_original', (r) => r.p], ['p_adversarial', (r) => r.q]]) });
+    probsFigure = new Figure({
+      title: `Probabilities of sample ${sel.index}, original vs adversarial (ε = ${num(sel.budget)})`,
+      fileName: `${d.run.id}-${sweep.evalName}-sample-${sel.index}`,
+      csv: () =>
+        toCsv(
+          sel.probsOriginal.map((p, c) => ({ c, p, q: sel.probsAdversarial[c] })),
+          [
+            ['class', (r) => r.c],
+            ['p_original', (r) => r.p],
+            ['p_adversarial', (r) => r.q],
+          ],
+        ),
+    });
     probsHost.append(probsFigure.element);
     void probsFigure.render(probsSpec(sel));
   }
   const actions = h(
     'div',
     { class: 'toolbar' },
-    button('Export results CSV', () => post({ type: 'export', format: 'csv', fileName: `${d.run.id}-${sweep.evalName}`, content: toCsv(ev.results, [['attack', () => ev.attack], ['budget', (r) => r.budget], ['fooling_ratio', (r) => r.foolingRatio], ['ci_low', (r) => r.foolingRatioCi[0]], ['ci_high', (r) => r.foolingRatioCi[1]], ['fooled', (r) => r.fooled], ['accuracy', (r) => r.accuracy], ['mean_loss', (r) => r.meanLoss]]) }), { icon: 'table', secondary: true }),
-    button('Fooling-ratio chart', () => post({ type: 'open', key: { kind: 'fooling', runDirs: [d.run.dir] } }), { icon: 'graph-line', secondary: true }),
+    button(
+      'Export results CSV',
+      () =>
+        post({
+          type: 'export',
+          format: 'csv',
+          fileName: `${d.run.id}-${sweep.evalName}`,
+          content: toCsv(ev.results, [
+            ['attack', () => ev.attack],
+            ['budget', (r) => r.budget],
+            ['fooling_ratio', (r) => r.foolingRatio],
+            ['ci_low', (r) => r.foolingRatioCi[0]],
+            ['ci_high', (r) => r.foolingRatioCi[1]],
+            ['fooled', (r) => r.fooled],
+            ['accuracy', (r) => r.accuracy],
+            ['mean_loss', (r) => r.meanLoss],
+          ]),
+        }),
+      { icon: 'table', secondary: true },
+    ),
+    button('Fooling-ratio chart', () => post({ type: 'open', key: { kind: 'fooling', runDirs: [d.run.dir] } }), {
+      icon: 'graph-line',
+      secondary: true,
+    }),
   );
-  const body = examples.length ? [cards, probsHost] : [h('p', { class: 'hint' }, ev.examples.length ? `No stored examples at ε = ${num(budget)}; move the slider.` : 'This sweep stored no example images.')];
-  app.replaceChildren(head, controls, stats, actions, h('h2', {}, `Examples at ε = ${budget === undefined ? '–' : num(budget)} (${examples.length})`), ...body);
+  const body = examples.length
+    ? [cards, probsHost]
+    : [
+        h(
+          'p',
+          { class: 'hint' },
+          ev.examples.length ? `No stored examples at ε = ${num(budget)}; move the slider.` : 'This sweep stored no example images.',
+        ),
+      ];
+  app.replaceChildren(
+    head,
+    controls,
+    stats,
+    actions,
+    h('h2', {}, `Examples at ε = ${budget === undefined ? '–' : num(budget)} (${examples.length})`),
+    ...body,
+  );
 }
 
 onThemeChange(() => last && render(last));

@@ -57,9 +57,27 @@ function spec(rows: Row[], field: 'foolingRatio' | 'accuracy', unit: string): To
     mark: { type: 'line' as const, point: true },
     encoding: {
       x,
-      y: { field, type: 'quantitative' as const, title: field === 'foolingRatio' ? 'fooling ratio' : 'accuracy under attack', scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+      y: {
+        field,
+        type: 'quantitative' as const,
+        title: field === 'foolingRatio' ? 'fooling ratio' : 'accuracy under attack',
+        scale: { domain: [0, 1] },
+        axis: { format: '.0%' },
+      },
       color,
-      strokeDash: { field: 'role', type: 'nominal' as const, title: null, scale: { domain: ['baseline', 'defended'], range: [[4, 3], [1, 0]] }, legend: null },
+      strokeDash: {
+        field: 'role',
+        type: 'nominal' as const,
+        title: null,
+        scale: {
+          domain: ['baseline', 'defended'],
+          range: [
+            [4, 3],
+            [1, 0],
+          ],
+        },
+        legend: null,
+      },
       tooltip: [
         { field: 'series', type: 'nominal' as const },
         { field: 'budget', type: 'quantitative' as const, title: 'ε' },
@@ -71,9 +89,18 @@ function spec(rows: Row[], field: 'foolingRatio' | 'accuracy', unit: string): To
   };
   const layers: unknown[] = [line];
   if (field === 'foolingRatio') {
-    layers.unshift({ mark: { type: 'errorband', opacity: 0.18 }, encoding: { x, y: { field: 'ciLow', type: 'quantitative', title: 'fooling ratio' }, y2: { field: 'ciHigh' }, color } });
+    layers.unshift({
+      mark: { type: 'errorband', opacity: 0.18 },
+      encoding: { x, y: { field: 'ciLow', type: 'quantitative', title: 'fooling ratio' }, y2: { field: 'ciHigh' }, color },
+    });
   }
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 'container', height: 240, data: { values: rows }, layer: layers } as TopLevelSpec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: 'container',
+    height: 240,
+    data: { values: rows },
+    layer: layers,
+  } as TopLevelSpec;
 }
 
 function render(d: FoolingData): void {
@@ -83,12 +110,43 @@ function render(d: FoolingData): void {
   const runs = new Map<string, { name: string; mu: number | null }>();
   for (const s of d.series) runs.set(s.run.dir, { name: s.run.name, mu: s.run.mu });
   for (const r of d.runsWithoutSweeps) runs.set(r.dir, { name: r.name, mu: r.mu });
-  const head = h('div', {}, h('h1', {}, 'Fooling ratio vs attack budget'), h('p', { class: 'meta' }, `${runs.size} run(s): ${[...runs.values()].map((r) => `${r.name} (${r.mu ? `μ=${r.mu}` : 'baseline'})`).join(', ')}. Fooling ratio = fraction of correctly classified samples whose prediction the attack changed; bands are 95% Wilson intervals.`));
+  const head = h(
+    'div',
+    {},
+    h('h1', {}, 'Fooling ratio vs attack budget'),
+    h(
+      'p',
+      { class: 'meta' },
+      `${runs.size} run(s): ${[...runs.values()].map((r) => `${r.name} (${r.mu ? `μ=${r.mu}` : 'baseline'})`).join(', ')}. Fooling ratio = fraction of correctly classified samples whose prediction the attack changed; bands are 95% Wilson intervals.`,
+    ),
+  );
   const nodes: Node[] = [head];
-  for (const r of d.runsWithoutSweeps) nodes.push(h('p', { class: 'hint' }, `${r.name} has no attack sweep yet: run FIM: Run Attack Sweep on it to add it here.`));
+  for (const r of d.runsWithoutSweeps)
+    nodes.push(h('p', { class: 'hint' }, `${r.name} has no attack sweep yet: run FIM: Run Attack Sweep on it to add it here.`));
   const rows = rowsOf(d);
-  const csv = () => toCsv(rows, [['attack', (r) => r.attack], ['run', (r) => r.run], ['role', (r) => r.role], ['budget', (r) => r.budget], ['fooling_ratio', (r) => r.foolingRatio], ['ci_low', (r) => r.ciLow], ['ci_high', (r) => r.ciHigh], ['accuracy_under_attack', (r) => r.accuracy], ['fooled', (r) => r.fooled], ['correct', (r) => r.correct]]);
-  nodes.push(h('div', { class: 'toolbar' }, button('Export all CSV', () => post({ type: 'export', format: 'csv', fileName: 'fooling-ratio', content: csv() }), { icon: 'table', secondary: true })));
+  const csv = () =>
+    toCsv(rows, [
+      ['attack', (r) => r.attack],
+      ['run', (r) => r.run],
+      ['role', (r) => r.role],
+      ['budget', (r) => r.budget],
+      ['fooling_ratio', (r) => r.foolingRatio],
+      ['ci_low', (r) => r.ciLow],
+      ['ci_high', (r) => r.ciHigh],
+      ['accuracy_under_attack', (r) => r.accuracy],
+      ['fooled', (r) => r.fooled],
+      ['correct', (r) => r.correct],
+    ]);
+  nodes.push(
+    h(
+      'div',
+      { class: 'toolbar' },
+      button('Export all CSV', () => post({ type: 'export', format: 'csv', fileName: 'fooling-ratio', content: csv() }), {
+        icon: 'table',
+        secondary: true,
+      }),
+    ),
+  );
   const attacks = [...new Set(rows.map((r) => r.attack))].sort();
   if (attacks.length === 0 && d.distances.length === 0) nodes.push(h('p', { class: 'hint' }, 'No attack sweeps in these runs yet.'));
   const grid = h('div', { class: 'grid' });
@@ -97,7 +155,17 @@ function render(d: FoolingData): void {
     const unit = ar[0]?.unit ?? 'budget';
     for (const field of ['foolingRatio', 'accuracy'] as const) {
       const title = `${attack.toUpperCase()}: ${field === 'foolingRatio' ? 'fooling ratio' : 'accuracy under attack'}`;
-      const fig = new Figure({ title, fileName: `${attack}-${field === 'foolingRatio' ? 'fooling-ratio' : 'accuracy'}`, csv: () => toCsv(ar, [['run', (r) => r.run], ['role', (r) => r.role], ['budget', (r) => r.budget], [field, (r) => r[field]]]) });
+      const fig = new Figure({
+        title,
+        fileName: `${attack}-${field === 'foolingRatio' ? 'fooling-ratio' : 'accuracy'}`,
+        csv: () =>
+          toCsv(ar, [
+            ['run', (r) => r.run],
+            ['role', (r) => r.role],
+            ['budget', (r) => r.budget],
+            [field, (r) => r[field]],
+          ]),
+      });
       figures.push(fig);
       grid.append(fig.element);
       void fig.render(spec(ar, field, unit));
@@ -106,7 +174,21 @@ function render(d: FoolingData): void {
   nodes.push(grid);
   if (attacks.length) {
     nodes.push(h('h2', {}, 'Values'));
-    nodes.push(smallTable(['attack', 'run', 'ε', 'fooling ratio', '95% CI', 'fooled / correct', 'accuracy under attack'], rows.map((r) => [r.attack, r.series, num(r.budget), pct(r.foolingRatio), `${pct(r.ciLow)} – ${pct(r.ciHigh)}`, `${r.fooled} / ${r.correct}`, pct(r.accuracy)]), { numericFrom: 2 }));
+    nodes.push(
+      smallTable(
+        ['attack', 'run', 'ε', 'fooling ratio', '95% CI', 'fooled / correct', 'accuracy under attack'],
+        rows.map((r) => [
+          r.attack,
+          r.series,
+          num(r.budget),
+          pct(r.foolingRatio),
+          `${pct(r.ciLow)} – ${pct(r.ciHigh)}`,
+          `${r.fooled} / ${r.correct}`,
+          pct(r.accuracy),
+        ]),
+        { numericFrom: 2 },
+      ),
+    );
   }
   nodes.push(h('h2', {}, 'Minimum adversarial distance (paper Table 1)'));
   const dist = d.distances.flatMap((x) => x.rows.map((r) => ({ ...r, run: x.run.name, role: x.role })));
@@ -114,10 +196,47 @@ function render(d: FoolingData): void {
     nodes.push(h('p', { class: 'hint' }, 'No minimum-distance evaluation in these runs (fim eval distance writes one).'));
   } else {
     nodes.push(
-      h('div', { class: 'toolbar' }, button('Export distances CSV', () => post({ type: 'export', format: 'csv', fileName: 'min-distance', content: toCsv(dist, [['attack', (r) => r.attack], ['norm', (r) => r.norm], ['run', (r) => r.run], ['role', (r) => r.role], ['mean', (r) => r.meanDistance], ['median', (r) => r.medianDistance], ['success_rate', (r) => r.successRate], ['samples', (r) => r.samples], ['foolbox2_unit', (r) => r.foolbox2.unit], ['foolbox2_mean', (r) => r.foolbox2.mean], ['foolbox2_median', (r) => r.foolbox2.median]]) }), { icon: 'table', secondary: true })),
+      h(
+        'div',
+        { class: 'toolbar' },
+        button(
+          'Export distances CSV',
+          () =>
+            post({
+              type: 'export',
+              format: 'csv',
+              fileName: 'min-distance',
+              content: toCsv(dist, [
+                ['attack', (r) => r.attack],
+                ['norm', (r) => r.norm],
+                ['run', (r) => r.run],
+                ['role', (r) => r.role],
+                ['mean', (r) => r.meanDistance],
+                ['median', (r) => r.medianDistance],
+                ['success_rate', (r) => r.successRate],
+                ['samples', (r) => r.samples],
+                ['foolbox2_unit', (r) => r.foolbox2.unit],
+                ['foolbox2_mean', (r) => r.foolbox2.mean],
+                ['foolbox2_median', (r) => r.foolbox2.median],
+              ]),
+            }),
+          { icon: 'table', secondary: true },
+        ),
+      ),
       smallTable(
         ['attack', 'norm', 'run', 'mean', 'median', 'success', 'samples', 'Foolbox 2 units (mean / median)'],
-        dist.sort((a, b) => a.attack.localeCompare(b.attack) || a.role.localeCompare(b.role)).map((r) => [r.attack, r.norm, `${r.role === 'baseline' ? 'baseline' : 'defended'} · ${r.run}`, num(r.meanDistance), num(r.medianDistance), pct(r.successRate), r.samples, `${r.foolbox2.unit} ${num(r.foolbox2.mean)} / ${num(r.foolbox2.median)}`]),
+        dist
+          .sort((a, b) => a.attack.localeCompare(b.attack) || a.role.localeCompare(b.role))
+          .map((r) => [
+            r.attack,
+            r.norm,
+            `${r.role === 'baseline' ? 'baseline' : 'defended'} · ${r.run}`,
+            num(r.meanDistance),
+            num(r.medianDistance),
+            pct(r.successRate),
+            r.samples,
+            `${r.foolbox2.unit} ${num(r.foolbox2.mean)} / ${num(r.foolbox2.median)}`,
+          ]),
         { numericFrom: 3 },
       ),
     );

@@ -40,7 +40,8 @@ interface Ui extends Record<string, unknown> {
   scrollTop: number;
 }
 
-const imgUrl = (d: InspectData, rel: string | undefined) => (rel ? `${d.assetsBase}/${rel.split('/').map(encodeURIComponent).join('/')}` : undefined);
+const imgUrl = (d: InspectData, rel: string | undefined) =>
+  rel ? `${d.assetsBase}/${rel.split('/').map(encodeURIComponent).join('/')}` : undefined;
 
 function img(src: string | undefined, alt: string): Node {
   return src ? h('img', { class: 'px', src, alt, loading: 'lazy' }) : h('span', { class: 'meta', title: 'no image stored' }, '–');
@@ -74,7 +75,9 @@ function probsSpec(s: SampleFimStats): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
     height: 110,
-    data: { values: s.probs.map((p, c) => ({ class: String(c), p, role: c === s.label ? 'label' : c === s.predicted ? 'predicted' : 'other' })) },
+    data: {
+      values: s.probs.map((p, c) => ({ class: String(c), p, role: c === s.label ? 'label' : c === s.predicted ? 'predicted' : 'other' })),
+    },
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: 'class', type: 'ordinal', sort: null, title: 'class', axis: { labelAngle: 0 } },
@@ -87,17 +90,68 @@ function probsSpec(s: SampleFimStats): TopLevelSpec {
 function columns(d: InspectData): Column<SampleFimStats>[] {
   return [
     { key: 'rank', label: '#', width: '48px', render: (_s, position) => String(position + 1), numeric: true },
-    { key: 'index', label: 'sample', title: 'index in the test split', width: '72px', sortValue: (s) => s.index, render: (s) => String(s.index), numeric: true },
+    {
+      key: 'index',
+      label: 'sample',
+      title: 'index in the test split',
+      width: '72px',
+      sortValue: (s) => s.index,
+      render: (s) => String(s.index),
+      numeric: true,
+    },
     { key: 'image', label: 'image', width: '48px', render: (s) => img(imgUrl(d, s.image), `sample ${s.index}`) },
-    { key: 'eigen', label: 'OSSA dir.', title: 'top eigenvector of G_x: the direction OSSA perturbs', width: '76px', render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`) },
+    {
+      key: 'eigen',
+      label: 'OSSA dir.',
+      title: 'top eigenvector of G_x: the direction OSSA perturbs',
+      width: '76px',
+      render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`),
+    },
     { key: 'label', label: 'label', width: '44px', sortValue: (s) => s.label, render: (s) => String(s.label), numeric: true },
-    { key: 'pred', label: 'pred.', width: '44px', sortValue: (s) => s.predicted, render: (s) => (s.predicted === s.label ? String(s.predicted) : h('span', { class: 'wrong', title: 'misclassified' }, String(s.predicted))), numeric: true },
-    { key: 'plabel', label: 'p(label)', width: '72px', sortValue: (s) => s.probs[s.label] ?? NaN, render: (s) => num(s.probs[s.label], 3), numeric: true },
+    {
+      key: 'pred',
+      label: 'pred.',
+      width: '44px',
+      sortValue: (s) => s.predicted,
+      render: (s) =>
+        s.predicted === s.label ? String(s.predicted) : h('span', { class: 'wrong', title: 'misclassified' }, String(s.predicted)),
+      numeric: true,
+    },
+    {
+      key: 'plabel',
+      label: 'p(label)',
+      width: '72px',
+      sortValue: (s) => s.probs[s.label] ?? NaN,
+      render: (s) => num(s.probs[s.label], 3),
+      numeric: true,
+    },
     { key: 'traceGs', label: 'tr G_s', width: '1fr', sortValue: (s) => s.traceGs, render: (s) => num(s.traceGs), numeric: true },
-    { key: 'lambdaMaxGs', label: 'λmax(G_s)', width: '1fr', sortValue: (s) => s.lambdaMaxGs, render: (s) => num(s.lambdaMaxGs), numeric: true },
-    { key: 'lambdaMaxGx', label: 'λmax(G_x)', width: '1fr', sortValue: (s) => s.lambdaMaxGx, render: (s) => num(s.lambdaMaxGx), numeric: true },
+    {
+      key: 'lambdaMaxGs',
+      label: 'λmax(G_s)',
+      width: '1fr',
+      sortValue: (s) => s.lambdaMaxGs,
+      render: (s) => num(s.lambdaMaxGs),
+      numeric: true,
+    },
+    {
+      key: 'lambdaMaxGx',
+      label: 'λmax(G_x)',
+      width: '1fr',
+      sortValue: (s) => s.lambdaMaxGx,
+      render: (s) => num(s.lambdaMaxGx),
+      numeric: true,
+    },
     { key: 'klBudget', label: 'KL budget', width: '1fr', sortValue: (s) => s.klBudget, render: (s) => num(s.klBudget), numeric: true },
-    { key: 'margin', label: 'margin/‖∇‖', title: 'normalised logit margin: margin / ‖∇ₓ margin‖₂', width: '1fr', sortValue: (s) => s.normalizedMargin, render: (s) => num(s.normalizedMargin), numeric: true },
+    {
+      key: 'margin',
+      label: 'margin/‖∇‖',
+      title: 'normalised logit margin: margin / ‖∇ₓ margin‖₂',
+      width: '1fr',
+      sortValue: (s) => s.normalizedMargin,
+      render: (s) => num(s.normalizedMargin),
+      numeric: true,
+    },
   ];
 }
 
@@ -109,11 +163,27 @@ function showDetail(d: InspectData, s: SampleFimStats | undefined, host: HTMLEle
     host.replaceChildren(h('p', { class: 'meta' }, 'Select a sample to see its image, eigen-direction and probabilities.'));
     return;
   }
-  detailFigure = new Figure({ title: 'Probabilities', fileName: `${d.run.id}-sample-${s.index}-probs`, csv: () => toCsv(s.probs.map((p, c) => ({ c, p })), [['class', (r) => r.c], ['p', (r) => r.p]]) });
+  detailFigure = new Figure({
+    title: 'Probabilities',
+    fileName: `${d.run.id}-sample-${s.index}-probs`,
+    csv: () =>
+      toCsv(
+        s.probs.map((p, c) => ({ c, p })),
+        [
+          ['class', (r) => r.c],
+          ['p', (r) => r.p],
+        ],
+      ),
+  });
   host.replaceChildren(
     h('h2', {}, `Sample ${s.index}`),
     h('p', { class: 'meta' }, `label ${s.label}, predicted ${s.predicted}${s.predicted === s.label ? '' : ' (wrong)'}`),
-    h('div', { class: 'pair' }, h('figure', {}, img(imgUrl(d, s.image), `sample ${s.index}`), h('figcaption', {}, 'input')), h('figure', {}, img(imgUrl(d, s.eigenImage), 'eigen-direction'), h('figcaption', {}, 'OSSA direction'))),
+    h(
+      'div',
+      { class: 'pair' },
+      h('figure', {}, img(imgUrl(d, s.image), `sample ${s.index}`), h('figcaption', {}, 'input')),
+      h('figure', {}, img(imgUrl(d, s.eigenImage), 'eigen-direction'), h('figcaption', {}, 'OSSA direction')),
+    ),
     smallTable(
       ['statistic', 'value'],
       [
@@ -144,7 +214,11 @@ function render(d: InspectData): void {
     'div',
     {},
     h('h1', {}, `FIM inspection: ${d.run.name}`),
-    h('p', { class: 'meta' }, `${runLine(d.run)} · ${d.evalName} · ${ev.samples.length} ${p.split} samples · checkpoint ${p.checkpoint} · ${p.backend} · ${new Date(p.createdAt).toLocaleString()}`),
+    h(
+      'p',
+      { class: 'meta' },
+      `${runLine(d.run)} · ${d.evalName} · ${ev.samples.length} ${p.split} samples · checkpoint ${p.checkpoint} · ${p.backend} · ${new Date(p.createdAt).toLocaleString()}`,
+    ),
   );
   const stats = h(
     'div',
@@ -153,17 +227,34 @@ function render(d: InspectData): void {
     stat('median tr G_s', num(ev.median.traceGs)),
     stat('median λmax(G_x)', num(ev.median.lambdaMaxGx)),
     stat('median KL budget', num(ev.median.klBudget), `τ = ${ev.tau}`),
-    stat('temperature T', num(ev.temperatureScaling?.temperature), 'fitted by NLL on held-out data; statistics after scaling in the table below'),
+    stat(
+      'temperature T',
+      num(ev.temperatureScaling?.temperature),
+      'fitted by NLL on held-out data; statistics after scaling in the table below',
+    ),
   );
   const agg = smallTable(
     ['statistic', 'mean', 'median', ...(ev.temperatureScaling ? ['mean after T', 'median after T'] : [])],
-    STATS.map(([k, label]) => [label, num(ev.mean[k]), num(ev.median[k]), ...(ev.temperatureScaling ? [num(ev.temperatureScaling.mean[k]), num(ev.temperatureScaling.median[k])] : [])]),
+    STATS.map(([k, label]) => [
+      label,
+      num(ev.mean[k]),
+      num(ev.median[k]),
+      ...(ev.temperatureScaling ? [num(ev.temperatureScaling.mean[k]), num(ev.temperatureScaling.median[k])] : []),
+    ]),
     { numericFrom: 1 },
   );
   const hist = h('div', { class: 'hist-grid' });
   for (const [k, label] of STATS.slice(0, 4)) {
-    const values = ev.samples.map((s) => ({ v: s[k] as number }));
-    const fig = new Figure({ title: `${label} per sample`, fileName: `${d.run.id}-${d.evalName}-${k}-histogram`, csv: () => toCsv(ev.samples, [['index', (s) => s.index], [k, (s) => s[k] as number]]) });
+    const values = ev.samples.map((s) => ({ v: s[k] }));
+    const fig = new Figure({
+      title: `${label} per sample`,
+      fileName: `${d.run.id}-${d.evalName}-${k}-histogram`,
+      csv: () =>
+        toCsv(ev.samples, [
+          ['index', (s) => s.index],
+          [k, (s) => s[k]],
+        ]),
+    });
     figures.push(fig);
     hist.append(fig.element);
     void fig.render(histSpec(values, label));
@@ -178,7 +269,7 @@ function render(d: InspectData): void {
       saveUi({ selected: s.index });
       showDetail(d, s, detail);
     },
-    ...(ui.scrollTop ? { scrollTop: ui.scrollTop as number } : {}),
+    ...(ui.scrollTop ? { scrollTop: ui.scrollTop } : {}),
     onScroll: (top) => saveUi({ scrollTop: top }),
     footer: (n) => `${n} samples · click a column to sort · default order: largest λmax(G_x) first (most fragile)`,
   });
@@ -189,10 +280,26 @@ function render(d: InspectData): void {
   const actions = h(
     'div',
     { class: 'toolbar' },
-    button('Export samples CSV', () => post({ type: 'export', format: 'csv', fileName: `${d.run.id}-${d.evalName}-samples`, content: samplesCsv(d) }), { icon: 'table', secondary: true }),
-    button('Open eval file', () => post({ type: 'reveal', path: `${d.run.dir}/evals/${d.evalName}.json` }), { icon: 'json', secondary: true }),
+    button(
+      'Export samples CSV',
+      () => post({ type: 'export', format: 'csv', fileName: `${d.run.id}-${d.evalName}-samples`, content: samplesCsv(d) }),
+      { icon: 'table', secondary: true },
+    ),
+    button('Open eval file', () => post({ type: 'reveal', path: `${d.run.dir}/evals/${d.evalName}.json` }), {
+      icon: 'json',
+      secondary: true,
+    }),
   );
-  app.replaceChildren(head, stats, actions, agg, h('h2', {}, 'Distributions'), hist, h('h2', {}, 'Samples, most fragile first'), h('div', { class: 'inspect-layout' }, table.element, detail));
+  app.replaceChildren(
+    head,
+    stats,
+    actions,
+    agg,
+    h('h2', {}, 'Distributions'),
+    hist,
+    h('h2', {}, 'Samples, most fragile first'),
+    h('div', { class: 'inspect-layout' }, table.element, detail),
+  );
 }
 
 function samplesCsv(d: InspectData): string {
@@ -208,7 +315,10 @@ function samplesCsv(d: InspectData): string {
     ['kl_budget', (s) => s.klBudget],
     ['margin', (s) => s.margin],
     ['normalized_margin', (s) => s.normalizedMargin],
-    ...Array.from({ length: k }, (_, c) => [`p${c}`, (s: SampleFimStats) => s.probs[c]] as [string, (s: SampleFimStats) => number | undefined]),
+    ...Array.from(
+      { length: k },
+      (_, c) => [`p${c}`, (s: SampleFimStats) => s.probs[c]] as [string, (s: SampleFimStats) => number | undefined],
+    ),
   ]);
 }
 

@@ -27,16 +27,35 @@ export class Figure {
 
   constructor(private readonly opts: FigureOptions) {
     this.chartEl = h('div', { class: 'chart', role: 'img', 'aria-label': opts.title });
-    const actions = h('div', { class: 'figure-actions' }, button('SVG', () => void this.exportSvg(), { icon: 'file-media', secondary: true, title: `Export "${opts.title}" as SVG` }));
-    if (opts.csv) actions.append(button('CSV', () => this.exportCsv(), { icon: 'table', secondary: true, title: `Export the data of "${opts.title}" as CSV` }));
-    this.element = h('div', { class: 'figure' }, h('div', { class: 'figure-head' }, h('span', { class: 'figure-title' }, opts.title), actions), this.chartEl);
+    const actions = h(
+      'div',
+      { class: 'figure-actions' },
+      button('SVG', () => void this.exportSvg(), { icon: 'file-media', secondary: true, title: `Export "${opts.title}" as SVG` }),
+    );
+    if (opts.csv)
+      actions.append(
+        button('CSV', () => this.exportCsv(), { icon: 'table', secondary: true, title: `Export the data of "${opts.title}" as CSV` }),
+      );
+    this.element = h(
+      'div',
+      { class: 'figure' },
+      h('div', { class: 'figure-head' }, h('span', { class: 'figure-title' }, opts.title), actions),
+      this.chartEl,
+    );
   }
 
   async render(spec: TopLevelSpec): Promise<void> {
     this.spec = spec;
     this.result?.finalize();
     const withConfig = { ...spec, config: { ...vegaConfig(), ...(spec.config ?? {}) } } as TopLevelSpec;
-    this.result = await embed(this.chartEl, withConfig, { renderer: 'svg', actions: false, ast: true, expr: expressionInterpreter, tooltip: { theme: document.body.classList.contains('vscode-light') ? 'light' : 'dark' }, defaultStyle: false });
+    this.result = await embed(this.chartEl, withConfig, {
+      renderer: 'svg',
+      actions: false,
+      ast: true,
+      expr: expressionInterpreter,
+      tooltip: { theme: document.body.classList.contains('vscode-light') ? 'light' : 'dark' },
+      defaultStyle: false,
+    });
   }
 
   /** Redraws with the current theme. */

@@ -24,14 +24,20 @@ export function button(label: string, onClick: () => void, opts: { icon?: string
 }
 
 /** A small read-only table with the toolkit's table component. */
-export function smallTable(headers: string[], rows: (string | number)[][], opts: { numericFrom?: number; className?: string } = {}): HTMLElement {
-  const table = h('vscode-table', { class: opts.className ?? 'small-table', zebra: true, bordered: true, 'resizable': true });
+export function smallTable(
+  headers: string[],
+  rows: (string | number)[][],
+  opts: { numericFrom?: number; className?: string } = {},
+): HTMLElement {
+  const table = h('vscode-table', { class: opts.className ?? 'small-table', zebra: true, bordered: true, resizable: true });
   const head = h('vscode-table-header', { slot: 'header' });
   for (const t of headers) head.append(h('vscode-table-header-cell', {}, t));
   const body = h('vscode-table-body', { slot: 'body' });
   for (const r of rows) {
     const row = h('vscode-table-row');
-    r.forEach((c, i) => row.append(h('vscode-table-cell', { class: opts.numericFrom !== undefined && i >= opts.numericFrom ? 'num' : undefined }, String(c))));
+    r.forEach((c, i) =>
+      row.append(h('vscode-table-cell', { class: opts.numericFrom !== undefined && i >= opts.numericFrom ? 'num' : undefined }, String(c))),
+    );
     body.append(row);
   }
   table.append(head, body);

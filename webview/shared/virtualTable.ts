@@ -5,6 +5,9 @@
  */
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import { h } from './format.js';
+import { sortRows, type SortDir } from './sortRows.js';
+
+export type { SortDir };
 
 export interface Column<T> {
   key: string;
@@ -20,7 +23,6 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-export type SortDir = 'asc' | 'desc';
 
 export interface VirtualTableOptions<T> {
   rowHeight: number;
@@ -58,7 +60,11 @@ export class VirtualTable<T> {
     this.head = h('div', { class: 'vt-head', role: 'row' });
     this.head.style.gridTemplateColumns = this.template;
     for (const c of columns) {
-      const cell = h('div', { role: 'columnheader', title: c.title ?? c.label, class: c.numeric ? 'num' : undefined, 'data-key': c.key }, c.label);
+      const cell = h(
+        'div',
+        { role: 'columnheader', title: c.title ?? c.label, class: c.numeric ? 'num' : undefined, 'data-key': c.key },
+        c.label,
+      );
       if (c.sortValue) {
         cell.tabIndex = 0;
         const toggle = () => this.toggleSort(c.key);
@@ -135,21 +141,7 @@ export class VirtualTable<T> {
       this.view = this.rows.slice();
       return;
     }
-    const sign = this.sort!.dir === 'asc' ? 1 : -1;
-    // Decorate-sort-undecorate: one sortValue call per row, then a numeric/string compare.
-    const keyed = this.rows.map((r, i) => ({ v: col.sortValue!(r), i }));
-    keyed.sort((a, b) => {
-      const x = a.v;
-      const y = b.v;
-      if (typeof x === 'number' && typeof y === 'number') {
-        const nx = Number.isNaN(x);
-        const ny = Number.isNaN(y);
-        if (nx || ny) return nx === ny ? a.i - b.i : nx ? 1 : -1;
-        return (x - y) * sign || a.i - b.i;
-      }
-      return String(x).localeCompare(String(y)) * sign || a.i - b.i;
-    });
-    this.view = keyed.map((k) => this.rows[k.i]!);
+    this.view = sortRows(this.rows, col.sortValue!, this.sort!.dir);
   }
 
   private renderRows(): void {

@@ -30,7 +30,13 @@ function lineSpec(points: Point[], yTitle: string, opts: { log?: boolean; percen
     mark: { type: 'line', point: points.length < 60, interpolate: 'monotone' },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step', ...(opts.totalSteps ? { scale: { domain: [0, opts.totalSteps] } } : {}) },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: opts.log ? { type: 'log' } : { zero: false }, axis: opts.percent ? { format: '.0%' } : opts.log ? { format: '~s', tickCount: 5 } : { format: '.3~g' } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: yTitle,
+        scale: opts.log ? { type: 'log' } : { zero: false },
+        axis: opts.percent ? { format: '.0%' } : opts.log ? { format: '~s', tickCount: 5 } : { format: '.3~g' },
+      },
       color: { field: 'series', type: 'nominal', title: null },
       tooltip: [
         { field: 'series', type: 'nominal' },
@@ -52,11 +58,20 @@ function render(d: TrainingData): void {
   const lastEpoch = epochs[epochs.length - 1];
   const progress = d.totalSteps && lastStep ? lastStep.step / d.totalSteps : null;
 
-  const head = h('div', {}, h('h1', {}, `Training: ${d.run.name}`), h('p', { class: 'meta' }, runLine(d.run), d.live ? ' · ' : '', d.live ? h('vscode-badge', { variant: 'counter' }, 'live') : ''));
+  const head = h(
+    'div',
+    {},
+    h('h1', {}, `Training: ${d.run.name}`),
+    h('p', { class: 'meta' }, runLine(d.run), d.live ? ' · ' : '', d.live ? h('vscode-badge', { variant: 'counter' }, 'live') : ''),
+  );
   const stats = h(
     'div',
     { class: 'stats' },
-    stat('progress', progress === null ? '–' : pct(progress, 0), d.totalSteps ? `step ${lastStep?.step ?? 0} of ${d.totalSteps}` : undefined),
+    stat(
+      'progress',
+      progress === null ? '–' : pct(progress, 0),
+      d.totalSteps ? `step ${lastStep?.step ?? 0} of ${d.totalSteps}` : undefined,
+    ),
     stat('epoch', lastStep ? `${lastStep.epoch}/${d.epochs ?? '?'}` : '–'),
     stat('test accuracy', pct(lastEpoch?.testAccuracy, 2)),
     stat('test tr G_s (median)', num(lastEpoch?.testMedianTraceGs)),
@@ -66,26 +81,70 @@ function render(d: TrainingData): void {
   const actions = h(
     'div',
     { class: 'toolbar' },
-    button('Export metrics CSV', () => post({ type: 'export', format: 'csv', fileName: `${d.run.id}-metrics`, content: metricsCsv(d) }), { icon: 'table', secondary: true }),
+    button('Export metrics CSV', () => post({ type: 'export', format: 'csv', fileName: `${d.run.id}-metrics`, content: metricsCsv(d) }), {
+      icon: 'table',
+      secondary: true,
+    }),
     button('Open run folder', () => post({ type: 'reveal', path: d.run.dir }), { icon: 'folder-opened', secondary: true }),
   );
   const nodes: (Node | string)[] = [head, stats, actions];
-  if (d.skippedLines) nodes.push(h('p', { class: 'hint' }, `${d.skippedLines} line(s) of metrics.jsonl could not be read (a torn last line after a crash is normal).`));
+  if (d.skippedLines)
+    nodes.push(
+      h('p', { class: 'hint' }, `${d.skippedLines} line(s) of metrics.jsonl could not be read (a torn last line after a crash is normal).`),
+    );
   if (steps.length === 0 && epochs.length === 0) {
     nodes.push(h('p', { class: 'hint' }, d.live ? 'Waiting for the first metrics (written every 20 steps)…' : 'This run has no metrics.'));
     app.replaceChildren(...nodes);
     return;
   }
-  const pts = (series: string, rows: { step: number; epoch: number }[], f: (r: never) => number): Point[] => rows.map((r) => ({ step: r.step, epoch: r.epoch, series, value: f(r as never) }));
+  const pts = (series: string, rows: { step: number; epoch: number }[], f: (r: never) => number): Point[] =>
+    rows.map((r) => ({ step: r.step, epoch: r.epoch, series, value: f(r as never) }));
   const specs: [string, string, Point[], { log?: boolean; percent?: boolean }][] = [
-    ['Loss (CE + μ·tr G_s)', 'loss', [...pts('train (interval mean)', steps, (r: StepMetrics) => r.loss), ...pts('train (epoch mean)', epochs, (r: EpochMetrics) => r.trainLoss)], {}],
-    ['Cross-entropy', 'cross-entropy', [...pts('train', steps, (r: StepMetrics) => r.ce), ...pts('test', epochs, (r: EpochMetrics) => r.testCe)], {}],
-    ['tr G_s = Σ 1/p_i', 'tr G_s', [...pts('train batch mean', steps, (r: StepMetrics) => r.traceGs), ...pts('test mean', epochs, (r: EpochMetrics) => r.testMeanTraceGs), ...pts('test median', epochs, (r: EpochMetrics) => r.testMedianTraceGs)], { log: true }],
-    ['Accuracy', 'accuracy', [...pts('train', steps, (r: StepMetrics) => r.accuracy), ...pts('test', epochs, (r: EpochMetrics) => r.testAccuracy)], { percent: true }],
+    [
+      'Loss (CE + μ·tr G_s)',
+      'loss',
+      [
+        ...pts('train (interval mean)', steps, (r: StepMetrics) => r.loss),
+        ...pts('train (epoch mean)', epochs, (r: EpochMetrics) => r.trainLoss),
+      ],
+      {},
+    ],
+    [
+      'Cross-entropy',
+      'cross-entropy',
+      [...pts('train', steps, (r: StepMetrics) => r.ce), ...pts('test', epochs, (r: EpochMetrics) => r.testCe)],
+      {},
+    ],
+    [
+      'tr G_s = Σ 1/p_i',
+      'tr G_s',
+      [
+        ...pts('train batch mean', steps, (r: StepMetrics) => r.traceGs),
+        ...pts('test mean', epochs, (r: EpochMetrics) => r.testMeanTraceGs),
+        ...pts('test median', epochs, (r: EpochMetrics) => r.testMedianTraceGs),
+      ],
+      { log: true },
+    ],
+    [
+      'Accuracy',
+      'accuracy',
+      [...pts('train', steps, (r: StepMetrics) => r.accuracy), ...pts('test', epochs, (r: EpochMetrics) => r.testAccuracy)],
+      { percent: true },
+    ],
   ];
   const grid = h('div', { class: 'grid' });
   for (const [title, yTitle, points, o] of specs) {
-    const fig = new Figure({ title, fileName: `${d.run.id}-${yTitle.replace(/\W+/g, '-')}`, csv: () => toCsv(points, [['series', (p) => p.series], ['epoch', (p) => p.epoch], ['step', (p) => p.step], [yTitle, (p) => p.value]]) });
+    const fig = new Figure({
+      title,
+      fileName: `${d.run.id}-${yTitle.replace(/\W+/g, '-')}`,
+      csv: () =>
+        toCsv(points, [
+          ['series', (p) => p.series],
+          ['epoch', (p) => p.epoch],
+          ['step', (p) => p.step],
+          [yTitle, (p) => p.value],
+        ]),
+    });
     figures.push(fig);
     grid.append(fig.element);
     void fig.render(lineSpec(points, yTitle, { ...o, totalSteps: d.totalSteps }));
@@ -95,8 +154,32 @@ function render(d: TrainingData): void {
     nodes.push(h('h2', {}, 'Epochs'));
     nodes.push(
       smallTable(
-        ['epoch', 'train loss', 'train acc', 'train tr G_s', 'test acc', 'test CE', 'test tr G_s mean', 'test tr G_s median', 'test λmax(G_s) mean', 'seconds', 'samples/s'],
-        epochs.map((e) => [e.epoch, num(e.trainLoss), pct(e.trainAccuracy, 2), num(e.trainTraceGs), pct(e.testAccuracy, 2), num(e.testCe), num(e.testMeanTraceGs), num(e.testMedianTraceGs), num(e.testMeanLambdaMaxGs), e.seconds.toFixed(1), Math.round(e.samplesPerSecond)]),
+        [
+          'epoch',
+          'train loss',
+          'train acc',
+          'train tr G_s',
+          'test acc',
+          'test CE',
+          'test tr G_s mean',
+          'test tr G_s median',
+          'test λmax(G_s) mean',
+          'seconds',
+          'samples/s',
+        ],
+        epochs.map((e) => [
+          e.epoch,
+          num(e.trainLoss),
+          pct(e.trainAccuracy, 2),
+          num(e.trainTraceGs),
+          pct(e.testAccuracy, 2),
+          num(e.testCe),
+          num(e.testMeanTraceGs),
+          num(e.testMedianTraceGs),
+          num(e.testMeanLambdaMaxGs),
+          e.seconds.toFixed(1),
+          Math.round(e.samplesPerSecond),
+        ]),
         { numericFrom: 1 },
       ),
     );

@@ -1,8 +1,19 @@
-import { listAttacks } from '../../engine/attacks/registry';
-import { sweepRun } from '../../engine/eval/sweep';
-import { parse, UsageError, type Command } from '../args';
+import { defineCommand, UsageError } from '../args';
 import { fmt, pct, Progress, table } from '../output';
-import { attackList, attackOptions, budgetList, CANCELLED_EXIT, ciText, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
+import {
+  attackList,
+  attackOptions,
+  budgetList,
+  CANCELLED_EXIT,
+  ciText,
+  openRun,
+  optionalInt,
+  requestBase,
+  runEvaluation,
+  SAMPLE_FLAGS,
+  sampleUsage,
+} from './evalShared';
+import { listAttacks, sweepRun } from '../../engine';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -12,7 +23,9 @@ const usage = `fim attack --run DIR --attack NAME --eps LIST [options]
   and accuracy under attack over all samples. Writes evals/sweep-<attack>.json with example PNGs.
 
   --run DIR          the run directory
-  --attack NAME      ${listAttacks().map((a) => a.name).join(', ')}
+  --attack NAME      ${listAttacks()
+    .map((a) => a.name)
+    .join(', ')}
   --eps LIST         budgets, comma-separated, in the attack's unit (ossa: ε = SQUARED l2 norm ‖η‖²
                      as in the paper, unless --option epsUnit=l2; fgsm/bim-linf/pgd: l∞; fgm/bim-l2/
                      pgd-l2/deepfool/cw: l2; bim-l1: l1; jsma: changed pixels); inf = unbounded
@@ -23,25 +36,21 @@ const usage = `fim attack --run DIR --attack NAME --eps LIST [options]
   --examples N       correctly classified samples to save images of, per budget [4]
 ${sampleUsage(DEFAULT_SAMPLES, 'sweep-<attack>')}`;
 
-export const attackCommand: Command = {
+export const attackCommand = defineCommand({
   name: 'attack',
   summary: 'fooling ratio of an attack over a list of budgets (OSSA, FGSM, FGM, BIM, PGD, …)',
   usage,
-  async run(argv) {
-    const { values: v } = parse(argv, {
-      ...SAMPLE_FLAGS,
-      run: { type: 'string' },
-      attack: { type: 'string' },
-      eps: { type: 'string' },
-      clip: { type: 'boolean' },
-      'no-clip': { type: 'boolean' },
-      option: { type: 'string', multiple: true },
-      examples: { type: 'string' },
-    });
-    if (v.help) {
-      process.stdout.write(usage + '\n');
-      return 0;
-    }
+  flags: {
+    ...SAMPLE_FLAGS,
+    run: { type: 'string' },
+    attack: { type: 'string' },
+    eps: { type: 'string' },
+    clip: { type: 'boolean' },
+    'no-clip': { type: 'boolean' },
+    option: { type: 'string', multiple: true },
+    examples: { type: 'string' },
+  },
+  async run(v, argv) {
     if (!v.attack) throw new UsageError('--attack NAME is required');
     if (v.attack.includes(',')) throw new UsageError('--attack takes one attack; use fim eval worst-case or fim eval distance for several');
     const attack = attackList(v.attack, 'attack')[0]!;
@@ -57,7 +66,15 @@ export const attackCommand: Command = {
       v,
       async (signal) => {
         const run = await openRun(v.run, 'run', progress);
-        return sweepRun(run, { ...base, attack, budgets, ...(options ? { options } : {}), ...clip, ...(examples !== undefined ? { examples } : {}), signal });
+        return sweepRun(run, {
+          ...base,
+          attack,
+          budgets,
+          ...(options ? { options } : {}),
+          ...clip,
+          ...(examples !== undefined ? { examples } : {}),
+          signal,
+        });
       },
       // The issue's shape names each budget `eps`.
       (d) => ({ file: d.file, ...d.result, results: d.result.results.map((r) => ({ eps: r.budget, ...r })) }),
@@ -66,7 +83,15 @@ export const attackCommand: Command = {
     if (v.json) return 0;
     const r = done.result;
     const clippedCol = r.results.some((p) => p.clipped);
-    const header = ['ε', 'fooling ratio', '95% CI', 'fooled', 'accuracy', 'mean loss', ...(clippedCol ? ['fooling ratio (clipped to [0,1])'] : [])];
+    const header = [
+      'ε',
+      'fooling ratio',
+      '95% CI',
+      'fooled',
+      'accuracy',
+      'mean loss',
+      ...(clippedCol ? ['fooling ratio (clipped to [0,1])'] : []),
+    ];
     const rows = r.results.map((p) => [
       fmt(p.budget),
       pct(p.foolingRatio),
@@ -80,4 +105,4 @@ export const attackCommand: Command = {
     process.stdout.write([head, table(header, rows)].join('\n') + '\n');
     return 0;
   },
-};
+});

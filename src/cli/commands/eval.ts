@@ -1,10 +1,18 @@
-import { ATTACK_NAMES } from '../../engine/attacks/registry';
-import { distanceRun, TABLE1_ATTACKS } from '../../engine/eval/distance';
-import { transferRun } from '../../engine/eval/transfer';
-import { worstCaseRun } from '../../engine/eval/worstCase';
 import { parse, UsageError, type Command } from '../args';
 import { fmt, pct, Progress, table } from '../output';
-import { attackList, attackOptions, budgetList, CANCELLED_EXIT, ciText, openRun, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
+import {
+  attackList,
+  attackOptions,
+  budgetList,
+  CANCELLED_EXIT,
+  ciText,
+  openRun,
+  requestBase,
+  runEvaluation,
+  SAMPLE_FLAGS,
+  sampleUsage,
+} from './evalShared';
+import { ATTACK_NAMES, distanceRun, TABLE1_ATTACKS, transferRun, worstCaseRun } from '../../engine';
 
 const DISTANCE_SAMPLES = 100;
 const TRANSFER_SAMPLES = 100;
@@ -35,7 +43,12 @@ ${sampleUsage(WORST_SAMPLES, 'worst-case-<norm>')}
 
 Attacks: ${ATTACK_NAMES.join(', ')}`;
 
-const MULTI_FLAGS = { ...SAMPLE_FLAGS, run: { type: 'string' }, attacks: { type: 'string' }, option: { type: 'string', multiple: true } } as const;
+const MULTI_FLAGS = {
+  ...SAMPLE_FLAGS,
+  run: { type: 'string' },
+  attacks: { type: 'string' },
+  option: { type: 'string', multiple: true },
+} as const;
 
 async function distance(argv: string[]): Promise<number> {
   const { values: v } = parse(argv, MULTI_FLAGS);
@@ -44,7 +57,9 @@ async function distance(argv: string[]): Promise<number> {
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
   const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress);
-  const done = await runEvaluation(progress, v, async (signal) => distanceRun(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }));
+  const done = await runEvaluation(progress, v, async (signal) =>
+    distanceRun(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }),
+  );
   if (!done) return CANCELLED_EXIT;
   if (v.json) return 0;
   const rows = done.result.results.map((r) => [
@@ -57,12 +72,21 @@ async function distance(argv: string[]): Promise<number> {
     `${pct(r.successRate, 1)} ${r.successRateCi ? ciText(r.successRateCi) : ''}`,
     `${r.found ?? '-'}/${r.samples}`,
   ]);
-  process.stdout.write(table(['attack', 'norm', 'mean distance', 'median', 'Foolbox-2 mean', 'Foolbox-2 median', 'success', 'found'], rows) + '\n');
+  process.stdout.write(
+    table(['attack', 'norm', 'mean distance', 'median', 'Foolbox-2 mean', 'Foolbox-2 median', 'success', 'found'], rows) + '\n',
+  );
   return 0;
 }
 
 async function transfer(argv: string[]): Promise<number> {
-  const { values: v } = parse(argv, { ...SAMPLE_FLAGS, from: { type: 'string' }, to: { type: 'string' }, attack: { type: 'string' }, eps: { type: 'string' }, option: { type: 'string', multiple: true } });
+  const { values: v } = parse(argv, {
+    ...SAMPLE_FLAGS,
+    from: { type: 'string' },
+    to: { type: 'string' },
+    attack: { type: 'string' },
+    eps: { type: 'string' },
+    option: { type: 'string', multiple: true },
+  });
   if (v.help) return help();
   if (!v.attack) throw new UsageError('--attack NAME is required');
   const attack = attackList(v.attack, 'attack')[0]!;
@@ -82,10 +106,21 @@ async function transfer(argv: string[]): Promise<number> {
   });
   if (!done) return CANCELLED_EXIT;
   if (v.json) return 0;
-  const rows = done.result.results.map((r) => [r.attack, r.source, r.target, `${r.samples}/${r.crafted ?? '-'}`, pct(r.sourceAccuracy), pct(r.targetAccuracy), ciText(r.targetAccuracyCi)]);
+  const rows = done.result.results.map((r) => [
+    r.attack,
+    r.source,
+    r.target,
+    `${r.samples}/${r.crafted ?? '-'}`,
+    pct(r.sourceAccuracy),
+    pct(r.targetAccuracy),
+    ciText(r.targetAccuracyCi),
+  ]);
   const how = budget === undefined ? 'minimum-distance search' : `budget ${budget}`;
   process.stdout.write(
-    [`adversarials crafted on the source (${how}), classified by the target; target accuracy over those that fooled the source`, table(['attack', 'source', 'target', 'fooled source', 'source acc.', 'target acc.', '95% CI'], rows)].join('\n') + '\n',
+    [
+      `adversarials crafted on the source (${how}), classified by the target; target accuracy over those that fooled the source`,
+      table(['attack', 'source', 'target', 'fooled source', 'source acc.', 'target acc.', '95% CI'], rows),
+    ].join('\n') + '\n',
   );
   return 0;
 }
@@ -98,12 +133,24 @@ async function worstCase(argv: string[]): Promise<number> {
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
   const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress);
-  const done = await runEvaluation(progress, v, async (signal) => worstCaseRun(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }));
+  const done = await runEvaluation(progress, v, async (signal) =>
+    worstCaseRun(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }),
+  );
   if (!done) return CANCELLED_EXIT;
   if (v.json) return 0;
   const r = done.result;
-  const rows = r.results.map((p) => [fmt(p.budget), pct(p.robustAccuracy), ciText(p.robustAccuracyCi), ...r.attacks.map((a) => pct(p.perAttackAccuracy[a]))]);
-  process.stdout.write([`worst case over ${r.attacks.join(', ')} (${r.norm}); clean accuracy ${pct(r.cleanAccuracy)} on ${r.samples} samples`, table(['ε', 'robust acc.', '95% CI', ...r.attacks], rows)].join('\n') + '\n');
+  const rows = r.results.map((p) => [
+    fmt(p.budget),
+    pct(p.robustAccuracy),
+    ciText(p.robustAccuracyCi),
+    ...r.attacks.map((a) => pct(p.perAttackAccuracy[a])),
+  ]);
+  process.stdout.write(
+    [
+      `worst case over ${r.attacks.join(', ')} (${r.norm}); clean accuracy ${pct(r.cleanAccuracy)} on ${r.samples} samples`,
+      table(['ε', 'robust acc.', '95% CI', ...r.attacks], rows),
+    ].join('\n') + '\n',
+  );
   return 0;
 }
 
@@ -122,6 +169,10 @@ export const evalCommand: Command = {
     if (sub === 'transfer') return transfer(rest);
     if (sub === 'worst-case') return worstCase(rest);
     if (sub === '--help' || sub === '-h' || sub === 'help') return help();
-    throw new UsageError(sub ? `unknown evaluation "${sub}"; expected distance, transfer or worst-case` : 'name an evaluation: distance, transfer or worst-case');
+    throw new UsageError(
+      sub
+        ? `unknown evaluation "${sub}"; expected distance, transfer or worst-case`
+        : 'name an evaluation: distance, transfer or worst-case',
+    );
   },
 };

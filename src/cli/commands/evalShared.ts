@@ -1,10 +1,19 @@
 import * as path from 'node:path';
-import { describeBackend, initBackend } from '../../engine/backend/select';
-import { Cancelled, type AttackOptions } from '../../engine/attacks/attack';
-import { ATTACK_NAMES, getAttack } from '../../engine/attacks/registry';
-import { loadEvalRun, type EvalRequestBase, type EvalRun, type SampleSelection } from '../../engine/eval/runModel';
+import { type AttackOptions } from '../../runs/evals';
+import { evalNameProblem } from '../../protocol/names';
 import { backendFlag, int, UsageError } from '../args';
-import { bar, pct, printJson, Progress } from '../output';
+import { bar, pct, printJson, type Progress } from '../output';
+import {
+  ATTACK_NAMES,
+  Cancelled,
+  describeBackend,
+  getAttack,
+  initBackend,
+  loadEvalRun,
+  type EvalRequestBase,
+  type EvalRun,
+  type SampleSelection,
+} from '../../engine';
 
 /** Flags and helpers shared by `fim inspect`, `fim attack` and `fim eval …`. */
 
@@ -55,8 +64,12 @@ export function budgetList(flag: string, v: string | undefined): number[] {
 }
 
 export function attackList(v: string | undefined, flag = 'attacks'): string[] {
-  if (v === undefined || v.trim() === '') throw new UsageError(`--${flag} needs a comma-separated list of attacks: ${ATTACK_NAMES.join(', ')}`);
-  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (v === undefined || v.trim() === '')
+    throw new UsageError(`--${flag} needs a comma-separated list of attacks: ${ATTACK_NAMES.join(', ')}`);
+  const names = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) getAttack(n);
   return names;
 }
@@ -78,7 +91,8 @@ export function attackOptions(values: string[] | undefined, attacks: string[]): 
       attack = key.slice(0, dot);
       key = key.slice(dot + 1);
     }
-    if (!attack) throw new UsageError(`--option ${raw}: with several attacks, name the attack: --option ${attacks[0] ?? 'cw'}.${key}=${value}`);
+    if (!attack)
+      throw new UsageError(`--option ${raw}: with several attacks, name the attack: --option ${attacks[0] ?? 'cw'}.${key}=${value}`);
     if (!attacks.includes(attack)) throw new UsageError(`--option ${raw}: ${attack} is not among the attacks (${attacks.join(', ')})`);
     (out[attack] ??= {})[key] = value;
   }
@@ -120,12 +134,14 @@ export function requestBase(
   progress: Progress,
 ): Omit<EvalRequestBase, 'signal'> {
   const seed = optionalInt('seed', v.seed, 0);
+  const nameProblem = v.name === undefined ? null : evalNameProblem(v.name);
+  if (nameProblem) throw new UsageError(`--name: ${nameProblem}`);
   const batchSize = optionalInt('batch', v.batch);
   return {
     selection: selectionFrom(v, defaultSamples),
     ...(seed !== undefined ? { seed } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
-    ...(v.name ? { name: v.name } : {}),
+    ...(v.name !== undefined ? { name: v.name } : {}),
     command: commandLine(command, argv),
     onProgress: progressHook(progress),
   };

@@ -1,7 +1,7 @@
-import { INSPECT_DEFAULTS, inspectRun } from '../../engine/eval/inspect';
-import { num, parse, type Command } from '../args';
+import { defineCommand, num } from '../args';
 import { fmt, pct, Progress, table } from '../output';
 import { CANCELLED_EXIT, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
+import { INSPECT_DEFAULTS, inspectRun } from '../../engine';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -19,16 +19,12 @@ const usage = `fim inspect --run DIR [options]
   --held-out N    held-out samples for the temperature fit (test samples after the inspected ones) [${INSPECT_DEFAULTS.heldOut}]
 ${sampleUsage(DEFAULT_SAMPLES, 'inspect')}`;
 
-export const inspectCommand: Command = {
+export const inspectCommand = defineCommand({
   name: 'inspect',
   summary: 'per-sample FIM statistics (tr G_s, λmax(G_x), KL budget, margins, temperature-scaled)',
   usage,
-  async run(argv) {
-    const { values: v } = parse(argv, { ...SAMPLE_FLAGS, run: { type: 'string' }, tau: { type: 'string' }, images: { type: 'string' }, 'held-out': { type: 'string' } });
-    if (v.help) {
-      process.stdout.write(usage + '\n');
-      return 0;
-    }
+  flags: { ...SAMPLE_FLAGS, run: { type: 'string' }, tau: { type: 'string' }, images: { type: 'string' }, 'held-out': { type: 'string' } },
+  async run(v, argv) {
     const tau = num('tau', v.tau, INSPECT_DEFAULTS.tau);
     const images = optionalInt('images', v.images, 0);
     const heldOut = optionalInt('held-out', v['held-out']);
@@ -36,32 +32,51 @@ export const inspectCommand: Command = {
     const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress);
     const done = await runEvaluation(progress, v, async (signal) => {
       const run = await openRun(v.run, 'run', progress);
-      return inspectRun(run, { ...base, tau, ...(images !== undefined ? { images } : {}), ...(heldOut !== undefined ? { heldOut } : {}), signal });
+      return inspectRun(run, {
+        ...base,
+        tau,
+        ...(images !== undefined ? { images } : {}),
+        ...(heldOut !== undefined ? { heldOut } : {}),
+        signal,
+      });
     });
     if (!done) return CANCELLED_EXIT;
     if (v.json) return 0;
     const r = done.result;
     const t = r.temperatureScaling;
-    const row = (label: string, a: typeof r.mean) => [label, fmt(a.traceGs), fmt(a.lambdaMaxGs), fmt(a.lambdaMaxGx), fmt(a.klBudget), fmt(a.normalizedMargin)];
+    const row = (label: string, a: typeof r.mean) => [
+      label,
+      fmt(a.traceGs),
+      fmt(a.lambdaMaxGs),
+      fmt(a.lambdaMaxGx),
+      fmt(a.klBudget),
+      fmt(a.normalizedMargin),
+    ];
     const lines = [
       `${r.samples.length} samples (${base.selection.split}[${base.selection.start}..]), accuracy ${pct(r.accuracy)}, τ = ${r.tau}`,
       '',
-      table(['statistic', 'tr G_s', 'λmax(G_s)', 'λmax(G_x)', 'KL budget', 'margin/‖∇margin‖'], [
-        row('mean', r.mean),
-        row('median', r.median),
-        row(`mean, T=${fmt(t.temperature, 3)}`, t.mean),
-        row(`median, T=${fmt(t.temperature, 3)}`, t.median),
-      ]),
+      table(
+        ['statistic', 'tr G_s', 'λmax(G_s)', 'λmax(G_x)', 'KL budget', 'margin/‖∇margin‖'],
+        [
+          row('mean', r.mean),
+          row('median', r.median),
+          row(`mean, T=${fmt(t.temperature, 3)}`, t.mean),
+          row(`median, T=${fmt(t.temperature, 3)}`, t.median),
+        ],
+      ),
       '',
       `temperature T = ${fmt(t.temperature, 4)} fitted by NLL on ${t.heldOutSamples} held-out samples${t.heldOut ? ` (${t.heldOut})` : ''}; NLL ${fmt(t.nllBefore)} → ${fmt(t.nllAfter)}`,
       '',
       'most fragile samples (smallest KL budget):',
       table(
         ['index', 'label', 'predicted', 'λmax(G_x)', 'KL budget', 'tr G_s'],
-        [...r.samples].sort((a, b) => a.klBudget - b.klBudget).slice(0, 5).map((s) => [s.index, s.label, s.predicted, fmt(s.lambdaMaxGx), fmt(s.klBudget), fmt(s.traceGs)]),
+        [...r.samples]
+          .sort((a, b) => a.klBudget - b.klBudget)
+          .slice(0, 5)
+          .map((s) => [s.index, s.label, s.predicted, fmt(s.lambdaMaxGx), fmt(s.klBudget), fmt(s.traceGs)]),
       ),
     ];
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   },
-};
+});

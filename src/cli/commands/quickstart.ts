@@ -1,14 +1,15 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
-import { backendFlag, int, num, optInt, parse, UsageError, type Command } from '../args';
+import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 import { runTraining } from './train';
+import { TRAIN_DEFAULTS } from '../../engine';
 
 const usage = `fim quickstart [options]
-  The main job on the built-in default: trains a baseline (μ = 0) and a defended (μ = 0.022)
+  The main job on the built-in default: trains a baseline (μ = 0) and a defended (μ = ${TRAIN_DEFAULTS.mu})
   ConvNet on real MNIST with the same seed and prints their accuracy and tr G_s side by side.
-  --mu M            μ of the defended model [0.022]
+  --mu M            μ of the defended model [${TRAIN_DEFAULTS.mu}]
   --epochs N        [1]
   --limit-train N   training samples [60000]
   --seed S          [0]
@@ -16,34 +17,30 @@ const usage = `fim quickstart [options]
   --backend B       [auto]
   --json            print {"runs": [baseline, defended]} summaries as one JSON object`;
 
-export const quickstartCommand: Command = {
+export const quickstartCommand = defineCommand({
   name: 'quickstart',
   summary: 'train a baseline and a defended ConvNet on MNIST and compare them',
   usage,
-  async run(argv) {
-    const { values: v } = parse(argv, {
-      mu: { type: 'string' },
-      epochs: { type: 'string' },
-      'limit-train': { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      backend: { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (v.help) {
-      process.stdout.write(usage + '\n');
-      return 0;
-    }
+  flags: {
+    mu: { type: 'string' },
+    epochs: { type: 'string' },
+    'limit-train': { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(v) {
     const backend = backendFlag(v.backend);
-    const mu = num('mu', v.mu, 0.022);
+    const mu = num('mu', v.mu, TRAIN_DEFAULTS.mu);
     if (mu <= 0) throw new UsageError(`--mu must be > 0 for the defended model, got ${mu}`);
     const base = {
-      model: 'convnet',
-      dataset: 'mnist',
+      model: TRAIN_DEFAULTS.model,
+      dataset: TRAIN_DEFAULTS.dataset,
       epochs: int('epochs', v.epochs, 1),
-      batchSize: 128,
-      learningRate: 1e-3,
-      seed: int('seed', v.seed, 0, 0),
+      batchSize: TRAIN_DEFAULTS.batchSize,
+      learningRate: TRAIN_DEFAULTS.learningRate,
+      seed: int('seed', v.seed, TRAIN_DEFAULTS.seed, 0),
       storeDir: path.resolve(v.out ?? DEFAULT_RUNS_DIR),
       backend,
       limitTrain: optInt('limit-train', v['limit-train']) ?? 60000,
@@ -68,9 +65,13 @@ export const quickstartCommand: Command = {
         s.samplesPerSecond === null ? '-' : Math.round(s.samplesPerSecond),
         s.runDir,
       ]);
-      process.stdout.write('\n' + table(['model', 'μ', 'test acc', 'tr G_s mean', 'tr G_s median', 'λmax(G_s) mean', 'samples/s', 'run'], rows) + '\n');
-      process.stdout.write('\ntr G_s = Σ 1/p_i over the 10 classes (≥ 100; the defended optimum is ≈ 119). Inspect the runs with `fim runs`.\n');
+      process.stdout.write(
+        '\n' + table(['model', 'μ', 'test acc', 'tr G_s mean', 'tr G_s median', 'λmax(G_s) mean', 'samples/s', 'run'], rows) + '\n',
+      );
+      process.stdout.write(
+        '\ntr G_s = Σ 1/p_i over the 10 classes (≥ 100; the defended optimum is ≈ 119). Inspect the runs with `fim runs`.\n',
+      );
     }
     return summaries.every((s) => s.state === 'completed') ? 0 : 1;
   },
-};
+});

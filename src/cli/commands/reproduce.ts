@@ -1,11 +1,11 @@
 import * as path from 'node:path';
-import { describeBackend } from '../../engine/backend/select';
-import { duration } from '../../engine/reproduce/html';
-import { makePlan } from '../../engine/reproduce/plan';
-import { runReproduce } from '../../engine/reproduce/orchestrate';
-import { backendFlag, int, numList, parse, UsageError, type Command } from '../args';
+import { duration } from '../../reproduce/report/html';
+import { makePlan } from '../../reproduce/plan';
+import { runReproduce } from '../../reproduce/orchestrate';
+import { backendFlag, defineCommand, int, numList, UsageError } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
 import { CANCELLED_EXIT } from './evalShared';
+import { describeBackend } from '../../engine';
 
 export const DEFAULT_REPRODUCE_DIR = path.join('.fim', 'reproduce');
 export const DEFAULT_QUICK_DIR = path.join('.fim', 'reproduce-quick');
@@ -33,28 +33,24 @@ const usage = `fim reproduce [options]
   --json           print a summary (files, findings, sanity checks) as one JSON object on stdout
   Exit code 0 when the report is complete, 1 when a stage failed, 130 when interrupted.`;
 
-export const reproduceCommand: Command = {
+export const reproduceCommand = defineCommand({
   name: 'reproduce',
   summary: "reproduce the paper's MNIST results as an HTML report with gradient-masking checks",
   usage,
-  async run(argv) {
-    const { values: v } = parse(argv, {
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      mu: { type: 'string' },
-      seeds: { type: 'string' },
-      epochs: { type: 'string' },
-      samples: { type: 'string' },
-      'table-samples': { type: 'string' },
-      'no-baselines': { type: 'boolean' },
-      'report-only': { type: 'boolean' },
-      backend: { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (v.help) {
-      process.stdout.write(usage + '\n');
-      return 0;
-    }
+  flags: {
+    quick: { type: 'boolean' },
+    out: { type: 'string' },
+    mu: { type: 'string' },
+    seeds: { type: 'string' },
+    epochs: { type: 'string' },
+    samples: { type: 'string' },
+    'table-samples': { type: 'string' },
+    'no-baselines': { type: 'boolean' },
+    'report-only': { type: 'boolean' },
+    backend: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(v) {
     const backend = backendFlag(v.backend);
     const mus = v.mu === undefined ? undefined : numList('mu', v.mu);
     if (mus?.some((m) => m < 0)) throw new UsageError(`--mu: every μ must be ≥ 0, got ${v.mu}`);
@@ -75,7 +71,9 @@ export const reproduceCommand: Command = {
     const onSignal = () => {
       presses++;
       if (presses > 1) process.exit(CANCELLED_EXIT);
-      progress.line('stopping after the current step (trainings write a checkpoint); run the same command again to resume; Ctrl-C again to quit at once');
+      progress.line(
+        'stopping after the current step (trainings write a checkpoint); run the same command again to resume; Ctrl-C again to quit at once',
+      );
       ac.abort();
     };
     process.on('SIGINT', onSignal);
@@ -95,7 +93,10 @@ export const reproduceCommand: Command = {
             progress.line(`${current}${note ? ` (${note})` : ''}`);
           },
           onStageProgress: (_s, message, fraction) => progress.update(`${current} ${bar(fraction)} ${message}`, 15_000),
-          onStageEnd: (s, rec, i, n) => progress.line(`[${i + 1}/${n}] ${s.key}: ${rec.status === 'started' ? 'interrupted' : rec.status} in ${duration(rec.wallSeconds)}${rec.message ? ` — ${rec.message}` : ''}`),
+          onStageEnd: (s, rec, i, n) =>
+            progress.line(
+              `[${i + 1}/${n}] ${s.key}: ${rec.status === 'started' ? 'interrupted' : rec.status} in ${duration(rec.wallSeconds)}${rec.message ? ` — ${rec.message}` : ''}`,
+            ),
         },
         ac.signal,
         { reportOnly: Boolean(v['report-only']) },
@@ -140,4 +141,4 @@ export const reproduceCommand: Command = {
       process.off('SIGTERM', onSignal);
     }
   },
-};
+});

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import { listRuns } from '../../runs/reader';
-import { parse, type Command } from '../args';
+import { defineCommand } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 
 const usage = `fim runs [--out DIR] [--json]
@@ -9,16 +9,12 @@ const usage = `fim runs [--out DIR] [--json]
   --out DIR   run store [${DEFAULT_RUNS_DIR}]
   --json      print {"runs": [...]} as one JSON object`;
 
-export const runsCommand: Command = {
+export const runsCommand = defineCommand({
   name: 'runs',
   summary: 'list runs with status and summaries',
   usage,
-  async run(argv) {
-    const { values: v } = parse(argv, { out: { type: 'string' }, json: { type: 'boolean' } });
-    if (v.help) {
-      process.stdout.write(usage + '\n');
-      return 0;
-    }
+  flags: { out: { type: 'string' }, json: { type: 'boolean' } },
+  async run(v) {
     const store = path.resolve(v.out ?? DEFAULT_RUNS_DIR);
     const runs = listRuns(store);
     if (v.json) {
@@ -42,4 +38,4 @@ export const runsCommand: Command = {
     process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
     return 0;
   },
-};
+});

@@ -1,17 +1,16 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
-import { backendRequestFrom, describeBackend } from '../../engine/backend/select';
-import { resume, train, type TrainHooks, type TrainRequest } from '../../engine/train/trainer';
-import { backendFlag, int, num, optInt, parse, UsageError, type Command } from '../args';
+import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
+import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
 export const trainUsage = `fim train [options]
   Train a classifier with the paper's loss CE + μ·Σ 1/p_i (μ = 0 is the plain baseline).
 
-  --model NAME|PATH      built-in definition (convnet, vgg11, resnet14) or a tfjs Layers model.json / JS/TS model module [convnet]
-  --dataset NAME         mnist | cifar10 | gtsrb | idx | folder [mnist]
+  --model NAME|PATH      built-in definition (convnet, vgg11, resnet14) or a tfjs Layers model.json / JS/TS model module [${TRAIN_DEFAULTS.model}]
+  --dataset NAME         mnist | cifar10 | gtsrb | idx | folder [${TRAIN_DEFAULTS.dataset}]
   --data-dir DIR         dataset files (datasets other than the built-in MNIST)
   --image-size N|HxW     folder: resize images to this size [32]; gtsrb: side of the square [32]
   --val-split F          folder without train/ and test/ sub-folders: fraction of each class held out [0.2]
@@ -24,12 +23,12 @@ export const trainUsage = `fim train [options]
   --at-steps N           PGD steps per batch [10]
   --at-step-size S       PGD step size [2.5·eps/steps]
   --at-ratio R           fraction of each batch replaced by PGD examples [1]
-  --mu M                 weight μ of the trace term [0.022]
+  --mu M                 weight μ of the trace term [${TRAIN_DEFAULTS.mu}]
   --label-smoothing A    label smoothing α, the paper's LSR comparison [0]
-  --epochs N             [2]
-  --batch N              [128]
-  --lr X                 Adam learning rate [0.001]
-  --seed S               initial weights and data order [0]
+  --epochs N             [${TRAIN_DEFAULTS.epochs}]
+  --batch N              [${TRAIN_DEFAULTS.batchSize}]
+  --lr X                 Adam learning rate [${TRAIN_DEFAULTS.learningRate}]
+  --seed S               initial weights and data order [${TRAIN_DEFAULTS.seed}]
   --limit-train N        use the first N training samples
   --limit-test N         use the first N test samples
   --out DIR              run store [${DEFAULT_RUNS_DIR}]
@@ -40,7 +39,10 @@ export const trainUsage = `fim train [options]
   Ctrl-C stops after writing a checkpoint; --resume continues it.`;
 
 /** Runs training with CLI progress; shared by `fim train` and the main job. */
-export async function runTraining(req: TrainRequest | { resumeDir: string; backend?: string }, opts: { json: boolean; quiet?: boolean }): Promise<RunSummary> {
+export async function runTraining(
+  req: TrainRequest | { resumeDir: string; backend?: string },
+  opts: { json: boolean; quiet?: boolean },
+): Promise<RunSummary> {
   const progress = new Progress(opts.quiet);
   const ac = new AbortController();
   let interrupts = 0;
@@ -58,17 +60,23 @@ export async function runTraining(req: TrainRequest | { resumeDir: string; backe
   const hooks: TrainHooks = {
     onStart: (dir, config, backend, notes) => {
       progress.line(`run ${dir}`);
-      progress.line(`${config.model} on ${config.dataset} (${config.trainSamples} train / ${config.testSamples} test), μ=${config.mu}, ${config.epochs} epoch(s), batch ${config.batchSize}`);
+      progress.line(
+        `${config.model} on ${config.dataset} (${config.trainSamples} train / ${config.testSamples} test), μ=${config.mu}, ${config.epochs} epoch(s), batch ${config.batchSize}`,
+      );
       progress.line(describeBackend(backend));
       for (const n of notes) progress.line(`note: ${n}`);
     },
     onProgress: (p) => {
       const frac = p.step / p.totalSteps;
       const what = p.phase === 'eval' ? 'evaluating on the test set' : `loss ${p.loss === undefined ? '…' : fmt(p.loss)}`;
-      progress.update(`epoch ${p.epoch}/${p.epochs} ${bar(frac)} ${p.epochStep}/${p.epochSteps}  ${what}  ${Math.round(p.samplesPerSecond)} samples/s`);
+      progress.update(
+        `epoch ${p.epoch}/${p.epochs} ${bar(frac)} ${p.epochStep}/${p.epochSteps}  ${what}  ${Math.round(p.samplesPerSecond)} samples/s`,
+      );
     },
     onEpoch: (m) => {
-      progress.line(`epoch ${m.epoch}: test accuracy ${pct(m.testAccuracy)}, test tr G_s mean ${fmt(m.testMeanTraceGs)} / median ${fmt(m.testMedianTraceGs)}, ${m.seconds.toFixed(1)} s, ${Math.round(m.samplesPerSecond)} samples/s`);
+      progress.line(
+        `epoch ${m.epoch}: test accuracy ${pct(m.testAccuracy)}, test tr G_s mean ${fmt(m.testMeanTraceGs)} / median ${fmt(m.testMedianTraceGs)}, ${m.seconds.toFixed(1)} s, ${Math.round(m.samplesPerSecond)} samples/s`,
+      );
     },
   };
   try {
@@ -96,72 +104,80 @@ export function printSummary(s: RunSummary): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-export const trainCommand: Command = {
+export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a baseline or defended model',
   usage: trainUsage,
-  async run(argv) {
-    const { values: v } = parse(argv, {
-      model: { type: 'string' },
-      dataset: { type: 'string' },
-      'data-dir': { type: 'string' },
-      'image-size': { type: 'string' },
-      'val-split': { type: 'string' },
-      channels: { type: 'string' },
-      'idx-set': { type: 'string' },
-      augment: { type: 'string' },
-      'adversarial-training': { type: 'boolean' },
-      'at-eps': { type: 'string' },
-      'at-steps': { type: 'string' },
-      'at-step-size': { type: 'string' },
-      'at-ratio': { type: 'string' },
-      mu: { type: 'string' },
-      'label-smoothing': { type: 'string' },
-      epochs: { type: 'string' },
-      batch: { type: 'string' },
-      lr: { type: 'string' },
-      seed: { type: 'string' },
-      'limit-train': { type: 'string' },
-      'limit-test': { type: 'string' },
-      out: { type: 'string' },
-      name: { type: 'string' },
-      backend: { type: 'string' },
-      resume: { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (v.help) {
-      process.stdout.write(trainUsage + '\n');
-      return 0;
-    }
+  flags: {
+    model: { type: 'string' },
+    dataset: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'image-size': { type: 'string' },
+    'val-split': { type: 'string' },
+    channels: { type: 'string' },
+    'idx-set': { type: 'string' },
+    augment: { type: 'string' },
+    'adversarial-training': { type: 'boolean' },
+    'at-eps': { type: 'string' },
+    'at-steps': { type: 'string' },
+    'at-step-size': { type: 'string' },
+    'at-ratio': { type: 'string' },
+    mu: { type: 'string' },
+    'label-smoothing': { type: 'string' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    'limit-train': { type: 'string' },
+    'limit-test': { type: 'string' },
+    out: { type: 'string' },
+    name: { type: 'string' },
+    backend: { type: 'string' },
+    resume: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(v) {
     const json = Boolean(v.json);
     const backend = backendFlag(v.backend);
     let summary: RunSummary;
     if (v.resume !== undefined) {
       summary = await runTraining({ resumeDir: path.resolve(v.resume), ...(v.backend ? { backend: v.backend } : {}) }, { json });
     } else {
-      const mu = num('mu', v.mu, 0.022);
+      const mu = num('mu', v.mu, TRAIN_DEFAULTS.mu);
       if (mu < 0) throw new UsageError(`--mu must be ≥ 0, got ${mu}`);
       const ls = num('label-smoothing', v['label-smoothing'], 0);
       if (ls < 0 || ls >= 1) throw new UsageError(`--label-smoothing must be in [0, 1), got ${ls}`);
-      const lr = num('lr', v.lr, 1e-3);
+      const lr = num('lr', v.lr, TRAIN_DEFAULTS.learningRate);
       if (lr <= 0) throw new UsageError(`--lr must be > 0, got ${lr}`);
-      const dataset = datasetSpecFromFlags({ dataset: v.dataset, imageSize: v['image-size'], valSplit: v['val-split'], channels: v.channels, idxSet: v['idx-set'] });
+      const dataset = datasetSpecFromFlags({
+        dataset: v.dataset,
+        imageSize: v['image-size'],
+        valSplit: v['val-split'],
+        channels: v.channels,
+        idxSet: v['idx-set'],
+      });
       const adversarialTraining = adversarialFromFlags(
-        { adversarialTraining: v['adversarial-training'], eps: v['at-eps'], steps: v['at-steps'], stepSize: v['at-step-size'], ratio: v['at-ratio'] },
+        {
+          adversarialTraining: v['adversarial-training'],
+          eps: v['at-eps'],
+          steps: v['at-steps'],
+          stepSize: v['at-step-size'],
+          ratio: v['at-ratio'],
+        },
         dataset,
       );
       const req: TrainRequest = {
-        model: v.model ?? 'convnet',
+        model: v.model ?? TRAIN_DEFAULTS.model,
         dataset,
         augmentation: augmentationFromFlag(v.augment, dataset),
         ...(adversarialTraining ? { adversarialTraining } : {}),
         ...(v['data-dir'] ? { dataDir: path.resolve(v['data-dir']) } : {}),
         mu,
         labelSmoothing: ls,
-        epochs: int('epochs', v.epochs, 2),
-        batchSize: int('batch', v.batch, 128),
+        epochs: int('epochs', v.epochs, TRAIN_DEFAULTS.epochs),
+        batchSize: int('batch', v.batch, TRAIN_DEFAULTS.batchSize),
         learningRate: lr,
-        seed: int('seed', v.seed, 0, 0),
+        seed: int('seed', v.seed, TRAIN_DEFAULTS.seed, 0),
         storeDir: path.resolve(v.out ?? DEFAULT_RUNS_DIR),
         backend,
       };
@@ -176,4 +192,4 @@ export const trainCommand: Command = {
     else printSummary(summary);
     return summary.state === 'completed' ? 0 : summary.state === 'stopped' ? 130 : 1;
   },
-};
+});

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { NormName } from '../../runs/evals';
+import type { AttackOptions, NormName } from '../../runs/evals';
 
 /**
  * The common attack interface, in the shape Foolbox 3 users know: (model, inputs, labels or
@@ -22,9 +22,6 @@ export class Cancelled extends Error {
     this.name = 'Cancelled';
   }
 }
-
-export type AttackOptionValue = number | string | boolean;
-export type AttackOptions = Record<string, AttackOptionValue>;
 
 export type AttackKind = 'one-step' | 'iterative' | 'minimization';
 

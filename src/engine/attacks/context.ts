@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import seedrandom from 'seedrandom';
 import type { BatchContext } from './attack';
-import { argmaxRows, logitsOf } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 
 /** Builds the context of one batch; the caller disposes `ctx.x`. */
 export function makeContext(
@@ -64,14 +64,21 @@ export function gatherRows(src: Float32Array, rows: ArrayLike<number>, size: num
 
 /** Predictions (plain inference pass, see logitsOf) for rows `rows` of the flat batch `data`. */
 export function predictRows(ctx: BatchContext, data: Float32Array, rows: number[]): Int32Array {
-  return tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(gatherRows(data, rows, ctx.size), [rows.length, ...ctx.shape])), ctx.numClasses));
+  return tf.tidy(() =>
+    argmaxRows(logitsOf(ctx.model, tf.tensor4d(gatherRows(data, rows, ctx.size), [rows.length, ...ctx.shape])), ctx.numClasses),
+  );
 }
 
 /**
  * Ends a minimization attack: one last check of the samples still running (Foolbox checks the
  * final step's input too), and samples without an adversarial get their input back.
  */
-export function finishMinimization(ctx: BatchContext, cur: Float32Array, active: number[], found: Uint8Array): { adv: Float32Array; found: Uint8Array } {
+export function finishMinimization(
+  ctx: BatchContext,
+  cur: Float32Array,
+  active: number[],
+  found: Uint8Array,
+): { adv: Float32Array; found: Uint8Array } {
   if (active.length > 0) {
     const pred = predictRows(ctx, cur, active);
     active.forEach((s, i) => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MinimizationAttack } from './attack';
 import { isAdversarial } from './context';
-import { argmaxRows, logitsOf } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import { tidyReadAll } from '../util/read';
 
 /**
@@ -60,7 +60,8 @@ export const cw: MinimizationAttack = {
       const prevLoss = new Float64Array(n).fill(Infinity);
       let active = Array.from({ length: n }, (_, s) => s);
       for (let it = 0; it < steps && active.length > 0; it++) {
-        if (it % 50 === 0) ctx.note?.(`binary step ${b + 1}/${opts.binarySteps}, iteration ${it}/${steps}, ${active.length} samples optimising`);
+        if (it % 50 === 0)
+          ctx.note?.(`binary step ${b + 1}/${opts.binarySteps}, iteration ${it}/${steps}, ${active.length} samples optimising`);
         const na = active.length;
         const xa = new Float32Array(na * size);
         active.forEach((s, i) => {
@@ -69,7 +70,16 @@ export const cw: MinimizationAttack = {
         const consts = Float32Array.from(active, (s) => constant[s]!);
         const [grad, logits] = tidyReadAll(() => {
           const xt = tf.tensor4d(xa, [na, ...ctx.shape]);
-          const oh = tf.cast(tf.oneHot(tf.tensor1d(Array.from(active, (s) => cls[s]!), 'int32'), k), 'float32');
+          const oh = tf.cast(
+            tf.oneHot(
+              tf.tensor1d(
+                Array.from(active, (s) => cls[s]!),
+                'int32',
+              ),
+              k,
+            ),
+            'float32',
+          );
           let z: tf.Tensor2D | undefined;
           const g = tf.grad((t: tf.Tensor) => {
             const out = ctx.model.apply(t, { training: false }) as tf.Tensor2D;
@@ -77,10 +87,10 @@ export const cw: MinimizationAttack = {
             const zc = tf.sum(tf.mul(out, oh), 1);
             const other = tf.max(tf.sub(out, tf.mul(oh, 1e9)), 1);
             const margin = targeted ? tf.sub(other, zc) : tf.sub(zc, other);
-            return tf.sum(tf.mul(tf.relu(tf.add(margin, kappa)), tf.tensor1d(consts))) as tf.Scalar;
+            return tf.sum<tf.Scalar>(tf.mul(tf.relu(tf.add(margin, kappa)), tf.tensor1d(consts)));
           })(xt);
           return [g, z!];
-        });
+        }) as [Float32Array, Float32Array];
         const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(xa, [na, ...ctx.shape])), k));
         const t1 = 1 - BETA1 ** (it + 1);
         const t2 = 1 - BETA2 ** (it + 1);

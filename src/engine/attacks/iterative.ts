@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NormName } from '../../runs/evals';
-import type { AttackOptions, BatchContext, IterativeAttack, IterativeRun } from './attack';
+import type { BatchContext, IterativeAttack, IterativeRun } from './attack';
+import type { AttackOptions } from '../../runs/evals';
 import { gatherRows, isAdversarial } from './context';
-import { argmaxRows, clipToBounds, normalizeDirection, objectiveGradient, projectToBall, type AttackLoss } from './tensorOps';
+import { clipToBounds, normalizeDirection, objectiveGradient, projectToBall, type AttackLoss } from './tensorOps';
+import { argmaxRows } from '../models/predict';
 import { tidyReadAll } from '../util/read';
 
 /**
@@ -53,7 +55,12 @@ function pick<T extends Float32Array | Int32Array>(src: T, rows: number[]): T {
   return out;
 }
 
-export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: PgNorm, opts: AttackOptions): { adv: Float32Array; success: Uint8Array } {
+export function projectedGradient(
+  ctx: BatchContext,
+  run: IterativeRun,
+  norm: PgNorm,
+  opts: AttackOptions,
+): { adv: Float32Array; success: Uint8Array } {
   const n = ctx.labels.length;
   const size = ctx.size;
   const loss = (opts.loss ?? 'ce') as AttackLoss;
@@ -73,8 +80,8 @@ export function projectedGradient(ctx: BatchContext, run: IterativeRun, norm: Pg
       const orig = tf.tensor4d(gatherRows(ctx.xData, active, size), shape);
       const { grad } = objectiveGradient(ctx.model, xa, tf.tensor1d(pick(classes, active), 'int32'), loss, targeted);
       const stepped = tf.add(xa, tf.mul(normalizeDirection(grad, norm), tf.reshape(tf.tensor1d(pick(run.stepsize, active)), [m, 1, 1, 1])));
-      const delta = projectToBall(tf.sub(stepped, orig) as tf.Tensor4D, pick(run.radius, active), norm);
-      const nx = clipToBounds(tf.add(orig, delta) as tf.Tensor4D, ctx.bounds);
+      const delta = projectToBall(tf.sub<tf.Tensor4D>(stepped, orig), pick(run.radius, active), norm);
+      const nx = clipToBounds(tf.add<tf.Tensor4D>(orig, delta), ctx.bounds);
       return wantLogits ? [nx, ctx.model.apply(nx, { training: false }) as tf.Tensor] : [nx];
     });
     active.forEach((s, i) => cur.set(next!.subarray(i * size, (i + 1) * size), s * size));
@@ -101,7 +108,9 @@ export const NORM_LABEL: Record<PgNorm, string> = { linf: 'l∞', l2: 'l2', l1: 
  * or not) and Foolbox 2.4's minimum-distance search settings (searchEpsilon, searchStepsize,
  * searchSteps, in Foolbox 2's mean-based units).
  */
-export function projectedGradientAttack(spec: Pick<IterativeAttack, 'name' | 'title' | 'reference' | 'defaults'> & { norm: PgNorm; randomStart: boolean }): IterativeAttack {
+export function projectedGradientAttack(
+  spec: Pick<IterativeAttack, 'name' | 'title' | 'reference' | 'defaults'> & { norm: PgNorm; randomStart: boolean },
+): IterativeAttack {
   const { norm, randomStart } = spec;
   return {
     name: spec.name,
@@ -113,7 +122,13 @@ export function projectedGradientAttack(spec: Pick<IterativeAttack, 'name' | 'ti
     budgetUnit: () => `ε = ${NORM_LABEL[norm]} norm of the perturbation`,
     radius: (budget) => budget,
     clipByDefault: true,
-    fixedRun: (radius, opts) => ({ radius, stepsize: radius.map((r) => r * Number(opts.relStepsize)), steps: Number(opts.steps), randomStart, returnEarly: false }),
+    fixedRun: (radius, opts) => ({
+      radius,
+      stepsize: radius.map((r) => r * Number(opts.relStepsize)),
+      steps: Number(opts.steps),
+      randomStart,
+      returnEarly: false,
+    }),
     searchRun: (opts, size) => ({
       radius: Number(opts.searchEpsilon) * foolbox2Unit(norm, size),
       stepRatio: Number(opts.searchStepsize) / Number(opts.searchEpsilon),

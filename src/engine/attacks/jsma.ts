@@ -5,7 +5,8 @@ import type { BatchContext, MinimizationAttack } from './attack';
 import { fgm } from './fgm';
 import { finishMinimization, gatherRows, isAdversarial, predictRows } from './context';
 import { oneStepSearch } from './search';
-import { argmaxRows, logitsOf, objectiveGradient } from './tensorOps';
+import { objectiveGradient } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import { tidyRead } from '../util/read';
 
 /**
@@ -102,7 +103,20 @@ export const jsma: MinimizationAttack = {
       const xa = gatherRows(cur, active, size);
       const pred = predictRows(ctx, cur, active);
       const fast = opts.fast !== false;
-      const { grad, betaSum } = fast ? { grad: targetGradient(ctx, xa, Int32Array.from(active, (s) => targets![s]!)), betaSum: null } : fullSaliencyTerms(ctx, xa, Int32Array.from(active, (s) => targets![s]!));
+      const { grad, betaSum } = fast
+        ? {
+            grad: targetGradient(
+              ctx,
+              xa,
+              Int32Array.from(active, (s) => targets[s]!),
+            ),
+            betaSum: null,
+          }
+        : fullSaliencyTerms(
+            ctx,
+            xa,
+            Int32Array.from(active, (s) => targets[s]!),
+          );
       const still: number[] = [];
       active.forEach((s, i) => {
         if (isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])) {

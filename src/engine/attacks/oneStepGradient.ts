@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttackOptions, BatchContext, OneStepPlan } from './attack';
-import { addScaled, argmaxRows, normalizeDirection, objectiveGradient, type AttackLoss } from './tensorOps';
+import type { BatchContext, OneStepPlan } from './attack';
+import type { AttackOptions } from '../../runs/evals';
+import { addScaled, normalizeDirection, objectiveGradient, type AttackLoss } from './tensorOps';
+import { argmaxRows } from '../models/predict';
 import { tidyRead } from '../util/read';
 
 /**
@@ -40,7 +42,7 @@ export function gradientPlan(ctx: BatchContext, opts: AttackOptions, norm: 'linf
       rows
         ? tf.tidy(() => {
             const idx = tf.tensor1d(rows, 'int32');
-            return addScaled(tf.gather(ctx.x, idx) as tf.Tensor4D, tf.gather(direction, idx) as tf.Tensor4D, radius);
+            return addScaled(tf.gather<tf.Tensor4D>(ctx.x, idx), tf.gather<tf.Tensor4D>(direction, idx), radius);
           })
         : addScaled(ctx.x, direction, radius),
     dispose: () => direction.dispose(),

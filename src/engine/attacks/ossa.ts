@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { inputFimTopEigen } from '../fim/inputFim';
 import { powerIterationTopEigen } from '../fim/powerIteration';
-import type { AttackOptions, BatchContext, OneStepAttack, OneStepPlan } from './attack';
+import type { BatchContext, OneStepAttack, OneStepPlan } from './attack';
+import type { AttackOptions } from '../../runs/evals';
 import { ONE_STEP_SEARCH } from './oneStepGradient';
-import { addScaled, clipToBounds, crossEntropyRows, logitsOf } from './tensorOps';
+import { addScaled, clipToBounds, crossEntropyRows } from './tensorOps';
+import { logitsOf } from '../models/predict';
 
 /**
  * One-step spectral attack (Zhao et al. 2019; the defended paper §3.1): η = √ε · v with v the unit
@@ -17,7 +19,8 @@ import { addScaled, clipToBounds, crossEntropyRows, logitsOf } from './tensorOps
  */
 function eigenvectors(ctx: BatchContext, opts: AttackOptions): Float32Array {
   if (opts.method === 'power') {
-    return powerIterationTopEigen(ctx.model, ctx.x, { iterations: Number(opts.powerIterations), seed: Math.floor(ctx.rng() * 2 ** 31) }).eigenvectors;
+    return powerIterationTopEigen(ctx.model, ctx.x, { iterations: Number(opts.powerIterations), seed: Math.floor(ctx.rng() * 2 ** 31) })
+      .eigenvectors;
   }
   return inputFimTopEigen(ctx.model, ctx.x).eigenvectors;
 }
@@ -30,7 +33,9 @@ function plan(ctx: BatchContext, opts: AttackOptions): OneStepPlan {
   return {
     at(radius, rows) {
       const neg = Float32Array.from(radius, (r) => -r);
-      const [x, dir] = rows ? tf.tidy(() => [tf.gather(ctx.x, tf.tensor1d(rows, 'int32')), tf.gather(v, tf.tensor1d(rows, 'int32'))] as tf.Tensor4D[]) : [ctx.x, v];
+      const [x, dir] = rows
+        ? tf.tidy(() => [tf.gather(ctx.x, tf.tensor1d(rows, 'int32')), tf.gather(v, tf.tensor1d(rows, 'int32'))] as tf.Tensor4D[])
+        : [ctx.x, v];
       const plus = addScaled(x!, dir!, radius);
       const minus = addScaled(x!, dir!, neg);
       if (rows) tf.dispose([x!, dir!]);
@@ -50,7 +55,7 @@ function plan(ctx: BatchContext, opts: AttackOptions): OneStepPlan {
       }
       const out = tf.tidy(() => {
         const m = tf.reshape(tf.tensor1d(pick), [radius.length, 1, 1, 1]);
-        return tf.add(tf.mul(plus, m), tf.mul(minus, tf.sub(1, m))) as tf.Tensor4D;
+        return tf.add<tf.Tensor4D>(tf.mul(plus, m), tf.mul(minus, tf.sub(1, m)));
       });
       tf.dispose([plus, minus]);
       return out;

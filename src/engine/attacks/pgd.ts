@@ -14,10 +14,12 @@ function make(norm: 'linf' | 'l2', loss: AttackLoss) {
   return projectedGradientAttack({
     name: ['pgd', norm === 'l2' ? 'l2' : '', loss === 'margin' ? 'margin' : ''].filter(Boolean).join('-'),
     title: `PGD (${NORM_LABEL[norm]}, random start, ${loss === 'ce' ? 'cross-entropy' : 'CW logit-margin'} loss)`,
-    reference: 'Madry, Makelov, Schmidt, Tsipras, Vladu 2018, "Towards deep learning models resistant to adversarial attacks"; margin loss: Carlini & Wagner 2017',
+    reference:
+      'Madry, Makelov, Schmidt, Tsipras, Vladu 2018, "Towards deep learning models resistant to adversarial attacks"; margin loss: Carlini & Wagner 2017',
     norm,
     randomStart: true,
-    defaults: norm === 'linf' ? { steps: 40, relStepsize: 0.01 / 0.3, loss, ...search } : { steps: 50, relStepsize: 0.025, loss, ...search },
+    defaults:
+      norm === 'linf' ? { steps: 40, relStepsize: 0.01 / 0.3, loss, ...search } : { steps: 50, relStepsize: 0.025, loss, ...search },
   });
 }
 

@@ -1,5 +1,6 @@
 import { InputError } from '../errors';
-import type { Attack, AttackOptions, AttackOptionValue } from './attack';
+import type { Attack } from './attack';
+import type { AttackOptions, AttackOptionValue } from '../../runs/evals';
 import { bimL1, bimL2, bimLinf } from './bim';
 import { cw } from './cw';
 import { deepfool } from './deepfool';
@@ -12,7 +13,24 @@ import { pgd, pgdL2, pgdL2Margin, pgdMargin } from './pgd';
 import { square } from './square';
 
 /** Every attack by name, in the order the paper lists them (OSSA and the one-step attacks first). */
-const ATTACKS: readonly Attack[] = [ossa, fgsm, fgm, otcm, otcmL2, bimL1, bimL2, bimLinf, pgd, pgdL2, pgdMargin, pgdL2Margin, deepfool, cw, jsma, square];
+const ATTACKS: readonly Attack[] = [
+  ossa,
+  fgsm,
+  fgm,
+  otcm,
+  otcmL2,
+  bimL1,
+  bimL2,
+  bimLinf,
+  pgd,
+  pgdL2,
+  pgdMargin,
+  pgdL2Margin,
+  deepfool,
+  cw,
+  jsma,
+  square,
+];
 
 export const ATTACK_NAMES: readonly string[] = ATTACKS.map((a) => a.name);
 
@@ -48,10 +66,12 @@ export function resolveOptions(attack: Attack, overrides: AttackOptions = {}, co
     out[key] = coerce(attack.name, key, value, base[key]!);
   }
   for (const [key, allowed] of Object.entries(CHOICES)) {
-    if (key in out && !allowed.includes(String(out[key]))) throw new InputError(`attack ${attack.name}: option ${key} must be one of ${allowed.join(', ')} (got "${out[key]}")`);
+    if (key in out && !allowed.includes(String(out[key])))
+      throw new InputError(`attack ${attack.name}: option ${key} must be one of ${allowed.join(', ')} (got "${out[key]}")`);
   }
   for (const [key, value] of Object.entries(out)) {
-    if (typeof value === 'number' && !(Number.isFinite(value) && value >= 0)) throw new InputError(`attack ${attack.name}: option ${key} must be a finite number ≥ 0 (got ${value})`);
+    if (typeof value === 'number' && !(Number.isFinite(value) && value >= 0))
+      throw new InputError(`attack ${attack.name}: option ${key} must be a finite number ≥ 0 (got ${value})`);
   }
   return out;
 }

@@ -1,10 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
-import { Cancelled, type Attack, type AttackInputs, type AttackOptions, type AttackResult, type BatchContext, type BudgetResult, type MinimalResult, type RunSettings } from './attack';
+import {
+  Cancelled,
+  type Attack,
+  type AttackInputs,
+  type AttackResult,
+  type BatchContext,
+  type BudgetResult,
+  type MinimalResult,
+  type RunSettings,
+} from './attack';
+import { type AttackOptions } from '../../runs/evals';
 import { isAdversarial, makeContext } from './context';
 import { getAttack, resolveOptions } from './registry';
 import { iterativeSearch, oneStepSearch } from './search';
-import { argmaxRows, clipToBounds, crossEntropyRows, distances, logitsOf, projectToBall } from './tensorOps';
+import { clipToBounds, crossEntropyRows, distances, projectToBall } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import { tidyRead } from '../util/read';
 
 /**
@@ -17,7 +28,10 @@ export function validateBudgets(attack: Attack, budgets: number[]): void {
   if (budgets.length === 0) throw new InputError(`attack ${attack.name}: give at least one budget`);
   for (const b of budgets) {
     if (Number.isNaN(b) || b < 0) throw new InputError(`attack ${attack.name}: budgets must be ≥ 0 (got ${b})`);
-    if (b === Infinity && attack.kind !== 'minimization') throw new InputError(`attack ${attack.name}: an unbounded budget only makes sense for minimization attacks (deepfool, cw, jsma); give a finite ε`);
+    if (b === Infinity && attack.kind !== 'minimization')
+      throw new InputError(
+        `attack ${attack.name}: an unbounded budget only makes sense for minimization attacks (deepfool, cw, jsma); give a finite ε`,
+      );
   }
 }
 
@@ -32,7 +46,8 @@ function settingsOf(attack: Attack, s: RunSettings): AttackOptions {
 function checkInputs(inputs: AttackInputs): number {
   const size = inputs.shape[0] * inputs.shape[1] * inputs.shape[2];
   const n = inputs.labels.length;
-  if (inputs.x.length !== n * size) throw new InputError(`attack inputs: ${inputs.x.length} values for ${n} samples of ${inputs.shape.join('×')}`);
+  if (inputs.x.length !== n * size)
+    throw new InputError(`attack inputs: ${inputs.x.length} values for ${n} samples of ${inputs.shape.join('×')}`);
   for (let i = 0; i < inputs.x.length; i++) {
     if (!Number.isFinite(inputs.x[i]!)) throw new InputError('attack inputs contain NaN or infinite values');
   }
@@ -46,7 +61,14 @@ function batches(n: number, batchSize: number): [number, number][] {
 }
 
 function batchContext(inputs: AttackInputs, size: number, s0: number, s1: number, seed: string): BatchContext {
-  return makeContext(inputs.model, inputs.x.slice(s0 * size, s1 * size), inputs.shape, inputs.labels.slice(s0, s1), inputs.targets?.slice(s0, s1), seed);
+  return makeContext(
+    inputs.model,
+    inputs.x.slice(s0 * size, s1 * size),
+    inputs.shape,
+    inputs.labels.slice(s0, s1),
+    inputs.targets?.slice(s0, s1),
+    seed,
+  );
 }
 
 /** Adversarials of a minimization attack restricted to a budget (Foolbox 3: project onto the ball). */
@@ -61,13 +83,19 @@ function restrict(attack: Attack, ctx: BatchContext, adv: Float32Array, radius: 
   const norm = attack.norm;
   return tidyRead(() => {
     const a = tf.tensor4d(adv, ctx.x.shape);
-    const delta = projectToBall(tf.sub(a, ctx.x) as tf.Tensor4D, new Float32Array(ctx.labels.length).fill(radius), norm);
-    return clipToBounds(tf.add(ctx.x, delta) as tf.Tensor4D, ctx.bounds);
+    const delta = projectToBall(tf.sub<tf.Tensor4D>(a, ctx.x), new Float32Array(ctx.labels.length).fill(radius), norm);
+    return clipToBounds(tf.add<tf.Tensor4D>(ctx.x, delta), ctx.bounds);
   });
 }
 
 /** Raw and clipped adversarials of one batch for one budget. */
-function adversarialsAt(attack: Attack, ctx: BatchContext, opts: AttackOptions, radius: number, state: { plan?: ReturnType<Extract<Attack, { kind: 'one-step' }>['prepare']>; minimal?: { adv: Float32Array } }): { raw: Float32Array; clipped: Float32Array } {
+function adversarialsAt(
+  attack: Attack,
+  ctx: BatchContext,
+  opts: AttackOptions,
+  radius: number,
+  state: { plan?: ReturnType<Extract<Attack, { kind: 'one-step' }>['prepare']>; minimal?: { adv: Float32Array } },
+): { raw: Float32Array; clipped: Float32Array } {
   const n = ctx.labels.length;
   const r = new Float32Array(n).fill(radius);
   if (attack.kind === 'one-step') {
@@ -86,7 +114,12 @@ function adversarialsAt(attack: Attack, ctx: BatchContext, opts: AttackOptions, 
   return { raw: state.minimal.adv, clipped: restrict(attack, ctx, state.minimal.adv, radius) };
 }
 
-export function runAttack(attackOrName: Attack | string, inputs: AttackInputs, budgets: number[], settings: RunSettings = {}): AttackResult {
+export function runAttack(
+  attackOrName: Attack | string,
+  inputs: AttackInputs,
+  budgets: number[],
+  settings: RunSettings = {},
+): AttackResult {
   const attack = typeof attackOrName === 'string' ? getAttack(attackOrName) : attackOrName;
   validateBudgets(attack, budgets);
   const opts = settingsOf(attack, settings);
@@ -140,7 +173,15 @@ export function runAttack(attackOrName: Attack | string, inputs: AttackInputs, b
       ctx.x.dispose();
     }
   }
-  return { attack: attack.name, norm: attack.norm, budgetUnit: attack.budgetUnit(opts), options: opts, cleanPredicted, cleanLogits, budgets: per };
+  return {
+    attack: attack.name,
+    norm: attack.norm,
+    budgetUnit: attack.budgetUnit(opts),
+    options: opts,
+    cleanPredicted,
+    cleanLogits,
+    budgets: per,
+  };
 }
 
 /** The closest adversarial per sample by the attack's own search (paper Table 1). */
@@ -161,7 +202,12 @@ export function minimalAdversarial(attackOrName: Attack | string, inputs: Attack
     ctx.note = (detail) => settings.onProgress?.(bi, parts.length, detail);
     try {
       cleanPredicted.set(argmaxRows(logitsOf(ctx.model, ctx.x), k), s0);
-      const r = attack.kind === 'one-step' ? oneStepSearch(attack, ctx, opts) : attack.kind === 'iterative' ? iterativeSearch(attack, ctx, opts) : attack.minimize(ctx, opts);
+      const r =
+        attack.kind === 'one-step'
+          ? oneStepSearch(attack, ctx, opts)
+          : attack.kind === 'iterative'
+            ? iterativeSearch(attack, ctx, opts)
+            : attack.minimize(ctx, opts);
       // Re-check by running the model on exactly what is reported.
       const pred = tf.tidy(() => argmaxRows(logitsOf(ctx.model, tf.tensor4d(r.adv, ctx.x.shape)), k));
       const d = distances(r.adv, ctx.xData, size, attack.norm);

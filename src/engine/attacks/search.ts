@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttackOptions, BatchContext, IterativeAttack, OneStepAttack } from './attack';
+import type { BatchContext, IterativeAttack, OneStepAttack } from './attack';
+import type { AttackOptions } from '../../runs/evals';
 import { foolbox2Unit } from './iterative';
 import { isAdversarial, subContext } from './context';
-import { argmaxRows, clipToBounds, distances, logitsOf } from './tensorOps';
+import { clipToBounds, distances } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 
 /**
  * Foolbox 2.4's minimum-distance searches (what the paper's Table 1 measured), batched per sample.
@@ -24,7 +26,12 @@ export function oneStepSearch(attack: OneStepAttack, ctx: BatchContext, opts: At
   const count = Number(opts.searchSteps ?? 1000);
   if (!(count >= 1)) throw new RangeError(`${attack.name}: searchSteps must be ≥ 1`);
   const refine = 20;
-  const max = Number(opts.searchMax) > 0 ? Number(opts.searchMax) : attack.norm === 'linf' ? 1 : foolbox2Unit(attack.norm === 'l1' ? 'l1' : 'l2', size);
+  const max =
+    Number(opts.searchMax) > 0
+      ? Number(opts.searchMax)
+      : attack.norm === 'linf'
+        ? 1
+        : foolbox2Unit(attack.norm === 'l1' ? 'l1' : 'l2', size);
   const clip = opts.clip !== false;
   const adv = Float32Array.from(ctx.xData);
   const found = new Uint8Array(n);
@@ -88,7 +95,11 @@ export function iterativeSearch(attack: IterativeAttack, ctx: BatchContext, opts
     const sub = subContext(ctx, rows);
     try {
       const r = Float32Array.from(rows, radius);
-      const out = attack.iterate(sub, { radius: r, stepsize: r.map((v) => v * p.stepRatio), steps: p.steps, randomStart: p.randomStart, returnEarly: true }, opts);
+      const out = attack.iterate(
+        sub,
+        { radius: r, stepsize: r.map((v) => v * p.stepRatio), steps: p.steps, randomStart: p.randomStart, returnEarly: true },
+        opts,
+      );
       const d = distances(out.adv, sub.xData, size, attack.norm);
       rows.forEach((s, i) => {
         if (out.success[i] && d[i]! < best[s]!) {

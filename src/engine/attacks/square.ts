@@ -1,6 +1,7 @@
-import type { AttackOptions, BatchContext, IterativeAttack, IterativeRun } from './attack';
+import type { BatchContext, IterativeAttack, IterativeRun } from './attack';
+import type { AttackOptions } from '../../runs/evals';
 import { gatherRows, isAdversarial } from './context';
-import { argmaxRows, logitsOf } from './tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -61,7 +62,10 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
     const logits = tf.tidy(() => logitsOf(ctx.model, tf.tensor4d(gatherRows(data, rows, size), [rows.length, ...ctx.shape])));
     const cls = Int32Array.from(rows, (s) => classes[s]!);
     const pred = argmaxRows(logits, ctx.numClasses);
-    return { margin: margins(logits, ctx.numClasses, cls, targeted), adversarial: rows.map((s, i) => isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])) };
+    return {
+      margin: margins(logits, ctx.numClasses, cls, targeted),
+      adversarial: rows.map((s, i) => isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])),
+    };
   };
 
   let active = Array.from({ length: n }, (_, s) => s).filter((s) => run.radius[s]! > 0);
@@ -131,7 +135,8 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
 export const square: IterativeAttack = {
   name: 'square',
   title: 'Square Attack (l∞, gradient-free random search)',
-  reference: 'Andriushchenko, Croce, Flammarion, Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search"',
+  reference:
+    'Andriushchenko, Croce, Flammarion, Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search"',
   norm: 'linf',
   kind: 'iterative',
   defaults: { ...SQUARE_DEFAULTS },

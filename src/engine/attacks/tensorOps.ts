@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { NormName } from '../../runs/evals';
-import { tidyRead } from '../util/read';
 
 /**
  * Per-sample tensor helpers shared by the attacks: losses to ascend, direction normalisation,
@@ -47,11 +46,11 @@ export function attackObjective(logits: tf.Tensor2D, classes: tf.Tensor1D, loss:
     const oh = tf.cast(tf.oneHot(classes, k), 'float32');
     if (loss === 'ce') {
       const ce = stableCrossEntropy(logits, oh) as tf.Tensor1D;
-      return (targeted ? tf.neg(ce) : ce) as tf.Tensor1D;
+      return targeted ? tf.neg(ce) : ce;
     }
     const zc = tf.sum(tf.mul(logits, oh), 1);
     const other = tf.max(tf.sub(logits, tf.mul(oh, MASK)), 1);
-    return (targeted ? tf.sub(zc, other) : tf.sub(other, zc)) as tf.Tensor1D;
+    return targeted ? tf.sub(zc, other) : tf.sub(other, zc);
   });
 }
 
@@ -62,7 +61,13 @@ export interface ObjectiveGradient {
 }
 
 /** Gradient of the per-sample objective w.r.t. the input (samples are independent in inference mode). */
-export function objectiveGradient(model: tfl.LayersModel, x: tf.Tensor4D, classes: tf.Tensor1D, loss: AttackLoss, targeted: boolean): ObjectiveGradient {
+export function objectiveGradient(
+  model: tfl.LayersModel,
+  x: tf.Tensor4D,
+  classes: tf.Tensor1D,
+  loss: AttackLoss,
+  targeted: boolean,
+): ObjectiveGradient {
   let objective: tf.Tensor1D | undefined;
   let logits: tf.Tensor2D | undefined;
   const grad = tf.grad((t: tf.Tensor) => {
@@ -70,7 +75,7 @@ export function objectiveGradient(model: tfl.LayersModel, x: tf.Tensor4D, classe
     const o = attackObjective(z, classes, loss, targeted);
     logits = tf.keep(z);
     objective = tf.keep(o);
-    return tf.sum(o) as tf.Scalar;
+    return tf.sum<tf.Scalar>(o);
   })(x) as tf.Tensor4D;
   return { grad, objective: objective!, logits: logits! };
 }
@@ -78,15 +83,15 @@ export function objectiveGradient(model: tfl.LayersModel, x: tf.Tensor4D, classe
 /** Per-sample l1 / l2 / l∞ norms of a [n, ...] tensor, shape [n]. */
 export function perSampleNorm(t: tf.Tensor, norm: Exclude<NormName, 'l0'>): tf.Tensor1D {
   return tf.tidy(() => {
-    const flat = tf.reshape(t, [t.shape[0]!, -1]);
-    if (norm === 'linf') return tf.max(tf.abs(flat), 1) as tf.Tensor1D;
-    if (norm === 'l1') return tf.sum(tf.abs(flat), 1) as tf.Tensor1D;
+    const flat = tf.reshape(t, [t.shape[0], -1]);
+    if (norm === 'linf') return tf.max<tf.Tensor1D>(tf.abs(flat), 1);
+    if (norm === 'l1') return tf.sum<tf.Tensor1D>(tf.abs(flat), 1);
     return tf.sqrt(tf.sum(tf.square(flat), 1)) as tf.Tensor1D;
   });
 }
 
 function perSample(v: tf.Tensor1D | Float32Array, n: number): tf.Tensor4D {
-  return tf.tidy(() => tf.reshape(v instanceof Float32Array ? tf.tensor1d(v) : v, [n, 1, 1, 1]) as tf.Tensor4D);
+  return tf.tidy(() => tf.reshape<tf.Rank.R4>(v instanceof Float32Array ? tf.tensor1d(v) : v, [n, 1, 1, 1]));
 }
 
 /**
@@ -103,7 +108,7 @@ export function normalizeDirection(g: tf.Tensor4D, norm: Exclude<NormName, 'l0'>
   return tf.tidy(() => {
     if (norm === 'linf') return exactSign(g) as tf.Tensor4D;
     const n = perSampleNorm(g, norm);
-    return tf.div(g, perSample(tf.maximum(n, 1e-12) as tf.Tensor1D, g.shape[0])) as tf.Tensor4D;
+    return tf.div<tf.Tensor4D>(g, perSample(tf.maximum<tf.Tensor1D>(n, 1e-12), g.shape[0]));
   });
 }
 
@@ -112,19 +117,19 @@ export function projectToBall(delta: tf.Tensor4D, eps: Float32Array, norm: Exclu
   return tf.tidy(() => {
     const n = delta.shape[0];
     const e = perSample(eps, n);
-    if (norm === 'linf') return tf.minimum(tf.maximum(delta, tf.neg(e)), e) as tf.Tensor4D;
-    const size = perSample(tf.maximum(perSampleNorm(delta, norm), 1e-12) as tf.Tensor1D, n);
-    return tf.mul(delta, tf.minimum(tf.div(e, size), 1)) as tf.Tensor4D;
+    if (norm === 'linf') return tf.minimum<tf.Tensor4D>(tf.maximum(delta, tf.neg(e)), e);
+    const size = perSample(tf.maximum<tf.Tensor1D>(perSampleNorm(delta, norm), 1e-12), n);
+    return tf.mul<tf.Tensor4D>(delta, tf.minimum(tf.div(e, size), 1));
   });
 }
 
 /** x + ε·d per sample. */
 export function addScaled(x: tf.Tensor4D, d: tf.Tensor4D, eps: Float32Array): tf.Tensor4D {
-  return tf.tidy(() => tf.add(x, tf.mul(d, perSample(eps, x.shape[0]))) as tf.Tensor4D);
+  return tf.tidy(() => tf.add<tf.Tensor4D>(x, tf.mul(d, perSample(eps, x.shape[0]))));
 }
 
 export function clipToBounds(x: tf.Tensor4D, bounds: [number, number]): tf.Tensor4D {
-  return tf.clipByValue(x, bounds[0], bounds[1]) as tf.Tensor4D;
+  return tf.clipByValue<tf.Tensor4D>(x, bounds[0], bounds[1]);
 }
 
 /** Per-sample distance of two flat batches in a norm, in float64 (l0 counts changed elements). */
@@ -145,18 +150,6 @@ export function distances(a: Float32Array, b: Float32Array, size: number, norm: 
   return out;
 }
 
-/** Predicted classes (argmax) of flat [n, K] logits. */
-export function argmaxRows(logits: ArrayLike<number>, k: number): Int32Array {
-  const n = logits.length / k;
-  const out = new Int32Array(n);
-  for (let s = 0; s < n; s++) {
-    let best = 0;
-    for (let i = 1; i < k; i++) if (logits[s * k + i]! > logits[s * k + best]!) best = i;
-    out[s] = best;
-  }
-  return out;
-}
-
 /** Per-sample cross-entropy −log p_y of flat logits, in float64. */
 export function crossEntropyRows(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): Float64Array {
   const n = labels.length;
@@ -167,30 +160,6 @@ export function crossEntropyRows(logits: ArrayLike<number>, labels: ArrayLike<nu
     let sum = 0;
     for (let i = 0; i < k; i++) sum += Math.exp(logits[s * k + i]! - max);
     out[s] = max + Math.log(sum) - logits[s * k + labels[s]!]!;
-  }
-  return out;
-}
-
-/**
- * Logits of a batch in inference mode, in chunks. Every "is it adversarial?" decision goes through
- * this plain forward pass: the forward pass inside a gradient computation may round differently
- * (tfjs does not fuse bias+activation there), and minimum-distance attacks stop right at the
- * decision boundary, where a last-bit difference flips the class. The plain pass gives the same
- * row whatever the batch, so the final re-check agrees with the attack.
- */
-export function logitsOf(model: tfl.LayersModel, x: tf.Tensor4D, chunk = 512): Float32Array {
-  const n = x.shape[0];
-  if (n <= chunk) return tidyRead(() => model.apply(x, { training: false }) as tf.Tensor);
-  const parts: Float32Array[] = [];
-  for (let s = 0; s < n; s += chunk) {
-    const m = Math.min(chunk, n - s);
-    parts.push(tidyRead(() => model.apply(tf.slice(x, [s, 0, 0, 0], [m, -1, -1, -1]), { training: false }) as tf.Tensor));
-  }
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
   }
   return out;
 }

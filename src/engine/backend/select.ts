@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // Gradients are registered separately from ops in tfjs-core; training, FIM and attacks need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { BACKEND_NAMES, isBackendName, type BackendName, type BackendReport, type BackendRequest } from '../../protocol/backend';
 import { registerProjectKernels, type KernelSetReport } from './kernels/register';
 
 /**
@@ -10,25 +11,6 @@ import { registerProjectKernels, type KernelSetReport } from './kernels/register
  * whose install usually fails offline (their install script downloads libtensorflow), so their
  * absence or a failed load is normal and only reported.
  */
-export const BACKEND_NAMES = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
-export type BackendRequest = BackendName | 'auto';
-
-export interface BackendReport {
-  /** The backend in use. */
-  name: BackendName;
-  /** tfjs's own name for it (`tensorflow`, `wasm`, `cpu`). */
-  tfBackend: string;
-  /** Why each better backend was not used. */
-  skipped: { name: BackendName; reason: string }[];
-  /** Extra facts: wasm SIMD, project kernels, native addon, devices. */
-  details: string[];
-}
-
-export function isBackendName(s: string): s is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(s);
-}
-
 /** The request from (in order) an explicit argument, the FIM_BACKEND environment variable, or auto. */
 export function backendRequestFrom(explicit?: string): BackendRequest {
   const v = explicit ?? process.env.FIM_BACKEND ?? 'auto';
@@ -48,7 +30,9 @@ export function wasmBinaryDir(): string {
 
 async function tryNative(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node', wantGpu: boolean): Promise<string | null> {
   try {
-    // Loaded by name at run time: an optional dependency that may be absent or unloadable.
+    // Loaded by name at run time, synchronously and for its side effect (it registers the
+    // 'tensorflow' backend): an optional dependency that may be absent or unloadable.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require(pkg);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;

@@ -32,7 +32,10 @@ export function findCifar10Dir(dir: string): string {
 export function parseCifar10Batch(buf: Uint8Array, file: string): { pixels: Uint8Array; labels: Int32Array; count: number } {
   if (buf.length === 0) throw new DataFormatError(file, 'is empty');
   if (buf.length % RECORD !== 0) {
-    throw new DataFormatError(file, `size ${buf.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records (1 label + 3×32×32 pixels); the file is truncated or not a CIFAR-10 binary batch`);
+    throw new DataFormatError(
+      file,
+      `size ${buf.length} bytes is not a whole number of ${RECORD}-byte CIFAR-10 records (1 label + 3×32×32 pixels); the file is truncated or not a CIFAR-10 binary batch`,
+    );
   }
   const count = buf.length / RECORD;
   const pixels = new Uint8Array(count * 3 * PLANE);
@@ -78,7 +81,10 @@ export function readCifar10Meta(dir: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '');
   if (names.length !== CIFAR10_CLASSES.length) {
-    throw new DataFormatError(file, `lists ${names.length} class names; CIFAR-10 has ${CIFAR10_CLASSES.length} (is this CIFAR-100's meta file?)`);
+    throw new DataFormatError(
+      file,
+      `lists ${names.length} class names; CIFAR-10 has ${CIFAR10_CLASSES.length} (is this CIFAR-100's meta file?)`,
+    );
   }
   return names;
 }

@@ -52,7 +52,10 @@ export function scanClassFolders(dir: string): ClassFiles[] {
     return { name, files };
   });
   if (classes.length < 2) {
-    throw new DataFormatError(dir, `has ${classes.length === 0 ? 'no class sub-folders' : `one class sub-folder (${classes[0]!.name})`}; an image-folder dataset needs one sub-folder per class, at least two, each with PNG or JPEG images`);
+    throw new DataFormatError(
+      dir,
+      `has ${classes.length === 0 ? 'no class sub-folders' : `one class sub-folder (${classes[0]!.name})`}; an image-folder dataset needs one sub-folder per class, at least two, each with PNG or JPEG images`,
+    );
   }
   const empty = classes.find((c) => c.files.length === 0);
   if (empty) throw new DataFormatError(path.join(dir, empty.name), 'class folder has no PNG or JPEG images (.png, .jpg, .jpeg)');
@@ -87,7 +90,15 @@ function toDataset(name: string, d: Decoded, channels: 1 | 3, opts: FolderOption
   const size = opts.height * opts.width * channels;
   const pixels = new Uint8Array(d.images.length * size);
   d.images.forEach((im, i) => pixels.set(channels === 3 ? im.data : toGrey(im), i * size));
-  return { name, pixels, labels: Int32Array.from(d.labels), count: d.images.length, imageShape: [opts.height, opts.width, channels], numClasses: classNames.length, classNames };
+  return {
+    name,
+    pixels,
+    labels: Int32Array.from(d.labels),
+    count: d.images.length,
+    imageShape: [opts.height, opts.width, channels],
+    numClasses: classNames.length,
+    classNames,
+  };
 }
 
 /** Per class: which of its images go to the test split (a seeded fraction, at least one left to train on). */
@@ -125,13 +136,17 @@ export function loadImageFolder(dataDir: string, opts: FolderOptions = DEFAULT_F
       );
     }
   } else {
-    if (!(opts.valFraction > 0 && opts.valFraction < 1)) throw new DataFormatError(dataDir, `the held-out fraction must be in (0, 1), got ${opts.valFraction}`);
+    if (!(opts.valFraction > 0 && opts.valFraction < 1))
+      throw new DataFormatError(dataDir, `the held-out fraction must be in (0, 1), got ${opts.valFraction}`);
     const all = scanClassFolders(dataDir);
     const test = heldOut(all, opts);
     trainClasses = all.map((c) => ({ name: c.name, files: c.files.filter((f) => !test.has(f)) }));
     testClasses = all.map((c) => ({ name: c.name, files: c.files.filter((f) => test.has(f)) }));
     if (test.size === 0) {
-      throw new DataFormatError(dataDir, `too few images for a ${opts.valFraction} held-out split (no class has enough images to hold one out); add images or use train/ and test/ folders`);
+      throw new DataFormatError(
+        dataDir,
+        `too few images for a ${opts.valFraction} held-out split (no class has enough images to hold one out); add images or use train/ and test/ folders`,
+      );
     }
   }
   const classNames = trainClasses.map((c) => c.name);

@@ -22,7 +22,14 @@ export class DataFormatError extends Error {
   }
 }
 
-const TYPE_NAMES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };
+const TYPE_NAMES: Record<number, string> = {
+  0x08: 'unsigned byte',
+  0x09: 'signed byte',
+  0x0b: 'int16',
+  0x0c: 'int32',
+  0x0d: 'float32',
+  0x0e: 'float64',
+};
 
 export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
@@ -40,7 +47,10 @@ export function parseIdx(buf: Uint8Array, file: string): IdxArray {
   const ndims = buf[3]!;
   if (type !== 0x08) {
     const name = TYPE_NAMES[type];
-    throw new DataFormatError(file, name ? `IDX data type ${name} (0x${hex(type)}) is not supported; only unsigned bytes (0x08)` : `unknown IDX data type 0x${hex(type)}`);
+    throw new DataFormatError(
+      file,
+      name ? `IDX data type ${name} (0x${hex(type)}) is not supported; only unsigned bytes (0x08)` : `unknown IDX data type 0x${hex(type)}`,
+    );
   }
   if (ndims < 1 || ndims > 4) throw new DataFormatError(file, `IDX file has ${ndims} dimensions; expected 1 (labels) to 4 (images)`);
   const headerBytes = 4 + 4 * ndims;
@@ -76,7 +86,10 @@ export function readIdxPair(
   const images = readIdxFile(imagesFile);
   const labels = readIdxFile(labelsFile);
   if (images.dims.length !== 3 && images.dims.length !== 4) {
-    throw new DataFormatError(imagesFile, `expected images with 3 or 4 dimensions [n, rows, cols(, channels)], got [${images.dims.join(', ')}]`);
+    throw new DataFormatError(
+      imagesFile,
+      `expected images with 3 or 4 dimensions [n, rows, cols(, channels)], got [${images.dims.join(', ')}]`,
+    );
   }
   if (labels.dims.length !== 1) {
     throw new DataFormatError(labelsFile, `expected labels with 1 dimension [n], got [${labels.dims.join(', ')}]`);

@@ -42,9 +42,10 @@ export function findIdxSets(dataDir: string): { dir: string; sets: IdxFileSet[];
       const name = setName(prefix!);
       const set = byName.get(name) ?? { name, dir };
       byName.set(name, set);
-      const key = `${split!.toLowerCase() === 'train' ? 'train' : 'test'}${kind!.toLowerCase() === 'images' ? 'Images' : 'Labels'}` as 'trainImages' | 'trainLabels' | 'testImages' | 'testLabels';
+      const key =
+        `${split!.toLowerCase() === 'train' ? 'train' : 'test'}${kind!.toLowerCase() === 'images' ? 'Images' : 'Labels'}` as const;
       // An uncompressed copy beside the .gz (a half-done gunzip leaves both) wins.
-      if (!set[key] || (set[key]!.endsWith('.gz') && !gz)) set[key] = path.join(dir, f);
+      if (!set[key] || (set[key].endsWith('.gz') && !gz)) set[key] = path.join(dir, f);
     }
     const found = { dir, sets: [...byName.values()], files };
     if (found.sets.length) return found;
@@ -66,13 +67,15 @@ function describeSet(s: IdxFileSet): string {
 export function chooseIdxSet(dataDir: string, wanted?: string): Required<IdxFileSet> {
   const { dir, sets, files } = findIdxSets(dataDir);
   const listing = `found ${files.length ? files.join(', ') : 'no files'}`;
-  const usual = 'expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (optionally .gz, optionally with a prefix such as emnist-balanced-)';
+  const usual =
+    'expected train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (optionally .gz, optionally with a prefix such as emnist-balanced-)';
   if (sets.length === 0) throw new DataFormatError(dir, `no IDX image/label files; ${usual}; ${listing}`);
   const done = sets.filter(complete);
   if (wanted !== undefined) {
     const s = sets.find((x) => x.name === wanted.toLowerCase());
     if (!s) throw new DataFormatError(dir, `no IDX set "${wanted}"; sets here: ${sets.map(describeSet).join(', ')}`);
-    if (!complete(s)) throw new DataFormatError(dir, `IDX set ${describeSet(s)} is incomplete: missing ${missingOf(s).join(', ')}; ${listing}`);
+    if (!complete(s))
+      throw new DataFormatError(dir, `IDX set ${describeSet(s)} is incomplete: missing ${missingOf(s).join(', ')}; ${listing}`);
     return s;
   }
   if (done.length === 1) return done[0]!;
@@ -80,12 +83,20 @@ export function chooseIdxSet(dataDir: string, wanted?: string): Required<IdxFile
     throw new DataFormatError(dir, `holds several complete IDX sets (${done.map(describeSet).join(', ')}); choose one with --idx-set NAME`);
   }
   const s = sets[0]!;
-  throw new DataFormatError(dir, `no complete IDX train/test set: ${describeSet(s)} is missing ${missingOf(s).join(', ')}; ${usual}; ${listing}`);
+  throw new DataFormatError(
+    dir,
+    `no complete IDX train/test set: ${describeSet(s)} is missing ${missingOf(s).join(', ')}; ${usual}; ${listing}`,
+  );
 }
 
 function missingOf(s: IdxFileSet): string[] {
   const p = s.name ? `${s.name}-` : '';
-  const names = { trainImages: `${p}train-images-idx3-ubyte`, trainLabels: `${p}train-labels-idx1-ubyte`, testImages: `${p}t10k-images-idx3-ubyte (or ${p}test-…)`, testLabels: `${p}t10k-labels-idx1-ubyte (or ${p}test-…)` };
+  const names = {
+    trainImages: `${p}train-images-idx3-ubyte`,
+    trainLabels: `${p}train-labels-idx1-ubyte`,
+    testImages: `${p}t10k-images-idx3-ubyte (or ${p}test-…)`,
+    testLabels: `${p}t10k-labels-idx1-ubyte (or ${p}test-…)`,
+  };
   return (Object.keys(names) as (keyof typeof names)[]).filter((k) => !s[k]).map((k) => names[k]);
 }
 
@@ -94,7 +105,8 @@ function transposeAll(pixels: Uint8Array, count: number, h: number, w: number, c
   const out = new Uint8Array(pixels.length);
   const size = h * w * c;
   for (let n = 0; n < count; n++) {
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[n * size + (x * h + y) * c + k] = pixels[n * size + (y * w + x) * c + k]!;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[n * size + (x * h + y) * c + k] = pixels[n * size + (y * w + x) * c + k]!;
   }
   return out;
 }
@@ -106,8 +118,13 @@ function transposeAll(pixels: Uint8Array, count: number, h: number, w: number, c
 function classNamesFor(set: Required<IdxFileSet>, numLabels: number): string[] {
   const classesTxt = path.join(set.dir, 'classes.txt');
   if (fs.existsSync(classesTxt)) {
-    const lines = readFileOrFail(classesTxt).toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
-    if (lines.length < numLabels) throw new DataFormatError(classesTxt, `lists ${lines.length} class names but the labels go up to ${numLabels - 1}`);
+    const lines = readFileOrFail(classesTxt)
+      .toString('utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    if (lines.length < numLabels)
+      throw new DataFormatError(classesTxt, `lists ${lines.length} class names but the labels go up to ${numLabels - 1}`);
     return lines;
   }
   const names = Array.from({ length: numLabels }, (_, i) => String(i));
@@ -134,13 +151,19 @@ export function loadIdxDir(dataDir: string, opts: IdxDirOptions = {}): DatasetSp
   const train = readIdxPair(set.trainImages, set.trainLabels);
   const test = readIdxPair(set.testImages, set.testLabels);
   if (train.imageShape.join() !== test.imageShape.join()) {
-    throw new DataFormatError(set.testImages, `image shape ${test.imageShape.join('×')} differs from the training images' ${train.imageShape.join('×')} (${set.trainImages})`);
+    throw new DataFormatError(
+      set.testImages,
+      `image shape ${test.imageShape.join('×')} differs from the training images' ${train.imageShape.join('×')} (${set.trainImages})`,
+    );
   }
   let maxLabel = 0;
   for (const l of train.labels) maxLabel = Math.max(maxLabel, l);
   for (let i = 0; i < test.count; i++) {
     if (test.labels[i]! > maxLabel) {
-      throw new DataFormatError(set.testLabels, `label ${test.labels[i]} at index ${i} does not occur in the training labels (${set.trainLabels}, labels 0..${maxLabel}): the files are not from one dataset`);
+      throw new DataFormatError(
+        set.testLabels,
+        `label ${test.labels[i]} at index ${i} does not occur in the training labels (${set.trainLabels}, labels 0..${maxLabel}): the files are not from one dataset`,
+      );
     }
   }
   const classNames = classNamesFor(set, maxLabel + 1);

@@ -35,8 +35,11 @@ export function readFileOrFail(file: string): Buffer {
 export function decodeImage(buf: Buffer, file: string): RgbImage {
   if (startsWith(buf, PNG_MAGIC)) return decodePng(buf, file);
   if (startsWith(buf, JPEG_MAGIC)) return decodeJpeg(buf, file);
-  if (buf.length >= 2 && buf[0] === 0x50 && buf[1] >= 0x31 && buf[1] <= 0x37) return parsePpm(buf, file);
-  throw new DataFormatError(file, `not a PNG, JPEG or PPM image (starts with bytes ${Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing: the file is empty'})`);
+  if (buf.length >= 2 && buf[0] === 0x50 && buf[1]! >= 0x31 && buf[1]! <= 0x37) return parsePpm(buf, file);
+  throw new DataFormatError(
+    file,
+    `not a PNG, JPEG or PPM image (starts with bytes ${Array.from(buf.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'nothing: the file is empty'})`,
+  );
 }
 
 export function readImage(file: string): RgbImage {
@@ -66,7 +69,13 @@ function decodeJpeg(buf: Buffer, file: string): RgbImage {
   let img: { width: number; height: number; data: Uint8Array };
   try {
     // Not tolerant: a truncated JPEG is an error here, not a half-grey image.
-    img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: 100, maxMemoryUsageInMB: 1024 });
+    img = jpeg.decode(buf, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: 100,
+      maxMemoryUsageInMB: 1024,
+    });
   } catch (e) {
     throw new DataFormatError(file, `corrupt JPEG: ${(e as Error).message}`);
   }
@@ -96,7 +105,8 @@ export function parsePpm(buf: Uint8Array, file: string): RgbImage {
     }
     const start = pos;
     while (pos < buf.length && buf[pos]! >= 0x30 && buf[pos]! <= 0x39) pos++;
-    if (pos === start || pos >= buf.length || !isSpace(buf[pos]!)) throw new DataFormatError(file, `truncated or malformed PPM header: cannot read the ${what}`);
+    if (pos === start || pos >= buf.length || !isSpace(buf[pos]!))
+      throw new DataFormatError(file, `truncated or malformed PPM header: cannot read the ${what}`);
     return Number(String.fromCharCode(...buf.subarray(start, pos)));
   };
   const width = token('width');
@@ -109,7 +119,10 @@ export function parsePpm(buf: Uint8Array, file: string): RgbImage {
   const samples = width * height * 3;
   const have = buf.length - pos;
   if (have < samples * bytesPerSample) {
-    throw new DataFormatError(file, `truncated PPM: ${width}×${height} pixels need ${samples * bytesPerSample} bytes of data, file has ${have}`);
+    throw new DataFormatError(
+      file,
+      `truncated PPM: ${width}×${height} pixels need ${samples * bytesPerSample} bytes of data, file has ${have}`,
+    );
   }
   const data = new Uint8Array(samples);
   if (bytesPerSample === 1 && maxval === 255) {

@@ -31,7 +31,10 @@ export function loadMnist(dir = mnistDataDir()): DatasetSplits {
   const train = split('mnist/train', f('trainImages'), f('trainLabels'), 10, DIGITS);
   const test = split('mnist/test', f('testImages'), f('testLabels'), 10, DIGITS);
   if (train.imageShape.join() !== test.imageShape.join()) {
-    throw new DataFormatError(f('testImages'), `image shape ${test.imageShape.join('×')} differs from the training images' ${train.imageShape.join('×')}`);
+    throw new DataFormatError(
+      f('testImages'),
+      `image shape ${test.imageShape.join('×')} differs from the training images' ${train.imageShape.join('×')}`,
+    );
   }
   return { train, test, source: dir };
 }

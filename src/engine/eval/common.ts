@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { argmaxRows, logitsOf } from '../attacks/tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import type { Dataset } from '../data/dataset';
 import { samplesOf } from './runModel';
 

@@ -1,17 +1,18 @@
 import type { DistanceEval, DistanceRow, NormName } from '../../runs/evals';
-import type { AttackOptions } from '../attacks/attack';
+import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
 import { minimalAdversarial } from '../attacks/run';
 import { InputError } from '../errors';
-import { mean, median, wilsonInterval } from '../util/stats';
+import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { evalName, writeEval } from './store';
+import { assertEvalName, writeEval } from './store';
+import { evalNameFrom } from '../../protocol/names';
 
 /**
  * Minimum adversarial distance per attack (the paper's Table 1), each found by the attack's own
  * search (Foolbox 2.4's, see attacks/search.ts), on the correctly classified samples. Distances are
- * reported in the natural norm and in Foolbox 2's units (design §2) for pixels in [0, 1]:
+ * reported in the natural norm and in Foolbox 2's units (docs/design.md §2) for pixels in [0, 1]:
  *   MSE = ‖δ‖₂²/N, MAE = ‖δ‖₁/N, Linf = ‖δ‖∞, L0 = number of changed elements.
  */
 export const TABLE1_ATTACKS = ['fgsm', 'fgm', 'bim-l1', 'bim-l2', 'bim-linf', 'deepfool', 'cw', 'jsma', 'pgd'] as const;
@@ -31,11 +32,13 @@ export interface DistanceRequest extends EvalRequestBase {
 }
 
 export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {
+  assertEvalName(req.name);
   const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
   const attacks = req.attacks.map(getAttack);
   for (const name of Object.keys(req.options ?? {})) {
-    if (!attacks.some((a) => a.name === name)) throw new InputError(`options given for ${name}, which is not among the attacks (${attacks.map((a) => a.name).join(', ')})`);
+    if (!attacks.some((a) => a.name === name))
+      throw new InputError(`options given for ${name}, which is not among the attacks (${attacks.map((a) => a.name).join(', ')})`);
   }
   const d = splitOf(run, req.selection.split);
   const size = imageSizeOf(d);
@@ -44,7 +47,12 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
   const c = clean.correct.length;
   if (c === 0) throw new InputError(`the model classifies none of the ${indices.length} samples correctly; there is nothing to attack`);
   const seed = req.seed ?? 0;
-  const inputs = { model: run.model, x: rowsOf(clean.x, clean.correct, size), shape: d.imageShape, labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!) };
+  const inputs = {
+    model: run.model,
+    x: rowsOf(clean.x, clean.correct, size),
+    shape: d.imageShape,
+    labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+  };
   const results: DistanceRow[] = [];
   attacks.forEach((attack, ai) => {
     const t0 = Date.now();
@@ -52,7 +60,11 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
       ...(req.options?.[attack.name] ? { options: req.options[attack.name] } : {}),
       seed,
       ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-      onProgress: (done, total, detail) => req.onProgress?.(`${attack.name} (${ai + 1}/${attacks.length}): batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
+      onProgress: (done, total, detail) =>
+        req.onProgress?.(
+          `${attack.name} (${ai + 1}/${attacks.length}): batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
+          (ai + done / total) / attacks.length,
+        ),
       ...(req.signal ? { signal: req.signal } : {}),
     });
     const ok = Array.from(r.distance).filter((v) => !Number.isNaN(v));
@@ -75,7 +87,11 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
     });
     req.onProgress?.(`${attack.name}: done (${found}/${c} found)`, (ai + 1) / attacks.length);
   });
-  const result: DistanceEval = { kind: 'distance', provenance: makeProvenance('distance', run, req.selection.split, indices, seed, started, req.command), results };
-  const file = writeEval(run.runDir, req.name ?? evalName('distance'), result);
+  const result: DistanceEval = {
+    kind: 'distance',
+    provenance: makeProvenance('distance', run, req.selection.split, indices, seed, started, req.command),
+    results,
+  };
+  const file = writeEval(run.runDir, req.name ?? evalNameFrom('distance'), result);
   return { file, result };
 }

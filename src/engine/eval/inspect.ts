@@ -5,13 +5,14 @@ import { InputError } from '../errors';
 import { aggregateFim, sampleFimStats } from '../fim/sampleStats';
 import { fitTemperature } from '../fim/temperature';
 import { Cancelled } from '../attacks/attack';
-import { logitsOf } from '../attacks/tensorOps';
+import { logitsOf } from '../models/predict';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { evalName, writeEval } from './store';
+import { assertEvalName, writeEval } from './store';
+import { evalNameFrom } from '../../protocol/names';
 
 /**
- * Per-sample Fisher-information inspection of a run (design §1): tr G_s, λmax(G_s), the exact
+ * Per-sample Fisher-information inspection of a run (docs/design.md §1): tr G_s, λmax(G_s), the exact
  * λmax(G_x) and its eigenvector, the KL budget, the logit margin and its normalised form, the same
  * after temperature scaling, plus images of the input and of OSSA's direction for a few samples.
  */
@@ -42,10 +43,13 @@ function heldOutSet(run: EvalRun, split: 'train' | 'test', used: number[], want:
     const idx = Array.from({ length: Math.min(want, free) }, (_, i) => train.count - Math.min(want, free) + i);
     return { d: train, indices: idx, label: `train[${idx[0]}..${idx[idx.length - 1]}] (not used in training)` };
   }
-  throw new InputError('no held-out samples are left for temperature scaling; inspect fewer samples (--samples) so some test samples stay unused');
+  throw new InputError(
+    'no held-out samples are left for temperature scaling; inspect fewer samples (--samples) so some test samples stay unused',
+  );
 }
 
 export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
+  assertEvalName(req.name);
   const started = Date.now();
   const tau = req.tau ?? INSPECT_DEFAULTS.tau;
   if (!(tau > 0) || !Number.isFinite(tau)) throw new InputError(`--tau must be a positive number (got ${tau})`);
@@ -59,7 +63,7 @@ export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ f
 
   const batch = req.batchSize ?? INSPECT_DEFAULTS.batchSize;
   const nImages = Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length);
-  const name = req.name ?? evalName('inspect');
+  const name = req.name ?? evalNameFrom('inspect');
   const images = new Map<string, Uint8Array>();
   const samples: SampleFimStats[] = [];
   const size = d.imageShape[0] * d.imageShape[1] * d.imageShape[2];

@@ -26,7 +26,8 @@ export async function loadEvalRun(runDir: string): Promise<EvalRun> {
   const info = readRun(runDir);
   if (!info.config) throw new InputError(`${runDir} is not a readable run directory (${info.problems.join('; ') || 'no config.json'})`);
   const ckpts = listCheckpoints(runDir);
-  if (ckpts.length === 0) throw new InputError(`run ${runDir} has no checkpoint yet; train it first (fim train), or wait for its first epoch`);
+  if (ckpts.length === 0)
+    throw new InputError(`run ${runDir} has no checkpoint yet; train it first (fim train), or wait for its first epoch`);
   const name = ckpts[ckpts.length - 1]!;
   let ckpt;
   try {
@@ -71,7 +72,15 @@ export function samplesOf(d: Dataset, indices: number[]): { x: Float32Array; lab
   return { x: batchPixels(d, indices), labels: batchLabels(d, indices) };
 }
 
-export function makeProvenance(kind: EvalKind, run: EvalRun, split: 'train' | 'test', sampleIndices: number[], seed: number, startedAt: number, command?: string): EvalProvenance {
+export function makeProvenance(
+  kind: EvalKind,
+  run: EvalRun,
+  split: 'train' | 'test',
+  sampleIndices: number[],
+  seed: number,
+  startedAt: number,
+  command?: string,
+): EvalProvenance {
   return {
     kind,
     createdAt: new Date().toISOString(),

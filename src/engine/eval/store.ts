@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { writeDirAtomic, writeJsonAtomic } from '../../runs/atomic';
 import type { AnyEval } from '../../runs/evals';
 import { evalFile, RUN_FILES } from '../../runs/paths';
+import { evalNameProblem } from '../../protocol/names';
+import { InputError } from '../errors';
 
 /**
  * Writes `evals/<name>.json` and its images under `evals/<name>/` (paths in the JSON are relative
@@ -10,7 +12,7 @@ import { evalFile, RUN_FILES } from '../../runs/paths';
  * reader never sees a result whose images are missing.
  */
 export function writeEval(runDir: string, name: string, value: AnyEval, images: Map<string, Uint8Array> = new Map()): string {
-  if (!/^[A-Za-z0-9_.=-]+$/.test(name)) throw new RangeError(`evaluation name "${name}" may only contain letters, digits and _ . = -`);
+  assertEvalName(name);
   const evalsDir = path.join(runDir, RUN_FILES.evals);
   const imgDir = path.join(evalsDir, name);
   if (images.size > 0) {
@@ -29,11 +31,9 @@ export function writeEval(runDir: string, name: string, value: AnyEval, images: 
   return file;
 }
 
-/** A file-name-safe evaluation name from parts. */
-export function evalName(...parts: string[]): string {
-  return parts
-    .join('-')
-    .replace(/[^A-Za-z0-9_.=-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 120);
+/** Refuses a name that is not a single safe path component (see protocol/names.ts); call it before any work. */
+export function assertEvalName(name: string | undefined): void {
+  if (name === undefined) return;
+  const problem = evalNameProblem(name);
+  if (problem) throw new InputError(problem);
 }

@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AdversarialExample, SweepEval, SweepPoint } from '../../runs/evals';
-import type { AttackOptions } from '../attacks/attack';
+import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
 import { runAttack, validateBudgets } from '../attacks/run';
-import { argmaxRows, logitsOf } from '../attacks/tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import { InputError } from '../errors';
-import { mean, median, wilsonInterval } from '../util/stats';
+import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { evalName, writeEval } from './store';
+import { assertEvalName, writeEval } from './store';
+import { evalNameFrom } from '../../protocol/names';
 
 /**
  * Fooling ratio vs budget for one attack (the paper's Fig. 3–5): among the samples the model
@@ -26,6 +27,7 @@ export interface SweepRequest extends EvalRequestBase {
 }
 
 export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file: string; result: SweepEval }> {
+  assertEvalName(req.name);
   const started = Date.now();
   const attack = getAttack(req.attack);
   validateBudgets(attack, req.budgets);
@@ -33,25 +35,32 @@ export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file:
   const size = imageSizeOf(d);
   const indices = selectIndices(d, req.selection);
   const clean = cleanSet(run.model, d, indices);
-  if (clean.correct.length === 0) throw new InputError(`the model classifies none of the ${indices.length} samples correctly; there is nothing to attack`);
+  if (clean.correct.length === 0)
+    throw new InputError(`the model classifies none of the ${indices.length} samples correctly; there is nothing to attack`);
   const seed = req.seed ?? 0;
   req.onProgress?.(`${attack.name}: attacking ${clean.correct.length} correctly classified of ${indices.length} samples`, 0);
   const res = runAttack(
     attack,
-    { model: run.model, x: rowsOf(clean.x, clean.correct, size), shape: d.imageShape, labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!) },
+    {
+      model: run.model,
+      x: rowsOf(clean.x, clean.correct, size),
+      shape: d.imageShape,
+      labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+    },
     req.budgets,
     {
       ...(req.options ? { options: req.options } : {}),
       seed,
       ...(req.batchSize ? { batchSize: req.batchSize } : {}),
       ...(req.clip !== undefined ? { clip: req.clip } : {}),
-      onProgress: (done, total, detail) => req.onProgress?.(`${attack.name}: ${done}/${total} batch×budget steps${detail ? `, ${detail}` : ''}`, done / total),
+      onProgress: (done, total, detail) =>
+        req.onProgress?.(`${attack.name}: ${done}/${total} batch×budget steps${detail ? `, ${detail}` : ''}`, done / total),
       ...(req.signal ? { signal: req.signal } : {}),
     },
   );
   const n = indices.length;
   const c = clean.correct.length;
-  const name = req.name ?? evalName('sweep', attack.name);
+  const name = req.name ?? evalNameFrom('sweep', attack.name);
   const images = new Map<string, Uint8Array>();
   const examples: AdversarialExample[] = [];
   const nEx = Math.min(req.examples ?? 4, c);

@@ -1,15 +1,16 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TransferEval, TransferRow } from '../../runs/evals';
-import type { AttackOptions } from '../attacks/attack';
+import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
 import { minimalAdversarial, runAttack, validateBudgets } from '../attacks/run';
-import { argmaxRows, logitsOf } from '../attacks/tensorOps';
+import { argmaxRows, logitsOf } from '../models/predict';
 import { InputError } from '../errors';
-import { wilsonInterval } from '../util/stats';
+import { wilsonInterval } from '../../shared/stats';
 import { imageSizeOf, rowsOf } from './common';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { evalName, writeEval } from './store';
+import { assertEvalName, writeEval } from './store';
+import { evalNameFrom } from '../../protocol/names';
 
 /**
  * Transfer (black-box) evaluation, the paper's Table 2: adversarial examples crafted on one model,
@@ -28,11 +29,14 @@ function sameData(a: EvalRun, b: EvalRun): void {
   const da = a.data.test;
   const db = b.data.test;
   if (a.config.dataset !== b.config.dataset || da.imageShape.join() !== db.imageShape.join() || da.numClasses !== db.numClasses) {
-    throw new InputError(`transfer needs two runs on the same dataset: ${a.runDir} uses ${a.config.dataset} [${da.imageShape}], ${b.runDir} uses ${b.config.dataset} [${db.imageShape}]`);
+    throw new InputError(
+      `transfer needs two runs on the same dataset: ${a.runDir} uses ${a.config.dataset} [${da.imageShape}], ${b.runDir} uses ${b.config.dataset} [${db.imageShape}]`,
+    );
   }
 }
 
 export async function transferRun(from: EvalRun, to: EvalRun, req: TransferRequest): Promise<{ files: string[]; result: TransferEval }> {
+  assertEvalName(req.name);
   const started = Date.now();
   sameData(from, to);
   const attack = getAttack(req.attack);
@@ -41,7 +45,8 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
   const size = imageSizeOf(d);
   const indices = selectIndices(d, req.selection);
   const { x, labels } = samplesOf(d, indices);
-  const predict = (run: EvalRun, data: Float32Array, n: number) => tf.tidy(() => argmaxRows(logitsOf(run.model, tf.tensor4d(data, [n, ...d.imageShape])), d.numClasses));
+  const predict = (run: EvalRun, data: Float32Array, n: number) =>
+    tf.tidy(() => argmaxRows(logitsOf(run.model, tf.tensor4d(data, [n, ...d.imageShape])), d.numClasses));
   const pf = predict(from, x, indices.length);
   const pt = predict(to, x, indices.length);
   const both = indices.map((_, i) => i).filter((i) => pf[i] === labels[i] && pt[i] === labels[i]);
@@ -58,7 +63,11 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
       seed,
       ...(req.batchSize ? { batchSize: req.batchSize } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
-      onProgress: (done: number, total: number, detail?: string) => req.onProgress?.(`${attack.name}: crafting on ${path.basename(source.runDir)}, batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`, (step + done / total) / 2),
+      onProgress: (done: number, total: number, detail?: string) =>
+        req.onProgress?.(
+          `${attack.name}: crafting on ${path.basename(source.runDir)}, batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
+          (step + done / total) / 2,
+        ),
     };
     let adv: Float32Array;
     let ok: Uint8Array;
@@ -95,7 +104,10 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
   const results = [direction(from, to, 0), direction(to, from, 1)];
   const files: string[] = [];
   let result: TransferEval | undefined;
-  for (const [self, other] of [[from, to], [to, from]] as const) {
+  for (const [self, other] of [
+    [from, to],
+    [to, from],
+  ] as const) {
     const r: TransferEval = {
       kind: 'transfer',
       provenance: makeProvenance('transfer', self, req.selection.split, indices, seed, started, req.command),
@@ -106,7 +118,7 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
       options,
     };
     result ??= r;
-    files.push(writeEval(self.runDir, req.name ?? evalName('transfer', attack.name, path.basename(other.runDir)), r));
+    files.push(writeEval(self.runDir, req.name ?? evalNameFrom('transfer', attack.name, path.basename(other.runDir)), r));
   }
   return { files, result: result! };
 }

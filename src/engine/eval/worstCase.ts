@@ -1,12 +1,13 @@
 import type { WorstCaseEval } from '../../runs/evals';
-import type { AttackOptions } from '../attacks/attack';
+import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
 import { runAttack, validateBudgets } from '../attacks/run';
 import { InputError } from '../errors';
-import { wilsonInterval } from '../util/stats';
+import { wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { evalName, writeEval } from './store';
+import { assertEvalName, writeEval } from './store';
+import { evalNameFrom } from '../../protocol/names';
 
 /**
  * Worst case over attacks (AutoAttack's rule, Croce & Hein 2020): at each budget a sample is
@@ -20,6 +21,7 @@ export interface WorstCaseRequest extends EvalRequestBase {
 }
 
 export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
+  assertEvalName(req.name);
   const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
   const attacks = req.attacks.map(getAttack);
@@ -36,9 +38,14 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
   const seed = req.seed ?? 0;
   const broken = req.budgets.map(() => new Uint8Array(c));
   const perAttack: Record<string, number>[] = req.budgets.map(() => ({}));
-  const options: Record<string, Record<string, unknown>> = {};
+  const options: Record<string, AttackOptions> = {};
   if (c > 0) {
-    const inputs = { model: run.model, x: rowsOf(clean.x, clean.correct, size), shape: d.imageShape, labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!) };
+    const inputs = {
+      model: run.model,
+      x: rowsOf(clean.x, clean.correct, size),
+      shape: d.imageShape,
+      labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+    };
     attacks.forEach((a, ai) => {
       const own = { ...(a.name === 'ossa' ? { epsUnit: 'l2' } : {}), ...(req.options?.[a.name] ?? {}) };
       if (a.name === 'ossa' && own.epsUnit !== 'l2') throw new InputError('in a worst-case list OSSA budgets are l2 norms (epsUnit l2)');
@@ -46,7 +53,8 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
         options: own,
         seed,
         ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-        onProgress: (done, total, detail) => req.onProgress?.(`${a.name}: ${done}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
+        onProgress: (done, total, detail) =>
+          req.onProgress?.(`${a.name}: ${done}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
         ...(req.signal ? { signal: req.signal } : {}),
       });
       options[a.name] = r.options;
@@ -77,6 +85,6 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
     cleanAccuracy: c / n,
     options,
   };
-  const file = writeEval(run.runDir, req.name ?? evalName('worst-case', norm), result);
+  const file = writeEval(run.runDir, req.name ?? evalNameFrom('worst-case', norm), result);
   return { file, result };
 }

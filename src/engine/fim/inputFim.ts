@@ -1,11 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { topEigenpair } from './eigen';
 import { DEFAULT_MAX_ROWS, logitJacobian, type LogitGradients } from './jacobian';
 
 /**
  * The input Fisher information G_x = Jᵀ diag(1/p) J = Σ_i p_i g_i g_iᵀ (J = ∂p/∂x, g_i = ∇_x log p_i),
- * exactly, without ever forming the N×N matrix (design §1):
+ * exactly, without ever forming the N×N matrix (docs/design.md §1):
  *
  *   M = diag(p)^{-1/2} J has rows m_i = √p_i · g_i, so G_x = MᵀM, whose non-zero eigenvalues are
  *   those of the K×K Gram matrix A = M Mᵀ. If A u = λ u then v = Mᵀu / ‖Mᵀu‖ is G_x's unit
@@ -88,7 +88,13 @@ export function fisherGram(c: Float64Array, p: Float64Array, temperature = 1): F
 }
 
 /** Top eigenpair of G_x for sample s from its logit Jacobian; the eigenvector is written to `out` (N). */
-export function topEigenFromJacobian(jac: LogitGradients, s: number, temperature = 1, out?: Float32Array, gram?: Float64Array): { lambda: number; probs: Float64Array } {
+export function topEigenFromJacobian(
+  jac: LogitGradients,
+  s: number,
+  temperature = 1,
+  out?: Float32Array,
+  gram?: Float64Array,
+): { lambda: number; probs: Float64Array } {
   const { numClasses: k, inputSize: n, gradients } = jac;
   const p = softmax64(jac.logits, s * k, k, temperature);
   const a = fisherGram(gram ?? logitGram(jac, s), p, temperature);

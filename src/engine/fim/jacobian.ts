@@ -32,11 +32,18 @@ function numClassesOf(model: tfl.LayersModel): number {
  * Gradients of the logits `classes[b·C + c]` (c < C) of each sample b of `x` w.r.t. its input.
  * `classes` has B·C entries; pass every class (C = K) for the full logit Jacobian.
  */
-export function logitGradients(model: tfl.LayersModel, x: tf.Tensor4D, classes: Int32Array, perSample: number, maxRows = DEFAULT_MAX_ROWS): LogitGradients {
+export function logitGradients(
+  model: tfl.LayersModel,
+  x: tf.Tensor4D,
+  classes: Int32Array,
+  perSample: number,
+  maxRows = DEFAULT_MAX_ROWS,
+): LogitGradients {
   const [b, h, w, c] = x.shape;
   const k = numClassesOf(model);
   const n = h * w * c;
-  if (classes.length !== b * perSample) throw new RangeError(`logitGradients: expected ${b * perSample} class indices, got ${classes.length}`);
+  if (classes.length !== b * perSample)
+    throw new RangeError(`logitGradients: expected ${b * perSample} class indices, got ${classes.length}`);
   for (const cls of classes) if (cls < 0 || cls >= k) throw new RangeError(`logitGradients: class ${cls} outside 0..${k - 1}`);
   const logits = new Float32Array(b * k);
   const gradients = new Float32Array(b * perSample * n);
@@ -56,7 +63,7 @@ export function logitGradients(model: tfl.LayersModel, x: tf.Tensor4D, classes: 
       const g = tf.grad((t: tf.Tensor) => {
         const out = model.apply(t, { training: false }) as tf.Tensor2D;
         z = tf.keep(out);
-        return tf.sum(tf.mul(out, m)) as tf.Scalar;
+        return tf.sum<tf.Scalar>(tf.mul(out, m));
       })(tiled);
       // [C·nb, N] → [nb, C, N]
       const perS = tf.transpose(tf.reshape(g, [perSample, nb, n]), [1, 0, 2]);
@@ -64,8 +71,8 @@ export function logitGradients(model: tfl.LayersModel, x: tf.Tensor4D, classes: 
       tf.dispose(z!);
       return [zFirst, perS];
     });
-    logits.set(lg.dataSync() as Float32Array, s0 * k);
-    gradients.set(gr.dataSync() as Float32Array, s0 * perSample * n);
+    logits.set(lg.dataSync(), s0 * k);
+    gradients.set(gr.dataSync(), s0 * perSample * n);
     tf.dispose([lg, gr]);
   }
   return { logits, gradients, batch: b, numClasses: k, perSample, inputSize: n };

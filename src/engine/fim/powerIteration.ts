@@ -21,7 +21,11 @@ export interface PowerIterationOptions {
 
 export const POWER_DEFAULTS = { iterations: 30, xi: 1e-3, seed: 0 } as const;
 
-export function powerIterationTopEigen(model: tfl.LayersModel, x: tf.Tensor4D, opts: PowerIterationOptions = {}): { lambdaMax: Float64Array; eigenvectors: Float32Array } {
+export function powerIterationTopEigen(
+  model: tfl.LayersModel,
+  x: tf.Tensor4D,
+  opts: PowerIterationOptions = {},
+): { lambdaMax: Float64Array; eigenvectors: Float32Array } {
   const iterations = opts.iterations ?? POWER_DEFAULTS.iterations;
   const xi = opts.xi ?? POWER_DEFAULTS.xi;
   const [b, h, w, c] = x.shape;
@@ -37,7 +41,7 @@ export function powerIterationTopEigen(model: tfl.LayersModel, x: tf.Tensor4D, o
   normalizeRows(d, b, n);
   const lambdaMax = new Float64Array(b);
   for (let it = 0; it < iterations; it++) {
-    const xe = tf.tidy(() => tf.add(x, tf.mul(tf.tensor4d(d, [b, h, w, c]), xi)) as tf.Tensor4D);
+    const xe = tf.tidy(() => tf.add<tf.Tensor4D>(x, tf.mul(tf.tensor4d(d, [b, h, w, c]), xi)));
     const z1 = logitsOf(xe);
     const wts = new Float32Array(b * k);
     for (let s = 0; s < b; s++) {
@@ -46,7 +50,7 @@ export function powerIterationTopEigen(model: tfl.LayersModel, x: tf.Tensor4D, o
     }
     const u = tidyRead(() => {
       const wt = tf.tensor2d(wts, [b, k]);
-      return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(model.apply(t, { training: false }) as tf.Tensor, wt)) as tf.Scalar)(xe);
+      return tf.grad((t: tf.Tensor) => tf.sum<tf.Scalar>(tf.mul(model.apply(t, { training: false }) as tf.Tensor, wt)))(xe);
     });
     xe.dispose();
     for (let s = 0; s < b; s++) {

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { FimAggregate, SampleFimStats } from '../../runs/evals';
-import { mean, median } from '../util/stats';
+import { mean, median } from '../../shared/stats';
 import { klBudget, logitGram, topEigenFromJacobian } from './inputFim';
 import { DEFAULT_MAX_ROWS, logitJacobian, type LogitGradients } from './jacobian';
 import { outputStats } from './outputStats';
@@ -40,7 +40,13 @@ export function marginStats(jac: LogitGradients, s: number, label: number): { ma
 }
 
 /** FIM statistics of samples `x` (with their dataset `indices` and `labels`). */
-export function sampleFimStats(model: tfl.LayersModel, x: tf.Tensor4D, labels: ArrayLike<number>, indices: ArrayLike<number>, opts: SampleFimOptions): SampleFimBatch {
+export function sampleFimStats(
+  model: tfl.LayersModel,
+  x: tf.Tensor4D,
+  labels: ArrayLike<number>,
+  indices: ArrayLike<number>,
+  opts: SampleFimOptions,
+): SampleFimBatch {
   const jac = logitJacobian(model, x, opts.maxRows ?? DEFAULT_MAX_ROWS);
   const { batch: b, numClasses: k, inputSize: n } = jac;
   const base = outputStats(jac.logits, k);
@@ -64,8 +70,13 @@ export function sampleFimStats(model: tfl.LayersModel, x: tf.Tensor4D, labels: A
       ...marginStats(jac, s, label),
     };
     if (scaledOut) {
-      const t = topEigenFromJacobian(jac, s, opts.temperature!, undefined, gram).lambda;
-      row.scaled = { traceGs: scaledOut.traceGs[s]!, lambdaMaxGs: scaledOut.lambdaMaxGs[s]!, lambdaMaxGx: t, klBudget: klBudget(t, opts.tau) };
+      const t = topEigenFromJacobian(jac, s, opts.temperature, undefined, gram).lambda;
+      row.scaled = {
+        traceGs: scaledOut.traceGs[s]!,
+        lambdaMaxGs: scaledOut.lambdaMaxGs[s]!,
+        lambdaMaxGx: t,
+        klBudget: klBudget(t, opts.tau),
+      };
     }
     stats.push(row);
   }

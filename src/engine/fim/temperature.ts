@@ -20,7 +20,11 @@ export function nllAtTemperature(logits: ArrayLike<number>, labels: ArrayLike<nu
   return total / n;
 }
 
-export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, k: number): { temperature: number; nll: number; nllAtOne: number } {
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  k: number,
+): { temperature: number; nll: number; nllAtOne: number } {
   if (labels.length === 0) throw new RangeError('temperature scaling needs at least one held-out sample');
   const f = (logBeta: number) => nllAtTemperature(logits, labels, k, Math.exp(-logBeta));
   let lo = -Math.log(T_RANGE[1]);

@@ -5,7 +5,9 @@ import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { BATCH_NORM_TRAIN, batchNormTrain } from '../backend/kernels/BatchNormTrain';
 
 /** tfjs-layers' own class, taken from its serialization registry (importing its module path would load a second copy). */
-const Stock = tf.serialization.SerializationMap.getMap().classNameMap['BatchNormalization']![0] as unknown as typeof StockBatchNormalization;
+const Stock = tf.serialization.SerializationMap.getMap().classNameMap[
+  'BatchNormalization'
+]![0] as unknown as typeof StockBatchNormalization;
 
 /** Private fields of the stock layer that training mode reads. */
 interface Internals {

@@ -40,21 +40,24 @@ export interface LayerJson {
 const BUILTINS: BuiltinDefinition[] = [
   {
     name: 'convnet',
-    description: "The paper's MNIST ConvNet: 2 × (conv 3×3 + BN + ReLU + 2×2 max-pool), 32 and 64 filters, one dense layer to 10 logits; initialised with PyTorch's defaults, as the paper's model was",
+    description:
+      "The paper's MNIST ConvNet: 2 × (conv 3×3 + BN + ReLU + 2×2 max-pool), 32 and 64 filters, one dense layer to 10 logits; initialised with PyTorch's defaults, as the paper's model was",
     defaultDataset: 'mnist',
-    modelJson: convnet as LayersModelJson,
+    modelJson: convnet,
   },
   {
     name: 'vgg11',
-    description: "Simplified VGG-11 for CIFAR-10 (32×32×3 → 10): 8 conv 3×3 + BN + ReLU (64-M-128-M-256-256-M-512-512-M-512-512-M), dense 512 → 512 → 10; 9,761,930 parameters",
+    description:
+      'Simplified VGG-11 for CIFAR-10 (32×32×3 → 10): 8 conv 3×3 + BN + ReLU (64-M-128-M-256-256-M-512-512-M-512-512-M), dense 512 → 512 → 10; 9,761,930 parameters',
     defaultDataset: 'cifar10',
-    modelJson: vgg11 as LayersModelJson,
+    modelJson: vgg11,
   },
   {
     name: 'resnet14',
-    description: 'ResNet-14 for GTSRB (32×32×3 → 43): conv 16, three stages of two basic residual blocks (16, 32, 64 filters), global average pooling, dense to 43; 178,523 parameters',
+    description:
+      'ResNet-14 for GTSRB (32×32×3 → 43): conv 16, three stages of two basic residual blocks (16, 32, 64 filters), global average pooling, dense to 43; 178,523 parameters',
     defaultDataset: 'gtsrb',
-    modelJson: resnet14 as LayersModelJson,
+    modelJson: resnet14,
   },
 ];
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { registerProjectLayers } from '../layers/register';
 import type { LayersModelJson } from './builtin';
 
 /**
@@ -38,7 +39,7 @@ export async function writeModelFiles(model: tfl.LayersModel, dir: string, gener
     generatedBy,
     convertedBy: null,
     modelTopology: artifacts.modelTopology as LayersModelJson['modelTopology'],
-    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs as { name: string; shape: number[]; dtype: string }[] }],
+    weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
   };
   fs.writeFileSync(path.join(dir, WEIGHTS_BIN), new Uint8Array(joinWeightData(artifacts.weightData)));
   fs.writeFileSync(path.join(dir, MODEL_JSON), JSON.stringify(json) + '\n');
@@ -55,10 +56,15 @@ export function readModelFiles(fileOrDir: string): ModelFiles {
     json = JSON.parse(fs.readFileSync(file, 'utf8')) as LayersModelJson;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: file not found` : `${file}: not a readable JSON model definition (${(e as Error).message})`);
+    throw new Error(
+      code === 'ENOENT' ? `${file}: file not found` : `${file}: not a readable JSON model definition (${(e as Error).message})`,
+      { cause: e },
+    );
   }
   if (!json || typeof json !== 'object' || !json.modelTopology || typeof json.modelTopology !== 'object') {
-    throw new Error(`${file}: not a tfjs Layers model.json (no "modelTopology"); convert Keras models with tensorflowjs_converter --output_format tfjs_layers_model`);
+    throw new Error(
+      `${file}: not a tfjs Layers model.json (no "modelTopology"); convert Keras models with tensorflowjs_converter --output_format tfjs_layers_model`,
+    );
   }
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
@@ -95,6 +101,7 @@ function bytesPerElement(dtype: string): number {
 
 /** Builds the model a model.json describes, with its weights when it has them. */
 export async function loadModelFiles(files: ModelFiles): Promise<tfl.LayersModel> {
+  registerProjectLayers();
   return tfl.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: files.json.modelTopology as unknown as object,

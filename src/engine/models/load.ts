@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { registerProjectLayers } from '../layers/register';
 import { findBuiltin, builtinDefinitions, type TopologyJson } from './builtin';
 import { readModelFiles } from './files';
 import { seedInitializers, stripFinalSoftmax } from './topology';
@@ -43,7 +44,9 @@ export async function resolveDefinition(spec: string, ctx: Omit<ModelModuleConte
   if (builtin) return { kind: 'builtin', id: builtin.name, topology: builtin.modelJson.modelTopology };
   const file = path.resolve(spec);
   if (!fs.existsSync(file)) {
-    const names = builtinDefinitions().map((b) => b.name).join(', ');
+    const names = builtinDefinitions()
+      .map((b) => b.name)
+      .join(', ');
     throw new ModelDefinitionError(`model "${spec}" is neither a built-in definition (${names}) nor an existing file`);
   }
   const ext = path.extname(file).toLowerCase();
@@ -93,14 +96,19 @@ async function topologyFromModule(file: string, ctx: Omit<ModelModuleContext, 't
   const mod: { exports: Record<string, unknown> } = { exports: {} };
   let built: unknown;
   try {
-    new Function('require', 'module', 'exports', '__filename', '__dirname', code)(shim, mod, mod.exports, file, path.dirname(file));
+    // The module runs as CommonJS with our `require` shim, so its tfjs imports get the engine's tfjs.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const run = new Function('require', 'module', 'exports', '__filename', '__dirname', code) as (...args: unknown[]) => void;
+    run(shim, mod, mod.exports, file, path.dirname(file));
     const exported = (mod.exports.default ?? mod.exports) as unknown;
     built = typeof exported === 'function' ? await (exported as (c: ModelModuleContext) => unknown)({ ...ctx, tf: tfUnion }) : exported;
   } catch (e) {
     throw new ModelDefinitionError(`${file}: its default export failed while building the model: ${(e as Error).message}`);
   }
   if (!(built instanceof tfl.LayersModel)) {
-    throw new ModelDefinitionError(`${file}: the default export must be a tf.LayersModel or a function returning one (got ${describe(built)})`);
+    throw new ModelDefinitionError(
+      `${file}: the default export must be a tf.LayersModel or a function returning one (got ${describe(built)})`,
+    );
   }
   const topology = built.toJSON(null, false) as unknown as TopologyJson;
   built.dispose();
@@ -109,7 +117,7 @@ async function topologyFromModule(file: string, ctx: Omit<ModelModuleContext, 't
 
 function describe(v: unknown): string {
   if (v === null || v === undefined) return String(v);
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  if (typeof v === 'object') return v.constructor?.name ?? 'object';
   return typeof v;
 }
 
@@ -132,8 +140,10 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
   if (stripped.note) notes.push(stripped.note);
   const topology = seedInitializers(stripped.topology, opts.seed);
   let model: tfl.LayersModel;
+  // model.json names Keras classes; ours (fast BatchNormalization, Conv2D) must be registered first.
+  registerProjectLayers();
   try {
-    model = await tfl.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] } as never);
+    model = await tfl.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
   } catch (e) {
     throw new ModelDefinitionError(`model ${def.id} cannot be built: ${(e as Error).message}`);
   }
@@ -144,7 +154,10 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
       const values = model.weights.map((w) => {
         const v = named[w.originalName] ?? named[w.name];
         if (!v) throw new ModelDefinitionError(`model ${def.id}: weights have no entry for ${w.originalName}`);
-        if (v.shape.join() !== w.shape.join()) throw new ModelDefinitionError(`model ${def.id}: weight ${w.originalName} has shape [${v.shape}] but the layer needs [${w.shape}]`);
+        if (v.shape.join() !== w.shape.join())
+          throw new ModelDefinitionError(
+            `model ${def.id}: weight ${w.originalName} has shape [${v.shape}] but the layer needs [${w.shape}]`,
+          );
         return v;
       });
       model.setWeights(values);
@@ -159,14 +172,20 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
 }
 
 export function validateModel(model: tfl.LayersModel, id: string, opts: Pick<BuildOptions, 'imageShape' | 'numClasses'>): void {
-  if (model.inputs.length !== 1) throw new ModelDefinitionError(`model ${id} has ${model.inputs.length} inputs; FIM Inspector needs one image input`);
-  if (model.outputs.length !== 1) throw new ModelDefinitionError(`model ${id} has ${model.outputs.length} outputs; FIM Inspector needs one logits output`);
+  if (model.inputs.length !== 1)
+    throw new ModelDefinitionError(`model ${id} has ${model.inputs.length} inputs; FIM Inspector needs one image input`);
+  if (model.outputs.length !== 1)
+    throw new ModelDefinitionError(`model ${id} has ${model.outputs.length} outputs; FIM Inspector needs one logits output`);
   const inShape = model.inputs[0]!.shape.slice(1);
   if (inShape.length !== 3 || inShape.some((d, i) => d !== null && d !== opts.imageShape[i])) {
-    throw new ModelDefinitionError(`model ${id} expects input shape [${inShape.map((d) => d ?? '?').join(', ')}] but the dataset's images are [${opts.imageShape.join(', ')}] (height, width, channels)`);
+    throw new ModelDefinitionError(
+      `model ${id} expects input shape [${inShape.map((d) => d ?? '?').join(', ')}] but the dataset's images are [${opts.imageShape.join(', ')}] (height, width, channels)`,
+    );
   }
   const outShape = model.outputs[0]!.shape;
   if (outShape.length !== 2 || outShape[1] !== opts.numClasses) {
-    throw new ModelDefinitionError(`model ${id} outputs shape [${outShape.map((d) => d ?? '?').join(', ')}] but the dataset has ${opts.numClasses} classes (expected [?, ${opts.numClasses}])`);
+    throw new ModelDefinitionError(
+      `model ${id} outputs shape [${outShape.map((d) => d ?? '?').join(', ')}] but the dataset has ${opts.numClasses} classes (expected [?, ${opts.numClasses}])`,
+    );
   }
 }

@@ -5,7 +5,19 @@ import type { LayerJson, TopologyJson } from './builtin';
  * serves built-in definitions, user model.json files and models built by user modules.
  */
 
-const SEEDED_INITIALIZERS = new Set(['VarianceScaling', 'GlorotUniform', 'GlorotNormal', 'HeUniform', 'HeNormal', 'LecunUniform', 'LecunNormal', 'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'Orthogonal']);
+const SEEDED_INITIALIZERS = new Set([
+  'VarianceScaling',
+  'GlorotUniform',
+  'GlorotNormal',
+  'HeUniform',
+  'HeNormal',
+  'LecunUniform',
+  'LecunNormal',
+  'RandomUniform',
+  'RandomNormal',
+  'TruncatedNormal',
+  'Orthogonal',
+]);
 
 function layersOf(topology: TopologyJson): LayerJson[] {
   const layers = topology.config.layers;
@@ -42,12 +54,13 @@ export interface SoftmaxStrip {
 
 /**
  * The engine needs logits: the trace term Σ 1/p_i and every FIM statistic are computed stably from
- * them (design §1). A definition that ends in softmax is trained on the values before it.
+ * them (docs/design.md §1). A definition that ends in softmax is trained on the values before it.
  */
 export function stripFinalSoftmax(topology: TopologyJson): SoftmaxStrip {
   const copy = structuredClone(topology);
   const layers = layersOf(copy);
-  const isSoftmaxLayer = (l: LayerJson) => l.class_name === 'Softmax' || (l.class_name === 'Activation' && l.config.activation === 'softmax');
+  const isSoftmaxLayer = (l: LayerJson) =>
+    l.class_name === 'Softmax' || (l.class_name === 'Activation' && l.config.activation === 'softmax');
   const layerName = (l: LayerJson) => (l.config.name as string | undefined) ?? l.name;
 
   let out: LayerJson | undefined;

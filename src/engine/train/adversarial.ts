@@ -39,7 +39,14 @@ export function adversarialRows(n: number, ratio: number, seed: number, step: nu
 }
 
 /** PGD examples for the rows of a batch; x is [n, H, W, C] in [0, 1]. */
-export function pgdExamples(model: tfl.LayersModel, x: Float32Array, shape: [number, number, number], labels: Int32Array, at: AdversarialTrainingConfig, seed: string): Float32Array {
+export function pgdExamples(
+  model: tfl.LayersModel,
+  x: Float32Array,
+  shape: [number, number, number],
+  labels: Int32Array,
+  at: AdversarialTrainingConfig,
+  seed: string,
+): Float32Array {
   const attack = getAttack('pgd');
   if (attack.kind !== 'iterative') throw new Error('the pgd attack is expected to be iterative');
   const n = labels.length;
@@ -59,7 +66,14 @@ export function pgdExamples(model: tfl.LayersModel, x: Float32Array, shape: [num
 }
 
 /** The batch with its chosen rows replaced by PGD examples. Reads the batch back from the device. */
-export function adversarialBatch(model: tfl.LayersModel, x: tf.Tensor4D, y: tf.Tensor1D, at: AdversarialTrainingConfig, seed: number, step: number): tf.Tensor4D {
+export function adversarialBatch(
+  model: tfl.LayersModel,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  at: AdversarialTrainingConfig,
+  seed: number,
+  step: number,
+): tf.Tensor4D {
   const [n, h, w, c] = x.shape;
   const size = h * w * c;
   const rows = adversarialRows(n, at.ratio, seed, step);

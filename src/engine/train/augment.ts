@@ -52,8 +52,13 @@ export function randomCropFlip(x: tf.Tensor4D, opts: { pad: number; flip: boolea
   const p = cropFlipParams(n, opts.pad, opts.flip, opts.seed, opts.step);
   const indices = cropFlipIndices(n, h, w, opts.pad, p);
   return tf.tidy(() => {
-    const padded = tf.pad(x, [[0, 0], [opts.pad, opts.pad], [opts.pad, opts.pad], [0, 0]]);
+    const padded = tf.pad(x, [
+      [0, 0],
+      [opts.pad, opts.pad],
+      [opts.pad, opts.pad],
+      [0, 0],
+    ]);
     const rows = tf.reshape(padded, [-1, c]);
-    return tf.reshape(tf.gather(rows, tf.tensor1d(indices, 'int32')), [n, h, w, c]) as tf.Tensor4D;
+    return tf.reshape<tf.Rank.R4>(tf.gather(rows, tf.tensor1d(indices, 'int32')), [n, h, w, c]);
   });
 }

@@ -44,7 +44,10 @@ export async function writeCheckpoint(
   // Moments are matched to variables by position, not by tfjs variable names (which depend on
   // what else the process has built).
   const opt = optimizer.getState();
-  const encoded = await tf.io.encodeWeights([...opt.m.map((t, i) => ({ name: `m_${i}`, tensor: t })), ...opt.v.map((t, i) => ({ name: `v_${i}`, tensor: t }))]);
+  const encoded = await tf.io.encodeWeights([
+    ...opt.m.map((t, i) => ({ name: `m_${i}`, tensor: t })),
+    ...opt.v.map((t, i) => ({ name: `v_${i}`, tensor: t })),
+  ]);
   const optData = new Uint8Array(tf.io.CompositeArrayBuffer.join(encoded.data));
   // Serialise before touching the disk; the directory write below is then synchronous.
   const tmpModelDir = fs.mkdtempSync(path.join(runDir, '.model-'));
@@ -53,7 +56,11 @@ export async function writeCheckpoint(
     writeDirAtomic(checkpointDir(runDir, name), (dir) => {
       for (const f of fs.readdirSync(tmpModelDir)) fs.copyFileSync(path.join(tmpModelDir, f), path.join(dir, f));
       fs.writeFileSync(path.join(dir, OPTIMIZER_FILE), optData);
-      const full: CheckpointState = { ...state, optimizer: { file: OPTIMIZER_FILE, step: opt.step, specs: encoded.specs }, savedAt: new Date().toISOString() };
+      const full: CheckpointState = {
+        ...state,
+        optimizer: { file: OPTIMIZER_FILE, step: opt.step, specs: encoded.specs },
+        savedAt: new Date().toISOString(),
+      };
       fs.writeFileSync(path.join(dir, STATE_FILE), JSON.stringify(full, null, 2) + '\n');
     });
   } finally {
@@ -76,7 +83,7 @@ export function readCheckpoint(runDir: string, name: string): LoadedCheckpoint {
   try {
     state = JSON.parse(fs.readFileSync(path.join(dir, STATE_FILE), 'utf8')) as CheckpointState;
   } catch (e) {
-    throw new Error(`checkpoint ${dir} has no readable ${STATE_FILE} (${(e as Error).message})`);
+    throw new Error(`checkpoint ${dir} has no readable ${STATE_FILE} (${(e as Error).message})`, { cause: e });
   }
   return { name, dir, files, state };
 }
@@ -92,7 +99,11 @@ export function readOptimizerState(ckpt: LoadedCheckpoint): AdamState {
     if (!t) throw new Error(`checkpoint ${ckpt.dir}: optimizer state lacks ${k}`);
     return t;
   };
-  return { step: ckpt.state.optimizer.step, m: Array.from({ length: n }, (_, i) => get(`m_${i}`)), v: Array.from({ length: n }, (_, i) => get(`v_${i}`)) };
+  return {
+    step: ckpt.state.optimizer.step,
+    m: Array.from({ length: n }, (_, i) => get(`m_${i}`)),
+    v: Array.from({ length: n }, (_, i) => get(`v_${i}`)),
+  };
 }
 
 /** Checkpoint directory names, oldest first (epoch/step names sort by step). */

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
  *
  *   L̃ = CE(z, y) + μ · Σ_i 1/p_i,   with 1/p_i = exp(logsumexp(z) − z_i)
  *
- * computed from logits, never as 1/softmax, so it stays finite in float32 (design §1).
+ * computed from logits, never as 1/softmax, so it stays finite in float32 (docs/design.md §1).
  * μ = 0 skips the term entirely: the baseline is plain cross-entropy, bit for bit.
  */
 export interface LossOptions {
@@ -32,7 +32,7 @@ export function oneHotTargets(labels: tf.Tensor1D, numClasses: number, labelSmoo
   return tf.tidy(() => {
     const oh = tf.cast(tf.oneHot(labels, numClasses), 'float32') as tf.Tensor2D;
     if (!labelSmoothing) return oh;
-    return tf.add(tf.mul(oh, 1 - labelSmoothing), labelSmoothing / numClasses) as tf.Tensor2D;
+    return tf.add<tf.Tensor2D>(tf.mul(oh, 1 - labelSmoothing), labelSmoothing / numClasses);
   });
 }
 
@@ -40,7 +40,7 @@ export function oneHotTargets(labels: tf.Tensor1D, numClasses: number, labelSmoo
 export function traceGsFromLogits(logits: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const lse = tf.logSumExp(logits, 1, true);
-    return tf.sum(tf.exp(tf.minimum(tf.sub(lse, logits), LOG_INV_P_CAP)), 1) as tf.Tensor1D;
+    return tf.sum<tf.Tensor1D>(tf.exp(tf.minimum(tf.sub(lse, logits), LOG_INV_P_CAP)), 1);
   });
 }
 
@@ -52,8 +52,8 @@ export function crossEntropyFromLogits(logits: tf.Tensor2D, targets: tf.Tensor2D
 export function defendedLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, opts: LossOptions): LossParts {
   return tf.tidy(() => {
     const targets = oneHotTargets(labels, logits.shape[1], opts.labelSmoothing ?? 0);
-    const ce = tf.mean(crossEntropyFromLogits(logits, targets)) as tf.Scalar;
-    const loss = opts.mu > 0 ? (tf.add(ce, tf.mul(tf.mean(traceGsFromLogits(logits)), opts.mu)) as tf.Scalar) : ce;
+    const ce = tf.mean<tf.Scalar>(crossEntropyFromLogits(logits, targets));
+    const loss = opts.mu > 0 ? tf.add<tf.Scalar>(ce, tf.mul(tf.mean(traceGsFromLogits(logits)), opts.mu)) : ce;
     return { loss, ce };
   });
 }

@@ -29,7 +29,11 @@ export class RunWriter {
     fs.mkdirSync(dir);
     writeJsonAtomic(runFile(dir, 'config'), config);
     const now = new Date().toISOString();
-    const w = new RunWriter(dir, { state: 'running', pid: process.pid, hostname: os.hostname(), startedAt: now, updatedAt: now, epoch: 0, step: 0, totalSteps }, onLine);
+    const w = new RunWriter(
+      dir,
+      { state: 'running', pid: process.pid, hostname: os.hostname(), startedAt: now, updatedAt: now, epoch: 0, step: 0, totalSteps },
+      onLine,
+    );
     w.writeStatus();
     const header: Record<string, FimlogValue> = {
       run: id,
@@ -50,7 +54,11 @@ export class RunWriter {
   static reopen(dir: string, onLine?: (line: string) => void): RunWriter {
     const prev = readJsonFile<RunStatus>(runFile(dir, 'status'));
     if (!prev) throw new Error(`${dir} has no readable status.json; it is not a run directory`);
-    const w = new RunWriter(dir, { ...prev, state: 'running', pid: process.pid, hostname: os.hostname(), updatedAt: new Date().toISOString() }, onLine);
+    const w = new RunWriter(
+      dir,
+      { ...prev, state: 'running', pid: process.pid, hostname: os.hostname(), updatedAt: new Date().toISOString() },
+      onLine,
+    );
     delete w.status.message;
     w.writeStatus();
     return w;

@@ -1,19 +1,28 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import seedrandom from 'seedrandom';
 import { runFile } from '../../runs/paths';
 import { effectiveState, readJsonFile } from '../../runs/reader';
-import { RUN_FORMAT_VERSION, type EpochMetrics, type RunConfig, type RunState, type RunStatus, type RunSummary, type StepMetrics } from '../../runs/types';
+import {
+  RUN_FORMAT_VERSION,
+  type EpochMetrics,
+  type RunConfig,
+  type RunState,
+  type RunStatus,
+  type RunSummary,
+  type StepMetrics,
+} from '../../runs/types';
 import { InputError } from '../errors';
 import type { TrainSpec } from '../../protocol/engine';
-import { backendRequestFrom, initBackend, type BackendReport, type BackendRequest } from '../backend/select';
+import type { BackendReport, BackendRequest } from '../../protocol/backend';
+import { backendRequestFrom, initBackend } from '../backend/select';
 import { batchPixels, imageSize, limitDataset, type Dataset, type DatasetSplits } from '../data/dataset';
 import { loadDataset } from '../data/registry';
 import { outputStats } from '../fim/outputStats';
 import { loadModelFiles } from '../models/files';
 import { buildModel, resolveDefinition, validateModel } from '../models/load';
 import { predictLogits } from '../models/predict';
-import { mean, median } from '../util/stats';
+import { mean, median } from '../../shared/stats';
 import { Adam } from './adam';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerState, writeCheckpoint } from './checkpoint';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
@@ -40,11 +49,11 @@ export interface TrainProgress {
 }
 
 export interface TrainHooks {
-  onStart?(runDir: string, config: RunConfig, backend: BackendReport, notes: string[]): void;
-  onProgress?(p: TrainProgress): void;
+  onStart?: (runDir: string, config: RunConfig, backend: BackendReport, notes: string[]) => void;
+  onProgress?: (p: TrainProgress) => void;
   /** Every line written to train.fimlog. */
-  onLog?(line: string): void;
-  onEpoch?(m: EpochMetrics): void;
+  onLog?: (line: string) => void;
+  onEpoch?: (m: EpochMetrics) => void;
 }
 
 export class TrainingError extends Error {
@@ -56,6 +65,21 @@ export class TrainingError extends Error {
     this.name = 'TrainingError';
   }
 }
+
+/**
+ * What a training run uses when the user does not say: the paper's ConvNet on MNIST, its μ, and
+ * Adam with PyTorch's default rate at batch 128. Every front end (CLI flags, `fim quickstart`,
+ * the reproduction plan) starts from these.
+ */
+export const TRAIN_DEFAULTS = {
+  model: 'convnet',
+  dataset: 'mnist',
+  mu: 0.022,
+  epochs: 2,
+  batchSize: 128,
+  learningRate: 1e-3,
+  seed: 0,
+} as const;
 
 const DEFAULT_LOG_EVERY = 20;
 /** Checkpoints kept per run: the newest two plus the final one. */
@@ -76,8 +100,12 @@ export function epochOrder(count: number, seed: number, epoch: number): Int32Arr
 }
 
 function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining'>): string {
-  const base = req.model.replace(/\\/g, '/').split('/').pop()!.replace(/\.(json|[cm]?[jt]s)$/, '');
-  const base2 = base === 'model' ? req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base : base;
+  const base = req.model
+    .replace(/\\/g, '/')
+    .split('/')
+    .pop()!
+    .replace(/\.(json|[cm]?[jt]s)$/, '');
+  const base2 = base === 'model' ? (req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base) : base;
   const parts = [base2, `mu${req.mu}`];
   if (req.labelSmoothing) parts.push(`ls${req.labelSmoothing}`);
   if (req.adversarialTraining) parts.push('pgdat');
@@ -154,7 +182,12 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
 }
 
 /** Continues a run from its newest checkpoint (after Ctrl-C, SIGKILL or a crash). */
-export async function resume(runDir: string, opts: { backend?: BackendRequest; logEvery?: number } = {}, hooks: TrainHooks = {}, signal?: AbortSignal): Promise<RunSummary> {
+export async function resume(
+  runDir: string,
+  opts: { backend?: BackendRequest; logEvery?: number } = {},
+  hooks: TrainHooks = {},
+  signal?: AbortSignal,
+): Promise<RunSummary> {
   const config = readJsonFile<RunConfig>(runFile(runDir, 'config'));
   const status = readJsonFile<RunStatus>(runFile(runDir, 'status'));
   if (!config || !status) throw new InputError(`${runDir} is not a readable run directory (config.json or status.json missing or corrupt)`);
@@ -177,7 +210,13 @@ export async function resume(runDir: string, opts: { backend?: BackendRequest; l
     const opt = readOptimizerState(ckpt);
     optimizer.setState(opt);
     tf.dispose([...opt.m, ...opt.v]);
-    start = { epoch: ckpt.state.epoch, epochStep: ckpt.state.epochStep, step: ckpt.state.step, trainSeconds: ckpt.state.trainSeconds, trainSamplesSeen: ckpt.state.trainSamplesSeen };
+    start = {
+      epoch: ckpt.state.epoch,
+      epochStep: ckpt.state.epochStep,
+      step: ckpt.state.step,
+      trainSeconds: ckpt.state.trainSeconds,
+      trainSamplesSeen: ckpt.state.trainSamplesSeen,
+    };
     lastCheckpoint = ckpt.name;
   } else {
     // Killed before the first checkpoint: start over with the same seed (same initial weights).
@@ -185,9 +224,22 @@ export async function resume(runDir: string, opts: { backend?: BackendRequest; l
     model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
   }
   const writer = RunWriter.reopen(runDir, hooks.onLog);
-  const session: Session = { config, data, model, optimizer, writer, backend, start, wallStart: Date.now(), lastCheckpoint, lastEpochMetrics: null };
+  const session: Session = {
+    config,
+    data,
+    model,
+    optimizer,
+    writer,
+    backend,
+    start,
+    wallStart: Date.now(),
+    lastCheckpoint,
+    lastEpochMetrics: null,
+  };
   hooks.onStart?.(runDir, config, backend, []);
-  writer.log('info', { msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}` });
+  writer.log('info', {
+    msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}`,
+  });
   return runLoop(session, opts.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
 }
 
@@ -196,12 +248,16 @@ export function validateRequest(req: TrainRequest): void {
     throw new RangeError(m);
   };
   if (!(req.mu >= 0) || !Number.isFinite(req.mu)) bad(`--mu must be a finite number ≥ 0 (got ${req.mu})`);
-  if (req.labelSmoothing !== undefined && !(req.labelSmoothing >= 0 && req.labelSmoothing < 1)) bad(`--label-smoothing must be in [0, 1) (got ${req.labelSmoothing})`);
+  if (req.labelSmoothing !== undefined && !(req.labelSmoothing >= 0 && req.labelSmoothing < 1))
+    bad(`--label-smoothing must be in [0, 1) (got ${req.labelSmoothing})`);
   if (!Number.isInteger(req.epochs) || req.epochs < 1) bad(`--epochs must be a positive integer (got ${req.epochs})`);
   if (!Number.isInteger(req.batchSize) || req.batchSize < 1) bad(`--batch must be a positive integer (got ${req.batchSize})`);
   if (!(req.learningRate > 0) || !Number.isFinite(req.learningRate)) bad(`--lr must be a positive number (got ${req.learningRate})`);
   if (!Number.isInteger(req.seed)) bad(`--seed must be an integer (got ${req.seed})`);
-  for (const [k, v] of [['--limit-train', req.limitTrain], ['--limit-test', req.limitTest]] as const) {
+  for (const [k, v] of [
+    ['--limit-train', req.limitTrain],
+    ['--limit-test', req.limitTest],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) bad(`${k} must be a positive integer (got ${v})`);
   }
 }
@@ -235,13 +291,19 @@ function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
       );
       return loss;
     }, vars);
-    optimizer.applyGradients(vars, vars.map((v) => grads[v.name]!));
+    optimizer.applyGradients(
+      vars,
+      vars.map((v) => grads[v.name]!),
+    );
     tf.dispose(grads);
     return { sums: sums! };
   };
 }
 
-async function evaluateTest(model: tfl.LayersModel, test: Dataset): Promise<Pick<EpochMetrics, 'testAccuracy' | 'testCe' | 'testMeanTraceGs' | 'testMedianTraceGs' | 'testMeanLambdaMaxGs'>> {
+async function evaluateTest(
+  model: tfl.LayersModel,
+  test: Dataset,
+): Promise<Pick<EpochMetrics, 'testAccuracy' | 'testCe' | 'testMeanTraceGs' | 'testMedianTraceGs' | 'testMeanLambdaMaxGs'>> {
   const logits = predictLogits(model, test);
   const s = outputStats(logits, test.numClasses, test.labels);
   let correct = 0;
@@ -268,7 +330,12 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
   let trainSeconds = s.start.trainSeconds;
   let samplesSeen = s.start.trainSamplesSeen;
   let lastLoss: number | undefined;
-  writer.updateStatus({ totalSteps, step: globalStep, epoch: s.start.epoch, ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}) });
+  writer.updateStatus({
+    totalSteps,
+    step: globalStep,
+    epoch: s.start.epoch,
+    ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}),
+  });
 
   const finish = (state: RunState, message?: string): RunSummary => {
     const m = s.lastEpochMetrics;
@@ -297,7 +364,13 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
   };
 
   const saveCheckpoint = async (epoch: number, epochStep: number) => {
-    const name = await writeCheckpoint(writer.dir, model, optimizer, { epoch, epochStep, step: globalStep, trainSeconds, trainSamplesSeen: samplesSeen });
+    const name = await writeCheckpoint(writer.dir, model, optimizer, {
+      epoch,
+      epochStep,
+      step: globalStep,
+      trainSeconds,
+      trainSamplesSeen: samplesSeen,
+    });
     s.lastCheckpoint = name;
     pruneCheckpoints(writer.dir, KEEP_CHECKPOINTS, [name]);
     writer.updateStatus({ latestCheckpoint: name, epoch, step: globalStep });
@@ -320,7 +393,9 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
         if (signal?.aborted) {
           tf.dispose([acc, epochAcc]);
           const name = await saveCheckpoint(epoch, es);
-          writer.log('info', { msg: `stopped by the user at epoch ${epoch + 1} step ${es}/${epochSteps}; checkpoint ${name}; continue with fim train --resume` });
+          writer.log('info', {
+            msg: `stopped by the user at epoch ${epoch + 1} step ${es}/${epochSteps}; checkpoint ${name}; continue with fim train --resume`,
+          });
           return finish('stopped', `stopped at epoch ${epoch + 1}, step ${es}/${epochSteps}; resume with --resume`);
         }
         const t0 = performance.now();
@@ -377,16 +452,16 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
           lastLoss = rec.loss;
           writer.metric(rec);
           writer.log('step', {
-              epoch: rec.epoch,
-              step: rec.step,
-              epoch_step: `${rec.epochStep}/${epochSteps}`,
-              loss: rec.loss,
-              ce: rec.ce,
-              trace_gs: rec.traceGs,
-              lmax_gs: rec.lambdaMaxGs,
-              acc: rec.accuracy,
-              samples_per_s: Math.round(rec.samplesPerSecond),
-            });
+            epoch: rec.epoch,
+            step: rec.step,
+            epoch_step: `${rec.epochStep}/${epochSteps}`,
+            loss: rec.loss,
+            ce: rec.ce,
+            trace_gs: rec.traceGs,
+            lmax_gs: rec.lambdaMaxGs,
+            acc: rec.accuracy,
+            samples_per_s: Math.round(rec.samplesPerSecond),
+          });
           acc.dispose();
           acc = tf.zeros([5]);
           accSamples = 0;
@@ -411,7 +486,17 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
       }
       void intervalStart;
 
-      hooks.onProgress?.({ runDir: writer.dir, phase: 'eval', epoch: epoch + 1, epochs: config.epochs, epochStep: epochSteps, epochSteps, step: globalStep, totalSteps, samplesPerSecond: samplesSeen / Math.max(trainSeconds, 1e-9) });
+      hooks.onProgress?.({
+        runDir: writer.dir,
+        phase: 'eval',
+        epoch: epoch + 1,
+        epochs: config.epochs,
+        epochStep: epochSteps,
+        epochSteps,
+        step: globalStep,
+        totalSteps,
+        samplesPerSecond: samplesSeen / Math.max(trainSeconds, 1e-9),
+      });
       const [lossSum, ceSum, traceSum, , correct] = Array.from(await epochAcc.data());
       tf.dispose([acc, epochAcc]);
       const test = await evaluateTest(model, data.test);
@@ -432,20 +517,20 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
       writer.metric(em);
       hooks.onEpoch?.(em);
       writer.log('epoch', {
-          epoch: em.epoch,
-          step: em.step,
-          loss: em.trainLoss,
-          ce: em.trainCe,
-          acc: em.trainAccuracy,
-          trace_gs: em.trainTraceGs,
-          test_acc: em.testAccuracy,
-          test_ce: em.testCe,
-          test_trace_gs_mean: em.testMeanTraceGs,
-          test_trace_gs_median: em.testMedianTraceGs,
-          test_lmax_gs_mean: em.testMeanLambdaMaxGs,
-          seconds: Number(em.seconds.toFixed(1)),
-          samples_per_s: Math.round(em.samplesPerSecond),
-        });
+        epoch: em.epoch,
+        step: em.step,
+        loss: em.trainLoss,
+        ce: em.trainCe,
+        acc: em.trainAccuracy,
+        trace_gs: em.trainTraceGs,
+        test_acc: em.testAccuracy,
+        test_ce: em.testCe,
+        test_trace_gs_mean: em.testMeanTraceGs,
+        test_trace_gs_median: em.testMedianTraceGs,
+        test_lmax_gs_mean: em.testMeanLambdaMaxGs,
+        seconds: Number(em.seconds.toFixed(1)),
+        samples_per_s: Math.round(em.samplesPerSecond),
+      });
       await saveCheckpoint(epoch + 1, 0);
     }
     return finish('completed');

@@ -6,7 +6,15 @@ import type { AnyEval, DistanceEval, EvalKind, InspectEval, SweepEval } from '..
 import { evalFile } from '../../runs/paths';
 import { readJsonFile, readMetrics, readRun } from '../../runs/reader';
 import type { RunInfo } from '../../runs/types';
-import { roleOf, type AdversarialData, type FoolingData, type FoolingSeries, type InspectData, type RunRef, type TrainingData } from '../../protocol/webview';
+import {
+  roleOf,
+  type AdversarialData,
+  type FoolingData,
+  type FoolingSeries,
+  type InspectData,
+  type RunRef,
+  type TrainingData,
+} from '../../protocol/webview';
 import { readEvalKind } from '../runsTreeModel';
 
 /** A panel cannot show what was asked for; the message says why, for the user. */
@@ -31,7 +39,8 @@ export function runRef(run: RunInfo): RunRef {
 
 function readRunOrThrow(runDir: string): RunInfo {
   const run = readRun(runDir);
-  if (!run.config && !run.status) throw new PanelDataError(`${runDir} is not a readable run (${run.problems.join('; ') || 'no config.json or status.json'})`);
+  if (!run.config && !run.status)
+    throw new PanelDataError(`${runDir} is not a readable run (${run.problems.join('; ') || 'no config.json or status.json'})`);
   return run;
 }
 
@@ -57,7 +66,8 @@ export function loadEval<K extends EvalKind>(runDir: string, name: string, kind:
   if (ev.kind !== kind) throw new PanelDataError(`${file} is a "${String(ev.kind)}" evaluation, not "${kind}"`);
   const bad = (what: string) => new PanelDataError(`${file}: ${what}; the file may come from another version or be damaged`);
   if (kind === 'inspect' && !Array.isArray((ev as InspectEval).samples)) throw bad('no "samples" array');
-  if (kind === 'sweep' && (!Array.isArray((ev as SweepEval).results) || !Array.isArray((ev as SweepEval).examples))) throw bad('no "results"/"examples" arrays');
+  if (kind === 'sweep' && (!Array.isArray((ev as SweepEval).results) || !Array.isArray((ev as SweepEval).examples)))
+    throw bad('no "results"/"examples" arrays');
   if (kind === 'distance' && !Array.isArray((ev as DistanceEval).results)) throw bad('no "results" array');
   return ev as Extract<AnyEval, { kind: K }>;
 }
@@ -96,7 +106,18 @@ export function loadFoolingData(runDirs: string[]): FoolingData {
     if (sweeps.length === 0) runsWithoutSweeps.push(ref);
     for (const name of sweeps) {
       const ev = loadEval(dir, name, 'sweep');
-      series.push({ run: ref, role, evalName: name, attack: ev.attack, norm: ev.norm, budgetUnit: ev.budgetUnit, samples: ev.samples, correct: ev.correct, cleanAccuracy: ev.cleanAccuracy, results: ev.results });
+      series.push({
+        run: ref,
+        role,
+        evalName: name,
+        attack: ev.attack,
+        norm: ev.norm,
+        budgetUnit: ev.budgetUnit,
+        samples: ev.samples,
+        correct: ev.correct,
+        cleanAccuracy: ev.cleanAccuracy,
+        results: ev.results,
+      });
     }
     for (const name of evalsOfKind(run, 'distance')) {
       distances.push({ run: ref, role, evalName: name, rows: loadEval(dir, name, 'distance').results });

@@ -6,7 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostMessage, type PanelDataMap, type PanelKey, type PanelKind, type WebviewMessage } from '../../protocol/webview';
+import {
+  parseWebviewMessage,
+  type HostMessage,
+  type PanelDataMap,
+  type PanelKey,
+  type PanelKind,
+  type WebviewMessage,
+} from '../../protocol/webview';
 import { panelHtml } from './html';
 import { PanelDataError } from './panelData';
 
@@ -59,7 +66,7 @@ export class PanelHost implements vscode.Disposable {
     if (!this.ready || this.disposed) return;
     try {
       const data = this.deps.load(this.key, this.panel.webview);
-      this.post({ type: 'data', kind: this.key.kind, key: this.key, data } as HostMessage);
+      this.post({ type: 'data', kind: this.key.kind, key: this.key, data });
     } catch (e) {
       const message = e instanceof PanelDataError ? e.message : `cannot read the run store: ${(e as Error).message}`;
       if (!(e instanceof PanelDataError)) this.deps.output.error(`panel ${this.key.kind}: ${(e as Error).stack ?? message}`);

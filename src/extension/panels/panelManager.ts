@@ -27,7 +27,10 @@ export function keyId(key: PanelKey): string {
     case 'adversarial':
       return `adversarial:${path.resolve(key.runDir)}`;
     case 'fooling':
-      return `fooling:${key.runDirs.map((d) => path.resolve(d)).sort().join('|')}`;
+      return `fooling:${key.runDirs
+        .map((d) => path.resolve(d))
+        .sort()
+        .join('|')}`;
   }
 }
 
@@ -103,7 +106,12 @@ export class PanelManager implements vscode.Disposable {
       existing.refresh();
       return;
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPES[key.kind], panelTitle(key), { viewColumn: column, preserveFocus }, this.options(key));
+    const panel = vscode.window.createWebviewPanel(
+      VIEW_TYPES[key.kind],
+      panelTitle(key),
+      { viewColumn: column, preserveFocus },
+      this.options(key),
+    );
     this.attach(panel, key);
   }
 

@@ -3,7 +3,14 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { listAttacks, getAttack, resolveOptions } from '../../../src/engine/attacks/registry';
 import { minimalAdversarial, runAttack } from '../../../src/engine/attacks/run';
-import { attackObjective, distances, objectiveGradient, projectToBall, normalizeDirection, perSampleNorm } from '../../../src/engine/attacks/tensorOps';
+import {
+  attackObjective,
+  distances,
+  objectiveGradient,
+  projectToBall,
+  normalizeDirection,
+  perSampleNorm,
+} from '../../../src/engine/attacks/tensorOps';
 import { inputFimTopEigen } from '../../../src/engine/fim/inputFim';
 import { useEngineBackend } from '../../helpers';
 import { referenceOf, tieFreeInputs, tinyConvNet } from '../fim/reference';
@@ -45,7 +52,10 @@ test('attack objectives and their input gradients match finite differences of th
           const xm = Float64Array.from(x);
           xm[t]! -= h;
           const fd = (f(xp, labels[s]!) - f(xm, labels[s]!)) / (2 * h);
-          assert.ok(Math.abs(g[s * N + t]! - fd) < 1e-4 * Math.max(1, Math.abs(fd)), `${loss} targeted=${targeted} ∂/∂x${t}: ${g[s * N + t]} vs ${fd}`);
+          assert.ok(
+            Math.abs(g[s * N + t]! - fd) < 1e-4 * Math.max(1, Math.abs(fd)),
+            `${loss} targeted=${targeted} ∂/∂x${t}: ${g[s * N + t]} vs ${fd}`,
+          );
         }
       }
     }
@@ -54,15 +64,21 @@ test('attack objectives and their input gradients match finite differences of th
 
 test('the cross-entropy gradient keeps its true-class entry when p_y rounds to 1 in float32', () => {
   const z = [30, 2, 0];
-  const g = tf.grad((t: tf.Tensor) => tf.sum(attackObjective(t as tf.Tensor2D, tf.tensor1d([0], 'int32'), 'ce', false)) as tf.Scalar)(tf.tensor2d([z])).dataSync();
+  const g = tf
+    .grad((t: tf.Tensor) => tf.sum<tf.Scalar>(attackObjective(t as tf.Tensor2D, tf.tensor1d([0], 'int32'), 'ce', false)))(tf.tensor2d([z]))
+    .dataSync();
   const e = z.map((v) => Math.exp(v - 30));
   const p = e.map((v) => v / e.reduce((a, b) => a + b, 0));
   const expected = [-(p[1]! + p[2]!), p[1]!, p[2]!];
-  for (let i = 0; i < 3; i++) assert.ok(Math.abs(g[i]! - expected[i]!) <= 1e-6 * Math.abs(expected[i]!), `∂CE/∂z${i}: ${g[i]} vs ${expected[i]}`);
+  for (let i = 0; i < 3; i++)
+    assert.ok(Math.abs(g[i]! - expected[i]!) <= 1e-6 * Math.abs(expected[i]!), `∂CE/∂z${i}: ${g[i]} vs ${expected[i]}`);
 });
 
 test('directions are unit length and projections stay inside their balls', () => {
-  const t = tf.tensor4d(tieFreeInputs(3, N, 9).map((v) => v - 0.5), [3, ...SHAPE]);
+  const t = tf.tensor4d(
+    tieFreeInputs(3, N, 9).map((v) => v - 0.5),
+    [3, ...SHAPE],
+  );
   for (const norm of ['l1', 'l2'] as const) {
     const n = perSampleNorm(normalizeDirection(t, norm), norm).dataSync();
     for (const v of n) assert.ok(Math.abs(v - 1) < 1e-5);
@@ -145,11 +161,22 @@ test('iterative attacks stay in the ε-ball and the pixel range; seeds make rand
   const model = tinyConvNet(19);
   const xs = tieFreeInputs(3, N, 19);
   const labels = Int32Array.from([0, 1, 2]);
-  for (const [name, eps] of [['bim-linf', 0.05], ['bim-l2', 0.3], ['bim-l1', 2], ['pgd', 0.05], ['pgd-l2', 0.3], ['pgd-margin', 0.05], ['pgd-l2-margin', 0.3]] as const) {
+  for (const [name, eps] of [
+    ['bim-linf', 0.05],
+    ['bim-l2', 0.3],
+    ['bim-l1', 2],
+    ['pgd', 0.05],
+    ['pgd-l2', 0.3],
+    ['pgd-margin', 0.05],
+    ['pgd-l2-margin', 0.3],
+  ] as const) {
     const a = getAttack(name);
     const r = runAttack(a, { model, x: xs, shape: SHAPE, labels }, [eps], { seed: 3 });
     const b = r.budgets[0]!;
-    assert.ok(b.clipped.every((v) => v >= 0 && v <= 1), `${name} in range`);
+    assert.ok(
+      b.clipped.every((v) => v >= 0 && v <= 1),
+      `${name} in range`,
+    );
     for (const d of b.distance) assert.ok(d <= eps * (1 + 1e-5), `${name}: distance ${d} > ε ${eps}`);
     const again = runAttack(a, { model, x: xs, shape: SHAPE, labels }, [eps], { seed: 3 }).budgets[0]!;
     assert.deepEqual(Array.from(again.clipped), Array.from(b.clipped), `${name} is reproducible with the same seed`);
@@ -169,7 +196,9 @@ test('minimization attacks are restricted to each budget (Foolbox 3 rule) and su
   const [small, inf] = r.budgets;
   for (let s = 0; s < 4; s++) {
     assert.ok(small!.distance[s]! <= 0.01 + 1e-6);
-    const pred = tf.argMax(model.apply(tf.tensor4d(inf!.clipped.subarray(s * N, (s + 1) * N), [1, ...SHAPE])) as tf.Tensor, 1).dataSync()[0];
+    const pred = tf
+      .argMax(model.apply(tf.tensor4d(inf!.clipped.subarray(s * N, (s + 1) * N), [1, ...SHAPE])) as tf.Tensor, 1)
+      .dataSync()[0];
     assert.equal(Boolean(inf!.success[s]), pred !== labels[s]);
   }
   assert.ok(inf!.success.some(Boolean), 'DeepFool finds adversarials with an unbounded budget');
@@ -191,5 +220,10 @@ test('bad requests: unknown attack, empty or negative budgets, unknown or ill-ty
   assert.equal(resolveOptions(getAttack('fgsm'), { searchSteps: '100' }).searchSteps, 100);
   assert.equal(resolveOptions(getAttack('ossa'), {}).clip, false, 'OSSA is unclipped unless asked');
   assert.throws(() => runAttack('fgsm', { ...inputs, labels: Int32Array.from([7]) }, [1]), /label 7 is outside 0..4/);
-  assert.deepEqual(listAttacks().map((a) => a.name).slice(0, 4), ['ossa', 'fgsm', 'fgm', 'otcm']);
+  assert.deepEqual(
+    listAttacks()
+      .map((a) => a.name)
+      .slice(0, 4),
+    ['ossa', 'fgsm', 'fgm', 'otcm'],
+  );
 });

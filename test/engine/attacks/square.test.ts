@@ -4,10 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getAttack } from '../../../src/engine/attacks/registry';
 import { minimalAdversarial, runAttack } from '../../../src/engine/attacks/run';
 import { squareFraction } from '../../../src/engine/attacks/square';
-import { argmaxRows, logitsOf } from '../../../src/engine/attacks/tensorOps';
-import { mean } from '../../../src/engine/util/stats';
+import { argmaxRows, logitsOf } from '../../../src/engine/models/predict';
+import { mean } from '../../../src/shared/stats';
 import { useEngineBackend } from '../../helpers';
-import { saturatedLogits } from '../reproduce/maskedModel';
+import { saturatedLogits } from '../../reproduce/maskedModel';
 import { trainSmallMnist, type TrainedMnist } from './trainedModel';
 
 /**
@@ -29,7 +29,7 @@ before(async () => {
 const inputs = (model = m.model) => ({ model, x: m.x, shape: SHAPE, labels: m.labels });
 const ratio = (s: Uint8Array) => mean(s);
 
-test('the window-size schedule halves p at the authors\' checkpoints', () => {
+test("the window-size schedule halves p at the authors' checkpoints", () => {
   assert.equal(squareFraction(0.8, 0, 10000), 0.8);
   assert.equal(squareFraction(0.8, 10, 10000), 0.8);
   assert.equal(squareFraction(0.8, 11, 10000), 0.4);
@@ -39,7 +39,7 @@ test('the window-size schedule halves p at the authors\' checkpoints', () => {
   assert.equal(squareFraction(0.8, 30, 1000), squareFraction(0.8, 300, 10000));
 });
 
-test('Square stays in the l∞ ball and [0, 1], fools more with more budget and queries, and its flags are the model\'s', () => {
+test("Square stays in the l∞ ball and [0, 1], fools more with more budget and queries, and its flags are the model's", () => {
   const r = runAttack('square', inputs(), [0.05, 0.15, 0.3], { options: { queries: 200 }, seed: 1 });
   assert.equal(r.budgetUnit, 'ε = l∞ norm of the perturbation (pixels in [0, 1])');
   const fr = r.budgets.map((b) => ratio(b.success));
@@ -62,7 +62,7 @@ test('Square beats random ±ε sign noise of the same l∞ size', () => {
   const eps = 0.15;
   const sq = ratio(runAttack('square', inputs(), [eps], { options: { queries: 200 }, seed: 2 }).budgets[0]!.success);
   let s = 12345;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const noisy = Float32Array.from(m.x, (v) => Math.min(1, Math.max(0, v + (rnd() < 0.5 ? -eps : eps))));
   const pred = tf.tidy(() => argmaxRows(logitsOf(m.model, tf.tensor4d(noisy, [m.labels.length, ...SHAPE])), 10));
   const noise = mean(Array.from(pred, (p, i) => (p !== m.labels[i] ? 1 : 0)));

@@ -4,8 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AttackResult } from '../../../src/engine/attacks/attack';
 import { getAttack } from '../../../src/engine/attacks/registry';
 import { minimalAdversarial, runAttack } from '../../../src/engine/attacks/run';
-import { crossEntropyRows, logitsOf } from '../../../src/engine/attacks/tensorOps';
-import { mean, median } from '../../../src/engine/util/stats';
+import { crossEntropyRows } from '../../../src/engine/attacks/tensorOps';
+import { logitsOf } from '../../../src/engine/models/predict';
+import { mean, median } from '../../../src/shared/stats';
 import { randomArray, useEngineBackend } from '../../helpers';
 import { trainSmallMnist, type TrainedMnist } from './trainedModel';
 
@@ -22,7 +23,13 @@ before(async () => {
   await useEngineBackend();
   m = await trainSmallMnist({ trainSamples: 3000, epochs: 2, testSamples: 48 });
   assert.ok(m.accuracy > 0.8, `the test model trains (accuracy ${m.accuracy})`);
-  cleanLoss = mean(crossEntropyRows(tf.tidy(() => logitsOf(m.model, tf.tensor4d(m.x, [m.labels.length, 28, 28, 1]))), m.labels, 10));
+  cleanLoss = mean(
+    crossEntropyRows(
+      tf.tidy(() => logitsOf(m.model, tf.tensor4d(m.x, [m.labels.length, 28, 28, 1]))),
+      m.labels,
+      10,
+    ),
+  );
 });
 
 const inputs = () => ({ model: m.model, x: m.x, shape: m.shape, labels: m.labels });
@@ -55,7 +62,8 @@ test('every attack raises the loss and its fooling ratio grows with the budget',
   for (const [name, budgets] of Object.entries(SWEEPS)) {
     const r = runAttack(name, inputs(), budgets, { options: name === 'cw' ? CW_FAST : {}, seed: 1 });
     const fr = fooling(r);
-    for (let i = 1; i < fr.length; i++) assert.ok(fr[i]! >= fr[i - 1]!, `${name}: fooling ratio ${fr.join(' → ')} must not fall as the budget grows`);
+    for (let i = 1; i < fr.length; i++)
+      assert.ok(fr[i]! >= fr[i - 1]!, `${name}: fooling ratio ${fr.join(' → ')} must not fall as the budget grows`);
     assert.ok(fr[fr.length - 1]! > fr[0]!, `${name}: fooling ratio ${fr.join(' → ')} must grow`);
     const loss = mean(r.budgets[r.budgets.length - 1]!.loss);
     assert.ok(loss > cleanLoss, `${name}: loss ${loss} must exceed the clean loss ${cleanLoss}`);
@@ -135,7 +143,10 @@ test('minimum-distance searches (Foolbox 2): each attack finds close adversarial
     const ok = Array.from(r.distance).filter((v) => !Number.isNaN(v));
     const rate = ok.length / m.labels.length;
     assert.ok(rate >= (name === 'jsma' ? 0.6 : 0.95), `${name}: success rate ${rate}`);
-    assert.ok(ok.every((d) => d > 0), `${name}: distances are positive`);
+    assert.ok(
+      ok.every((d) => d > 0),
+      `${name}: distances are positive`,
+    );
     found[name] = ok;
   }
   // FGSM's linear search stops at the first grid value 0.001·i that fools the model.

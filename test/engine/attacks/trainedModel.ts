@@ -20,7 +20,13 @@ export interface TrainedMnist {
 export function smallMnistModel(seed: number): tfl.LayersModel {
   return tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed }) }),
+      tfl.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: 8,
+        kernelSize: 3,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.flatten(),
       tfl.layers.dense({ units: 10, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }),
@@ -28,7 +34,9 @@ export function smallMnistModel(seed: number): tfl.LayersModel {
   });
 }
 
-export async function trainSmallMnist(opts: { trainSamples?: number; epochs?: number; testSamples?: number; seed?: number } = {}): Promise<TrainedMnist> {
+export async function trainSmallMnist(
+  opts: { trainSamples?: number; epochs?: number; testSamples?: number; seed?: number } = {},
+): Promise<TrainedMnist> {
   const data = await loadDataset('mnist');
   const model = smallMnistModel(opts.seed ?? 1);
   const optimizer = tf.train.adam(2e-3);
@@ -40,7 +48,7 @@ export async function trainSmallMnist(opts: { trainSamples?: number; epochs?: nu
       tf.tidy(() => {
         const x = tf.tensor4d(batchPixels(data.train, idx), [bs, 28, 28, 1]);
         const y = tf.oneHot(tf.tensor1d(batchLabels(data.train, idx), 'int32'), 10);
-        optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar);
+        optimizer.minimize(() => tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(y, model.apply(x, { training: true }) as tf.Tensor));
       });
     }
   }

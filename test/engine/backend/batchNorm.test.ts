@@ -40,7 +40,11 @@ function reference(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): [tf.Tensor,
 
 /** A loss that uses all three outputs, so the mean and variance gradients are exercised too. */
 function loss([y, mean, variance]: tf.Tensor[]): tf.Scalar {
-  return tf.addN([tf.sum(tf.mul(y!, tf.tensor(ws, shape))), tf.sum(tf.mul(mean!, tf.tensor1d(wm))), tf.sum(tf.mul(variance!, tf.tensor1d(wv)))]) as tf.Scalar;
+  return tf.addN([
+    tf.sum(tf.mul(y!, tf.tensor(ws, shape))),
+    tf.sum(tf.mul(mean!, tf.tensor1d(wm))),
+    tf.sum(tf.mul(variance!, tf.tensor1d(wv))),
+  ]) as tf.Scalar;
 }
 
 function outputsAndGrads(f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor[]): Float32Array[] {
@@ -76,8 +80,8 @@ test('portable batch-norm kernels (no addon) match the elementwise formula', asy
 
 test('fused training batch norm leaks no tensors and its gradient disposes what it does not return', () => {
   const x = tf.tensor4d(xs, shape);
-  const g = tf.tensor1d(gs) as tf.Tensor1D;
-  const b = tf.tensor1d(bs) as tf.Tensor1D;
+  const g = tf.tensor1d(gs);
+  const b = tf.tensor1d(bs);
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) {
     tf.tidy(() => {
@@ -97,7 +101,9 @@ test('FusedBatchNorm gradient (inference mode) matches the elementwise formula f
       const f = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, off: tf.Tensor, sc: tf.Tensor) =>
         tf.sum(
           tf.mul(
-            fused ? tf.batchNorm4d(x as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, off as tf.Tensor1D, sc as tf.Tensor1D, EPS) : tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, EPS))), sc), off),
+            fused
+              ? tf.batchNorm4d(x as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, off as tf.Tensor1D, sc as tf.Tensor1D, EPS)
+              : tf.add(tf.mul(tf.mul(tf.sub(x, m), tf.rsqrt(tf.add(v, EPS))), sc), off),
             tf.tensor(ws, shape),
           ),
         );

@@ -79,12 +79,20 @@ for (const c of convCases) {
   const fs = randomArray(size(c.f), 3);
   const bs = randomArray(c.f[3], 4);
   const dil = c.dilation ?? 1;
-  const outShape = () => tf.tidy(() => tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.f) as tf.Tensor4D, c.stride, c.pad, 'NHWC', dil).shape);
+  const outShape = () => tf.tidy(() => tf.conv2d(tf.zeros<tf.Rank.R4>(c.x), tf.zeros<tf.Rank.R4>(c.f), c.stride, c.pad, 'NHWC', dil).shape);
 
   test(`Conv2D and FusedConv2D (bias, relu, relu6) match the cpu backend: ${name}`, async () => {
     for (const activation of ['linear', 'relu', 'relu6'] as const) {
       await matchesCpu(`fused ${activation} ${name}`, () =>
-        tf.fused.conv2d({ x: tf.tensor4d(xs, c.x), filter: tf.tensor4d(fs, c.f), strides: c.stride, pad: c.pad, dilations: dil, bias: tf.tensor1d(bs), activation }),
+        tf.fused.conv2d({
+          x: tf.tensor4d(xs, c.x),
+          filter: tf.tensor4d(fs, c.f),
+          strides: c.stride,
+          pad: c.pad,
+          dilations: dil,
+          bias: tf.tensor1d(bs),
+          activation,
+        }),
       );
     }
     await matchesCpu(`conv2d ${name}`, () => tf.conv2d(tf.tensor4d(xs, c.x), tf.tensor4d(fs, c.f), c.stride, c.pad, 'NHWC', dil));
@@ -96,7 +104,9 @@ for (const c of convCases) {
     const dys = randomArray(size(dShape), 2);
     const grads = () =>
       tf.tidy(() => {
-        const g = tf.grads((x: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad), tf.tensor(dys, dShape))));
+        const g = tf.grads((x: tf.Tensor, f: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, c.stride, c.pad), tf.tensor(dys, dShape))),
+        );
         return g([tf.tensor4d(xs, c.x), tf.tensor4d(fs, c.f)]);
       });
     await matchesCpu(`grads ${name}`, grads);
@@ -106,11 +116,25 @@ for (const c of convCases) {
       const x = tf.tensor4d(xs, c.x);
       const dy = tf.tensor(dys, dShape);
       const filter = tf.tensor4d(fs, c.f);
-      close(runPortable((b) => conv2DBackpropFilterPortable(b, { x, dy }, { ...attrs, filterShape: c.f }, requireStock('BatchMatMul', 'wasm'))), refDw!, `portable Conv2DBackpropFilter ${name}`);
+      close(
+        runPortable((b) => conv2DBackpropFilterPortable(b, { x, dy }, { ...attrs, filterShape: c.f }, requireStock('BatchMatMul', 'wasm'))),
+        refDw!,
+        `portable Conv2DBackpropFilter ${name}`,
+      );
       const stride1 = c.stride === 1;
-      const dx = conv2DBackpropInputPortable(tf.backend() as never, { dy, filter }, { ...attrs, inputShape: c.x }, requireStock('Conv2D', 'wasm'));
+      const dx = conv2DBackpropInputPortable(
+        tf.backend() as never,
+        { dy, filter },
+        { ...attrs, inputShape: c.x },
+        requireStock('Conv2D', 'wasm'),
+      );
       assert.equal(dx !== null, stride1, 'the portable input gradient covers exactly the stride-1 cases');
-      if (dx) close(runPortable(() => dx), refDx!, `portable Conv2DBackpropInput ${name}`);
+      if (dx)
+        close(
+          runPortable(() => dx),
+          refDx!,
+          `portable Conv2DBackpropInput ${name}`,
+        );
       tf.dispose([x, dy, filter]);
     }
   });
@@ -128,16 +152,25 @@ for (const c of poolCases) {
   const xs = randomArray(size(c.x), 7, 0, 3).map(Math.floor);
   test(`MaxPool and MaxPoolGrad (with ties) match the cpu backend: ${name}`, async () => {
     await matchesCpu(`maxPool ${name}`, () => tf.maxPool(tf.tensor4d(xs, c.x), c.size, c.stride, c.pad));
-    const yShape = tf.tidy(() => tf.maxPool(tf.zeros(c.x) as tf.Tensor4D, c.size, c.stride, c.pad).shape);
+    const yShape = tf.tidy(() => tf.maxPool(tf.zeros<tf.Rank.R4>(c.x), c.size, c.stride, c.pad).shape);
     const dys = randomArray(size(yShape), 8);
-    const grad = () => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad), tf.tensor(dys, yShape))))(tf.tensor4d(xs, c.x)));
+    const grad = () =>
+      tf.tidy(() =>
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad), tf.tensor(dys, yShape))))(
+          tf.tensor4d(xs, c.x),
+        ),
+      );
     await matchesCpu(`maxPoolGrad ${name}`, grad);
     if (backend === 'wasm') {
       const ref = await onCpu(() => tf.tidy(() => grad().dataSync().slice()));
       const x = tf.tensor4d(xs, c.x);
       const dy = tf.tensor(dys, yShape);
       const y = tf.maxPool(x, c.size, c.stride, c.pad);
-      close(runPortable((b) => maxPoolGradPortable(b, { dy, input: x, output: y }, { filterSize: c.size, strides: c.stride, pad: c.pad })), ref, `portable MaxPoolGrad ${name}`);
+      close(
+        runPortable((b) => maxPoolGradPortable(b, { dy, input: x, output: y }, { filterSize: c.size, strides: c.stride, pad: c.pad })),
+        ref,
+        `portable MaxPoolGrad ${name}`,
+      );
       tf.dispose([x, dy, y]);
     }
   });
@@ -154,13 +187,29 @@ test('MaxPoolGrad sends a tied window’s gradient to its first element in row-m
 test('Sum over leading axes (conv bias gradients) matches the cpu backend; other axes still work', async () => {
   const shape = [3, 5, 4, 24];
   const xs = randomArray(size(shape), 11);
-  for (const [axis, keepDims] of [[[0, 1, 2], false], [[0, 1, 2], true], [[0], false], [[1, 0], false], [[0, 2], false], [[3], true], [null, false]] as const) {
-    await matchesCpu(`sum axis ${axis} keepDims ${keepDims}`, () => tf.sum(tf.tensor(xs, shape), axis === null ? undefined : [...axis], keepDims), 1e-5);
+  for (const [axis, keepDims] of [
+    [[0, 1, 2], false],
+    [[0, 1, 2], true],
+    [[0], false],
+    [[1, 0], false],
+    [[0, 2], false],
+    [[3], true],
+    [null, false],
+  ] as const) {
+    await matchesCpu(
+      `sum axis ${axis} keepDims ${keepDims}`,
+      () => tf.sum(tf.tensor(xs, shape), axis === null ? undefined : [...axis], keepDims),
+      1e-5,
+    );
   }
   if (backend === 'wasm') {
     const x = tf.tensor(xs, shape);
     const ref = await onCpu(() => tf.tidy(() => tf.sum(tf.tensor(xs, shape), [0, 1, 2]).dataSync().slice()));
-    close(runPortable((b) => sumLeadingPortable(b, { x }, { axis: [0, 1, 2], keepDims: false })), ref, 'portable Sum');
+    close(
+      runPortable((b) => sumLeadingPortable(b, { x }, { axis: [0, 1, 2], keepDims: false })),
+      ref,
+      'portable Sum',
+    );
     x.dispose();
   }
 });
@@ -183,7 +232,14 @@ test('BatchMatMul and fused matMul (transposes, batches, bias, relu) match the c
     const name = `a[${c.a}]${c.ta ? 'ᵀ' : ''} b[${c.b}]${c.tb ? 'ᵀ' : ''}`;
     await matchesCpu(`matMul ${name}`, () => tf.matMul(tf.tensor(as, c.a), tf.tensor(bs, c.b), c.ta, c.tb));
     await matchesCpu(`fused matMul ${name}`, () =>
-      tf.fused.matMul({ a: tf.tensor(as, c.a), b: tf.tensor(bs, c.b), transposeA: c.ta, transposeB: c.tb, bias: tf.tensor1d(biasv), activation: 'relu' }),
+      tf.fused.matMul({
+        a: tf.tensor(as, c.a),
+        b: tf.tensor(bs, c.b),
+        transposeA: c.ta,
+        transposeB: c.tb,
+        bias: tf.tensor1d(biasv),
+        activation: 'relu',
+      }),
     );
   }
 });
@@ -202,10 +258,28 @@ test('Identity shares the buffer but the clone outlives its source', () => {
 test('Tile (block copies, int32 too, small blocks via the stock kernel) matches the cpu backend', async () => {
   const shape = [3, 4, 5, 6];
   const xs = randomArray(size(shape), 51);
-  for (const reps of [[10, 1, 1, 1], [2, 1, 3, 1], [1, 2, 1, 1], [2, 2, 2, 2], [1, 1, 1, 1]]) {
+  for (const reps of [
+    [10, 1, 1, 1],
+    [2, 1, 3, 1],
+    [1, 2, 1, 1],
+    [2, 2, 2, 2],
+    [1, 1, 1, 1],
+  ]) {
     await matchesCpu(`tile ${reps}`, () => tf.tile(tf.tensor(xs, shape), reps));
   }
-  await matchesCpu('tile int32', () => tf.cast(tf.tile(tf.tensor(Int32Array.from(xs, (v) => Math.round(v * 1000)), shape, 'int32'), [2, 1, 1, 1]), 'float32'));
+  await matchesCpu('tile int32', () =>
+    tf.cast(
+      tf.tile(
+        tf.tensor(
+          Int32Array.from(xs, (v) => Math.round(v * 1000)),
+          shape,
+          'int32',
+        ),
+        [2, 1, 1, 1],
+      ),
+      'float32',
+    ),
+  );
 });
 
 test('FusedBatchNorm (inference) forward matches the cpu backend, per-channel and broadcast statistics', async () => {
@@ -215,10 +289,25 @@ test('FusedBatchNorm (inference) forward matches the cpu backend, per-channel an
   const v = randomArray(21, 63, 0.1, 2);
   const o = randomArray(21, 64);
   const s = randomArray(21, 65);
-  await matchesCpu('batchNorm rank-1 stats', () => tf.batchNorm4d(tf.tensor4d(xs, shape), tf.tensor1d(m), tf.tensor1d(v), tf.tensor1d(o), tf.tensor1d(s), 1e-3));
-  await matchesCpu('batchNorm without offset/scale', () => tf.batchNorm4d(tf.tensor4d(xs, shape), tf.tensor1d(m), tf.tensor1d(v), undefined, undefined, 1e-3));
-  await matchesCpu('batchNorm rank-4 stats', () => tf.batchNorm4d(tf.tensor4d(xs, shape), tf.tensor4d(m, [1, 1, 1, 21]), tf.tensor4d(v, [1, 1, 1, 21]), tf.tensor4d(o, [1, 1, 1, 21]), tf.tensor4d(s, [1, 1, 1, 21]), 1e-3));
-  await matchesCpu('batchNorm scalar stats (stock path)', () => tf.batchNorm(tf.tensor4d(xs, shape), tf.scalar(0.3), tf.scalar(2), tf.scalar(1), tf.scalar(0.5), 1e-3));
+  await matchesCpu('batchNorm rank-1 stats', () =>
+    tf.batchNorm4d(tf.tensor4d(xs, shape), tf.tensor1d(m), tf.tensor1d(v), tf.tensor1d(o), tf.tensor1d(s), 1e-3),
+  );
+  await matchesCpu('batchNorm without offset/scale', () =>
+    tf.batchNorm4d(tf.tensor4d(xs, shape), tf.tensor1d(m), tf.tensor1d(v), undefined, undefined, 1e-3),
+  );
+  await matchesCpu('batchNorm rank-4 stats', () =>
+    tf.batchNorm4d(
+      tf.tensor4d(xs, shape),
+      tf.tensor4d(m, [1, 1, 1, 21]),
+      tf.tensor4d(v, [1, 1, 1, 21]),
+      tf.tensor4d(o, [1, 1, 1, 21]),
+      tf.tensor4d(s, [1, 1, 1, 21]),
+      1e-3,
+    ),
+  );
+  await matchesCpu('batchNorm scalar stats (stock path)', () =>
+    tf.batchNorm(tf.tensor4d(xs, shape), tf.scalar(0.3), tf.scalar(2), tf.scalar(1), tf.scalar(0.5), 1e-3),
+  );
 });
 
 test('ReLU gradient matches the cpu backend, NaN included', async () => {
@@ -236,23 +325,42 @@ test('ReLU gradient matches the cpu backend, NaN included', async () => {
 
 test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend', async () => {
   const shapes: [number[], number[]][] = [
-    [[6, 5, 4, 1], [6, 1, 1, 1]],
-    [[6, 1, 1, 1], [6, 5, 4, 1]],
+    [
+      [6, 5, 4, 1],
+      [6, 1, 1, 1],
+    ],
+    [
+      [6, 1, 1, 1],
+      [6, 5, 4, 1],
+    ],
     [[3, 4, 5], [5]],
-    [[3, 1, 5], [1, 4, 1]],
+    [
+      [3, 1, 5],
+      [1, 4, 1],
+    ],
     [[7, 9], []],
-    [[2, 3, 4, 5], [2, 3, 4, 5]],
+    [
+      [2, 3, 4, 5],
+      [2, 3, 4, 5],
+    ],
   ];
   for (const [sa, sb] of shapes) {
     const as = randomArray(size(sa), 81);
     const bs = randomArray(size(sb), 82);
     as[3] = NaN;
-    for (const [name, op] of [['maximum', tf.maximum], ['minimum', tf.minimum]] as const) {
+    for (const [name, op] of [
+      ['maximum', tf.maximum],
+      ['minimum', tf.minimum],
+    ] as const) {
       const run = () => tf.tidy(() => op(tf.tensor(as, sa), tf.tensor(bs, sb)).dataSync().slice());
       const ours = run();
       const ref = await onCpu(run);
       assert.deepEqual(Array.from(ours, Number.isNaN), Array.from(ref, Number.isNaN), `${name} ${sa} vs ${sb}: NaN positions`);
-      close(ours.map((v) => (Number.isNaN(v) ? 0 : v)), ref.map((v) => (Number.isNaN(v) ? 0 : v)), `${name} [${sa}] vs [${sb}]`);
+      close(
+        ours.map((v) => (Number.isNaN(v) ? 0 : v)),
+        ref.map((v) => (Number.isNaN(v) ? 0 : v)),
+        `${name} [${sa}] vs [${sb}]`,
+      );
     }
   }
 });
@@ -260,12 +368,23 @@ test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend
 test('empty batches go through every replaced kernel like on the cpu backend', async () => {
   const run = () =>
     tf.tidy(() => {
-      const x = tf.zeros([0, 6, 6, 3]) as tf.Tensor4D;
-      const f = tf.ones([3, 3, 3, 4]) as tf.Tensor4D;
-      const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) => tf.sum(tf.maxPool(tf.relu(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')), 2, 2, 'valid')))([x, f]);
+      const x = tf.zeros<tf.Rank.R4>([0, 6, 6, 3]);
+      const f = tf.ones<tf.Rank.R4>([3, 3, 3, 4]);
+      const [dx, df] = tf.grads((a: tf.Tensor, w: tf.Tensor) =>
+        tf.sum(tf.maxPool(tf.relu(tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')), 2, 2, 'valid')),
+      )([x, f]);
       const mm = tf.matMul(tf.zeros([0, 5]), tf.ones([5, 3]));
       const mx = tf.maximum(tf.zeros([0, 4]), tf.zeros([0, 1]));
-      return [dx!.shape.join(), df!.dataSync().join(), mm.shape.join(), mx.shape.join(), tf.sum(tf.zeros([0, 3, 16]), [0, 1]).dataSync().join()];
+      return [
+        dx!.shape.join(),
+        df!.dataSync().join(),
+        mm.shape.join(),
+        mx.shape.join(),
+        tf
+          .sum(tf.zeros([0, 3, 16]), [0, 1])
+          .dataSync()
+          .join(),
+      ];
     });
   assert.deepEqual(run(), await onCpu(run));
 });

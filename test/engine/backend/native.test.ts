@@ -19,9 +19,9 @@ before(async () => {
   backend = await useEngineBackend();
 });
 
-test('the backend report says whether the native kernels are used, and why not', () => {
+test('the backend report says whether the native kernels are used, and why not', (t) => {
   const r = currentBackend()!;
-  if (backend !== 'wasm') return;
+  if (backend !== 'wasm') return t.skip(`the native kernels serve the wasm backend; this run uses ${backend}`);
   const { addon, summary } = nativeStatus();
   assert.ok(r.details.includes(summary), `details ${JSON.stringify(r.details)} lack "${summary}"`);
   if (addon) {
@@ -38,7 +38,7 @@ test('the built addon matches the sources (the engine refuses a stale build)', (
   if (!fs.existsSync(info)) return t.skip('native addon not built');
   const built = JSON.parse(fs.readFileSync(info, 'utf8')) as { sourceHash: string };
   const current = nativeSourceHash(path.join(root, 'native', 'src'));
-  if (process.env.FIM_NATIVE === '0') return;
+  if (process.env.FIM_NATIVE === '0') return t.skip('FIM_NATIVE=0 turns the addon off');
   if (built.sourceHash === current) assert.ok(nativeStatus().addon, nativeStatus().summary);
   else assert.match(nativeStatus().summary, /older than native\/src/);
 });
@@ -99,7 +99,11 @@ test('without the addon (FIM_NATIVE=0) the engine reports why and trains on the 
   const file = path.join(root, 'test', 'engine', 'backend', '.native-off.tmp.ts');
   fs.writeFileSync(file, script);
   try {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', env: { ...process.env, FIM_NATIVE: '0' } });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, FIM_NATIVE: '0' },
+    });
     assert.equal(r.status, 0, r.stderr.slice(-1000));
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { details: string[]; finite: boolean };
     assert.ok(out.details.includes('native kernels off: disabled by FIM_NATIVE=0'), JSON.stringify(out.details));

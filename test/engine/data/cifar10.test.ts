@@ -5,14 +5,15 @@ import { test } from 'node:test';
 import { CIFAR10_CLASSES, loadCifar10, parseCifar10Batch } from '../../../src/engine/data/cifar10';
 import { DataFormatError } from '../../../src/engine/data/idx';
 import { loadDataset } from '../../../src/engine/data/registry';
-import { writeCifar10Sample } from '../../../src/engine/data/samples';
+import { writeCifar10Sample } from '../../fixtures/datasets';
 import { tmpDir } from '../../helpers';
 
 /** One record written by hand: label, then the R, G and B planes (value = plane·100 + y·3 + x mod 100). */
 function record(label: number): Buffer {
   const rec = Buffer.alloc(3073);
   rec[0] = label;
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) rec[1 + c * 1024 + y * 32 + x] = c * 100 + ((y * 3 + x) % 100);
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) rec[1 + c * 1024 + y * 32 + x] = c * 100 + ((y * 3 + x) % 100);
   return rec;
 }
 
@@ -20,8 +21,13 @@ test('a binary batch: label byte + CHW planes become labels + HWC pixels', () =>
   const { pixels, labels, count } = parseCifar10Batch(Buffer.concat([record(3), record(9)]), 'b.bin');
   assert.equal(count, 2);
   assert.deepEqual(Array.from(labels), [3, 9]);
-  for (const [y, x] of [[0, 0], [5, 7], [31, 31]] as const) {
-    for (let c = 0; c < 3; c++) assert.equal(pixels[3072 + (y * 32 + x) * 3 + c], c * 100 + ((y * 3 + x) % 100), `pixel (${y},${x}) channel ${c}`);
+  for (const [y, x] of [
+    [0, 0],
+    [5, 7],
+    [31, 31],
+  ] as const) {
+    for (let c = 0; c < 3; c++)
+      assert.equal(pixels[3072 + (y * 32 + x) * 3 + c], c * 100 + ((y * 3 + x) % 100), `pixel (${y},${x}) channel ${c}`);
   }
 });
 
@@ -50,12 +56,18 @@ test('missing, truncated and foreign files are errors that name the file', () =>
   const dir = tmpDir();
   writeCifar10Sample(dir, { perBatch: 2, test: 2 });
   fs.rmSync(path.join(dir, 'data_batch_4.bin'));
-  assert.throws(() => loadCifar10(dir), (e: Error) => e instanceof DataFormatError && e.message.includes('data_batch_4.bin') && /missing: data_batch_4\.bin/.test(e.message));
+  assert.throws(
+    () => loadCifar10(dir),
+    (e: Error) => e instanceof DataFormatError && e.message.includes('data_batch_4.bin') && /missing: data_batch_4\.bin/.test(e.message),
+  );
   writeCifar10Sample(dir, { perBatch: 2, test: 2 });
 
   const test1 = path.join(dir, 'test_batch.bin');
   fs.writeFileSync(test1, fs.readFileSync(test1).subarray(0, 3073 + 100));
-  assert.throws(() => loadCifar10(dir), (e: Error) => e.message.startsWith(test1) && /size 3173 bytes is not a whole number of 3073-byte CIFAR-10 records/.test(e.message));
+  assert.throws(
+    () => loadCifar10(dir),
+    (e: Error) => e.message.startsWith(test1) && /size 3173 bytes is not a whole number of 3073-byte CIFAR-10 records/.test(e.message),
+  );
   fs.writeFileSync(test1, Buffer.concat([record(1), record(10)]));
   assert.throws(() => loadCifar10(dir), /test_batch\.bin: record 1 has label 10, outside 0\.\.9/);
   fs.writeFileSync(test1, Buffer.alloc(0));

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { DataFormatError } from '../../../src/engine/data/idx';
 import { loadImageFolder, DEFAULT_FOLDER_OPTIONS } from '../../../src/engine/data/folder';
 import { loadDataset } from '../../../src/engine/data/registry';
-import { encodeJpeg, encodePng, syntheticImage, writeFolderSample } from '../../../src/engine/data/samples';
+import { encodeJpeg, encodePng, syntheticImage, writeFolderSample } from '../../fixtures/datasets';
 import { formatDatasetSpec, parseDatasetSpec } from '../../../src/engine/data/spec';
 import { tmpDir } from '../../helpers';
 
@@ -35,7 +35,8 @@ test('grey images give one channel (channels=auto), unless three are asked for',
   const dir = tmpDir();
   for (const [k, name] of ['a', 'b'].entries()) {
     fs.mkdirSync(path.join(dir, name));
-    for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(dir, name, `${i}.png`), encodePng(syntheticImage(k, 2, 20, 20, Math.random, true)));
+    for (let i = 0; i < 3; i++)
+      fs.writeFileSync(path.join(dir, name, `${i}.png`), encodePng(syntheticImage(k, 2, 20, 20, Math.random, true)));
   }
   assert.deepEqual((await loadDataset('folder:size=28', dir)).train.imageShape, [28, 28, 1]);
   assert.deepEqual((await loadDataset('folder:size=28,channels=3', dir)).train.imageShape, [28, 28, 3]);
@@ -52,7 +53,12 @@ test('train/ and test/ folders are used as given; their class folders must match
   assert.equal(d.test.count, 6);
   fs.rmSync(path.join(dir, 'test', 'c'), { recursive: true });
   writeFolderSample(path.join(dir, 'test'), { classes: ['d'], perClass: 1 });
-  assert.throws(() => loadImageFolder(dir), (e: Error) => e instanceof DataFormatError && /test: has 3 class folders but .*train has 3; the class folders must be the same; only in train: c; only in test: d/.test(e.message));
+  assert.throws(
+    () => loadImageFolder(dir),
+    (e: Error) =>
+      e instanceof DataFormatError &&
+      /test: has 3 class folders but .*train has 3; the class folders must be the same; only in train: c; only in test: d/.test(e.message),
+  );
   fs.rmSync(path.join(dir, 'test', 'd'), { recursive: true });
   assert.throws(() => loadImageFolder(dir), /test: has 2 class folders but .*train has 3.*only in train: c/);
 });
@@ -62,11 +68,17 @@ test('corrupt images, empty class folders and too few classes are errors naming 
   writeFolderSample(dir, { classes: ['a', 'b'], perClass: 4 });
   const bad = path.join(dir, 'b', 'img0001.jpg');
   fs.writeFileSync(bad, fs.readFileSync(bad).subarray(0, 150));
-  assert.throws(() => loadImageFolder(dir), (e: Error) => e.message.startsWith(bad) && /corrupt JPEG/.test(e.message));
+  assert.throws(
+    () => loadImageFolder(dir),
+    (e: Error) => e.message.startsWith(bad) && /corrupt JPEG/.test(e.message),
+  );
   fs.writeFileSync(bad, 'hello');
   assert.throws(() => loadImageFolder(dir), new RegExp(`${path.basename(bad)}: not a PNG, JPEG or PPM image`));
   fs.rmSync(path.join(dir, 'b'), { recursive: true });
-  assert.throws(() => loadImageFolder(dir), /has one class sub-folder \(a\); an image-folder dataset needs one sub-folder per class, at least two/);
+  assert.throws(
+    () => loadImageFolder(dir),
+    /has one class sub-folder \(a\); an image-folder dataset needs one sub-folder per class, at least two/,
+  );
   fs.mkdirSync(path.join(dir, 'b'));
   fs.writeFileSync(path.join(dir, 'b', 'readme.txt'), '');
   assert.throws(() => loadImageFolder(dir), /[/\\]b: class folder has no PNG or JPEG images/);
@@ -83,7 +95,10 @@ test('dataset specs: options travel in the name; bad options are rejected', asyn
   assert.throws(() => parseDatasetSpec('folder:size'), /"size" is not a key=value option/);
   assert.throws(() => parseDatasetSpec('folder:size=1,size=2'), /option size is given twice/);
   const dir = tmpDir();
-  await assert.rejects(loadDataset('folder:colour=red', dir), /dataset folder has no option colour; its options: size, val, seed, channels/);
+  await assert.rejects(
+    loadDataset('folder:colour=red', dir),
+    /dataset folder has no option colour; its options: size, val, seed, channels/,
+  );
   await assert.rejects(loadDataset('folder:size=2', dir), /image size must be N or HxW with sides in 4\.\.1024, got "2"/);
   await assert.rejects(loadDataset('folder:val=1', dir), /option val \(the held-out fraction\) must be in \(0, 1\)/);
   await assert.rejects(loadDataset('folder:channels=2', dir), /option channels must be 1, 3 or auto/);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { GTSRB_CLASSES, loadGtsrb, parseGtsrbCsv } from '../../../src/engine/data/gtsrb';
 import { DataFormatError } from '../../../src/engine/data/idx';
 import { loadDataset } from '../../../src/engine/data/registry';
-import { encodePpm, gtsrbCsv, writeGtsrbSample } from '../../../src/engine/data/samples';
+import { encodePpm, gtsrbCsv, writeGtsrbSample } from '../../fixtures/datasets';
 import { tmpDir } from '../../helpers';
 
 function sample(opts = { classes: 3, perClass: 4, test: 6 }): string {
@@ -51,7 +51,10 @@ test('each image is cropped to its ROI before resizing', () => {
   // The GT zip unpacks GT-final_test.csv next to the folders: found in DIR as well.
   fs.writeFileSync(path.join(dir, 'GT-final_test.csv'), gtsrbCsv([{ ...row, filename: '00000.ppm' }]));
   const d = loadGtsrb(dir);
-  assert.ok(d.train.pixels.every((v) => v === 255), 'only the white ROI is left');
+  assert.ok(
+    d.train.pixels.every((v) => v === 255),
+    'only the white ROI is left',
+  );
   assert.deepEqual(Array.from(d.train.labels), [7]);
   assert.deepEqual(Array.from(d.test.labels), [7]);
   // Without the crop the margin would darken the border pixels.
@@ -66,10 +69,23 @@ test('the GTSRB/ folder the archives unpack to is found', () => {
 });
 
 test('annotation errors name the CSV and the line', () => {
-  assert.throws(() => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\na.ppm;30;30;1;1;28;28\n', 'GT-final_test.test.csv'), (e: Error) => e instanceof DataFormatError && /GT-final_test\.test\.csv: missing column\(s\) ClassId.*GTSRB_Final_Test_GT\.zip/.test(e.message));
-  assert.throws(() => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;30;30;1;1;28;28;43\n', 'g.csv'), /g\.csv: line 2: ClassId 43 is outside 0\.\.42/);
-  assert.throws(() => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;thirty;30;1;1;28;28;4\n', 'g.csv'), /g\.csv: line 2: Width "thirty" is not a non-negative integer/);
-  assert.throws(() => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;30;30;1;1\n', 'g.csv'), /g\.csv: not a readable GTSRB annotation CSV/);
+  assert.throws(
+    () => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2\na.ppm;30;30;1;1;28;28\n', 'GT-final_test.test.csv'),
+    (e: Error) =>
+      e instanceof DataFormatError && /GT-final_test\.test\.csv: missing column\(s\) ClassId.*GTSRB_Final_Test_GT\.zip/.test(e.message),
+  );
+  assert.throws(
+    () => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;30;30;1;1;28;28;43\n', 'g.csv'),
+    /g\.csv: line 2: ClassId 43 is outside 0\.\.42/,
+  );
+  assert.throws(
+    () => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;thirty;30;1;1;28;28;4\n', 'g.csv'),
+    /g\.csv: line 2: Width "thirty" is not a non-negative integer/,
+  );
+  assert.throws(
+    () => parseGtsrbCsv('Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\na.ppm;30;30;1;1\n', 'g.csv'),
+    /g\.csv: not a readable GTSRB annotation CSV/,
+  );
 });
 
 test('missing, corrupt and inconsistent files are errors that name the file', () => {
@@ -79,7 +95,10 @@ test('missing, corrupt and inconsistent files are errors that name the file', ()
   const original = fs.readFileSync(ppm);
 
   fs.writeFileSync(ppm, original.subarray(0, original.length - 10));
-  assert.throws(() => loadGtsrb(dir), (e: Error) => e.message.startsWith(ppm) && /truncated PPM/.test(e.message));
+  assert.throws(
+    () => loadGtsrb(dir),
+    (e: Error) => e.message.startsWith(ppm) && /truncated PPM/.test(e.message),
+  );
   fs.rmSync(ppm);
   assert.throws(() => loadGtsrb(dir), new RegExp(`${ppm.replace(/[.]/g, '\\.')}: file not found`));
   fs.writeFileSync(ppm, encodePpm({ width: 2, height: 2, data: new Uint8Array(12) }));
@@ -100,7 +119,10 @@ test('missing, corrupt and inconsistent files are errors that name the file', ()
 
   const testCsv = path.join(dir, 'Final_Test', 'Images', 'GT-final_test.csv');
   fs.renameSync(testCsv, path.join(dir, 'Final_Test', 'Images', 'GT-final_test.test.csv'));
-  assert.throws(() => loadGtsrb(dir), /GT-final_test\.csv: file not found \(.*GT-final_test\.test\.csv has no class labels\); the test labels come in GTSRB_Final_Test_GT\.zip/);
+  assert.throws(
+    () => loadGtsrb(dir),
+    /GT-final_test\.csv: file not found \(.*GT-final_test\.test\.csv has no class labels\); the test labels come in GTSRB_Final_Test_GT\.zip/,
+  );
 
   assert.throws(() => loadGtsrb(tmpDir()), /Final_Training[/\\]Images: directory not found; a GTSRB directory holds/);
 });

@@ -29,7 +29,10 @@ test('inflates gzipped IDX files', () => {
 });
 
 test('rejects a wrong magic number, naming the file', () => {
-  assert.throws(() => parseIdx(Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0]), 'model.zip'), (e: Error) => e instanceof DataFormatError && /model\.zip/.test(e.message) && /magic/.test(e.message));
+  assert.throws(
+    () => parseIdx(Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0]), 'model.zip'),
+    (e: Error) => e instanceof DataFormatError && /model\.zip/.test(e.message) && /magic/.test(e.message),
+  );
 });
 
 test('rejects unsupported data types', () => {
@@ -39,7 +42,10 @@ test('rejects unsupported data types', () => {
 
 test('rejects truncated data and truncated headers', () => {
   const full = idx([2, 2, 2], new Uint8Array(8));
-  assert.throws(() => parseIdx(full.subarray(0, full.length - 3), 't.idx'), /t\.idx: truncated: header says 2×2×2 = 8 bytes of data, file has 5/);
+  assert.throws(
+    () => parseIdx(full.subarray(0, full.length - 3), 't.idx'),
+    /t\.idx: truncated: header says 2×2×2 = 8 bytes of data, file has 5/,
+  );
   assert.throws(() => parseIdx(full.subarray(0, 9), 't.idx'), /truncated header/);
   assert.throws(() => parseIdx(Buffer.concat([full, Buffer.from([1])]), 't.idx'), /trailing bytes/);
 });
@@ -50,7 +56,10 @@ test('rejects image/label count mismatches, naming both files', () => {
   const lab = path.join(dir, 'lab');
   fs.writeFileSync(img, idx([3, 2, 2], new Uint8Array(12)));
   fs.writeFileSync(lab, idx([2], new Uint8Array(2)));
-  assert.throws(() => readIdxPair(img, lab), (e: Error) => e.message.includes(lab) && e.message.includes('2 labels') && e.message.includes('3 images'));
+  assert.throws(
+    () => readIdxPair(img, lab),
+    (e: Error) => e.message.includes(lab) && e.message.includes('2 labels') && e.message.includes('3 images'),
+  );
 });
 
 test('a missing file is a clear error', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DataFormatError } from '../../../src/engine/data/idx';
 import { axisWeights, cropImage, decodeImage, parsePpm, resizePixels, type RgbImage } from '../../../src/engine/data/images';
-import { encodeJpeg, encodePng, encodePpm } from '../../../src/engine/data/samples';
+import { encodeJpeg, encodePng, encodePpm } from '../../fixtures/datasets';
 
 function gradient(width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -27,10 +27,19 @@ test('binary PPM: header with comments, 8-bit and 16-bit samples', () => {
 
 test('corrupt PPM files are rejected with the file named', () => {
   const good = encodePpm(gradient(4, 4));
-  assert.throws(() => parsePpm(good.subarray(0, good.length - 5), 'trunc.ppm'), (e: Error) => namesFile('trunc.ppm')(e) && /truncated PPM: 4×4 pixels need 48 bytes of data, file has 43/.test(e.message));
+  assert.throws(
+    () => parsePpm(good.subarray(0, good.length - 5), 'trunc.ppm'),
+    (e: Error) => namesFile('trunc.ppm')(e) && /truncated PPM: 4×4 pixels need 48 bytes of data, file has 43/.test(e.message),
+  );
   assert.throws(() => parsePpm(Buffer.from('P6\n4'), 'head.ppm'), /head\.ppm: truncated or malformed PPM header: cannot read the width/);
-  assert.throws(() => parsePpm(Buffer.from('P3\n1 1\n255\n0 0 0\n'), 'ascii.ppm'), /ascii\.ppm: netpbm type P3 is not supported; only binary RGB PPM \(P6\)/);
-  assert.throws(() => parsePpm(Buffer.concat([Buffer.from('P6 1 1 15\n'), Buffer.from([16, 0, 0])]), 'big.ppm'), /sample 16 exceeds the header's maximum value 15/);
+  assert.throws(
+    () => parsePpm(Buffer.from('P3\n1 1\n255\n0 0 0\n'), 'ascii.ppm'),
+    /ascii\.ppm: netpbm type P3 is not supported; only binary RGB PPM \(P6\)/,
+  );
+  assert.throws(
+    () => parsePpm(Buffer.concat([Buffer.from('P6 1 1 15\n'), Buffer.from([16, 0, 0])]), 'big.ppm'),
+    /sample 16 exceeds the header's maximum value 15/,
+  );
 });
 
 test('PNG and JPEG decode through their libraries; the format is told by content', () => {
@@ -48,10 +57,19 @@ test('PNG and JPEG decode through their libraries; the format is told by content
 
 test('corrupt, truncated and foreign image files give errors naming the file', () => {
   const png = encodePng(gradient(16, 16));
-  assert.throws(() => decodeImage(png.subarray(0, png.length - 20), 'cut.png'), (e: Error) => namesFile('cut.png')(e) && /corrupt PNG/.test(e.message));
+  assert.throws(
+    () => decodeImage(png.subarray(0, png.length - 20), 'cut.png'),
+    (e: Error) => namesFile('cut.png')(e) && /corrupt PNG/.test(e.message),
+  );
   const jpg = encodeJpeg(gradient(16, 16));
-  assert.throws(() => decodeImage(jpg.subarray(0, 200), 'cut.jpg'), (e: Error) => namesFile('cut.jpg')(e) && /corrupt JPEG/.test(e.message));
-  assert.throws(() => decodeImage(Buffer.from('GIF89a...'), 'anim.gif'), /anim\.gif: not a PNG, JPEG or PPM image \(starts with bytes 47 49 46 38\)/);
+  assert.throws(
+    () => decodeImage(jpg.subarray(0, 200), 'cut.jpg'),
+    (e: Error) => namesFile('cut.jpg')(e) && /corrupt JPEG/.test(e.message),
+  );
+  assert.throws(
+    () => decodeImage(Buffer.from('GIF89a...'), 'anim.gif'),
+    /anim\.gif: not a PNG, JPEG or PPM image \(starts with bytes 47 49 46 38\)/,
+  );
   assert.throws(() => decodeImage(Buffer.alloc(0), 'empty.png'), /empty\.png: .*the file is empty/);
 });
 
@@ -70,18 +88,31 @@ test('resizing: same size copies, shrinking by 2 averages 2×2 blocks exactly, a
   // Block means: (0+10+40+50)/4 = 25, (20+30+60+70)/4 = 45, (80+90+120+130)/4 = 105, 125.
   assert.deepEqual(Array.from(resizePixels(src, 4, 4, 1, 2, 2)), [25, 45, 105, 125]);
   const flat = new Uint8Array(7 * 5 * 3).fill(77);
-  for (const [w, h] of [[3, 2], [32, 32], [11, 4]] as const) assert.ok(resizePixels(flat, 7, 5, 3, w, h).every((v) => v === 77));
+  for (const [w, h] of [
+    [3, 2],
+    [32, 32],
+    [11, 4],
+  ] as const)
+    assert.ok(resizePixels(flat, 7, 5, 3, w, h).every((v) => v === 77));
 });
 
 test('resizing: area weights for non-integer shrink factors, bilinear (half-pixel centres) when enlarging', () => {
   // 3 → 2: output 0 covers source [0, 1.5): weights 2/3, 1/3; output 1 covers [1.5, 3): 1/3, 2/3.
   const a = axisWeights(3, 2);
   assert.deepEqual(Array.from(a.idx), [0, 1, 1, 2]);
-  assert.deepEqual(Array.from(a.w, (w) => Number(w.toFixed(6))), [0.666667, 0.333333, 0.333333, 0.666667]);
+  assert.deepEqual(
+    Array.from(a.w, (w) => Number(w.toFixed(6))),
+    [0.666667, 0.333333, 0.333333, 0.666667],
+  );
   // 2 → 4: centres at -0.25, 0.25, 0.75, 1.25 in source pixels → a, .75a+.25b, .25a+.75b, b.
   assert.deepEqual(Array.from(resizePixels(Uint8Array.from([0, 200]), 2, 1, 1, 4, 1)), [0, 50, 150, 200]);
   // Every row of weights sums to 1, so brightness is preserved.
-  for (const [s, d] of [[50, 32], [17, 32], [32, 7], [9, 9]] as const) {
+  for (const [s, d] of [
+    [50, 32],
+    [17, 32],
+    [32, 7],
+    [9, 9],
+  ] as const) {
     const w = axisWeights(s, d);
     for (let i = 0; i < d; i++) {
       let sum = 0;

@@ -9,7 +9,7 @@ import { runAttack } from '../../../src/engine/attacks/run';
 import { batchLabels, batchPixels } from '../../../src/engine/data/dataset';
 import { Cancelled } from '../../../src/engine/attacks/attack';
 import { distanceRun, foolbox2Units } from '../../../src/engine/eval/distance';
-import { evalFeatures } from '../../../src/engine/eval/engineJobs';
+import { inspectJob, sweepJob } from '../../../src/engine/eval/engineJobs';
 import { inspectRun } from '../../../src/engine/eval/inspect';
 import { loadEvalRun, type EvalRun } from '../../../src/engine/eval/runModel';
 import { sweepRun } from '../../../src/engine/eval/sweep';
@@ -18,8 +18,8 @@ import { worstCaseRun } from '../../../src/engine/eval/worstCase';
 import { sampleFimStats } from '../../../src/engine/fim/sampleStats';
 import { nllAtTemperature } from '../../../src/engine/fim/temperature';
 import { readJsonFile, readRun } from '../../../src/runs/reader';
-import type { AnyEval } from '../../../src/runs/evals';
-import { mean, median, wilsonInterval } from '../../../src/engine/util/stats';
+import type { AnyEval, DistanceEval, InspectEval, SweepEval } from '../../../src/runs/evals';
+import { mean, median, wilsonInterval } from '../../../src/shared/stats';
 import { tmpDir, useEngineBackend } from '../../helpers';
 import { makeTinyRun } from './tinyRun';
 
@@ -37,7 +37,7 @@ before(async () => {
 function readEval<T extends AnyEval>(file: string): T {
   const v = readJsonFile<T>(file);
   assert.ok(v, `${file} is readable JSON`);
-  return v!;
+  return v;
 }
 
 function checkPng(evalFile: string, rel: string, size: number): void {
@@ -47,7 +47,13 @@ function checkPng(evalFile: string, rel: string, size: number): void {
 }
 
 test('provenance: the newest checkpoint, the SHA-256 of its weights, the exact samples', async () => {
-  const { file, result } = await sweepRun(a, { attack: 'fgsm', budgets: [0.1], selection: { split: 'test', start: 5, count: 10 }, seed: 3, examples: 0 });
+  const { file, result } = await sweepRun(a, {
+    attack: 'fgsm',
+    budgets: [0.1],
+    selection: { split: 'test', start: 5, count: 10 },
+    seed: 3,
+    examples: 0,
+  });
   const p = result.provenance;
   const weights = fs.readFileSync(path.join(a.runDir, 'checkpoints', p.checkpoint, 'weights.bin'));
   assert.equal(p.checkpointSha256, createHash('sha256').update(weights).digest('hex'));
@@ -59,12 +65,15 @@ test('provenance: the newest checkpoint, the SHA-256 of its weights, the exact s
 });
 
 test('inspect: per-sample statistics equal a direct computation; means, medians, temperature, images', async () => {
-  const { file, result } = await inspectRun(a, { selection: SEL(40), images: 3, heldOut: 500 });
-  const stored = readEval<typeof result>(file);
+  const { file } = await inspectRun(a, { selection: SEL(40), images: 3, heldOut: 500 });
+  const stored = readEval<InspectEval>(file);
   assert.equal(stored.samples.length, 40);
   const d = a.data.test;
   const idx = Array.from({ length: 40 }, (_, i) => i);
-  const direct = sampleFimStats(a.model, tf.tensor4d(batchPixels(d, idx), [40, 28, 28, 1]), batchLabels(d, idx), idx, { tau: 0.1, temperature: stored.temperatureScaling.temperature });
+  const direct = sampleFimStats(a.model, tf.tensor4d(batchPixels(d, idx), [40, 28, 28, 1]), batchLabels(d, idx), idx, {
+    tau: 0.1,
+    temperature: stored.temperatureScaling.temperature,
+  });
   stored.samples.forEach((s, i) => {
     const r = direct.stats[i]!;
     assert.equal(s.index, i);
@@ -92,8 +101,8 @@ test('inspect: per-sample statistics equal a direct computation; means, medians,
 });
 
 test('sweep: fooling ratio over correctly classified samples with Wilson CI; accuracy over all', async () => {
-  const { file, result } = await sweepRun(a, { attack: 'bim-linf', budgets: [0.05, 0.15], selection: SEL(60), seed: 1, examples: 2 });
-  const stored = readEval<typeof result>(file);
+  const { file } = await sweepRun(a, { attack: 'bim-linf', budgets: [0.05, 0.15], selection: SEL(60), seed: 1, examples: 2 });
+  const stored = readEval<SweepEval>(file);
   const d = a.data.test;
   const idx = Array.from({ length: 60 }, (_, i) => i);
   const x = batchPixels(d, idx);
@@ -104,7 +113,12 @@ test('sweep: fooling ratio over correctly classified samples with Wilson CI; acc
   assert.equal(stored.samples, 60);
   const xc = new Float32Array(correct.length * 784);
   correct.forEach((i, j) => xc.set(x.subarray(i * 784, (i + 1) * 784), j * 784));
-  const direct = runAttack('bim-linf', { model: a.model, x: xc, shape: [28, 28, 1], labels: Int32Array.from(correct, (i) => y[i]!) }, [0.05, 0.15], { seed: 1 });
+  const direct = runAttack(
+    'bim-linf',
+    { model: a.model, x: xc, shape: [28, 28, 1], labels: Int32Array.from(correct, (i) => y[i]!) },
+    [0.05, 0.15],
+    { seed: 1 },
+  );
   stored.results.forEach((r, bi) => {
     const fooled = direct.budgets[bi]!.success.reduce((s, v) => s + v, 0);
     assert.equal(r.fooled, fooled);
@@ -136,8 +150,8 @@ test('distance: natural norms and Foolbox-2 units (MSE, MAE, Linf, L0) per attac
   assert.equal(foolbox2Units('l1', 78.4, 784), 0.1);
   assert.equal(foolbox2Units('linf', 0.3, 784), 0.3);
   assert.equal(foolbox2Units('l0', 12, 784), 12);
-  const { file, result } = await distanceRun(a, { attacks: ['fgsm', 'fgm', 'deepfool'], selection: SEL(25) });
-  const stored = readEval<typeof result>(file);
+  const { file } = await distanceRun(a, { attacks: ['fgsm', 'fgm', 'deepfool'], selection: SEL(25) });
+  const stored = readEval<DistanceEval>(file);
   for (const r of stored.results) {
     const ds = r.perSample!.map((p) => p.distance).filter((v): v is number => v !== null);
     assert.equal(r.found, ds.length);
@@ -147,7 +161,10 @@ test('distance: natural norms and Foolbox-2 units (MSE, MAE, Linf, L0) per attac
     assert.equal(r.foolbox2.unit, { l2: 'MSE', linf: 'Linf', l1: 'MAE', l0: 'L0' }[r.norm]);
     assert.ok(r.successRate > 0.9, `${r.attack} success ${r.successRate}`);
   }
-  assert.deepEqual(stored.results.map((r) => r.attack), ['fgsm', 'fgm', 'deepfool']);
+  assert.deepEqual(
+    stored.results.map((r) => r.attack),
+    ['fgsm', 'fgm', 'deepfool'],
+  );
 });
 
 test('transfer: both directions, stored in both runs', async () => {
@@ -171,7 +188,12 @@ test('transfer: both directions, stored in both runs', async () => {
 });
 
 test('worst case: a sample is broken if any attack breaks it (AutoAttack rule)', async () => {
-  const { result } = await worstCaseRun(a, { attacks: ['fgsm', 'bim-linf', 'pgd-margin'], budgets: [0.05, 0.1], selection: SEL(40), seed: 1 });
+  const { result } = await worstCaseRun(a, {
+    attacks: ['fgsm', 'bim-linf', 'pgd-margin'],
+    budgets: [0.05, 0.1],
+    selection: SEL(40),
+    seed: 1,
+  });
   for (const r of result.results) {
     const per = Object.values(r.perAttackAccuracy);
     assert.ok(r.robustAccuracy <= Math.min(...per) + 1e-12);
@@ -189,18 +211,34 @@ test('a run without a checkpoint, or not a run at all, is a clear input error', 
 });
 
 test('the engine-process entry points (fim/inspect, fim/attackSweep) write evals and honour cancellation', async () => {
-  const f = evalFeatures();
-  assert.ok(f.inspect && f.attacks.includes('ossa'));
   const messages: string[] = [];
   const ac = new AbortController();
-  const sweep = await f.runSweep({ jobId: 'j1', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-engine' }, (p) => messages.push(p.message), ac.signal);
+  const sweep = await sweepJob(
+    { jobId: 'j1', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-engine' },
+    (p) => messages.push(p.message),
+    ac.signal,
+  );
   assert.equal(sweep.evalFile, path.join(a.runDir, 'evals', 'sweep-engine.json'));
   assert.ok(fs.existsSync(sweep.evalFile) && messages.length > 0);
-  const ins = await f.runInspect({ jobId: 'j2', runDir: a.runDir, samples: 5, name: 'inspect-engine' }, () => {}, ac.signal);
+  const ins = await inspectJob({ jobId: 'j2', runDir: a.runDir, samples: 5, name: 'inspect-engine' }, () => {}, ac.signal);
   assert.ok(fs.existsSync(ins.evalFile));
   const stopped = new AbortController();
   stopped.abort();
-  await assert.rejects(f.runSweep({ jobId: 'j3', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-cancelled' }, () => {}, stopped.signal), Cancelled);
-  await assert.rejects(f.runInspect({ jobId: 'j4', runDir: a.runDir, samples: 5, name: 'inspect-cancelled' }, () => {}, stopped.signal), Cancelled);
-  assert.ok(!fs.existsSync(path.join(a.runDir, 'evals', 'sweep-cancelled.json')) && !fs.existsSync(path.join(a.runDir, 'evals', 'inspect-cancelled.json')), 'nothing written');
+  await assert.rejects(
+    sweepJob(
+      { jobId: 'j3', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-cancelled' },
+      () => {},
+      stopped.signal,
+    ),
+    Cancelled,
+  );
+  await assert.rejects(
+    inspectJob({ jobId: 'j4', runDir: a.runDir, samples: 5, name: 'inspect-cancelled' }, () => {}, stopped.signal),
+    Cancelled,
+  );
+  assert.ok(
+    !fs.existsSync(path.join(a.runDir, 'evals', 'sweep-cancelled.json')) &&
+      !fs.existsSync(path.join(a.runDir, 'evals', 'inspect-cancelled.json')),
+    'nothing written',
+  );
 });

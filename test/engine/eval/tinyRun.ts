@@ -15,7 +15,10 @@ export function writeSmallDefinition(dir: string, seed = 1): string {
   return file;
 }
 
-export async function makeTinyRun(storeDir: string, opts: { mu?: number; seed?: number; name?: string; trainSamples?: number } = {}): Promise<string> {
+export async function makeTinyRun(
+  storeDir: string,
+  opts: { mu?: number; seed?: number; name?: string; trainSamples?: number } = {},
+): Promise<string> {
   fs.mkdirSync(storeDir, { recursive: true });
   const summary = await train({
     model: writeSmallDefinition(storeDir, opts.seed ?? 1),

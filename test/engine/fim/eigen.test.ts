@@ -26,7 +26,8 @@ function withSpectrum(d: number[], seed: number): Float64Array {
   const n = d.length;
   const q = randomOrthogonal(n, seed);
   const a = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += q[i * n + k]! * d[k]! * q[j * n + k]!;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) a[i * n + j]! += q[i * n + k]! * d[k]! * q[j * n + k]!;
   return a;
 }
 
@@ -44,10 +45,13 @@ test('diagonal matrices are sorted descending, including negative entries', () =
 
 for (const n of [3, 10, 43]) {
   test(`random ${n}×${n} matrices: spectrum recovered, A v = λ v, eigenvectors orthonormal`, () => {
-    const spectrum = Array.from(randomArray(n, 100 + n, 0, 10)).map(Number).sort((a, b) => b - a);
+    const spectrum = Array.from(randomArray(n, 100 + n, 0, 10))
+      .map(Number)
+      .sort((a, b) => b - a);
     const a = withSpectrum(spectrum, n);
     const e = symmetricEigen(a, n);
-    for (let i = 0; i < n; i++) assert.ok(Math.abs(e.values[i]! - spectrum[i]!) < 1e-10 * spectrum[0]!, `λ${i}: ${e.values[i]} vs ${spectrum[i]}`);
+    for (let i = 0; i < n; i++)
+      assert.ok(Math.abs(e.values[i]! - spectrum[i]!) < 1e-10 * spectrum[0]!, `λ${i}: ${e.values[i]} vs ${spectrum[i]}`);
     for (let r = 0; r < n; r++) {
       for (let i = 0; i < n; i++) {
         let av = 0;

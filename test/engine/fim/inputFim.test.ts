@@ -102,7 +102,13 @@ test('tr G_s, λmax(G_s), margin and KL budget per sample match hand computation
     assert.equal(r.index, 10 + s);
     assert.equal(r.label, labels[s]);
     assert.equal(r.predicted, p.indexOf(Math.max(...p)));
-    assert.ok(relErr(r.traceGs, p.reduce((a, v) => a + 1 / v, 0)) < 1e-5, `trace ${r.traceGs}`);
+    assert.ok(
+      relErr(
+        r.traceGs,
+        p.reduce((a, v) => a + 1 / v, 0),
+      ) < 1e-5,
+      `trace ${r.traceGs}`,
+    );
     assert.ok(relErr(r.lambdaMaxGs, 1 / Math.min(...p)) < 1e-5, `lmax ${r.lambdaMaxGs}`);
     assert.ok(r.lambdaMaxGx > 0);
     assert.ok(relErr(r.klBudget, Math.sqrt(0.2 / r.lambdaMaxGx)) < 1e-12);
@@ -111,8 +117,14 @@ test('tr G_s, λmax(G_s), margin and KL budget per sample match hand computation
     // Temperature 2: the statistics of softmax(z/2).
     const e = z.map((v) => Math.exp(v / 2));
     const pt = e.map((v) => v / e.reduce((a, b) => a + b, 0));
-    assert.ok(relErr(r.scaled!.traceGs, pt.reduce((a, v) => a + 1 / v, 0)) < 1e-5, `st ${r.scaled!.traceGs}`);
-    assert.ok(relErr(r.scaled!.lambdaMaxGs, 1 / Math.min(...pt)) < 1e-5, "sl");
+    assert.ok(
+      relErr(
+        r.scaled!.traceGs,
+        pt.reduce((a, v) => a + 1 / v, 0),
+      ) < 1e-5,
+      `st ${r.scaled!.traceGs}`,
+    );
+    assert.ok(relErr(r.scaled!.lambdaMaxGs, 1 / Math.min(...pt)) < 1e-5, 'sl');
   }
   assert.equal(klBudget(0, 0.1), Infinity);
 });
@@ -162,7 +174,10 @@ test('power iteration (optional fast path) agrees with the exact top eigenvalue'
   const exact = inputFimTopEigen(model, x);
   const power = powerIterationTopEigen(model, x, { iterations: 60, seed: 1 });
   for (let s = 0; s < B; s++) {
-    assert.ok(relErr(power.lambdaMax[s]!, exact.lambdaMax[s]!) < 1e-2, `sample ${s}: power ${power.lambdaMax[s]} vs exact ${exact.lambdaMax[s]}`);
+    assert.ok(
+      relErr(power.lambdaMax[s]!, exact.lambdaMax[s]!) < 1e-2,
+      `sample ${s}: power ${power.lambdaMax[s]} vs exact ${exact.lambdaMax[s]}`,
+    );
     let dot = 0;
     for (let t = 0; t < N; t++) dot += power.eigenvectors[s * N + t]! * exact.eigenvectors[s * N + t]!;
     assert.ok(Math.abs(dot) > 0.99, `sample ${s}: |cos| ${Math.abs(dot)}`);

@@ -174,18 +174,28 @@ export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number
 export function tinyConvNet(seed: number, numClasses = 5, shape: [number, number, number] = [8, 8, 1]): tfl.LayersModel {
   const model = tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: shape, filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: tfl.initializers.glorotNormal({ seed }) }),
+      tfl.layers.conv2d({
+        inputShape: shape,
+        filters: 3,
+        kernelSize: 3,
+        padding: 'same',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed }),
+      }),
       tfl.layers.batchNormalization({}),
       tfl.layers.reLU(),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.flatten(),
-      tfl.layers.dense({ units: numClasses, kernelInitializer: tfl.initializers.glorotNormal({ seed: seed + 1 }), biasInitializer: tfl.initializers.randomNormal({ seed: seed + 2, stddev: 0.5 }) }),
+      tfl.layers.dense({
+        units: numClasses,
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: seed + 1 }),
+        biasInitializer: tfl.initializers.randomNormal({ seed: seed + 2, stddev: 0.5 }),
+      }),
     ],
   });
   // Non-trivial moving statistics, so inference-mode batch norm is really exercised.
   const bn = model.layers[1]!;
   // (getWeights returns the variables' own tensors: not to be disposed.)
-  const c = bn.getWeights()[0]!.shape[0]!;
+  const c = bn.getWeights()[0]!.shape[0];
   bn.setWeights([
     tf.tensor1d(randomArray(c, seed + 3, 0.5, 2)),
     tf.tensor1d(randomArray(c, seed + 4, -0.3, 0.3)),
@@ -195,7 +205,7 @@ export function tinyConvNet(seed: number, numClasses = 5, shape: [number, number
   return model;
 }
 
-/** Inputs in (0.05, 0.95) with continuous values: no max-pool ties, no clipping (design §1). */
+/** Inputs in (0.05, 0.95) with continuous values: no max-pool ties, no clipping (docs/design.md §1). */
 export function tieFreeInputs(count: number, size: number, seed: number): Float32Array {
   return randomArray(count * size, seed, 0.05, 0.95);
 }

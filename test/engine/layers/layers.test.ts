@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { FastBatchNormalization, StockBatchNormalization } from '../../../src/engine/layers/batchNormalization';
 import { LazyGradConv2D, StockConv2D } from '../../../src/engine/layers/conv2d';
 import { maxAbs, maxAbsDiff, randomArray, useEngineBackend } from '../../helpers';
+import { registerProjectLayers } from '../../../src/engine/layers/register';
 
 /**
  * The project's layer classes must be drop-in replacements: same outputs, gradients and moving
@@ -30,7 +31,7 @@ function probe(layer: AnyLayer, x: tf.Tensor, training: boolean): Float32Array[]
     const y = layer.apply(x, { training }) as tf.Tensor;
     const w = tf.tensor(randomArray(y.size, 5), y.shape);
     const vars = layer.trainableWeights.map((v) => (v as unknown as { val: tf.Variable }).val);
-    const f = () => tf.sum(tf.mul(layer.apply(x, { training }) as tf.Tensor, w)) as tf.Scalar;
+    const f = () => tf.sum<tf.Scalar>(tf.mul(layer.apply(x, { training }) as tf.Tensor, w));
     const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(layer.apply(t, { training }) as tf.Tensor, w)))(x);
     const { grads } = tf.variableGrads(f, vars);
     return read([y, dx, ...vars.map((v) => grads[v.name]!)]);
@@ -86,7 +87,12 @@ for (const missing of ['center', 'scale'] as const) {
     stock.build(shape);
     const w = randomArray(5, 9, 0.5, 1.5);
     // stock weights: gamma, beta, movingMean, movingVariance
-    stock.setWeights([tf.tensor1d(missing === 'scale' ? new Float32Array(5).fill(1) : w), tf.tensor1d(missing === 'center' ? new Float32Array(5) : w), tf.zeros([5]), tf.ones([5])]);
+    stock.setWeights([
+      tf.tensor1d(missing === 'scale' ? new Float32Array(5).fill(1) : w),
+      tf.tensor1d(missing === 'center' ? new Float32Array(5) : w),
+      tf.zeros([5]),
+      tf.ones([5]),
+    ]);
     ours.setWeights([tf.tensor1d(w), tf.zeros([5]), tf.ones([5])]);
     const a = probe(ours, x, true);
     const b = probe(stock, x, true);
@@ -127,7 +133,8 @@ test('model.json layers deserialise to the project classes and serialise under t
     ],
   });
   const json = model.toJSON(null, false) as unknown as { config: { layers: { class_name: string }[] } };
-  const loaded = await tfl.models.modelFromJSON({ modelTopology: json } as never);
+  registerProjectLayers();
+  const loaded = await tfl.models.modelFromJSON({ modelTopology: json });
   assert.ok(loaded.layers[0] instanceof LazyGradConv2D);
   assert.ok(loaded.layers[1] instanceof FastBatchNormalization);
   const saved = loaded.toJSON(null, false) as unknown as { config: { layers: { class_name: string }[] } };

@@ -26,9 +26,15 @@ test('VGG-11: 8 conv + 3 dense weight layers, 5 pools, 9,761,930 parameters (9,7
   assert.equal(count(m, 'Dense'), 3);
   assert.equal(count(m, 'BatchNormalization'), 8);
   assert.equal(count(m, 'MaxPooling2D'), 5);
-  assert.deepEqual(m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters), [64, 128, 256, 256, 512, 512, 512, 512]);
+  assert.deepEqual(
+    m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => (l.getConfig() as { filters: number }).filters),
+    [64, 128, 256, 256, 512, 512, 512, 512],
+  );
   assert.equal(m.countParams(), 9761930);
-  assert.equal(m.trainableWeights.reduce((a, w) => a + w.shape.reduce((x, y) => x! * y!, 1)!, 0), 9756426);
+  assert.equal(
+    m.trainableWeights.reduce((a, w) => a + w.shape.reduce((x, y) => x! * y!, 1)!, 0),
+    9756426,
+  );
   assert.deepEqual(m.outputs[0]!.shape, [null, 10]);
   m.dispose();
 });
@@ -37,12 +43,18 @@ test('ResNet-14: 13 conv + 1 dense on the main path, 2 projection shortcuts, 6 r
   const m = await build('resnet14', 43);
   const convs = m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => l.name);
   assert.equal(convs.filter((n) => !n.endsWith('_proj')).length, 13);
-  assert.deepEqual(convs.filter((n) => n.endsWith('_proj')), ['s2b1_proj', 's3b1_proj']);
+  assert.deepEqual(
+    convs.filter((n) => n.endsWith('_proj')),
+    ['s2b1_proj', 's3b1_proj'],
+  );
   assert.equal(count(m, 'Add'), 6);
   assert.equal(count(m, 'Dense'), 1);
   assert.equal(count(m, 'GlobalAveragePooling2D'), 1);
   assert.equal(m.countParams(), 178523);
-  assert.equal(m.trainableWeights.reduce((a, w) => a + w.shape.reduce((x, y) => x! * y!, 1)!, 0), 177403);
+  assert.equal(
+    m.trainableWeights.reduce((a, w) => a + w.shape.reduce((x, y) => x! * y!, 1)!, 0),
+    177403,
+  );
   assert.deepEqual(m.outputs[0]!.shape, [null, 43]);
   // A residual block's output really is relu(branch + shortcut): the add layer has two inputs.
   const add = m.getLayer('s1b1_add');
@@ -57,7 +69,12 @@ test('the built-ins are listed with their paper datasets (the extension quick pi
 });
 
 /** A few Adam steps on 8 fixed random images with distinct labels; returns [loss, ce] before and after. */
-async function overfits(name: string, numClasses: number, mu: number, steps: number): Promise<{ loss: [number, number]; ce: [number, number] }> {
+async function overfits(
+  name: string,
+  numClasses: number,
+  mu: number,
+  steps: number,
+): Promise<{ loss: [number, number]; ce: [number, number] }> {
   const m = await build(name, numClasses);
   const opt = tf.train.adam(1e-3);
   const x = tf.tensor4d(randomArray(8 * 32 * 32 * 3, 11, 0, 1), [8, 32, 32, 3]);
@@ -79,7 +96,10 @@ async function overfits(name: string, numClasses: number, mu: number, steps: num
   return { loss: [before[0], after[0]], ce: [before[1], after[1]] };
 }
 
-for (const [name, k, steps] of [['vgg11', 10, 6], ['resnet14', 43, 8]] as const) {
+for (const [name, k, steps] of [
+  ['vgg11', 10, 6],
+  ['resnet14', 43, 8],
+] as const) {
   for (const mu of [0, 0.02]) {
     test(`${name} overfits a batch of 8 images ${mu ? `with the trace term (μ=${mu})` : 'without the trace term'}`, async () => {
       const { loss, ce } = await overfits(name, k, mu, steps);
@@ -89,7 +109,7 @@ for (const [name, k, steps] of [['vgg11', 10, 6], ['resnet14', 43, 8]] as const)
         assert.ok(ce[1] < 0.5 * ce[0], what);
       } else {
         // μ·Σ 1/p_i is at least μK² (uniform outputs), and its first effect is to flatten the
-        // outputs (design §2): the loss above that floor must halve, and the CE still fall.
+        // outputs (docs/design.md §2): the loss above that floor must halve, and the CE still fall.
         const floor = mu * k * k;
         assert.ok(loss[1] - floor < 0.5 * (loss[0] - floor), what);
         assert.ok(ce[1] < ce[0], what);

@@ -23,7 +23,18 @@ async function build(spec: string, opts = MNIST, seed = 1) {
 test('the built-in ConvNet has the paper architecture and 50,570 parameters', async () => {
   const { model } = await build('convnet');
   const classes = model.layers.map((l) => l.getClassName());
-  assert.deepEqual(classes, ['Conv2D', 'BatchNormalization', 'ReLU', 'MaxPooling2D', 'Conv2D', 'BatchNormalization', 'ReLU', 'MaxPooling2D', 'Flatten', 'Dense']);
+  assert.deepEqual(classes, [
+    'Conv2D',
+    'BatchNormalization',
+    'ReLU',
+    'MaxPooling2D',
+    'Conv2D',
+    'BatchNormalization',
+    'ReLU',
+    'MaxPooling2D',
+    'Flatten',
+    'Dense',
+  ]);
   assert.equal(model.countParams(), 50570);
   assert.deepEqual(model.outputs[0]!.shape, [null, 10]);
   model.dispose();
@@ -40,14 +51,23 @@ test('--seed fixes the initial weights', async () => {
 });
 
 test('a definition that does not fit the dataset is rejected with what does not fit', async () => {
-  await assert.rejects(build('convnet', { imageShape: [32, 32, 3], numClasses: 10 }), (e: Error) => e instanceof ModelDefinitionError && /expects input shape \[28, 28, 1\] but the dataset's images are \[32, 32, 3\]/.test(e.message));
-  await assert.rejects(build('convnet', { imageShape: [28, 28, 1], numClasses: 43 }), /outputs shape \[\?, 10\] but the dataset has 43 classes/);
+  await assert.rejects(
+    build('convnet', { imageShape: [32, 32, 3], numClasses: 10 }),
+    (e: Error) =>
+      e instanceof ModelDefinitionError && /expects input shape \[28, 28, 1\] but the dataset's images are \[32, 32, 3\]/.test(e.message),
+  );
+  await assert.rejects(
+    build('convnet', { imageShape: [28, 28, 1], numClasses: 43 }),
+    /outputs shape \[\?, 10\] but the dataset has 43 classes/,
+  );
   await assert.rejects(build('nosuchmodel'), /neither a built-in definition \(convnet.*\) nor an existing file/);
 });
 
 test('a user model.json that ends in softmax is trained on its logits', async () => {
   const dir = tmpDir();
-  const m = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 10, activation: 'softmax' })] });
+  const m = tfl.sequential({
+    layers: [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 10, activation: 'softmax' })],
+  });
   const file = path.join(dir, 'model.json');
   fs.writeFileSync(file, JSON.stringify({ format: 'layers-model', modelTopology: m.toJSON(null, false), weightsManifest: [] }));
   const { model, notes } = await build(file);

@@ -37,11 +37,30 @@ function toy(n: number, seed: string): { x: Float32Array; y: Int32Array } {
 }
 
 function linearModel(): tfl.LayersModel {
-  return tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [8, 8, 1] }), tfl.layers.dense({ units: 2, kernelInitializer: 'zeros' })] });
+  return tfl.sequential({
+    layers: [tfl.layers.flatten({ inputShape: [8, 8, 1] }), tfl.layers.dense({ units: 2, kernelInitializer: 'zeros' })],
+  });
 }
 
 function config(at?: AdversarialTrainingConfig): RunConfig {
-  return { formatVersion: 1, name: 't', model: 'm', dataset: 'toy', mu: 0, labelSmoothing: 0, epochs: 1, batchSize: 64, learningRate: 0.05, seed: 1, trainSamples: 256, testSamples: 200, augmentation: 'none', backendRequested: 'auto', createdAt: '', ...(at ? { adversarialTraining: at } : {}) };
+  return {
+    formatVersion: 1,
+    name: 't',
+    model: 'm',
+    dataset: 'toy',
+    mu: 0,
+    labelSmoothing: 0,
+    epochs: 1,
+    batchSize: 64,
+    learningRate: 0.05,
+    seed: 1,
+    trainSamples: 256,
+    testSamples: 200,
+    augmentation: 'none',
+    backendRequested: 'auto',
+    createdAt: '',
+    ...(at ? { adversarialTraining: at } : {}),
+  };
 }
 
 function accuracy(model: tfl.LayersModel, x: Float32Array, y: Int32Array): number {
@@ -55,7 +74,10 @@ test('PGD adversarial training raises robust accuracy on a toy problem (same dat
   const train = toy(256, 'train');
   const testSet = toy(200, 'test');
   const results: Record<string, { clean: number; robust: number }> = {};
-  for (const [name, at] of [['standard', undefined], ['pgd-at', { epsilon: EPS, steps: 5, stepSize: 0.05, ratio: 1 }]] as const) {
+  for (const [name, at] of [
+    ['standard', undefined],
+    ['pgd-at', { epsilon: EPS, steps: 5, stepSize: 0.05, ratio: 1 }],
+  ] as const) {
     const model = linearModel();
     const transform = makeBatchTransform(config(at), model);
     assert.equal(transform === null, at === undefined);
@@ -82,7 +104,13 @@ test('PGD adversarial training raises robust accuracy on a toy problem (same dat
 test('the adversarial batch stays in the ε-ball and [0, 1], raises the loss, and replaces only `ratio` of the batch', () => {
   const data = toy(32, 'b');
   const model = linearModel();
-  model.setWeights([tf.tensor2d(Array.from({ length: 128 }, (_, i) => (i % 2 ? 0.3 : -0.3) * (i < 8 ? 3 : 1)), [64, 2]), tf.zeros([2])]);
+  model.setWeights([
+    tf.tensor2d(
+      Array.from({ length: 128 }, (_, i) => (i % 2 ? 0.3 : -0.3) * (i < 8 ? 3 : 1)),
+      [64, 2],
+    ),
+    tf.zeros([2]),
+  ]);
   const x = tf.tensor4d(data.x, [32, 8, 8, 1]);
   const y = tf.tensor1d(data.y, 'int32');
   const loss = (t: tf.Tensor4D) => tf.tidy(() => defendedLoss(model.apply(t) as tf.Tensor2D, y, { mu: 0 }).ce.dataSync()[0]!);
@@ -110,8 +138,14 @@ test('the adversarial batch stays in the ε-ball and [0, 1], raises the loss, an
 
 test('invalid adversarial-training settings in a run config are rejected', () => {
   const m = linearModel();
-  assert.throws(() => makeBatchTransform(config({ epsilon: 0, steps: 5, stepSize: 0.01, ratio: 1 }), m), /ε \(l∞ radius in pixel units\) must be in \(0, 1\]/);
-  assert.throws(() => makeBatchTransform(config({ epsilon: 0.1, steps: 0, stepSize: 0.01, ratio: 1 }), m), /steps must be a positive integer/);
+  assert.throws(
+    () => makeBatchTransform(config({ epsilon: 0, steps: 5, stepSize: 0.01, ratio: 1 }), m),
+    /ε \(l∞ radius in pixel units\) must be in \(0, 1\]/,
+  );
+  assert.throws(
+    () => makeBatchTransform(config({ epsilon: 0.1, steps: 0, stepSize: 0.01, ratio: 1 }), m),
+    /steps must be a positive integer/,
+  );
   assert.throws(() => makeBatchTransform(config({ epsilon: 0.1, steps: 3, stepSize: 0.01, ratio: 1.5 }), m), /ratio must be in \(0, 1\]/);
   m.dispose();
 });

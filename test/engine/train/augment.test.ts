@@ -34,7 +34,9 @@ test('random crop + flip equals the pixel-by-pixel definition', () => {
   const data = randomArray(6 * 8 * 7 * 3, 5, 0.1, 1);
   for (const flip of [true, false]) {
     const p = cropFlipParams(6, 4, flip, 9, 17);
-    const got = tf.tidy(() => randomCropFlip(tf.tensor4d(data, shape as [number, number, number, number]), { pad: 4, flip, seed: 9, step: 17 }).dataSync());
+    const got = tf.tidy(() =>
+      randomCropFlip(tf.tensor4d(data, shape as [number, number, number, number]), { pad: 4, flip, seed: 9, step: 17 }).dataSync(),
+    );
     assert.deepEqual(Array.from(got), Array.from(reference(data, shape, 4, p)));
   }
 });
@@ -51,7 +53,23 @@ test('the random choices depend only on (seed, step): resume replays them; crop 
 });
 
 function config(extra: Partial<RunConfig>): RunConfig {
-  return { formatVersion: 1, name: 't', model: 'm', dataset: 'cifar10', mu: 0, labelSmoothing: 0, epochs: 1, batchSize: 4, learningRate: 1e-3, seed: 2, trainSamples: 4, testSamples: 4, backendRequested: 'auto', createdAt: '', ...extra };
+  return {
+    formatVersion: 1,
+    name: 't',
+    model: 'm',
+    dataset: 'cifar10',
+    mu: 0,
+    labelSmoothing: 0,
+    epochs: 1,
+    batchSize: 4,
+    learningRate: 1e-3,
+    seed: 2,
+    trainSamples: 4,
+    testSamples: 4,
+    backendRequested: 'auto',
+    createdAt: '',
+    ...extra,
+  };
 }
 
 test('the run config picks the transform: none → no transform, crop → no mirrored images', () => {
@@ -61,7 +79,9 @@ test('the run config picks the transform: none → no transform, crop → no mir
   // A batch whose only structure is left/right: a mirror would show as a reversed ramp.
   const ramp = Float32Array.from({ length: 4 * 32 * 32 }, (_, i) => (i % 32) / 32);
   for (let step = 0; step < 5; step++) {
-    const out = tf.tidy(() => crop(tf.tensor4d(ramp, [4, 32, 32, 1]), tf.tensor1d([0, 1, 2, 3], 'int32'), { epoch: 0, step, seed: 2 }).dataSync());
+    const out = tf.tidy(() =>
+      crop(tf.tensor4d(ramp, [4, 32, 32, 1]), tf.tensor1d([0, 1, 2, 3], 'int32'), { epoch: 0, step, seed: 2 }).dataSync(),
+    );
     for (let i = 0; i < 4; i++) {
       const row = Array.from(out.subarray(i * 1024 + 16 * 32, i * 1024 + 17 * 32)).filter((v) => v > 0);
       for (let k = 1; k < row.length; k++) assert.ok(row[k]! > row[k - 1]!, 'crop-only keeps the left-to-right order');

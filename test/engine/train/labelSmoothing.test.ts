@@ -32,7 +32,9 @@ test('LSR: batch-mean cross-entropy against smoothed targets and its gradient p 
   const yt = tf.tensor1d(y, 'int32');
   const ce = defendedLoss(zt, yt, { mu: 0, labelSmoothing: a }).ce.dataSync()[0]!;
   assert.ok(Math.abs(ce - hand.reduce((s, h) => s + h.ce, 0) / 3) < 1e-6);
-  const g = tf.grad((logits: tf.Tensor) => defendedLoss(logits as tf.Tensor2D, yt, { mu: 0, labelSmoothing: a }).loss)(zt).arraySync() as number[][];
+  const g = tf
+    .grad((logits: tf.Tensor) => defendedLoss(logits as tf.Tensor2D, yt, { mu: 0, labelSmoothing: a }).loss)(zt)
+    .arraySync() as number[][];
   hand.forEach((h, i) => h.grad.forEach((gi, j) => assert.ok(Math.abs(g[i]![j]! - gi / 3) < 1e-6, `∂/∂z[${i}][${j}]`)));
 });
 
@@ -42,7 +44,9 @@ test('LSR: the per-sample optimum is p = t, i.e. p_true = 1 − α + α/K (what 
   // Logits with p = t exactly: z_i = log t_i. The gradient vanishes there.
   const t = Array.from({ length: k }, (_, i) => (i === 4 ? 1 - a : 0) + a / k);
   const zt = tf.tensor2d([t.map(Math.log)]);
-  const g = tf.grad((logits: tf.Tensor) => defendedLoss(logits as tf.Tensor2D, tf.tensor1d([4], 'int32'), { mu: 0, labelSmoothing: a }).loss)(zt).dataSync();
+  const g = tf
+    .grad((logits: tf.Tensor) => defendedLoss(logits as tf.Tensor2D, tf.tensor1d([4], 'int32'), { mu: 0, labelSmoothing: a }).loss)(zt)
+    .dataSync();
   assert.ok(Math.max(...Array.from(g, Math.abs)) < 1e-6);
   assert.ok(Math.abs(byHand(t.map(Math.log), 4, a).p[4]! - (1 - a + a / k)) < 1e-9);
 });

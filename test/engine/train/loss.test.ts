@@ -40,7 +40,10 @@ test('float64 statistics stay finite where 1/softmax overflows float32', () => {
 });
 
 test('defended loss matches hand-computed values', () => {
-  const z = [[1.5, -0.3, 0.2, 0.0], [0.1, 0.1, 2.0, -1.0]];
+  const z = [
+    [1.5, -0.3, 0.2, 0.0],
+    [0.1, 0.1, 2.0, -1.0],
+  ];
   const y = [0, 2];
   const mu = 0.05;
   const { loss, ce } = defendedLoss(tf.tensor2d(z), tf.tensor1d(y, 'int32'), { mu });
@@ -52,7 +55,10 @@ test('defended loss matches hand-computed values', () => {
 });
 
 test('μ = 0 is exactly plain cross-entropy', () => {
-  const z = tf.tensor2d([[3, 1, -2], [0, 5, 1]]);
+  const z = tf.tensor2d([
+    [3, 1, -2],
+    [0, 5, 1],
+  ]);
   const y = tf.tensor1d([1, 1], 'int32');
   const a = defendedLoss(z, y, { mu: 0 }).loss.dataSync()[0]!;
   const plain = tf.losses.softmaxCrossEntropy(tf.oneHot(y, 3), z).dataSync()[0]!;
@@ -75,7 +81,9 @@ test('gradient of the defended loss w.r.t. logits matches central finite differe
   const z0 = [0.7, -1.2, 0.3, 2.1, -0.4];
   const label = 3;
   const mu = 0.022;
-  const g = tf.grad((z: tf.Tensor) => defendedLoss(z as tf.Tensor2D, tf.tensor1d([label], 'int32'), { mu }).loss)(tf.tensor2d([z0])).dataSync();
+  const g = tf
+    .grad((z: tf.Tensor) => defendedLoss(z as tf.Tensor2D, tf.tensor1d([label], 'int32'), { mu }).loss)(tf.tensor2d([z0]))
+    .dataSync();
   const h = 1e-5;
   for (let i = 0; i < z0.length; i++) {
     const zp = [...z0];

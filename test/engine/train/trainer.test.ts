@@ -9,7 +9,19 @@ import { epochOrder, train, TrainingError, type TrainRequest } from '../../../sr
 import { tmpDir, useEngineBackend } from '../../helpers';
 
 const store = tmpDir();
-const base: TrainRequest = { model: 'convnet', dataset: 'mnist', mu: 0, epochs: 1, batchSize: 32, learningRate: 1e-3, seed: 3, limitTrain: 1500, limitTest: 500, storeDir: store, logEvery: 10 };
+const base: TrainRequest = {
+  model: 'convnet',
+  dataset: 'mnist',
+  mu: 0,
+  epochs: 1,
+  batchSize: 32,
+  learningRate: 1e-3,
+  seed: 3,
+  limitTrain: 1500,
+  limitTest: 500,
+  storeDir: store,
+  logEvery: 10,
+};
 
 before(async () => {
   await useEngineBackend();
@@ -17,7 +29,10 @@ before(async () => {
 
 test('epoch order is a seeded permutation that differs between epochs', () => {
   const a = epochOrder(100, 1, 0);
-  assert.deepEqual(Array.from(a).sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    Array.from(a).sort((x, y) => x - y),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   assert.deepEqual(Array.from(epochOrder(100, 1, 0)), Array.from(a));
   assert.notDeepEqual(Array.from(epochOrder(100, 1, 1)), Array.from(a));
   assert.notDeepEqual(Array.from(epochOrder(100, 2, 0)), Array.from(a));
@@ -31,13 +46,15 @@ test('a short baseline run on 1,500 MNIST samples reaches ≥ 70% test accuracy 
   assert.equal(baseline.state, 'completed');
   assert.ok(baseline.testAccuracy! >= 0.7, `test accuracy ${baseline.testAccuracy}`);
   const dir = baseline.runDir;
-  for (const f of ['config.json', 'status.json', 'metrics.jsonl', 'train.fimlog', 'summary.json']) assert.ok(fs.existsSync(path.join(dir, f)), f);
+  for (const f of ['config.json', 'status.json', 'metrics.jsonl', 'train.fimlog', 'summary.json'])
+    assert.ok(fs.existsSync(path.join(dir, f)), f);
   const info = readRun(dir);
   assert.equal(info.effectiveState, 'completed');
   assert.equal(info.config!.trainSamples, 1500);
   assert.equal(info.config!.mu, 0);
   assert.deepEqual(listCheckpoints(dir), ['epoch-0001']);
-  for (const f of ['model.json', 'weights.bin', 'optimizer.bin', 'state.json']) assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'epoch-0001', f)), f);
+  for (const f of ['model.json', 'weights.bin', 'optimizer.bin', 'state.json'])
+    assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'epoch-0001', f)), f);
   const m = readMetrics(dir);
   assert.equal(m.skippedLines, 0);
   const steps = m.records.filter((r) => r.kind === 'step');

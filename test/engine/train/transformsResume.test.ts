@@ -13,7 +13,11 @@ process.env.FIM_THREADS = '1';
 
 before(async () => {
   await useEngineBackend();
-  const splits = (): DatasetSplits => ({ train: toyDataset(48, [28, 28, 1], 3, 10), test: toyDataset(20, [28, 28, 1], 4, 10), source: 'toy' });
+  const splits = (): DatasetSplits => ({
+    train: toyDataset(48, [28, 28, 1], 3, 10),
+    test: toyDataset(20, [28, 28, 1], 4, 10),
+    source: 'toy',
+  });
   registerDataset({ name: 'toy-transforms', description: 'toy data for the transform tests', needsDataDir: false, load: splits });
 });
 

@@ -17,11 +17,13 @@ test('tidyRead returns the values and leaves no tensor behind, intermediates inc
 test('tidyRead frees the tensors when the function throws', async () => {
   await tf.setBackend('cpu');
   const before = tf.memory().numTensors;
-  assert.throws(() =>
-    tidyRead(() => {
-      tf.tensor1d([1, 2]);
-      throw new Error('boom');
-    }),
-  /boom/);
+  assert.throws(
+    () =>
+      tidyRead(() => {
+        tf.tensor1d([1, 2]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(tf.memory().numTensors, before);
 });

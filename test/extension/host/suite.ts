@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { COMMAND } from '../../../src/extension/commandIds';
 
 const tests: [string, () => Promise<void>][] = [];
 const test = (name: string, f: () => Promise<void>) => tests.push([name, f]);
@@ -26,7 +27,17 @@ async function activate(): Promise<void> {
 test('activates and registers every FIM command', async () => {
   await activate();
   const all = await vscode.commands.getCommands(true);
-  for (const c of ['fim.trainDefended', 'fim.trainBaseline', 'fim.inspectRun', 'fim.attackSweep', 'fim.compareRuns', 'fim.openTrainingLog', 'fim.stopJob', 'fim.resumeRun']) assert.ok(all.includes(c), c);
+  for (const c of [
+    COMMAND.trainDefended,
+    COMMAND.trainBaseline,
+    COMMAND.inspectRun,
+    COMMAND.attackSweep,
+    COMMAND.compareRuns,
+    COMMAND.openTrainingLog,
+    COMMAND.stopJob,
+    COMMAND.resumeRun,
+  ])
+    assert.ok(all.includes(c), c);
 });
 
 test('train.fimlog gets the fimlog language and a hover with context', async () => {
@@ -36,7 +47,10 @@ test('train.fimlog gets the fimlog language and a hover with context', async () 
   const uri = vscode.Uri.file(path.join(store, run, 'train.fimlog'));
   const doc = await vscode.workspace.openTextDocument(uri);
   assert.equal(doc.languageId, 'fimlog');
-  const line = doc.getText().split('\n').findIndex((l) => / step epoch=2 /.test(l));
+  const line = doc
+    .getText()
+    .split('\n')
+    .findIndex((l) => / step epoch=2 /.test(l));
   const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(line, 30));
   const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : ''))).join('\n');
   assert.match(text, /vs end of epoch 1/);
@@ -49,19 +63,31 @@ test('CodeLens above a model.json offers training', async () => {
   await vscode.workspace.openTextDocument(uri);
   const lenses = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
   const titles = lenses.map((l) => l.command?.title ?? '');
-  assert.ok(titles.some((t) => t.includes('Train Defended Model')), titles.join(', '));
+  assert.ok(
+    titles.some((t) => t.includes('Train Defended Model')),
+    titles.join(', '),
+  );
 });
 
 test('opens the panels of fixture runs without errors', async () => {
   const store = path.join(workspaceDir(), '.fim', 'runs');
   const runs = fs.readdirSync(store).map((d) => path.join(store, d));
-  await vscode.commands.executeCommand('fim.openDashboard', runs[0]);
-  await vscode.commands.executeCommand('fim.openAdversarial', runs[0]);
-  await vscode.commands.executeCommand('fim.compareRuns', runs[0], runs);
+  await vscode.commands.executeCommand(COMMAND.openDashboard, runs[0]);
+  await vscode.commands.executeCommand(COMMAND.openAdversarial, runs[0]);
+  await vscode.commands.executeCommand(COMMAND.compareRuns, runs[0], runs);
   const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label));
-  assert.ok(tabs.some((t) => t.startsWith('Training:')), tabs.join(', '));
-  assert.ok(tabs.some((t) => t.startsWith('Adversarial Images:')), tabs.join(', '));
-  assert.ok(tabs.some((t) => t.startsWith('Fooling Ratio:')), tabs.join(', '));
+  assert.ok(
+    tabs.some((t) => t.startsWith('Training:')),
+    tabs.join(', '),
+  );
+  assert.ok(
+    tabs.some((t) => t.startsWith('Adversarial Images:')),
+    tabs.join(', '),
+  );
+  assert.ok(
+    tabs.some((t) => t.startsWith('Fooling Ratio:')),
+    tabs.join(', '),
+  );
 });
 
 export async function run(): Promise<void> {

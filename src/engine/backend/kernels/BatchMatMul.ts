@@ -11,7 +11,12 @@ const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
  * transposes are read in place. Batch dimensions must be equal, or one side unbatched; other
  * broadcasts, prelu/leaky/elu/sigmoid epilogues and non-float inputs go to the stock kernel.
  */
-export function matMulNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: BatchMatMulAttrs | _FusedMatMulAttrs): TensorInfo | null {
+export function matMulNative(
+  addon: NativeAddon,
+  b: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: BatchMatMulAttrs | _FusedMatMulAttrs,
+): TensorInfo | null {
   const { a, b: bm, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
   if (!a || !bm || a.dtype !== 'float32' || bm.dtype !== 'float32' || a.shape.length < 2 || bm.shape.length < 2) return null;
   const act = ACTIVATION[(attrs as Partial<_FusedMatMulAttrs>).activation ?? 'linear'];
@@ -33,7 +38,21 @@ export function matMulNative(addon: NativeAddon, b: WasmBackendLike, inputs: Nam
   if (bias && (bias.dtype !== 'float32' || prod(bias.shape) !== N || bias.shape[bias.shape.length - 1] !== N)) return null;
   const batch = Math.max(nA, nB);
   const out = b.makeOutput([...outBatch, M, N], 'float32');
-  const args = [heapOffset(b, a), heapOffset(b, bm), heapOffset(b, bias), heapOffset(b, out), batch, M, N, K, attrs.transposeA ? 1 : 0, attrs.transposeB ? 1 : 0, nA > 1 ? 1 : 0, nB > 1 ? 1 : 0, act];
+  const args = [
+    heapOffset(b, a),
+    heapOffset(b, bm),
+    heapOffset(b, bias),
+    heapOffset(b, out),
+    batch,
+    M,
+    N,
+    K,
+    attrs.transposeA ? 1 : 0,
+    attrs.transposeB ? 1 : 0,
+    nA > 1 ? 1 : 0,
+    nB > 1 ? 1 : 0,
+    act,
+  ];
   addon.matMul(heapBuffer(b), new Float64Array(args));
   return out;
 }

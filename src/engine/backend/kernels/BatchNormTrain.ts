@@ -1,4 +1,14 @@
-import { engine, registerGradient, type GradConfig, type KernelConfig, type NamedAttrMap, type NamedTensorMap, type Tensor, type Tensor1D, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  engine,
+  registerGradient,
+  type GradConfig,
+  type KernelConfig,
+  type NamedAttrMap,
+  type NamedTensorMap,
+  type Tensor,
+  type Tensor1D,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { heapBuffer, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
 
@@ -22,7 +32,11 @@ export interface BatchNormTrainAttrs {
 /** [y, mean, variance]; gamma and beta have one value per channel (the last axis). */
 export function batchNormTrain(x: Tensor, gamma: Tensor1D, beta: Tensor1D, epsilon: number): [Tensor, Tensor1D, Tensor1D] {
   const attrs: BatchNormTrainAttrs = { epsilon };
-  return engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta } as unknown as NamedTensorMap, attrs as unknown as NamedAttrMap) as unknown as [Tensor, Tensor1D, Tensor1D];
+  return engine().runKernel(BATCH_NORM_TRAIN, { x, gamma, beta }, attrs as unknown as NamedAttrMap) as unknown as [
+    Tensor,
+    Tensor1D,
+    Tensor1D,
+  ];
 }
 
 const gradConfig: GradConfig = {
@@ -31,13 +45,13 @@ const gradConfig: GradConfig = {
   outputsToSave: [false, true, true],
   gradFunc: (dys, saved, attrs) => {
     const [dy, dmean, dvariance] = dys as Tensor[];
-    const [x, gamma, mean, variance] = saved as Tensor[];
+    const [x, gamma, mean, variance] = saved;
     // Computed here, not in the closures: all three come from one kernel, and tfjs disposes
     // whatever the backward pass does not use when it ends.
     const [dx, dgamma, dbeta] = engine().runKernel(
       BATCH_NORM_TRAIN_GRAD,
       { x, dy, gamma, mean, variance, dmean, dvariance } as unknown as NamedTensorMap,
-      attrs as NamedAttrMap,
+      attrs,
     ) as unknown as Tensor[];
     return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
   },
@@ -51,7 +65,17 @@ export function registerBatchNormTrainGradient(): void {
 }
 
 /** Portable forward over [N, C] rows; sums in float64 like tfjs's cpu backend. */
-export function batchNormTrainRows(N: number, C: number, x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, y: Float32Array, mean: Float32Array, variance: Float32Array): void {
+export function batchNormTrainRows(
+  N: number,
+  C: number,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+  y: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+): void {
   const s = new Float64Array(C);
   for (let r = 0; r < N; r++) for (let c = 0, o = r * C; c < C; c++) s[c]! += x[o + c]!;
   for (let c = 0; c < C; c++) mean[c] = s[c]! / N;
@@ -71,8 +95,19 @@ export function batchNormTrainRows(N: number, C: number, x: Float32Array, gamma:
 
 /** Portable gradient over [N, C] rows (see the file comment for the formula). */
 export function batchNormTrainGradRows(
-  N: number, C: number, x: Float32Array, dy: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array,
-  dmean: Float32Array, dvariance: Float32Array, eps: number, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+  N: number,
+  C: number,
+  x: Float32Array,
+  dy: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  dmean: Float32Array,
+  dvariance: Float32Array,
+  eps: number,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
 ): void {
   const sdy = new Float64Array(C);
   const sdyxm = new Float64Array(C);
@@ -95,7 +130,8 @@ export function batchNormTrainGradRows(
     k[c] = (g * inv * sdyx * inv - 2 * dvariance[c]!) / N;
     b[c] = (g * inv * sdy[c]! - dmean[c]!) / N;
   }
-  for (let r = 0; r < N; r++) for (let c = 0, o = r * C; c < C; c++) dx[o + c] = a[c]! * dy[o + c]! - b[c]! - k[c]! * (x[o + c]! - mean[c]!);
+  for (let r = 0; r < N; r++)
+    for (let c = 0, o = r * C; c < C; c++) dx[o + c] = a[c]! * dy[o + c]! - b[c]! - k[c]! * (x[o + c]! - mean[c]!);
 }
 
 function rowsOf(x: TensorInfo): [number, number] {
@@ -123,7 +159,20 @@ export function batchNormTrainWasmConfigs(addon: NativeAddon | null): KernelConf
       const outs = outputsLike(b, x!);
       const [y, mean, variance] = outs as [TensorInfo, TensorInfo, TensorInfo];
       if (addon) {
-        addon.batchNormTrain(heapBuffer(b), new Float64Array([heapOffset(b, x), heapOffset(b, gamma), heapOffset(b, beta), heapOffset(b, y), heapOffset(b, mean), heapOffset(b, variance), N, C, eps]));
+        addon.batchNormTrain(
+          heapBuffer(b),
+          new Float64Array([
+            heapOffset(b, x),
+            heapOffset(b, gamma),
+            heapOffset(b, beta),
+            heapOffset(b, y),
+            heapOffset(b, mean),
+            heapOffset(b, variance),
+            N,
+            C,
+            eps,
+          ]),
+        );
       } else {
         const [yv, mv, vv] = [new Float32Array(N * C), new Float32Array(C), new Float32Array(C)];
         batchNormTrainRows(N, C, readHeap(b, x!), readHeap(b, gamma!), readHeap(b, beta!), eps, yv, mv, vv);

@@ -18,7 +18,16 @@ export function conv2DNative(
   attrs: Conv2DAttrs | FusedConv2DAttrs,
 ): TensorInfo | null {
   const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
-  if (!x || !filter || x.shape.includes(0) || filter.shape.includes(0) || x.dtype !== 'float32' || filter.dtype !== 'float32' || attrs.dataFormat !== 'NHWC') return null;
+  if (
+    !x ||
+    !filter ||
+    x.shape.includes(0) ||
+    filter.shape.includes(0) ||
+    x.dtype !== 'float32' ||
+    filter.dtype !== 'float32' ||
+    attrs.dataFormat !== 'NHWC'
+  )
+    return null;
   const activation = (attrs as Partial<FusedConv2DAttrs>).activation ?? 'linear';
   const act = NATIVE_ACTIVATION[activation];
   if (act === undefined || preluActivationWeights) return null;

@@ -1,4 +1,10 @@
-import { backend_util, type Conv2DBackpropFilterAttrs, type KernelFunc, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  type Conv2DBackpropFilterAttrs,
+  type KernelFunc,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { convDims, nativeFriendly } from './geometry';
 import { heapBuffer, heapF32, heapOffset, readHeap, writeHeap, type WasmBackendLike } from './wasmHeap';
@@ -36,11 +42,25 @@ export function gatherTapTransposed(x: Float32Array, c: backend_util.Conv2DInfo,
 export function convInfoForFilterGrad(x: TensorInfo, attrs: Conv2DBackpropFilterAttrs): backend_util.Conv2DInfo {
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   if (dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter: only NHWC is supported, got ${dataFormat}`);
-  return backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
+  return backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 /** The portable version; `matMul` is the backend's stock BatchMatMul kernel. */
-export function conv2DBackpropFilterPortable(b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: Conv2DBackpropFilterAttrs, matMul: KernelFunc): TensorInfo {
+export function conv2DBackpropFilterPortable(
+  b: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: Conv2DBackpropFilterAttrs,
+  matMul: KernelFunc,
+): TensorInfo {
   const { x, dy } = inputs as Record<string, TensorInfo>;
   const info = convInfoForFilterGrad(x!, attrs);
   const { inChannels: CI, outChannels: CO, filterHeight: FH, filterWidth: FW } = info;
@@ -59,7 +79,11 @@ export function conv2DBackpropFilterPortable(b: WasmBackendLike, inputs: NamedTe
       for (let fw = 0; fw < FW; fw++) {
         gatherTapTransposed(xs, info, fh, fw, tapData);
         writeHeap(b, tap, tapData);
-        const prod = matMul({ inputs: { a: tap, b: dy3 }, backend: b as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+        const prod = matMul({
+          inputs: { a: tap, b: dy3 },
+          backend: b,
+          attrs: { transposeA: false, transposeB: false },
+        }) as TensorInfo;
         // Views after the matmul's allocation (the heap may have grown).
         heapF32(b, out).set(heapF32(b, prod), (fh * FW + fw) * CI * CO);
         b.disposeData(prod.dataId);
@@ -71,7 +95,12 @@ export function conv2DBackpropFilterPortable(b: WasmBackendLike, inputs: NamedTe
   return out;
 }
 
-export function conv2DBackpropFilterNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: Conv2DBackpropFilterAttrs): TensorInfo | null {
+export function conv2DBackpropFilterNative(
+  addon: NativeAddon,
+  b: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: Conv2DBackpropFilterAttrs,
+): TensorInfo | null {
   const { x, dy } = inputs as Record<string, TensorInfo>;
   const info = convInfoForFilterGrad(x!, attrs);
   if (!nativeFriendly(info)) return null;

@@ -1,4 +1,19 @@
-import { add, backend_util, FusedBatchNorm, mul, neg, registerGradient, reshape, rsqrt, scalar, sub, sum, type FusedBatchNormAttrs, type GradConfig, type Tensor } from '@tensorflow/tfjs-core';
+import {
+  add,
+  backend_util,
+  FusedBatchNorm,
+  mul,
+  neg,
+  registerGradient,
+  reshape,
+  rsqrt,
+  scalar,
+  sub,
+  sum,
+  type FusedBatchNormAttrs,
+  type GradConfig,
+  type Tensor,
+} from '@tensorflow/tfjs-core';
 
 /**
  * The gradient of FusedBatchNorm (inference-mode batch norm: fixed mean and variance), replacing

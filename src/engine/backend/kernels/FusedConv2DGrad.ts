@@ -1,6 +1,19 @@
 import {
-  Conv2DBackpropFilter, Conv2DBackpropInput, engine, FusedConv2D, mul, registerGradient, step, sum,
-  type FusedConv2DAttrs, type GradConfig, type NamedAttrMap, type NamedTensorMap, type Tensor, type Tensor1D, type Tensor4D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  engine,
+  FusedConv2D,
+  mul,
+  registerGradient,
+  step,
+  sum,
+  type FusedConv2DAttrs,
+  type GradConfig,
+  type NamedAttrMap,
+  type NamedTensorMap,
+  type Tensor,
+  type Tensor1D,
+  type Tensor4D,
 } from '@tensorflow/tfjs-core';
 
 /**
@@ -20,9 +33,17 @@ export function conv2dWithBias(
   pad: 'same' | 'valid',
   activation: ConvEpilogue,
 ): Tensor4D {
-  const attrs: FusedConv2DAttrs = { strides, pad, dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: 'floor', activation, leakyreluAlpha: 0 };
+  const attrs: FusedConv2DAttrs = {
+    strides,
+    pad,
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: 'floor',
+    activation,
+    leakyreluAlpha: 0,
+  };
   const inputs = bias ? { x, filter, bias } : { x, filter };
-  return engine().runKernel(FusedConv2D, inputs as unknown as NamedTensorMap, attrs as unknown as NamedAttrMap) as Tensor4D;
+  return engine().runKernel<Tensor4D>(FusedConv2D, inputs as unknown as NamedTensorMap, attrs as unknown as NamedAttrMap);
 }
 
 const gradConfig: GradConfig = {
@@ -32,15 +53,16 @@ const gradConfig: GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const [x, filter, y] = saved as [Tensor4D, Tensor4D, Tensor4D];
     const { strides, pad, dimRoundingMode, activation, dilations } = attrs as unknown as FusedConv2DAttrs;
-    if (activation !== 'linear' && activation !== 'relu') throw new Error(`FusedConv2D gradient: activation ${activation} is not supported`);
+    if (activation !== 'linear' && activation !== 'relu')
+      throw new Error(`FusedConv2D gradient: activation ${activation} is not supported`);
     const d = Array.isArray(dilations) ? dilations : [dilations, dilations];
     if (d.some((v) => v !== 1)) throw new Error('FusedConv2D gradient: dilations other than 1 are not supported');
     // Shared by all three gradients, so computed once here (tfjs disposes it after the backward pass).
     const g = activation === 'relu' ? mul(dy as Tensor, step(y)) : (dy as Tensor);
     const common = { strides, pad, dataFormat: 'NHWC', dimRoundingMode };
     return {
-      x: () => engine().runKernel(Conv2DBackpropInput, { dy: g, filter } as unknown as NamedTensorMap, { ...common, inputShape: x.shape } as unknown as NamedAttrMap) as Tensor,
-      filter: () => engine().runKernel(Conv2DBackpropFilter, { x, dy: g } as unknown as NamedTensorMap, { ...common, filterShape: filter.shape } as unknown as NamedAttrMap) as Tensor,
+      x: () => engine().runKernel<Tensor>(Conv2DBackpropInput, { dy: g, filter }, { ...common, inputShape: x.shape }),
+      filter: () => engine().runKernel<Tensor>(Conv2DBackpropFilter, { x, dy: g }, { ...common, filterShape: filter.shape }),
       bias: () => sum(g, [0, 1, 2]),
     };
   },

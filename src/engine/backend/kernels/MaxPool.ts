@@ -4,7 +4,14 @@ import { nativeFriendly, poolDims } from './geometry';
 import { heapBuffer, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
 
 function poolInfo(shape: number[], attrs: MaxPoolAttrs | MaxPoolGradAttrs): backend_util.Conv2DInfo {
-  return backend_util.computePool2DInfo(shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  return backend_util.computePool2DInfo(
+    shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
 }
 
 export function maxPoolNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: MaxPoolAttrs): TensorInfo | null {
@@ -19,7 +26,7 @@ export function maxPoolNative(addon: NativeAddon, b: WasmBackendLike, inputs: Na
 
 /**
  * The max-pool gradient routes each dy to the first maximal element of its window in row-major
- * order, the tie rule of TensorFlow and PyTorch (design §1): on MNIST's flat background the
+ * order, the tie rule of TensorFlow and PyTorch (docs/design.md §1): on MNIST's flat background the
  * choice changes λmax(G_x) by tens of percent.
  */
 export function maxPoolGradNHWC(x: Float32Array, dy: Float32Array, dx: Float32Array, c: backend_util.Conv2DInfo): void {
@@ -68,7 +75,12 @@ export function maxPoolGradPortable(b: WasmBackendLike, inputs: NamedTensorInfoM
   return out;
 }
 
-export function maxPoolGradNative(addon: NativeAddon, b: WasmBackendLike, inputs: NamedTensorInfoMap, attrs: MaxPoolGradAttrs): TensorInfo | null {
+export function maxPoolGradNative(
+  addon: NativeAddon,
+  b: WasmBackendLike,
+  inputs: NamedTensorInfoMap,
+  attrs: MaxPoolGradAttrs,
+): TensorInfo | null {
   const { dy, input } = inputs as Record<string, TensorInfo | undefined>;
   if (!dy || !input || input.shape.length !== 4 || input.dtype !== 'float32' || input.shape.includes(0)) return null;
   const info = poolInfo(input.shape, attrs);

@@ -47,6 +47,9 @@ export function minMaxNative(addon: NativeAddon, op: 0 | 1, b: WasmBackendLike, 
   const [shape, sa, sb] = collapse(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(bt.shape, outShape));
   if (shape.length > 8) return null;
   const out = b.makeOutput(outShape, 'float32');
-  addon.minMax(heapBuffer(b), new Float64Array([heapOffset(b, a), heapOffset(b, bt), heapOffset(b, out), op, shape.length, ...shape, ...sa, ...sb]));
+  addon.minMax(
+    heapBuffer(b),
+    new Float64Array([heapOffset(b, a), heapOffset(b, bt), heapOffset(b, out), op, shape.length, ...shape, ...sa, ...sb]),
+  );
   return out;
 }

@@ -1,4 +1,17 @@
-import { cast, engine, getBackend, getKernel, mul, registerGradient, Relu, step, type GradConfig, type KernelConfig, type NamedTensorMap, type Tensor, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  cast,
+  engine,
+  getBackend,
+  getKernel,
+  mul,
+  registerGradient,
+  Relu,
+  step,
+  type GradConfig,
+  type KernelConfig,
+  type Tensor,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { heapBuffer, heapOffset, sizeOf, type WasmBackendLike } from './wasmHeap';
 
@@ -18,7 +31,7 @@ const gradConfig: GradConfig = {
     return {
       x: () =>
         x.dtype === 'float32' && getKernel(RELU_GRAD, getBackend())
-          ? (engine().runKernel(RELU_GRAD, { dy: g, x } as unknown as NamedTensorMap) as Tensor)
+          ? engine().runKernel<Tensor>(RELU_GRAD, { dy: g, x })
           : mul(g, step(cast(x, 'float32'))),
     };
   },

@@ -1,6 +1,13 @@
-import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { nativeStatus, type NativeAddon } from '../native/addon';
-import { registerProjectLayers } from '../../layers/register';
 import { matMulNative } from './BatchMatMul';
 import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './BatchNormTrain';
 import { conv2DNative } from './Conv2D';
@@ -71,7 +78,12 @@ interface Entry {
  * FIM_KERNELS_OFF=Name,Name keeps the stock kernel for those names (for profiling).
  */
 function wasmEntries(addon: NativeAddon | null): Entry[] {
-  const off = new Set((process.env.FIM_KERNELS_OFF ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const off = new Set(
+    (process.env.FIM_KERNELS_OFF ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const e: Entry[] = [];
   const stockMatMul = requireStock('BatchMatMul', 'wasm');
   const stockConv2D = requireStock('Conv2D', 'wasm');
@@ -82,7 +94,11 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
     add('Conv2D', (b, i, a) => conv2DNative(addon, b, i, a), true);
     add('FusedConv2D', (b, i, a) => conv2DNative(addon, b, i, a), true);
     add('Conv2DBackpropInput', (b, i, a) => conv2DBackpropInputNative(addon, b, i, a), true);
-    add('Conv2DBackpropFilter', (b, i, a) => conv2DBackpropFilterNative(addon, b, i, a) ?? conv2DBackpropFilterPortable(b, i, a, stockMatMul), true);
+    add(
+      'Conv2DBackpropFilter',
+      (b, i, a) => conv2DBackpropFilterNative(addon, b, i, a) ?? conv2DBackpropFilterPortable(b, i, a, stockMatMul),
+      true,
+    );
     add('MaxPool', (b, i, a) => maxPoolNative(addon, b, i, a), true);
     add('MaxPoolGrad', (b, i, a) => maxPoolGradNative(addon, b, i, a), true);
     add('Sum', (b, i, a) => sumLeadingNative(addon, b, i, a), true);
@@ -110,7 +126,6 @@ export function registerProjectKernels(tfBackend: string): KernelSetReport {
   registerFusedBatchNormGradient();
   registerFusedConv2DGradient();
   registerReluGradient();
-  registerProjectLayers();
   if (tfBackend !== 'wasm') return { details: [] };
   const { addon, summary } = nativeStatus();
   const entries = wasmEntries(addon);

@@ -55,7 +55,10 @@ function nativeDir(): string | null {
 /** Same digest as scripts/build-native.mjs's sourceHash. */
 export function nativeSourceHash(srcDir: string): string {
   const h = crypto.createHash('sha256');
-  for (const f of fs.readdirSync(srcDir).filter((f) => /\.(cc|h)$/.test(f)).sort()) {
+  for (const f of fs
+    .readdirSync(srcDir)
+    .filter((f) => /\.(cc|h)$/.test(f))
+    .sort()) {
     h.update(f);
     h.update(fs.readFileSync(path.join(srcDir, f)));
   }
@@ -81,7 +84,7 @@ function load(): NativeStatus {
   if (!dir) return absent('native/ not found next to the engine');
   const file = path.join(dir, 'build', ADDON_FILE);
   if (!fs.existsSync(file)) return absent(`not built; ${REBUILD}`);
-  let info: BuildInfo = {};
+  let info: BuildInfo;
   try {
     info = JSON.parse(fs.readFileSync(path.join(dir, 'build', 'build-info.json'), 'utf8')) as BuildInfo;
   } catch {

@@ -20,8 +20,12 @@ const config = {
   view: { stroke: '#ccc' },
 };
 
+// ES-module-only packages seen from CommonJS: an import type with resolution-mode is the only way
+// to name their types here, and typescript-eslint's parser cannot resolve it (tsc can).
+/* eslint-disable @typescript-eslint/consistent-type-imports, @typescript-eslint/no-unsafe-assignment */
 type VegaLite = typeof import('vega-lite', { with: { 'resolution-mode': 'import' } });
 type Vega = typeof import('vega', { with: { 'resolution-mode': 'import' } });
+/* eslint-enable @typescript-eslint/consistent-type-imports, @typescript-eslint/no-unsafe-assignment */
 
 /**
  * vega and vega-lite are loaded at run time from node_modules, not bundled: vega-canvas uses a
@@ -37,7 +41,7 @@ async function loadVega(): Promise<{ vl: VegaLite; vega: Vega }> {
 /** Renders a Vega-Lite spec to an SVG string. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const { vl, vega } = await loadVega();
-  const compiled = vl.compile({ ...spec, config: { ...config, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
+  const compiled = vl.compile({ ...spec, config: { ...config, ...(spec.config ?? {}) } }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -51,40 +55,104 @@ const pctAxis = { format: '.0%' };
 /** Fig. 2: test accuracy against μ, one dot per seed, the seed mean with its range, the paper's values. */
 export function fig2Spec(r: ReproduceReport): TopLevelSpec | null {
   const fim = r.accuracy.filter((a) => a.role === 'fim');
-  const seeds = fim.flatMap((a) => a.seeds.filter((s) => s.accuracy !== null).map((s) => ({ mu: a.mu, accuracy: s.accuracy, seed: `seed ${s.seed}` })));
+  const seeds = fim.flatMap((a) =>
+    a.seeds.filter((s) => s.accuracy !== null).map((s) => ({ mu: a.mu, accuracy: s.accuracy, seed: `seed ${s.seed}` })),
+  );
   if (seeds.length === 0) return null;
-  const means = fim.filter((a) => a.mean !== null).map((a) => ({ mu: a.mu, mean: a.mean, lo: a.seeds.length > 1 ? a.min : a.pooledCi![0], hi: a.seeds.length > 1 ? a.max : a.pooledCi![1] }));
-  const others = r.accuracy.filter((a) => a.role !== 'fim' && a.mean !== null).map((a) => ({ label: `${a.label}: ${(100 * a.mean!).toFixed(2)}%`, accuracy: a.mean }));
+  const means = fim
+    .filter((a) => a.mean !== null)
+    .map((a) => ({
+      mu: a.mu,
+      mean: a.mean,
+      lo: a.seeds.length > 1 ? a.min : a.pooledCi![0],
+      hi: a.seeds.length > 1 ? a.max : a.pooledCi![1],
+    }));
+  const others = r.accuracy
+    .filter((a) => a.role !== 'fim' && a.mean !== null)
+    .map((a) => ({ label: `${a.label}: ${(100 * a.mean!).toFixed(2)}%`, accuracy: a.mean }));
   const p = r.paper.fig2;
   const paper = [
     { mu: 0, accuracy: p.baselineAccuracy, what: 'paper: baseline ~99%' },
     { mu: p.defendedMu, accuracy: p.defendedAccuracy, what: `paper: ${(100 * p.defendedAccuracy).toFixed(1)}% at μ = ${p.defendedMu}` },
   ];
-  const all = [...seeds.map((s) => s.accuracy!), ...means.map((m) => m.lo!), ...paper.map((x) => x.accuracy), ...others.map((o) => o.accuracy!)];
+  const all = [
+    ...seeds.map((s) => s.accuracy!),
+    ...means.map((m) => m.lo!),
+    ...paper.map((x) => x.accuracy),
+    ...others.map((o) => o.accuracy!),
+  ];
   const lo = Math.max(0, Math.floor(Math.min(...all) * 200) / 200 - 0.005);
   const y = { type: 'quantitative' as const, title: 'test accuracy', scale: { domain: [lo, 1] }, axis: { format: '.1%' } };
   const xMax = Math.max(p.defendedMu, ...fim.map((a) => a.mu)) * 1.05;
-  const x = { field: 'mu', type: 'quantitative' as const, title: 'μ (weight of the trace term)', scale: { domain: [0, xMax], nice: false } };
+  const x = {
+    field: 'mu',
+    type: 'quantitative' as const,
+    title: 'μ (weight of the trace term)',
+    scale: { domain: [0, xMax], nice: false },
+  };
   return {
     $schema: SCHEMA,
     width: WIDTH,
     height: HEIGHT,
-    title: { text: 'Fig. 2 — accuracy vs μ', subtitle: `${r.plan.testSamples} MNIST test samples; line: seed mean, bars: range over seeds (one seed: 95% Wilson CI)` },
+    title: {
+      text: 'Fig. 2 — accuracy vs μ',
+      subtitle: `${r.plan.testSamples} MNIST test samples; line: seed mean, bars: range over seeds (one seed: 95% Wilson CI)`,
+    },
     layer: [
       { data: { values: means }, mark: { type: 'rule', color: '#1f77b4' }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' } } },
-      { data: { values: means }, mark: { type: 'line', color: '#1f77b4', point: { filled: true, size: 50 } }, encoding: { x, y: { ...y, field: 'mean' } } },
-      { data: { values: seeds }, mark: { type: 'point', color: '#1f77b4', opacity: 0.5, size: 25 }, encoding: { x, y: { ...y, field: 'accuracy' } } },
+      {
+        data: { values: means },
+        mark: { type: 'line', color: '#1f77b4', point: { filled: true, size: 50 } },
+        encoding: { x, y: { ...y, field: 'mean' } },
+      },
+      {
+        data: { values: seeds },
+        mark: { type: 'point', color: '#1f77b4', opacity: 0.5, size: 25 },
+        encoding: { x, y: { ...y, field: 'accuracy' } },
+      },
       ...(others.length
-        ? [{ data: { values: others }, mark: { type: 'rule' as const, strokeDash: [2, 2] }, encoding: { y: { ...y, field: 'accuracy' }, color: { field: 'label', type: 'nominal' as const, title: 'comparison models', scale: { range: ['#2ca02c', '#d62728', '#9467bd'] } } } }]
+        ? [
+            {
+              data: { values: others },
+              mark: { type: 'rule' as const, strokeDash: [2, 2] },
+              encoding: {
+                y: { ...y, field: 'accuracy' },
+                color: {
+                  field: 'label',
+                  type: 'nominal' as const,
+                  title: 'comparison models',
+                  scale: { range: ['#2ca02c', '#d62728', '#9467bd'] },
+                },
+              },
+            },
+          ]
         : []),
-      { data: { values: paper }, mark: { type: 'point', filled: false, color: 'black', size: 90, strokeWidth: 2 }, encoding: { x, y: { ...y, field: 'accuracy' }, shape: { field: 'what', type: 'nominal', title: 'published', scale: { range: ['diamond', 'triangle-up'] } } } },
+      {
+        data: { values: paper },
+        mark: { type: 'point', filled: false, color: 'black', size: 90, strokeWidth: 2 },
+        encoding: {
+          x,
+          y: { ...y, field: 'accuracy' },
+          shape: { field: 'what', type: 'nominal', title: 'published', scale: { range: ['diamond', 'triangle-up'] } },
+        },
+      },
     ],
     resolve: { scale: { color: 'independent', shape: 'independent' } },
-  } as TopLevelSpec;
+  };
 }
 
 function sweepValues(series: SweepSeries[]) {
-  return series.flatMap((s) => s.points.map((p) => ({ model: s.label, epsilon: p.epsilon, ratio: p.ratio, lo: p.ci[0], hi: p.ci[1], n: p.correct, attack: s.attack.toUpperCase() })));
+  return series.flatMap((s) =>
+    s.points.map((p) => ({
+      model: s.label,
+      epsilon: p.epsilon,
+      ratio: p.ratio,
+      lo: p.ci[0],
+      hi: p.ci[1],
+      n: p.correct,
+      attack: s.attack.toUpperCase(),
+    })),
+  );
 }
 
 function sweepLayers(values: ReturnType<typeof sweepValues>, order: string[]) {
@@ -92,7 +160,11 @@ function sweepLayers(values: ReturnType<typeof sweepValues>, order: string[]) {
   const x = { field: 'epsilon', type: 'quantitative' as const, title: 'ε = ‖η‖₂² (squared l2 norm, paper §3.1)' };
   const y = { type: 'quantitative' as const, title: 'fooling ratio', scale: { domain: [0, 1] }, axis: pctAxis };
   return [
-    { data: { values }, mark: { type: 'area' as const, opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
+    {
+      data: { values },
+      mark: { type: 'area' as const, opacity: 0.15 },
+      encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color },
+    },
     { data: { values }, mark: { type: 'line' as const, point: true }, encoding: { x, y: { ...y, field: 'ratio' }, color } },
   ];
 }
@@ -108,13 +180,31 @@ export function fig3Spec(r: ReproduceReport): TopLevelSpec | null {
     $schema: SCHEMA,
     width: WIDTH,
     height: HEIGHT,
-    title: { text: 'Fig. 3 — OSSA fooling ratio vs ε', subtitle: [`ε is the SQUARED l2 norm ‖η‖₂² of the perturbation (paper §3.1); ${clip}`, `first ${r.plan.fig3.samples} test samples per seed, correctly classified ones; bands: 95% Wilson CI pooled over seeds`] },
+    title: {
+      text: 'Fig. 3 — OSSA fooling ratio vs ε',
+      subtitle: [
+        `ε is the SQUARED l2 norm ‖η‖₂² of the perturbation (paper §3.1); ${clip}`,
+        `first ${r.plan.fig3.samples} test samples per seed, correctly classified ones; bands: 95% Wilson CI pooled over seeds`,
+      ],
+    },
     layer: [
       ...sweepLayers(values, order),
-      { data: { values: [{ epsilon: p.epsilon, ratio: p.foolingBelow, what: `paper: < ${100 * p.foolingBelow}% at μ = ${p.mu} (an upper bound)` }] }, mark: { type: 'point', filled: false, color: 'black', size: 120, strokeWidth: 2 }, encoding: { x: { field: 'epsilon', type: 'quantitative' }, y: { field: 'ratio', type: 'quantitative' }, shape: { field: 'what', type: 'nominal', title: 'published', scale: { range: ['triangle-down'] } } } },
+      {
+        data: {
+          values: [
+            { epsilon: p.epsilon, ratio: p.foolingBelow, what: `paper: < ${100 * p.foolingBelow}% at μ = ${p.mu} (an upper bound)` },
+          ],
+        },
+        mark: { type: 'point', filled: false, color: 'black', size: 120, strokeWidth: 2 },
+        encoding: {
+          x: { field: 'epsilon', type: 'quantitative' },
+          y: { field: 'ratio', type: 'quantitative' },
+          shape: { field: 'what', type: 'nominal', title: 'published', scale: { range: ['triangle-down'] } },
+        },
+      },
     ],
     resolve: { scale: { shape: 'independent' } },
-  } as TopLevelSpec;
+  };
 }
 
 /** Fig. 5: FGM, OTCM and FGSM, one panel each, baseline vs defended (and comparison models). */
@@ -127,39 +217,80 @@ export function fig5Spec(r: ReproduceReport): TopLevelSpec | null {
     .map((series) => ({
       width: 300,
       height: 210,
-      title: { text: series[0]!.attack.toUpperCase(), subtitle: series[0]!.attack === 'fgm' ? 'l2 radius √ε' : 'sign step, l∞ = √ε/√N (l2 norm √ε before clipping)' },
+      title: {
+        text: series[0]!.attack.toUpperCase(),
+        subtitle: series[0]!.attack === 'fgm' ? 'l2 radius √ε' : 'sign step, l∞ = √ε/√N (l2 norm √ε before clipping)',
+      },
       layer: [
-        ...sweepLayers(sweepValues(series), series.map((s) => s.label)),
-        { data: { values: [{ epsilon: p.epsilon, ratio: p.foolingAbove, what: `paper: > ${100 * p.foolingAbove}% at μ = ${p.mu} (a lower bound)` }] }, mark: { type: 'point' as const, filled: false, color: 'black', size: 120, strokeWidth: 2 }, encoding: { x: { field: 'epsilon', type: 'quantitative' as const }, y: { field: 'ratio', type: 'quantitative' as const }, shape: { field: 'what', type: 'nominal' as const, title: 'published', scale: { range: ['triangle-up'] } } } },
+        ...sweepLayers(
+          sweepValues(series),
+          series.map((s) => s.label),
+        ),
+        {
+          data: {
+            values: [
+              { epsilon: p.epsilon, ratio: p.foolingAbove, what: `paper: > ${100 * p.foolingAbove}% at μ = ${p.mu} (a lower bound)` },
+            ],
+          },
+          mark: { type: 'point' as const, filled: false, color: 'black', size: 120, strokeWidth: 2 },
+          encoding: {
+            x: { field: 'epsilon', type: 'quantitative' as const },
+            y: { field: 'ratio', type: 'quantitative' as const },
+            shape: { field: 'what', type: 'nominal' as const, title: 'published', scale: { range: ['triangle-up'] } },
+          },
+        },
       ],
     }));
   return {
     $schema: SCHEMA,
-    title: { text: 'Fig. 5 — one-step attacks vs ε', subtitle: [`ε = squared l2 norm of the unclipped step (the axis of Fig. 3); inputs clipped to [0, 1]`, `first ${r.plan.fig5.samples} test samples per seed; bands: 95% Wilson CI`] },
+    title: {
+      text: 'Fig. 5 — one-step attacks vs ε',
+      subtitle: [
+        `ε = squared l2 norm of the unclipped step (the axis of Fig. 3); inputs clipped to [0, 1]`,
+        `first ${r.plan.fig5.samples} test samples per seed; bands: 95% Wilson CI`,
+      ],
+    },
     hconcat: panels,
     resolve: { scale: { color: 'shared', shape: 'shared' } },
-  } as TopLevelSpec;
+  };
 }
 
 /** Table 1 as a chart: ratio defended/baseline of mean minimum distance, with bootstrap CIs and the paper's ratio. */
 export function table1Spec(r: ReproduceReport): TopLevelSpec | null {
   const rows = r.table1.filter((x) => x.ratio !== null);
   if (rows.length === 0) return null;
-  const values = rows.map((x) => ({ attack: x.attack, ratio: x.ratio, lo: x.ratioCi?.[0] ?? x.ratio, hi: x.ratioCi?.[1] ?? x.ratio, paper: x.paper?.ratio ?? null }));
+  const values = rows.map((x) => ({
+    attack: x.attack,
+    ratio: x.ratio,
+    lo: x.ratioCi?.[0] ?? x.ratio,
+    hi: x.ratioCi?.[1] ?? x.ratio,
+    paper: x.paper?.ratio ?? null,
+  }));
   const x = { field: 'attack', type: 'nominal' as const, title: null, sort: rows.map((r0) => r0.attack) };
   const y = { type: 'quantitative' as const, title: `mean distance ratio μ = ${r.plan.muRoles.tables} / μ = 0` };
   return {
     $schema: SCHEMA,
     width: WIDTH,
     height: 220,
-    title: { text: 'Table 1 — how much farther the nearest adversarial is on the defended model', subtitle: 'bars: ours with 95% bootstrap CI; black ticks: the paper; dashed: ratio 1 (no change)' },
+    title: {
+      text: 'Table 1 — how much farther the nearest adversarial is on the defended model',
+      subtitle: 'bars: ours with 95% bootstrap CI; black ticks: the paper; dashed: ratio 1 (no change)',
+    },
     layer: [
       { data: { values }, mark: { type: 'bar', color: '#1f77b4', opacity: 0.8 }, encoding: { x, y: { ...y, field: 'ratio' } } },
       { data: { values }, mark: { type: 'rule', color: '#333' }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' } } },
-      { data: { values: values.filter((v) => v.paper !== null) }, mark: { type: 'tick', color: 'black', thickness: 3, size: 26 }, encoding: { x, y: { ...y, field: 'paper' } } },
-      { data: { values: [{ one: 1 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#888' }, encoding: { y: { field: 'one', type: 'quantitative' } } },
+      {
+        data: { values: values.filter((v) => v.paper !== null) },
+        mark: { type: 'tick', color: 'black', thickness: 3, size: 26 },
+        encoding: { x, y: { ...y, field: 'paper' } },
+      },
+      {
+        data: { values: [{ one: 1 }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#888' },
+        encoding: { y: { field: 'one', type: 'quantitative' } },
+      },
     ],
-  } as TopLevelSpec;
+  };
 }
 
 export interface Chart {

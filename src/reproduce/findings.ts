@@ -1,5 +1,5 @@
-import type { AccuracyRow, Finding, ReproduceReport, SweepSeries, Verdict } from '../../runs/reproduce';
-import { wilsonInterval } from '../util/stats';
+import type { AccuracyRow, Finding, ReproduceReport, SweepSeries, Verdict } from '../runs/reproduce';
+import { wilsonInterval } from '../shared/stats';
 
 /**
  * Where our numbers agree with the paper's and where they do not, decided from the numbers with
@@ -18,7 +18,8 @@ const ci = (c: [number, number]) => `[${pct(c[0])}, ${pct(c[1])}]`;
 function accText(r: AccuracyRow): string {
   if (r.mean === null) return 'not trained';
   const n = r.seeds.filter((s) => s.accuracy !== null).length;
-  const spread = n > 1 ? ` ± ${pct(r.sd, 2)} (sd over ${n} seeds, range ${pct(r.min, 2)}–${pct(r.max, 2)})` : ` (1 seed; 95% CI ${ci(r.pooledCi!)})`;
+  const spread =
+    n > 1 ? ` ± ${pct(r.sd, 2)} (sd over ${n} seeds, range ${pct(r.min, 2)}–${pct(r.max, 2)})` : ` (1 seed; 95% CI ${ci(r.pooledCi!)})`;
   return `${pct(r.mean, 2)}${spread} on ${r.seeds[0]?.testSamples ?? '?'} test samples`;
 }
 
@@ -51,12 +52,14 @@ function pointAt(s: SweepSeries | undefined, eps: number) {
 /**
  * Says that the headline model trained to less than the paper's accuracy. Only where OSSA fools it
  * more than the baseline (`moreFooled`) does it add that an under-trained defended model behaves so
- * (design §2); a report where the defence already works must not claim the opposite.
+ * (docs/design.md §2); a report where the defence already works must not claim the opposite.
  */
 function undertrained(r: ReproduceReport, row: AccuracyRow | undefined, paperAcc: number, moreFooled = false): string | null {
   if (!row || row.mean === null || row.mean >= paperAcc - 0.005) return null;
   const gap = `the model reached ${pct(row.mean, 2)} test accuracy after ${r.plan.epochs} epochs, below the paper's ${pct(paperAcc, 1)}`;
-  return moreFooled ? `${gap}, and OSSA fools it more than the baseline, as it does an under-trained defended model (design §2)` : gap;
+  return moreFooled
+    ? `${gap}, and OSSA fools it more than the baseline, as it does an under-trained defended model (docs/design.md §2)`
+    : gap;
 }
 
 function check(r: ReproduceReport, id: string) {
@@ -72,9 +75,23 @@ export function findingsOf(r: ReproduceReport): Finding[] {
   const temp = check(r, 'temperature-scaling');
   const marginCe = check(r, 'margin-vs-ce');
 
-  out.push({ topic: 'Fig. 2: baseline accuracy', paper: pct(P.fig2.baselineAccuracy, 1), ours: base ? accText(base) : 'not trained', verdict: accVerdict(base?.mean ?? null, P.fig2.baselineAccuracy), ...(base && base.mean !== null && base.mean < P.fig2.baselineAccuracy - 0.005 ? { why: `${r.plan.epochs} epochs of training; the paper does not say how long it trained` } : {}) });
+  out.push({
+    topic: 'Fig. 2: baseline accuracy',
+    paper: pct(P.fig2.baselineAccuracy, 1),
+    ours: base ? accText(base) : 'not trained',
+    verdict: accVerdict(base?.mean ?? null, P.fig2.baselineAccuracy),
+    ...(base && base.mean !== null && base.mean < P.fig2.baselineAccuracy - 0.005
+      ? { why: `${r.plan.epochs} epochs of training; the paper does not say how long it trained` }
+      : {}),
+  });
   const headWhy = undertrained(r, head, P.fig2.defendedAccuracy);
-  out.push({ topic: `Fig. 2: accuracy at μ = ${r.plan.muRoles.headline}`, paper: `${pct(P.fig2.defendedAccuracy, 1)} at μ = ${P.fig2.defendedMu}`, ours: head ? accText(head) : 'not trained', verdict: accVerdict(head?.mean ?? null, P.fig2.defendedAccuracy), ...(headWhy ? { why: headWhy } : {}) });
+  out.push({
+    topic: `Fig. 2: accuracy at μ = ${r.plan.muRoles.headline}`,
+    paper: `${pct(P.fig2.defendedAccuracy, 1)} at μ = ${P.fig2.defendedMu}`,
+    ours: head ? accText(head) : 'not trained',
+    verdict: accVerdict(head?.mean ?? null, P.fig2.defendedAccuracy),
+    ...(headWhy ? { why: headWhy } : {}),
+  });
   const fims = r.accuracy.filter((a) => a.role === 'fim' && a.mu > 0 && a.mean !== null);
   if (base?.mean != null && fims.length > 0) {
     const worst = fims.reduce((a, b) => (b.mean! < a.mean! ? b : a));
@@ -94,10 +111,17 @@ export function findingsOf(r: ReproduceReport): Finding[] {
     const whys: string[] = [];
     const u = undertrained(r, head, P.fig2.defendedAccuracy, b6 !== undefined && h6.ratio > b6.ratio);
     if (u) whys.push(u);
-    if (h6.clipped) whys.push(`with the adversarial inputs clipped to [0, 1] the fooling ratio is ${pct(h6.clipped.ratio)} ${ci(h6.clipped.ci)}`);
+    if (h6.clipped)
+      whys.push(`with the adversarial inputs clipped to [0, 1] the fooling ratio is ${pct(h6.clipped.ratio)} ${ci(h6.clipped.ci)}`);
     const tv = temp?.values;
-    if (tv && tv.lambdaRatioBefore! >= 1) whys.push(`λmax(G_x) is not suppressed: the defended model's median is ×${tv.lambdaRatioBefore!.toPrecision(3)} the baseline's, so OSSA's one-step curvature is larger, not smaller`);
-    else if (tv && tv.lambdaRatioAfter! >= 0.8) whys.push(`the λmax(G_x) suppression OSSA feels is mostly a smaller logit scale: ×${tv.lambdaRatioBefore!.toPrecision(2)} of the baseline's before and ×${tv.lambdaRatioAfter!.toPrecision(2)} after temperature scaling`);
+    if (tv && tv.lambdaRatioBefore! >= 1)
+      whys.push(
+        `λmax(G_x) is not suppressed: the defended model's median is ×${tv.lambdaRatioBefore!.toPrecision(3)} the baseline's, so OSSA's one-step curvature is larger, not smaller`,
+      );
+    else if (tv && tv.lambdaRatioAfter! >= 0.8)
+      whys.push(
+        `the λmax(G_x) suppression OSSA feels is mostly a smaller logit scale: ×${tv.lambdaRatioBefore!.toPrecision(2)} of the baseline's before and ×${tv.lambdaRatioAfter!.toPrecision(2)} after temperature scaling`,
+      );
     out.push({
       topic: `Fig. 3: OSSA fooling ratio at ε = ${P.fig3.epsilon}, μ = ${r.plan.muRoles.headline}`,
       paper: `< ${pct(P.fig3.foolingBelow, 0)} at μ = ${P.fig3.mu}`,
@@ -116,7 +140,11 @@ export function findingsOf(r: ReproduceReport): Finding[] {
       ...(d.lo > 0 ? { why: 'the defended model is fooled more often than the baseline, not less' } : {}),
     });
   }
-  const curve = r.fig3.filter((s) => s.role === 'fim').sort((a, b) => a.mu - b.mu).map((s) => ({ mu: s.mu, p: pointAt(s, P.fig3.epsilon) })).filter((x) => x.p);
+  const curve = r.fig3
+    .filter((s) => s.role === 'fim')
+    .sort((a, b) => a.mu - b.mu)
+    .map((s) => ({ mu: s.mu, p: pointAt(s, P.fig3.epsilon) }))
+    .filter((x) => x.p);
   if (curve.length >= 3) {
     // A rise counts only where the 95% intervals of neighbours do not overlap.
     const rises = curve.slice(1).filter((x, i) => x.p!.ci[0] > curve[i]!.p!.ci[1]);
@@ -140,7 +168,7 @@ export function findingsOf(r: ReproduceReport): Finding[] {
       paper: `> ${pct(P.fig5.foolingAbove, 0)} at μ = ${P.fig5.mu}`,
       ours: cells.map((x) => `${x.s.attack.toUpperCase()} ${pct(x.p!.ratio)} ${ci(x.p!.ci)}`).join('; '),
       verdict: verdicts.length === 0 ? 'not measured' : all('agrees') ? 'agrees' : all('differs') ? 'differs' : 'partly',
-      why: 'the paper does not state the unit of Fig. 5\'s axis; here ε is the squared l2 norm of the unclipped step, as in Fig. 3',
+      why: "the paper does not state the unit of Fig. 5's axis; here ε is the squared l2 norm of the unclipped step, as in Fig. 3",
     });
   }
 
@@ -149,7 +177,10 @@ export function findingsOf(r: ReproduceReport): Finding[] {
     const above = t1.filter((x) => x.ratioCi![0] > 1);
     const inRange = t1.filter((x) => x.ratioCi![1] >= 1.3 && x.ratioCi![0] <= 1.8);
     const whys: string[] = [];
-    if (marginCe?.status === 'fail') whys.push('cross-entropy gradients are weakened on the defended model (margin-vs-CE check), so CE-based attacks in this table overstate its distances');
+    if (marginCe?.status === 'fail')
+      whys.push(
+        'cross-entropy gradients are weakened on the defended model (margin-vs-CE check), so CE-based attacks in this table overstate its distances',
+      );
     const below = t1.filter((x) => x.ratioCi![1] < 1);
     if (below.length) whys.push(`attacks that find closer adversarials on the defended model: ${below.map((x) => x.attack).join(', ')}`);
     out.push({
@@ -161,13 +192,21 @@ export function findingsOf(r: ReproduceReport): Finding[] {
     });
   }
 
-  const t2 = r.table2.filter((x) => x.attack !== 'ossa' && x.baselineToDefended?.accuracy != null && x.defendedToBaseline?.accuracy != null);
+  const t2 = r.table2.filter(
+    (x) => x.attack !== 'ossa' && x.baselineToDefended?.accuracy != null && x.defendedToBaseline?.accuracy != null,
+  );
   if (t2.length) {
     const lower = t2.filter((x) => x.defendedToBaseline!.accuracy! < x.baselineToDefended!.accuracy!);
     out.push({
       topic: 'Table 2: transfer accuracies',
-      paper: 'adversarials of the baseline are mostly harmless to the defended model (96–99% accuracy); the reverse direction is lower (54–97%)',
-      ours: t2.map((x) => `${x.attack} ${pct(x.baselineToDefended!.accuracy)} (n ${x.baselineToDefended!.samples}) / ${pct(x.defendedToBaseline!.accuracy)} (n ${x.defendedToBaseline!.samples})`).join('; '),
+      paper:
+        'adversarials of the baseline are mostly harmless to the defended model (96–99% accuracy); the reverse direction is lower (54–97%)',
+      ours: t2
+        .map(
+          (x) =>
+            `${x.attack} ${pct(x.baselineToDefended!.accuracy)} (n ${x.baselineToDefended!.samples}) / ${pct(x.defendedToBaseline!.accuracy)} (n ${x.defendedToBaseline!.samples})`,
+        )
+        .join('; '),
       verdict: lower.length === t2.length ? 'agrees' : lower.length === 0 ? 'differs' : 'partly',
     });
   }
@@ -187,9 +226,15 @@ export function findingsOf(r: ReproduceReport): Finding[] {
     out.push({
       topic: 'Gradient-masking sanity checks (not in the paper)',
       paper: 'not evaluated',
-      ours: failed.length ? `${failed.length} of ${r.sanity.length} checks failed: ${failed.map((s) => s.title).join('; ')}` : `${r.sanity.filter((s) => s.status === 'pass').length} of ${r.sanity.length} passed, ${r.sanity.filter((s) => s.status === 'warn').length} warnings`,
+      ours: failed.length
+        ? `${failed.length} of ${r.sanity.length} checks failed: ${failed.map((s) => s.title).join('; ')}`
+        : `${r.sanity.filter((s) => s.status === 'pass').length} of ${r.sanity.length} passed, ${r.sanity.filter((s) => s.status === 'warn').length} warnings`,
       verdict: 'not measured',
-      ...(failed.length ? { why: 'possible gradient masking: the apparent robustness may partly come from weakened gradients rather than a more robust model' } : {}),
+      ...(failed.length
+        ? {
+            why: 'possible gradient masking: the apparent robustness may partly come from weakened gradients rather than a more robust model',
+          }
+        : {}),
     });
   }
   return out;

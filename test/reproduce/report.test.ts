@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
-import { SECTIONS } from '../../../src/engine/reproduce/html';
-import { FILES, readState, runReproduce } from '../../../src/engine/reproduce/orchestrate';
-import { stagesOf } from '../../../src/engine/reproduce/plan';
-import type { ReproduceReport } from '../../../src/runs/reproduce';
-import { tmpDir, useEngineBackend } from '../../helpers';
+import { SECTIONS } from '../../src/reproduce/report/html';
+import { FILES, readState, runReproduce } from '../../src/reproduce/orchestrate';
+import { stagesOf } from '../../src/reproduce/plan';
+import type { ReproduceReport } from '../../src/runs/reproduce';
+import { tmpDir, useEngineBackend } from '../helpers';
 import { tinyPlan } from './tinyPlan';
 
 /**
@@ -25,9 +25,9 @@ let report: ReproduceReport;
 let html: string;
 
 function walk(n: Node, f: (e: Element) => void): void {
-  if ('tagName' in n) f(n as Element);
+  if ('tagName' in n) f(n);
   for (const c of ('childNodes' in n ? n.childNodes : []) as Node[]) walk(c, f);
-  if ('content' in n && n.content) walk(n.content as unknown as Node, f);
+  if ('content' in n && n.content) walk(n.content, f);
 }
 const attr = (e: Element, name: string) => e.attrs.find((a) => a.name === name)?.value;
 
@@ -46,24 +46,40 @@ before(async () => {
 test('every stage finishes and the report holds each figure and table beside the paper', () => {
   assert.equal(report.complete, true);
   assert.equal(report.stages.length, stagesOf(report.plan).length);
-  assert.deepEqual(report.accuracy.map((a) => a.mu), [0, 0.02]);
-  for (const a of report.accuracy) assert.ok(a.mean !== null && a.mean > 0.2 && a.pooledCi![0] <= a.mean && a.mean <= a.pooledCi![1], `${a.label}: ${a.mean}`);
+  assert.deepEqual(
+    report.accuracy.map((a) => a.mu),
+    [0, 0.02],
+  );
+  for (const a of report.accuracy)
+    assert.ok(a.mean !== null && a.mean > 0.2 && a.pooledCi![0] <= a.mean && a.mean <= a.pooledCi![1], `${a.label}: ${a.mean}`);
   assert.equal(report.fig3.length, 2);
   for (const s of [...report.fig3, ...report.fig5]) {
-    assert.deepEqual(s.points.map((p) => p.epsilon), [1, 6]);
+    assert.deepEqual(
+      s.points.map((p) => p.epsilon),
+      [1, 6],
+    );
     for (const p of s.points) assert.ok(p.correct > 0 && p.ci[0] <= p.ratio + 1e-12 && p.ratio <= p.ci[1] + 1e-12);
   }
   assert.equal(report.fig3[0]!.points[0]!.clipped !== undefined, true, 'OSSA reports the clipped ratio beside the unclipped one');
-  assert.deepEqual(report.fig5.map((s) => s.attack), ['fgm', 'fgm', 'otcm', 'otcm', 'fgsm', 'fgsm']);
+  assert.deepEqual(
+    report.fig5.map((s) => s.attack),
+    ['fgm', 'fgm', 'otcm', 'otcm', 'fgsm', 'fgsm'],
+  );
   // FGSM's l∞ budget for ε = 6 (squared l2) is √6/28.
   assert.ok(Math.abs(report.fig5.find((s) => s.attack === 'fgsm')!.points[1]!.attackBudget - Math.sqrt(6) / 28) < 1e-9);
-  assert.deepEqual(report.table1.map((r) => r.attack), ['fgsm', 'deepfool']);
+  assert.deepEqual(
+    report.table1.map((r) => r.attack),
+    ['fgsm', 'deepfool'],
+  );
   for (const r of report.table1) {
     assert.ok(r.paper && r.baseline && r.defended, r.attack);
     assert.ok(r.ratio === null || r.ratio === r.defended.mean / r.baseline.mean);
   }
   assert.equal(report.table1.find((r) => r.attack === 'fgsm')!.paper!.baseline, 0.107, "the paper's published value, not ours");
-  assert.deepEqual(report.table2.map((r) => r.attack), ['fgsm', 'ossa']);
+  assert.deepEqual(
+    report.table2.map((r) => r.attack),
+    ['fgsm', 'ossa'],
+  );
   assert.ok(report.table2.every((r) => r.baselineToDefended && r.defendedToBaseline));
   assert.equal(report.fim.length, 2);
   assert.equal(report.sanity.length, 7);
@@ -80,7 +96,7 @@ test('the HTML parses cleanly, has every section and one well-formed SVG per cha
   const sections = new Map<string, Element>();
   const external: string[] = [];
   const scripts: string[] = [];
-  walk(doc as unknown as Node, (e) => {
+  walk(doc, (e) => {
     if (e.tagName === 'section') sections.set(attr(e, 'id') ?? '', e);
     for (const a of ['src', 'href', 'xlink:href']) {
       const v = attr(e, a);

@@ -1,10 +1,10 @@
-import type { PaperReference } from '../../runs/reproduce';
+import type { PaperReference } from '../runs/reproduce';
 
 /**
  * The published numbers and claims of the reproduced paper (§4), as reference data to put beside
  * ours. Figures 2, 3 and 5 are published as plots; only the values the text states are here.
  * Table 1's values are in Foolbox 2's distance units (MSE for l2, MAE for l1, L∞, L0 pixels;
- * design §2). These are the paper's numbers, never ours.
+ * docs/design.md §2). These are the paper's numbers, never ours.
  */
 export const PAPER: PaperReference = {
   citation:

@@ -1,25 +1,41 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import pkg from '../../../package.json';
-import { writeFileAtomic, writeJsonAtomic } from '../../runs/atomic';
-import type { InspectEval } from '../../runs/evals';
-import { processAlive, readJsonFile, readRun } from '../../runs/reader';
-import { REPRODUCE_FORMAT_VERSION, type FimRow, type ReproducePlan, type ReproduceReport, type ReproduceSession, type ReproduceState, type StageRecord } from '../../runs/reproduce';
-import type { RunSummary } from '../../runs/types';
-import { Cancelled } from '../attacks/attack';
-import { initBackend, isBackendName, type BackendReport, type BackendRequest } from '../backend/select';
-import { InputError } from '../errors';
-import { distanceRun } from '../eval/distance';
-import { inspectRun } from '../eval/inspect';
-import { loadEvalRun, samplesOf, type EvalRun } from '../eval/runModel';
-import { sweepRun } from '../eval/sweep';
-import { transferRun } from '../eval/transfer';
-import { resume, train, TrainingError, type TrainHooks } from '../train/trainer';
+import pkg from '../../package.json';
+import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
+import type { InspectEval } from '../runs/evals';
+import { processAlive, readJsonFile, readRun } from '../runs/reader';
+import {
+  REPRODUCE_FORMAT_VERSION,
+  type FimRow,
+  type ReproducePlan,
+  type ReproduceReport,
+  type ReproduceSession,
+  type ReproduceState,
+  type StageRecord,
+} from '../runs/reproduce';
+import type { RunSummary } from '../runs/types';
+import { isBackendName, type BackendReport, type BackendRequest } from '../protocol/backend';
 import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from './plan';
-import { buildReport, fimRowOf } from './report';
-import { renderHtml } from './html';
+import { buildReport, fimRowOf } from './report/report';
+import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
+import {
+  Cancelled,
+  distanceRun,
+  initBackend,
+  InputError,
+  inspectRun,
+  loadEvalRun,
+  resume,
+  samplesOf,
+  sweepRun,
+  train,
+  TrainingError,
+  transferRun,
+  type EvalRun,
+  type TrainHooks,
+} from '../engine';
 
 /**
  * Runs a reproduction stage by stage in one directory (layout in src/runs/reproduce.ts). Every
@@ -45,7 +61,15 @@ export interface ReproduceResult {
   failed: number;
 }
 
-export const FILES = { plan: 'plan.json', state: 'state.json', runs: 'runs', sanity: 'sanity', reportJson: 'report.json', reportHtml: 'report.html', lock: '.lock' } as const;
+export const FILES = {
+  plan: 'plan.json',
+  state: 'state.json',
+  runs: 'runs',
+  sanity: 'sanity',
+  reportJson: 'report.json',
+  reportHtml: 'report.html',
+  lock: '.lock',
+} as const;
 
 export const INSPECT_EVAL = 'repro-inspect';
 export const TABLE1_EVAL = 'repro-table1';
@@ -62,7 +86,8 @@ export function readState(outDir: string): ReproduceState {
 function lock(outDir: string): () => void {
   const file = path.join(outDir, FILES.lock);
   const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
-  if (other && other !== process.pid && processAlive(other)) throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
+  if (other && other !== process.pid && processAlive(other))
+    throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
   writeJsonAtomic(file, { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
   return () => fs.rmSync(file, { force: true });
 }
@@ -126,7 +151,12 @@ async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       rec.runDir = rel(r, runDir);
       saveState(r);
     },
-    onProgress: (p) => r.hooks.onStageProgress?.(s, `epoch ${p.epoch}/${p.epochs} step ${p.epochStep}/${p.epochSteps}${p.loss !== undefined ? ` loss ${p.loss.toFixed(3)}` : ''} ${Math.round(p.samplesPerSecond)} samples/s`, p.step / p.totalSteps),
+    onProgress: (p) =>
+      r.hooks.onStageProgress?.(
+        s,
+        `epoch ${p.epoch}/${p.epochs} step ${p.epochStep}/${p.epochSteps}${p.loss !== undefined ? ` loss ${p.loss.toFixed(3)}` : ''} ${Math.round(p.samplesPerSecond)} samples/s`,
+        p.step / p.totalSteps,
+      ),
   };
   let summary: RunSummary;
   const existing = rec.runDir ? readRun(path.join(r.outDir, rec.runDir)) : null;
@@ -184,7 +214,13 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       return runTrain(r, s, rec);
     case 'inspect': {
       const run = await evalRun(r, s.model!, s.seed!);
-      const { file } = await inspectRun(run, { ...common, selection: selection(r.plan.inspect.samples), heldOut: r.plan.inspect.heldOut, images: 4, name: INSPECT_EVAL });
+      const { file } = await inspectRun(run, {
+        ...common,
+        selection: selection(r.plan.inspect.samples),
+        heldOut: r.plan.inspect.heldOut,
+        images: 4,
+        name: INSPECT_EVAL,
+      });
       rec.files = [rel(r, file)];
       break;
     }
@@ -209,7 +245,13 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       const run = await evalRun(r, s.model!, s.seed!);
       const attacks = r.plan.table1.attacks;
       const options = Object.fromEntries(Object.entries(r.plan.table1.options).filter(([a]) => attacks.includes(a)));
-      const { file } = await distanceRun(run, { ...common, attacks, options, selection: selection(r.plan.table1.samples), name: TABLE1_EVAL });
+      const { file } = await distanceRun(run, {
+        ...common,
+        attacks,
+        options,
+        selection: selection(r.plan.table1.samples),
+        name: TABLE1_EVAL,
+      });
       rec.files = [rel(r, file)];
       break;
     }
@@ -240,7 +282,15 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       const fim = fimPair(r, a!.model, b!.model);
       const check = runSanityCheck(
         s.check!,
-        { baseline: base.model, defended: def.model, baselineLabel: modelOf(r.plan, a!.model).label, defendedLabel: modelOf(r.plan, b!.model).label, x, labels, shape: d.imageShape },
+        {
+          baseline: base.model,
+          defended: def.model,
+          baselineLabel: modelOf(r.plan, a!.model).label,
+          defendedLabel: modelOf(r.plan, b!.model).label,
+          x,
+          labels,
+          shape: d.imageShape,
+        },
         r.plan.sanity,
         { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), ...(fim ? { fim } : {}) },
       );
@@ -270,12 +320,18 @@ export interface ReproduceOptions {
   reportOnly?: boolean;
 }
 
-export async function runReproduce(plan: ReproducePlan, outDir: string, hooks: ReproduceHooks = {}, signal?: AbortSignal, opts: ReproduceOptions = {}): Promise<ReproduceResult> {
+export async function runReproduce(
+  plan: ReproducePlan,
+  outDir: string,
+  hooks: ReproduceHooks = {},
+  signal?: AbortSignal,
+  opts: ReproduceOptions = {},
+): Promise<ReproduceResult> {
   outDir = path.resolve(outDir);
   fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
   const unlock = lock(outDir);
   try {
-    const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? (plan.backend as BackendRequest) : 'auto';
+    const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? plan.backend : 'auto';
     const backend = await initBackend(backendReq);
     hooks.onBackend?.(backend);
     // Rebuilding a report uses the plan the reproduction ran with, whatever the flags say now.
@@ -316,7 +372,12 @@ export async function runReproduce(plan: ReproducePlan, outDir: string, hooks: R
         };
         state.stages[s.key] = rec;
         saveState(r);
-        hooks.onStageStart?.(s, i, stages.length, rec.attempts > 1 ? `attempt ${rec.attempts}${rec.runDir ? ', resuming the training' : ''}` : '');
+        hooks.onStageStart?.(
+          s,
+          i,
+          stages.length,
+          rec.attempts > 1 ? `attempt ${rec.attempts}${rec.runDir ? ', resuming the training' : ''}` : '',
+        );
         const t0 = Date.now();
         try {
           await runStage(r, s, rec);

@@ -19,13 +19,13 @@ import {
   type Table2Row,
   type TransferCell,
 } from '../../runs/reproduce';
-import { foolbox2Units } from '../eval/distance';
-import { wilsonInterval } from '../util/stats';
-import { decideTemperature } from './checks';
-import { findingsOf } from './findings';
-import { PAPER } from './paper';
-import { fingerprint, modelOf, muKey, stagesOf } from './plan';
-import { bootstrapMeanCi, bootstrapRatioCi, sampleSd } from './stats';
+import { wilsonInterval } from '../../shared/stats';
+import { decideTemperature } from '../checks';
+import { findingsOf } from '../findings';
+import { PAPER } from '../paper';
+import { fingerprint, modelOf, muKey, stagesOf } from '../plan';
+import { bootstrapMeanCi, bootstrapRatioCi, sampleSd } from '../stats';
+import { foolbox2Units } from '../../engine';
 
 /**
  * Builds the report from the files of a reproduction (never from memory), so a resumed or partial
@@ -92,7 +92,9 @@ function accuracyRows(c: Ctx): AccuracyRow[] {
 
 /** Pools one attack's sweeps of a model over its seeds; ε on the chart is the plan's squared-l2 axis. */
 function sweepSeries(c: Ctx, m: ReproduceModelSpec, attack: string, axis: number[]): SweepSeries | null {
-  const evals = m.seeds.map((seed) => readStageEval<SweepEval>(c, `sweep:${attack}:${m.key}:s${seed}`)).filter((e): e is SweepEval => e !== null);
+  const evals = m.seeds
+    .map((seed) => readStageEval<SweepEval>(c, `sweep:${attack}:${m.key}:s${seed}`))
+    .filter((e): e is SweepEval => e !== null);
   if (evals.length === 0) return null;
   const points = axis.map((epsilon, i) => {
     let fooled = 0;
@@ -134,7 +136,10 @@ function sweepSeries(c: Ctx, m: ReproduceModelSpec, attack: string, axis: number
     label: m.label,
     role: m.role,
     mu: m.mu,
-    budgetUnit: attack === 'ossa' ? `ε = squared l2 norm ‖η‖₂² (paper §3.1), ${evals[0]!.clip ? 'clipped' : 'unclipped'} inputs` : `ε = squared l2 norm of the unclipped step (${evals[0]!.budgetUnit}; ${attack === 'fgm' ? 'l2 radius √ε' : 'l∞ = √ε/√N, a sign step of l2 norm √ε'})`,
+    budgetUnit:
+      attack === 'ossa'
+        ? `ε = squared l2 norm ‖η‖₂² (paper §3.1), ${evals[0]!.clip ? 'clipped' : 'unclipped'} inputs`
+        : `ε = squared l2 norm of the unclipped step (${evals[0]!.budgetUnit}; ${attack === 'fgm' ? 'l2 radius √ε' : 'l∞ = √ε/√N, a sign step of l2 norm √ε'})`,
     seeds: evals.length,
     samplesPerSeed: evals[0]!.samples,
     points,
@@ -187,7 +192,12 @@ function table1(c: Ctx): Table1Row[] {
 
 function transferCell(row: TransferEval['results'][number] | undefined): TransferCell | null {
   if (!row) return null;
-  return { accuracy: row.samples ? row.targetAccuracy : null, ci: row.targetAccuracyCi, samples: row.samples, crafted: row.crafted ?? row.samples };
+  return {
+    accuracy: row.samples ? row.targetAccuracy : null,
+    ci: row.targetAccuracyCi,
+    samples: row.samples,
+    crafted: row.crafted ?? row.samples,
+  };
 }
 
 function table2(c: Ctx): Table2Row[] {
@@ -197,7 +207,9 @@ function table2(c: Ctx): Table2Row[] {
   for (const attack of c.plan.table2.attacks) {
     const ev = readStageEval<TransferEval>(c, `transfer:${attack}`);
     if (!ev) continue;
-    const isBase = (dir: string | undefined) => Boolean(dir && baseDir && path.resolve(dir) === path.resolve(c.outDir, baseDir)) || (dir !== undefined && path.basename(dir) === path.basename(baseDir ?? ''));
+    const isBase = (dir: string | undefined) =>
+      Boolean(dir && baseDir && path.resolve(dir) === path.resolve(c.outDir, baseDir)) ||
+      (dir !== undefined && path.basename(dir) === path.basename(baseDir ?? ''));
     const fromBase = ev.results.find((r) => isBase(r.sourceRunDir ?? r.source));
     const fromDef = ev.results.find((r) => !isBase(r.sourceRunDir ?? r.source));
     const p = PAPER.table2.find((x) => x.attack === attack);
@@ -257,7 +269,13 @@ export function buildReport(plan: ReproducePlan, state: ReproduceState, outDir: 
   const stages = stagesOf(plan).map((s) => {
     const rec = state.stages[s.key];
     const current = rec && rec.fingerprint === fingerprint(s.params);
-    return { key: s.key, kind: s.kind, status: current ? rec.status : ('pending' as const), wallSeconds: current ? rec.wallSeconds : 0, ...(current && rec.message ? { message: rec.message } : {}) };
+    return {
+      key: s.key,
+      kind: s.kind,
+      status: current ? rec.status : ('pending' as const),
+      wallSeconds: current ? rec.wallSeconds : 0,
+      ...(current && rec.message ? { message: rec.message } : {}),
+    };
   });
   const wallByKind: Partial<Record<StageKind, number>> = {};
   for (const s of stages) wallByKind[s.kind] = (wallByKind[s.kind] ?? 0) + s.wallSeconds;
@@ -276,7 +294,9 @@ export function buildReport(plan: ReproducePlan, state: ReproduceState, outDir: 
     stages,
     accuracy: accuracyRows(c),
     fig3: plan.models.map((m) => sweepSeries(c, m, 'ossa', plan.fig3.budgets)).filter((x): x is SweepSeries => x !== null),
-    fig5: plan.fig5.attacks.flatMap((a) => fig5Models.map((k) => sweepSeries(c, modelOf(plan, k), a, plan.fig5.budgets))).filter((x): x is SweepSeries => x !== null),
+    fig5: plan.fig5.attacks
+      .flatMap((a) => fig5Models.map((k) => sweepSeries(c, modelOf(plan, k), a, plan.fig5.budgets)))
+      .filter((x): x is SweepSeries => x !== null),
     table1: table1(c),
     table2: table2(c),
     fim,

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import type { FimRow } from '../../../src/runs/reproduce';
+import type { FimRow } from '../../src/runs/reproduce';
 import {
   anyOf,
   decideGradientFree,
@@ -10,9 +10,9 @@ import {
   decideTemperature,
   decideTransfer,
   decideUnbounded,
-} from '../../../src/engine/reproduce/checks';
-import { newcombe } from '../../../src/engine/reproduce/findings';
-import { bootstrapMeanCi, bootstrapRatioCi, paired, sampleSd, signTestP } from '../../../src/engine/reproduce/stats';
+} from '../../src/reproduce/checks';
+import { newcombe } from '../../src/reproduce/findings';
+import { bootstrapMeanCi, bootstrapRatioCi, paired, sampleSd, signTestP } from '../../src/reproduce/stats';
 
 /** n flags with the first k set. */
 const flags = (n: number, k: number, offset = 0) => Uint8Array.from({ length: n }, (_, i) => (i >= offset && i < offset + k ? 1 : 0));
@@ -41,7 +41,10 @@ test('bootstrap intervals contain the estimate, shrink with n and are reproducib
   assert.deepEqual(bootstrapMeanCi(xs), [lo, hi]);
   const [lo2, hi2] = bootstrapMeanCi(xs.slice(0, 20));
   assert.ok(hi2 - lo2 > hi - lo);
-  const [rlo, rhi] = bootstrapRatioCi(xs, xs.map((v) => 2 * v));
+  const [rlo, rhi] = bootstrapRatioCi(
+    xs,
+    xs.map((v) => 2 * v),
+  );
   assert.ok(rlo < 2 && rhi > 2 && rlo > 1.5 && rhi < 2.5, `[${rlo}, ${rhi}]`);
   assert.equal(sampleSd([1]), null);
   assert.ok(Math.abs(sampleSd([1, 3])! - Math.SQRT2) < 1e-12);
@@ -64,7 +67,13 @@ test('iterative vs one-step: fails only when the one-step attack is clearly stro
 });
 
 test('unbounded budget: the last fooling ratio must reach 95%', () => {
-  assert.equal(decideUnbounded([{ budget: 0.1, success: flags(50, 10) }, { budget: 1, success: flags(50, 50) }]).status, 'pass');
+  assert.equal(
+    decideUnbounded([
+      { budget: 0.1, success: flags(50, 10) },
+      { budget: 1, success: flags(50, 50) },
+    ]).status,
+    'pass',
+  );
   assert.equal(decideUnbounded([{ budget: 1, success: flags(50, 40) }]).status, 'fail');
   assert.equal(decideUnbounded([]).status, 'skipped');
 });
@@ -90,7 +99,20 @@ test('margin vs CE, transfer and gradient-free flag an attack that is clearly st
 });
 
 test('temperature: suppression that vanishes after scaling, or a boundary that did not move, is a warning', () => {
-  const row = (lambda: number, scaled: number, margin: number, t = 1): FimRow => ({ model: 'm', label: 'm', mu: 0, samples: 10, accuracy: 1, temperature: t, traceGs: 100, lambdaMaxGx: lambda, lambdaMaxGxScaled: scaled, klBudget: 1, klBudgetScaled: 1, normalizedMargin: margin });
+  const row = (lambda: number, scaled: number, margin: number, t = 1): FimRow => ({
+    model: 'm',
+    label: 'm',
+    mu: 0,
+    samples: 10,
+    accuracy: 1,
+    temperature: t,
+    traceGs: 100,
+    lambdaMaxGx: lambda,
+    lambdaMaxGxScaled: scaled,
+    klBudget: 1,
+    klBudgetScaled: 1,
+    normalizedMargin: margin,
+  });
   const base = row(10, 5, 1);
   assert.equal(decideTemperature(base, row(1, 1, 2)).status, 'pass');
   const gone = decideTemperature(base, row(1, 5, 2));

@@ -1,11 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { CheckEvidence, FimRow, SanityCheck, SanityPlan } from '../../runs/reproduce';
-import type { AttackOptions } from '../attacks/attack';
-import { runAttack } from '../attacks/run';
-import { argmaxRows, logitsOf } from '../attacks/tensorOps';
-import { wilsonInterval } from '../util/stats';
-import { anyOf, decideGradientFree, decideIterativeVsOneStep, decideMarginVsCe, decideStepsRestarts, decideTemperature, decideTransfer, decideUnbounded, type Decision } from './checks';
+import type { CheckEvidence, FimRow, SanityCheck, SanityPlan } from '../runs/reproduce';
+import type { AttackOptions } from '../runs/evals';
+import { wilsonInterval } from '../shared/stats';
+import {
+  anyOf,
+  decideGradientFree,
+  decideIterativeVsOneStep,
+  decideMarginVsCe,
+  decideStepsRestarts,
+  decideTemperature,
+  decideTransfer,
+  decideUnbounded,
+  type Decision,
+} from './checks';
+import { argmaxRows, logitsOf, runAttack } from '../engine';
 
 /**
  * Runs the gradient-masking sanity checks (Carlini et al. 2019) on a defended model, with the
@@ -32,13 +41,43 @@ export interface SanityOptions {
 }
 
 export const SANITY_CHECKS: { id: string; title: string; question: string }[] = [
-  { id: 'iterative-vs-one-step', title: 'Iterative ≥ one-step', question: 'Do iterative attacks (BIM) fool at least as often as their one-step versions (FGSM, FGM) at the same budget?' },
-  { id: 'unbounded-budget', title: 'Accuracy → 0 as the budget grows', question: 'Does PGD drive the fooling ratio to ~100% when the l∞ budget becomes large?' },
-  { id: 'pgd-steps-restarts', title: 'PGD: many steps and restarts vs few', question: 'Does PGD with many steps and random restarts do at least as well as a short PGD, and has the short one converged?' },
-  { id: 'margin-vs-ce', title: 'PGD on the margin vs on cross-entropy', question: 'Is PGD on the logit margin (which does not saturate) much stronger than PGD on cross-entropy, whose gradients a flattened or saturated softmax weakens?' },
-  { id: 'transfer-from-baseline', title: 'Transfer from the baseline', question: 'Do adversarials crafted on the undefended baseline fool the defended model more often than white-box attacks on it?' },
-  { id: 'gradient-free', title: 'Gradient-free attack', question: 'Does the gradient-free Square Attack (random search, Andriushchenko et al. 2020) beat the gradient attacks at the same budget?' },
-  { id: 'temperature-scaling', title: 'FIM statistics after temperature scaling', question: 'Does the lower λmax(G_x) of the defended model survive temperature scaling, or is it only a smaller logit scale?' },
+  {
+    id: 'iterative-vs-one-step',
+    title: 'Iterative ≥ one-step',
+    question: 'Do iterative attacks (BIM) fool at least as often as their one-step versions (FGSM, FGM) at the same budget?',
+  },
+  {
+    id: 'unbounded-budget',
+    title: 'Accuracy → 0 as the budget grows',
+    question: 'Does PGD drive the fooling ratio to ~100% when the l∞ budget becomes large?',
+  },
+  {
+    id: 'pgd-steps-restarts',
+    title: 'PGD: many steps and restarts vs few',
+    question: 'Does PGD with many steps and random restarts do at least as well as a short PGD, and has the short one converged?',
+  },
+  {
+    id: 'margin-vs-ce',
+    title: 'PGD on the margin vs on cross-entropy',
+    question:
+      'Is PGD on the logit margin (which does not saturate) much stronger than PGD on cross-entropy, whose gradients a flattened or saturated softmax weakens?',
+  },
+  {
+    id: 'transfer-from-baseline',
+    title: 'Transfer from the baseline',
+    question: 'Do adversarials crafted on the undefended baseline fool the defended model more often than white-box attacks on it?',
+  },
+  {
+    id: 'gradient-free',
+    title: 'Gradient-free attack',
+    question:
+      'Does the gradient-free Square Attack (random search, Andriushchenko et al. 2020) beat the gradient attacks at the same budget?',
+  },
+  {
+    id: 'temperature-scaling',
+    title: 'FIM statistics after temperature scaling',
+    question: 'Does the lower λmax(G_x) of the defended model survive temperature scaling, or is it only a smaller logit scale?',
+  },
 ];
 
 /** Short PGD vs long PGD: Madry et al.'s step of 2.5·ε/steps for both. */
@@ -77,18 +116,35 @@ function correctFor(c: Ctx, models: tfl.LayersModel[], count: number): number[] 
 function note(c: Ctx, model: string, what: string, budget: number | null, flags: Uint8Array): Uint8Array {
   let fooled = 0;
   for (const f of flags) fooled += f;
-  c.evidence.push({ model, what, budget, fooled, n: flags.length, ratio: flags.length ? fooled / flags.length : NaN, ci: wilsonInterval(fooled, flags.length) });
+  c.evidence.push({
+    model,
+    what,
+    budget,
+    fooled,
+    n: flags.length,
+    ratio: flags.length ? fooled / flags.length : NaN,
+    ci: wilsonInterval(fooled, flags.length),
+  });
   return flags;
 }
 
 /** Per-budget success flags of one attack on the given sample positions. */
-function fool(c: Ctx, model: tfl.LayersModel, attack: string, idx: number[], budgets: number[], options: AttackOptions = {}, seed = c.seed): Uint8Array[] {
+function fool(
+  c: Ctx,
+  model: tfl.LayersModel,
+  attack: string,
+  idx: number[],
+  budgets: number[],
+  options: AttackOptions = {},
+  seed = c.seed,
+): Uint8Array[] {
   const labels = Int32Array.from(idx, (i) => c.inputs.labels[i]!);
   const r = runAttack(attack, { model, x: rows(c.inputs.x, idx, c.size), shape: c.inputs.shape, labels }, budgets, {
     options,
     seed,
     ...(c.opts.signal ? { signal: c.opts.signal } : {}),
-    onProgress: (done, total) => c.opts.onProgress?.(`${attack}: ${done}/${total}`, Math.min(1, (c.progress.done + done / total) / c.progress.total)),
+    onProgress: (done, total) =>
+      c.opts.onProgress?.(`${attack}: ${done}/${total}`, Math.min(1, (c.progress.done + done / total) / c.progress.total)),
   });
   c.progress.done++;
   return r.budgets.map((b) => b.success);
@@ -102,11 +158,15 @@ function iterativeVsOneStep(c: Ctx): Decision {
   const linf = c.plan.linfBudgets;
   const fgsm = fool(c, defended, 'fgsm', idx, linf);
   const bim = fool(c, defended, 'bim-linf', idx, linf);
-  linf.forEach((b, i) => pairs.push({ label: `l∞ ε = ${b}`, oneStep: note(c, m, 'FGSM', b, fgsm[i]!), iterative: note(c, m, 'BIM-l∞', b, bim[i]!) }));
+  linf.forEach((b, i) =>
+    pairs.push({ label: `l∞ ε = ${b}`, oneStep: note(c, m, 'FGSM', b, fgsm[i]!), iterative: note(c, m, 'BIM-l∞', b, bim[i]!) }),
+  );
   const l2 = c.plan.l2Budgets;
   const fgm = fool(c, defended, 'fgm', idx, l2);
   const bim2 = fool(c, defended, 'bim-l2', idx, l2);
-  l2.forEach((b, i) => pairs.push({ label: `l2 ε = ${b}`, oneStep: note(c, m, 'FGM', b, fgm[i]!), iterative: note(c, m, 'BIM-l2', b, bim2[i]!) }));
+  l2.forEach((b, i) =>
+    pairs.push({ label: `l2 ε = ${b}`, oneStep: note(c, m, 'FGM', b, fgm[i]!), iterative: note(c, m, 'BIM-l2', b, bim2[i]!) }),
+  );
   return decideIterativeVsOneStep(pairs);
 }
 
@@ -141,11 +201,21 @@ function marginVsCe(c: Ctx): Decision {
   const budgets = c.plan.linfBudgets;
   c.progress.total = 4;
   const pairs = new Map<tfl.LayersModel, { label: string; ce: Uint8Array; margin: Uint8Array }[]>();
-  for (const [model, label] of [[defended, defendedLabel], [baseline, baselineLabel]] as const) {
+  for (const [model, label] of [
+    [defended, defendedLabel],
+    [baseline, baselineLabel],
+  ] as const) {
     const idx = correctFor(c, [model], c.plan.samples);
     const ce = fool(c, model, 'pgd', idx, budgets);
     const mg = fool(c, model, 'pgd-margin', idx, budgets);
-    pairs.set(model, budgets.map((b, i) => ({ label: `l∞ ε = ${b}`, ce: note(c, label, 'PGD-CE', b, ce[i]!), margin: note(c, label, 'PGD-margin', b, mg[i]!) })));
+    pairs.set(
+      model,
+      budgets.map((b, i) => ({
+        label: `l∞ ε = ${b}`,
+        ce: note(c, label, 'PGD-CE', b, ce[i]!),
+        margin: note(c, label, 'PGD-margin', b, mg[i]!),
+      })),
+    );
   }
   return decideMarginVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
 }
@@ -156,11 +226,20 @@ function transfer(c: Ctx): Decision {
   const idx = correctFor(c, [defended, baseline], c.plan.samples);
   c.progress.total = 3;
   const labels = Int32Array.from(idx, (i) => c.inputs.labels[i]!);
-  const crafted = runAttack('pgd', { model: baseline, x: rows(c.inputs.x, idx, c.size), shape: c.inputs.shape, labels }, [eps], { seed: c.seed, ...(c.opts.signal ? { signal: c.opts.signal } : {}) });
+  const crafted = runAttack('pgd', { model: baseline, x: rows(c.inputs.x, idx, c.size), shape: c.inputs.shape, labels }, [eps], {
+    seed: c.seed,
+    ...(c.opts.signal ? { signal: c.opts.signal } : {}),
+  });
   c.progress.done++;
   const adv = crafted.budgets[0]!.clipped;
   const pred = predict(defended, adv, idx.length, c.inputs.shape);
-  const moved = note(c, defendedLabel, `transfer: PGD-CE crafted on ${c.inputs.baselineLabel}`, eps, Uint8Array.from(labels, (y, i) => (pred[i] !== y ? 1 : 0)));
+  const moved = note(
+    c,
+    defendedLabel,
+    `transfer: PGD-CE crafted on ${c.inputs.baselineLabel}`,
+    eps,
+    Uint8Array.from(labels, (y, i) => (pred[i] !== y ? 1 : 0)),
+  );
   const white = note(c, defendedLabel, 'white-box PGD-CE', eps, fool(c, defended, 'pgd', idx, [eps])[0]!);
   note(c, defendedLabel, 'white-box PGD-margin', eps, fool(c, defended, 'pgd-margin', idx, [eps])[0]!);
   return decideTransfer(white, moved);
@@ -171,7 +250,13 @@ function gradientFree(c: Ctx): Decision {
   const eps = c.plan.epsilon;
   const idx = correctFor(c, [defended], c.plan.samples).slice(0, c.plan.squareSamples);
   c.progress.total = 3;
-  const sq = note(c, m, `Square Attack (${c.plan.squareQueries} queries)`, eps, fool(c, defended, 'square', idx, [eps], { queries: c.plan.squareQueries })[0]!);
+  const sq = note(
+    c,
+    m,
+    `Square Attack (${c.plan.squareQueries} queries)`,
+    eps,
+    fool(c, defended, 'square', idx, [eps], { queries: c.plan.squareQueries })[0]!,
+  );
   const ce = note(c, m, 'PGD-CE', eps, fool(c, defended, 'pgd', idx, [eps])[0]!);
   const mg = note(c, m, 'PGD-margin', eps, fool(c, defended, 'pgd-margin', idx, [eps])[0]!);
   return decideGradientFree(sq, [
@@ -208,7 +293,16 @@ export function runSanityCheck(id: string, inputs: SanityInputs, plan: SanityPla
       d = gradientFree(c);
       break;
     default:
-      d = opts.fim ? decideTemperature(opts.fim.baseline, opts.fim.defended) : { status: 'skipped', summary: 'no FIM inspection of both models is available' };
+      d = opts.fim
+        ? decideTemperature(opts.fim.baseline, opts.fim.defended)
+        : { status: 'skipped', summary: 'no FIM inspection of both models is available' };
   }
-  return { ...spec, status: d.status, summary: d.summary, evidence: c.evidence, ...(d.values ? { values: d.values } : {}), wallSeconds: (Date.now() - t0) / 1000 };
+  return {
+    ...spec,
+    status: d.status,
+    summary: d.summary,
+    evidence: c.evidence,
+    ...(d.values ? { values: d.values } : {}),
+    wallSeconds: (Date.now() - t0) / 1000,
+  };
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { REPRODUCE_FORMAT_VERSION, type AttackOptionsJson, type ReproduceModelSpec, type ReproducePlan, type SanityPlan, type StageKind } from '../../runs/reproduce';
-import { TABLE1_ATTACKS } from '../eval/distance';
-import { InputError } from '../errors';
+import type { AttackOptions } from '../runs/evals';
+import { REPRODUCE_FORMAT_VERSION, type ReproduceModelSpec, type ReproducePlan, type SanityPlan, type StageKind } from '../runs/reproduce';
 import { SANITY_CHECKS } from './sanity';
+import { InputError, TABLE1_ATTACKS, TRAIN_DEFAULTS } from '../engine';
 
 /**
  * What a reproduction measures (the plan) and the stages that measure it. The full plan follows
@@ -56,13 +56,14 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const quick = Boolean(o.quick);
   const cuts: string[] = [];
   const requested = o.mus ?? (quick ? [0, 0.022] : PAPER_MUS);
-  for (const m of requested) if (!(m >= 0) || !Number.isFinite(m)) throw new InputError(`--mu: every μ must be a finite number ≥ 0 (got ${m})`);
+  for (const m of requested)
+    if (!(m >= 0) || !Number.isFinite(m)) throw new InputError(`--mu: every μ must be a finite number ≥ 0 (got ${m})`);
   const mus = [...new Set([0, ...requested])].sort((a, b) => a - b);
   const seedCount = o.seeds ?? (quick ? 1 : 3);
   if (!Number.isInteger(seedCount) || seedCount < 1) throw new InputError(`--seeds must be a positive integer (got ${seedCount})`);
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
   // Four epochs, not two: at two the defended model (97.2%) is as fooled by OSSA as the baseline;
-  // at four the defence shows (design §2: compare well-trained models only). ~4 min here.
+  // at four the defence shows (docs/design.md §2: compare well-trained models only). ~4 min here.
   const epochs = o.epochs ?? (quick ? 4 : 6);
   const samples = o.samples ?? (quick ? 300 : 1000);
   const tableSamples = o.tableSamples ?? (quick ? 12 : 100);
@@ -73,34 +74,72 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const baselines = (o.baselines ?? true) && !quick;
   if (baselines) {
     models.push({ key: `lsr${LSR_ALPHA}`, role: 'lsr', label: `LSR α = ${LSR_ALPHA}`, mu: 0, labelSmoothing: LSR_ALPHA, seeds: [0] });
-    models.push({ key: `pgdat${PGD_AT.epsilon}`, role: 'pgd-at', label: `PGD-AT ε = ${PGD_AT.epsilon} (l∞)`, mu: 0, labelSmoothing: 0, adversarialTraining: PGD_AT, seeds: [0] });
+    models.push({
+      key: `pgdat${PGD_AT.epsilon}`,
+      role: 'pgd-at',
+      label: `PGD-AT ε = ${PGD_AT.epsilon} (l∞)`,
+      mu: 0,
+      labelSmoothing: 0,
+      adversarialTraining: PGD_AT,
+      seeds: [0],
+    });
   } else if (!quick) {
     cuts.push('no LSR or PGD-AT comparison models (--no-baselines)');
   }
 
   const cwQuick = { steps: 100, learningRate: 0.05 };
-  const table1Options: Record<string, AttackOptionsJson> = quick ? { cw: cwQuick } : {};
+  const table1Options: Record<string, AttackOptions> = quick ? { cw: cwQuick } : {};
   const sanity: SanityPlan = quick
-    ? { samples: Math.min(samples, 60), linfBudgets: [0.03, 0.05, 0.1], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.05, weak: { steps: 10, restarts: 1 }, strong: { steps: 40, restarts: 2 }, squareSamples: 40, squareQueries: 300 }
-    : { samples: Math.min(samples, 500), linfBudgets: [0.03, 0.05, 0.1], l2Budgets: [1, 2, 3], growBudgets: [0.1, 0.2, 0.3, 0.5], epsilon: 0.05, weak: { steps: 10, restarts: 1 }, strong: { steps: 100, restarts: 5 }, squareSamples: 200, squareQueries: 1000 };
+    ? {
+        samples: Math.min(samples, 60),
+        linfBudgets: [0.03, 0.05, 0.1],
+        l2Budgets: [1, 2, 3],
+        growBudgets: [0.1, 0.2, 0.3, 0.5],
+        epsilon: 0.05,
+        weak: { steps: 10, restarts: 1 },
+        strong: { steps: 40, restarts: 2 },
+        squareSamples: 40,
+        squareQueries: 300,
+      }
+    : {
+        samples: Math.min(samples, 500),
+        linfBudgets: [0.03, 0.05, 0.1],
+        l2Budgets: [1, 2, 3],
+        growBudgets: [0.1, 0.2, 0.3, 0.5],
+        epsilon: 0.05,
+        weak: { steps: 10, restarts: 1 },
+        strong: { steps: 100, restarts: 5 },
+        squareSamples: 200,
+        squareQueries: 1000,
+      };
 
   if (quick) {
-    if (!o.mus) cuts.push(`μ ∈ {${mus.join(', ')}} only (the paper: ${PAPER_MUS.join(', ')}); μ = ${roles.headline} stands in for the paper's μ = 0.02 (Fig. 5) and μ = 0.024 (Tables 1, 2)`);
+    if (!o.mus)
+      cuts.push(
+        `μ ∈ {${mus.join(', ')}} only (the paper: ${PAPER_MUS.join(', ')}); μ = ${roles.headline} stands in for the paper's μ = 0.02 (Fig. 5) and μ = 0.024 (Tables 1, 2)`,
+      );
     if (!o.seeds) cuts.push('one training seed per μ (the paper averages several for Fig. 2), so no seed spread');
     if (!o.epochs) cuts.push(`${epochs} epochs of training per model`);
     if (!o.samples) cuts.push(`${samples} test samples for the fooling ratios (the paper: 1,000)`);
     if (!o.tableSamples) cuts.push(`${tableSamples} test samples for Tables 1 and 2`);
     cuts.push('Fig. 3 and 5 at ε ∈ {' + QUICK_FIG_BUDGETS.join(', ') + '} only');
-    cuts.push(`CW in Table 1 with ${cwQuick.steps} Adam steps per constant (learning rate ${cwQuick.learningRate}) instead of Foolbox 2.4's 1,000 (0.005)`);
+    cuts.push(
+      `CW in Table 1 with ${cwQuick.steps} Adam steps per constant (learning rate ${cwQuick.learningRate}) instead of Foolbox 2.4's 1,000 (0.005)`,
+    );
     cuts.push('no LSR or PGD-AT comparison models (a training each; PGD-AT costs ~10 trainings on a CPU): the full plan trains them');
-    cuts.push(`sanity checks on ${sanity.samples} samples (Square Attack: ${sanity.squareSamples} samples × ${sanity.squareQueries} queries; strong PGD ${sanity.strong.steps} steps × ${sanity.strong.restarts} restarts)`);
+    cuts.push(
+      `sanity checks on ${sanity.samples} samples (Square Attack: ${sanity.squareSamples} samples × ${sanity.squareQueries} queries; strong PGD ${sanity.strong.steps} steps × ${sanity.strong.restarts} restarts)`,
+    );
   } else {
     if (o.mus) cuts.push(`μ ∈ {${mus.join(', ')}} (chosen with --mu)`);
     if (o.samples) cuts.push(`${samples} test samples for the fooling ratios (--samples)`);
     if (roles.fig5 !== 0.02) cuts.push(`μ = ${roles.fig5} stands in for the paper's μ = 0.02 in Fig. 5`);
     if (roles.tables !== 0.024) cuts.push(`μ = ${roles.tables} stands in for the paper's μ = 0.024 in Tables 1 and 2`);
   }
-  if (baselines) cuts.push(`PGD-AT (ε = ${PGD_AT.epsilon}, ${PGD_AT.steps} steps of ${PGD_AT.stepSize}, random start) replaces half of each batch (ratio ${PGD_AT.ratio}; Madry et al.: 40 steps of 0.01 on all of it), one seed`);
+  if (baselines)
+    cuts.push(
+      `PGD-AT (ε = ${PGD_AT.epsilon}, ${PGD_AT.steps} steps of ${PGD_AT.stepSize}, random start) replaces half of each batch (ratio ${PGD_AT.ratio}; Madry et al.: 40 steps of 0.01 on all of it), one seed`,
+    );
   if (baselines) cuts.push(`LSR (α = ${LSR_ALPHA}; the paper gives no α) one seed`);
 
   return {
@@ -111,8 +150,8 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
     trainSamples: MNIST_TRAIN,
     testSamples: MNIST_TEST,
     epochs,
-    batchSize: 128,
-    learningRate: 1e-3,
+    batchSize: TRAIN_DEFAULTS.batchSize,
+    learningRate: TRAIN_DEFAULTS.learningRate,
     mus,
     seeds,
     models,
@@ -165,7 +204,15 @@ export function fig5Budget(attack: string, epsilon: number, size: number): numbe
 
 export function stagesOf(plan: ReproducePlan): Stage[] {
   const out: Stage[] = [];
-  const train = { epochs: plan.epochs, batchSize: plan.batchSize, learningRate: plan.learningRate, trainSamples: plan.trainSamples, testSamples: plan.testSamples, dataset: plan.dataset, model: plan.model };
+  const train = {
+    epochs: plan.epochs,
+    batchSize: plan.batchSize,
+    learningRate: plan.learningRate,
+    trainSamples: plan.trainSamples,
+    testSamples: plan.testSamples,
+    dataset: plan.dataset,
+    model: plan.model,
+  };
   for (const m of plan.models) {
     for (const seed of m.seeds) {
       out.push({
@@ -184,11 +231,28 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
   const tables = muKey(plan.muRoles.tables);
   const extra = plan.models.filter((m) => m.role !== 'fim').map((m) => m.key);
   for (const m of plan.models) {
-    out.push({ key: `inspect:${m.key}:s${m.seeds[0]}`, kind: 'inspect', title: `FIM inspection of ${m.label}`, needs: [{ model: m.key, seed: m.seeds[0]! }], params: { ...plan.inspect }, model: m.key, seed: m.seeds[0]! });
+    out.push({
+      key: `inspect:${m.key}:s${m.seeds[0]}`,
+      kind: 'inspect',
+      title: `FIM inspection of ${m.label}`,
+      needs: [{ model: m.key, seed: m.seeds[0]! }],
+      params: { ...plan.inspect },
+      model: m.key,
+      seed: m.seeds[0]!,
+    });
   }
   for (const m of plan.models) {
     for (const seed of m.seeds) {
-      out.push({ key: `sweep:ossa:${m.key}:s${seed}`, kind: 'sweep', title: `Fig. 3: OSSA on ${m.label}, seed ${seed}`, needs: [{ model: m.key, seed }], params: { ...plan.fig3 }, model: m.key, seed, attack: 'ossa' });
+      out.push({
+        key: `sweep:ossa:${m.key}:s${seed}`,
+        kind: 'sweep',
+        title: `Fig. 3: OSSA on ${m.label}, seed ${seed}`,
+        needs: [{ model: m.key, seed }],
+        params: { ...plan.fig3 },
+        model: m.key,
+        seed,
+        attack: 'ossa',
+      });
     }
   }
   const fig5Models = [...new Set([base, muKey(plan.muRoles.fig5), ...extra])];
@@ -196,26 +260,60 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
     const m = modelOf(plan, key);
     for (const seed of m.seeds) {
       for (const attack of plan.fig5.attacks) {
-        out.push({ key: `sweep:${attack}:${key}:s${seed}`, kind: 'sweep', title: `Fig. 5: ${attack.toUpperCase()} on ${m.label}, seed ${seed}`, needs: [{ model: key, seed }], params: { samples: plan.fig5.samples, budgets: plan.fig5.budgets }, model: key, seed, attack });
+        out.push({
+          key: `sweep:${attack}:${key}:s${seed}`,
+          kind: 'sweep',
+          title: `Fig. 5: ${attack.toUpperCase()} on ${m.label}, seed ${seed}`,
+          needs: [{ model: key, seed }],
+          params: { samples: plan.fig5.samples, budgets: plan.fig5.budgets },
+          model: key,
+          seed,
+          attack,
+        });
       }
     }
   }
   for (const key of [base, tables]) {
-    out.push({ key: `distance:${key}:s0`, kind: 'distance', title: `Table 1: minimum distances on ${modelOf(plan, key).label}`, needs: [{ model: key, seed: 0 }], params: { ...plan.table1 }, model: key, seed: 0 });
+    out.push({
+      key: `distance:${key}:s0`,
+      kind: 'distance',
+      title: `Table 1: minimum distances on ${modelOf(plan, key).label}`,
+      needs: [{ model: key, seed: 0 }],
+      params: { ...plan.table1 },
+      model: key,
+      seed: 0,
+    });
   }
   for (const attack of plan.table2.attacks) {
     out.push({
       key: `transfer:${attack}`,
       kind: 'transfer',
       title: `Table 2: transfer of ${attack.toUpperCase()} between μ = 0 and μ = ${plan.muRoles.tables}`,
-      needs: [{ model: base, seed: 0 }, { model: tables, seed: 0 }],
-      params: { samples: plan.table2.samples, options: plan.table2.options[attack] ?? {}, budget: attack === TABLE2_EXTRA ? plan.table2.ossaBudget : null },
+      needs: [
+        { model: base, seed: 0 },
+        { model: tables, seed: 0 },
+      ],
+      params: {
+        samples: plan.table2.samples,
+        options: plan.table2.options[attack] ?? {},
+        budget: attack === TABLE2_EXTRA ? plan.table2.ossaBudget : null,
+      },
       attack,
     });
   }
   for (const c of SANITY_CHECKS) {
-    const needs = [{ model: base, seed: 0 }, { model: head, seed: 0 }];
-    out.push({ key: `sanity:${c.id}`, kind: 'sanity', title: `sanity check: ${c.title}`, needs, params: { ...plan.sanity, models: [base, head], ...(c.id === 'temperature-scaling' ? { inspect: plan.inspect } : {}) }, check: c.id });
+    const needs = [
+      { model: base, seed: 0 },
+      { model: head, seed: 0 },
+    ];
+    out.push({
+      key: `sanity:${c.id}`,
+      kind: 'sanity',
+      title: `sanity check: ${c.title}`,
+      needs,
+      params: { ...plan.sanity, models: [base, head], ...(c.id === 'temperature-scaling' ? { inspect: plan.inspect } : {}) },
+      check: c.id,
+    });
   }
   return out;
 }

@@ -3,12 +3,20 @@
  * seconds on a slice of MNIST), a few samples, and a few attacks per table. The code paths are
  * the real ones; only the sizes shrink.
  */
-import type { ReproducePlan } from '../../../src/runs/reproduce';
-import { makePlan } from '../../../src/engine/reproduce/plan';
-import { writeSmallDefinition } from '../eval/tinyRun';
+import type { ReproducePlan } from '../../src/runs/reproduce';
+import { makePlan } from '../../src/reproduce/plan';
+import { writeSmallDefinition } from '../engine/eval/tinyRun';
 
 export function tinyPlan(dir: string, opts: { baselines?: boolean } = {}): ReproducePlan {
-  const plan = makePlan({ quick: true, mus: [0.02], samples: 24, tableSamples: 6, epochs: 1, baselines: opts.baselines ?? false, backend: 'wasm' });
+  const plan = makePlan({
+    quick: true,
+    mus: [0.02],
+    samples: 24,
+    tableSamples: 6,
+    epochs: 1,
+    baselines: opts.baselines ?? false,
+    backend: 'wasm',
+  });
   plan.model = writeSmallDefinition(dir, 1);
   plan.trainSamples = 1500;
   plan.testSamples = 300;
@@ -17,6 +25,16 @@ export function tinyPlan(dir: string, opts: { baselines?: boolean } = {}): Repro
   plan.table1.attacks = ['fgsm', 'deepfool'];
   plan.table2.attacks = ['fgsm', 'ossa'];
   plan.inspect = { samples: 24, heldOut: 100 };
-  plan.sanity = { ...plan.sanity, samples: 24, linfBudgets: [0.1], l2Budgets: [2], growBudgets: [0.1, 0.5], weak: { steps: 5, restarts: 1 }, strong: { steps: 10, restarts: 2 }, squareSamples: 8, squareQueries: 30 };
+  plan.sanity = {
+    ...plan.sanity,
+    samples: 24,
+    linfBudgets: [0.1],
+    l2Budgets: [2],
+    growBudgets: [0.1, 0.5],
+    weak: { steps: 5, restarts: 1 },
+    strong: { steps: 10, restarts: 2 },
+    squareSamples: 8,
+    squareQueries: 30,
+  };
   return plan;
 }

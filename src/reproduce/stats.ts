@@ -1,5 +1,5 @@
 import seedrandom from 'seedrandom';
-import { mean } from '../util/stats';
+import { mean } from '../shared/stats';
 
 /**
  * Statistics the reproduction report needs beyond util/stats.ts: a paired comparison of two
@@ -83,7 +83,12 @@ export function bootstrapMeanCi(xs: ArrayLike<number>, seed = 'fim-bootstrap', r
 }
 
 /** 95% percentile-bootstrap interval of mean(b) / mean(a), resampling both independently. */
-export function bootstrapRatioCi(a: ArrayLike<number>, b: ArrayLike<number>, seed = 'fim-bootstrap-ratio', rounds = 2000): [number, number] {
+export function bootstrapRatioCi(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  seed = 'fim-bootstrap-ratio',
+  rounds = 2000,
+): [number, number] {
   if (a.length === 0 || b.length === 0) return [NaN, NaN];
   const rng = seedrandom(seed);
   const out = new Float64Array(rounds);

@@ -1,4 +1,5 @@
 import type { DistanceStat, Interval, ReproduceReport, SweepSeries, TransferCell } from '../../runs/reproduce';
+import { escapeHtml } from '../../shared/escape';
 import { renderCharts, type Chart } from './charts';
 
 /**
@@ -7,16 +8,23 @@ import { renderCharts, type Chart } from './charts';
  * a strict content security policy. The full report JSON is embedded (inert, type
  * application/json) and also written beside it as report.json.
  */
-export const SECTIONS = ['summary', 'findings', 'cuts', 'fig2', 'fig3', 'fig5', 'table1', 'table2', 'fim', 'sanity', 'timing', 'data'] as const;
+export const SECTIONS = [
+  'summary',
+  'findings',
+  'cuts',
+  'fig2',
+  'fig3',
+  'fig5',
+  'table1',
+  'table2',
+  'fim',
+  'sanity',
+  'timing',
+  'data',
+] as const;
 
-const esc = (s: unknown) =>
-  String(s)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-
-const pct = (v: number | null | undefined, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(d)}%`);
+const pct = (v: number | null | undefined, d = 1) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(100 * v).toFixed(d)}%`;
 const ci = (c: Interval | null | undefined, d = 1) => (c && Number.isFinite(c[0]) ? `[${pct(c[0], d)}, ${pct(c[1], d)}]` : '');
 function num(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
@@ -37,18 +45,18 @@ function table(head: string[], rows: string[][], cls = ''): string {
 }
 
 function badge(kind: string): string {
-  return `<span class="badge b-${esc(kind.replace(/\s+/g, '-'))}">${esc(kind)}</span>`;
+  return `<span class="badge b-${escapeHtml(kind.replace(/\s+/g, '-'))}">${escapeHtml(kind)}</span>`;
 }
 
 function chart(c: Chart | undefined, what: string): string {
   if (!c) return '';
   if (c.svg) return `<figure class="chart">${c.svg}</figure>`;
-  if (c.error) return `<p class="missing">The ${esc(what)} chart could not be rendered: ${esc(c.error)}</p>`;
-  return `<p class="missing">No data for the ${esc(what)} chart yet (its stages have not finished).</p>`;
+  if (c.error) return `<p class="missing">The ${escapeHtml(what)} chart could not be rendered: ${escapeHtml(c.error)}</p>`;
+  return `<p class="missing">No data for the ${escapeHtml(what)} chart yet (its stages have not finished).</p>`;
 }
 
 function section(id: string, title: string, body: string): string {
-  return `<section id="${id}" data-section="${id}"><h2>${esc(title)}</h2>${body}</section>`;
+  return `<section id="${id}" data-section="${id}"><h2>${escapeHtml(title)}</h2>${body}</section>`;
 }
 
 function sweepTable(series: SweepSeries[], budgets: number[], withClipped: boolean): string {
@@ -57,8 +65,8 @@ function sweepTable(series: SweepSeries[], budgets: number[], withClipped: boole
   const eps = show.length ? show : budgets;
   const head = ['attack', 'model', 'n (correct, pooled)', ...eps.map((e) => `ε = ${e}`)];
   const rows = series.map((s) => [
-    esc(s.attack.toUpperCase()),
-    esc(s.label),
+    escapeHtml(s.attack.toUpperCase()),
+    escapeHtml(s.label),
     `${s.points[0]?.correct ?? '–'}${s.seeds > 1 ? ` (${s.seeds} seeds)` : ''}`,
     ...eps.map((e) => {
       const p = s.points.find((x) => x.epsilon === e);
@@ -106,8 +114,14 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const pendingStages = r.stages.filter((s) => s.status !== 'done');
 
   const banner = [
-    !r.complete ? `<div class="banner warn"><b>Partial report:</b> ${pendingStages.length} of ${r.stages.length} stages have not finished (${pendingStages.filter((s) => s.status === 'failed').length} failed). Run the same <code>fim reproduce</code> command again to resume; see <a href="#timing">stages</a>.</div>` : '',
-    failedChecks.length ? `<div class="banner bad"><b>Possible gradient masking:</b> ${failedChecks.length} sanity check${failedChecks.length > 1 ? 's' : ''} failed (${failedChecks.map((c) => esc(c.title)).join('; ')}). Robustness numbers from the affected attacks may be overstated; see <a href="#sanity">sanity checks</a>.</div>` : r.sanity.length ? `<div class="banner ok">No sanity check failed (${r.sanity.filter((s) => s.status === 'pass').length} passed, ${warnChecks.length} warning${warnChecks.length === 1 ? '' : 's'}).</div>` : '',
+    !r.complete
+      ? `<div class="banner warn"><b>Partial report:</b> ${pendingStages.length} of ${r.stages.length} stages have not finished (${pendingStages.filter((s) => s.status === 'failed').length} failed). Run the same <code>fim reproduce</code> command again to resume; see <a href="#timing">stages</a>.</div>`
+      : '',
+    failedChecks.length
+      ? `<div class="banner bad"><b>Possible gradient masking:</b> ${failedChecks.length} sanity check${failedChecks.length > 1 ? 's' : ''} failed (${failedChecks.map((c) => escapeHtml(c.title)).join('; ')}). Robustness numbers from the affected attacks may be overstated; see <a href="#sanity">sanity checks</a>.</div>`
+      : r.sanity.length
+        ? `<div class="banner ok">No sanity check failed (${r.sanity.filter((s) => s.status === 'pass').length} passed, ${warnChecks.length} warning${warnChecks.length === 1 ? '' : 's'}).</div>`
+        : '',
   ].join('');
 
   const summary = section(
@@ -116,17 +130,40 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     `${banner}${table(
       ['', ''],
       [
-        ['mode', `${esc(r.plan.mode)}${r.plan.mode === 'quick' ? ' (reduced: see <a href="#cuts">what was cut</a>)' : ''}`],
-        ['dataset / model', `real MNIST (${r.plan.trainSamples} train / ${r.plan.testSamples} test), ${esc(r.plan.model)}, ${r.plan.epochs} epochs, batch ${r.plan.batchSize}, Adam lr ${r.plan.learningRate}`],
-        ['μ trained', `${r.plan.mus.join(', ')} × seeds ${r.plan.seeds.join(', ')}; μ = ${r.plan.muRoles.headline} is the headline model (paper: 0.022), μ = ${r.plan.muRoles.fig5} stands for 0.02 (Fig. 5), μ = ${r.plan.muRoles.tables} for 0.024 (Tables 1, 2)`],
-        ['comparison models', r.plan.models.filter((m) => m.role !== 'fim').map((m) => esc(m.label)).join(', ') || 'none'],
-        ['wall time', `${duration(r.wallSeconds)} in ${r.sessions.length} session${r.sessions.length === 1 ? '' : 's'} (${Object.entries(r.wallByKind).map(([k, v]) => `${k} ${duration(v ?? 0)}`).join(', ')})`],
-        ['backend', `${esc(env.backend)}${env.backendDetails.length ? ` <small>(${esc(env.backendDetails.join('; '))})</small>` : ''}`],
-        ['machine', `${env.cpus} × ${esc(env.cpuModel)}, ${esc(env.platform)}, Node ${esc(env.node)}, engine ${esc(env.engineVersion)}; 1-min load average ${env.loadStart.map((v) => v.toFixed(1))[0] ?? '–'} at start, ${env.loadEnd[0]?.toFixed(1) ?? '–'} at end (other processes slow timings down)`],
-        ['created', esc(r.createdAt)],
+        ['mode', `${escapeHtml(r.plan.mode)}${r.plan.mode === 'quick' ? ' (reduced: see <a href="#cuts">what was cut</a>)' : ''}`],
+        [
+          'dataset / model',
+          `real MNIST (${r.plan.trainSamples} train / ${r.plan.testSamples} test), ${escapeHtml(r.plan.model)}, ${r.plan.epochs} epochs, batch ${r.plan.batchSize}, Adam lr ${r.plan.learningRate}`,
+        ],
+        [
+          'μ trained',
+          `${r.plan.mus.join(', ')} × seeds ${r.plan.seeds.join(', ')}; μ = ${r.plan.muRoles.headline} is the headline model (paper: 0.022), μ = ${r.plan.muRoles.fig5} stands for 0.02 (Fig. 5), μ = ${r.plan.muRoles.tables} for 0.024 (Tables 1, 2)`,
+        ],
+        [
+          'comparison models',
+          r.plan.models
+            .filter((m) => m.role !== 'fim')
+            .map((m) => escapeHtml(m.label))
+            .join(', ') || 'none',
+        ],
+        [
+          'wall time',
+          `${duration(r.wallSeconds)} in ${r.sessions.length} session${r.sessions.length === 1 ? '' : 's'} (${Object.entries(r.wallByKind)
+            .map(([k, v]) => `${k} ${duration(v ?? 0)}`)
+            .join(', ')})`,
+        ],
+        [
+          'backend',
+          `${escapeHtml(env.backend)}${env.backendDetails.length ? ` <small>(${escapeHtml(env.backendDetails.join('; '))})</small>` : ''}`,
+        ],
+        [
+          'machine',
+          `${env.cpus} × ${escapeHtml(env.cpuModel)}, ${escapeHtml(env.platform)}, Node ${escapeHtml(env.node)}, engine ${escapeHtml(env.engineVersion)}; 1-min load average ${env.loadStart.map((v) => v.toFixed(1))[0] ?? '–'} at start, ${env.loadEnd[0]?.toFixed(1) ?? '–'} at end (other processes slow timings down)`,
+        ],
+        ['created', escapeHtml(r.createdAt)],
       ],
       'meta',
-    )}<p><small>Reference: ${esc(r.paper.citation)}. The paper's numbers are shown beside ours as published; ours are measured on this machine by this run.</small></p>`,
+    )}<p><small>Reference: ${escapeHtml(r.paper.citation)}. The paper's numbers are shown beside ours as published; ours are measured on this machine by this run.</small></p>`,
   );
 
   const findings = section(
@@ -134,11 +171,22 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     'Where we agree with the paper',
     table(
       ['claim', 'paper', 'ours (n, 95% CI)', 'verdict', 'why (what the report can tell)'],
-      r.findings.map((f) => [esc(f.topic), esc(f.paper), esc(f.ours), badge(f.verdict), f.why ? esc(f.why) : '']),
-    ) + '<p><small>Verdict rules: accuracies agree within 0.5 points (partly within 1.5); a threshold claim agrees when the whole 95% interval is on the paper\'s side, differs when it is wholly on the other side. A Wilson interval covers test-sample noise only; the spread over seeds (where there are several) covers training noise.</small></p>',
+      r.findings.map((f) => [
+        escapeHtml(f.topic),
+        escapeHtml(f.paper),
+        escapeHtml(f.ours),
+        badge(f.verdict),
+        f.why ? escapeHtml(f.why) : '',
+      ]),
+    ) +
+      "<p><small>Verdict rules: accuracies agree within 0.5 points (partly within 1.5); a threshold claim agrees when the whole 95% interval is on the paper's side, differs when it is wholly on the other side. A Wilson interval covers test-sample noise only; the spread over seeds (where there are several) covers training noise.</small></p>",
   );
 
-  const cuts = section('cuts', 'What this run cut or changed', r.plan.cuts.length ? `<ul>${r.plan.cuts.map((c) => `<li>${esc(c)}</li>`).join('')}</ul>` : '<p>Nothing: the full plan.</p>');
+  const cuts = section(
+    'cuts',
+    'What this run cut or changed',
+    r.plan.cuts.length ? `<ul>${r.plan.cuts.map((c) => `<li>${escapeHtml(c)}</li>`).join('')}</ul>` : '<p>Nothing: the full plan.</p>',
+  );
 
   const fig2 = section(
     'fig2',
@@ -147,12 +195,18 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
       table(
         ['model', 'test accuracy (mean)', 'spread', 'per seed', 'tr G_s (mean)', 'training'],
         r.accuracy.map((a) => [
-          esc(a.label),
+          escapeHtml(a.label),
           pct(a.mean, 2),
           a.sd !== null ? `sd ${pct(a.sd, 2)}, range ${pct(a.min, 2)}–${pct(a.max, 2)}` : `95% CI ${ci(a.pooledCi, 2)}`,
-          a.seeds.map((s) => `${s.seed}: ${s.accuracy === null ? esc(s.state) : pct(s.accuracy, 2)}`).join(', ') || '–',
+          a.seeds.map((s) => `${s.seed}: ${s.accuracy === null ? escapeHtml(s.state) : pct(s.accuracy, 2)}`).join(', ') || '–',
           num(a.seeds.find((s) => s.meanTraceGs !== null)?.meanTraceGs ?? null, 4),
-          a.seeds.map((s) => (s.trainSeconds !== null ? `${duration(s.trainSeconds)}${s.samplesPerSecond ? `, ${Math.round(s.samplesPerSecond)} samples/s` : ''}` : '–')).join('; '),
+          a.seeds
+            .map((s) =>
+              s.trainSeconds !== null
+                ? `${duration(s.trainSeconds)}${s.samplesPerSecond ? `, ${Math.round(s.samplesPerSecond)} samples/s` : ''}`
+                : '–',
+            )
+            .join('; '),
         ]),
         'num',
       ),
@@ -169,7 +223,9 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const fig5 = section(
     'fig5',
     'Fig. 5 — FGM, OTCM, FGSM vs ε',
-    chart(charts.fig5, 'Fig. 5') + `<p>The paper does not state the unit of Fig. 5's axis. Here it is the same ε as Fig. 3 (squared l2 norm of the unclipped step): FGM moves √ε along the normalised gradient; FGSM and OTCM take a sign step of l∞ size √ε/√N (l2 norm √ε before clipping to [0, 1]). OTCM is the least-likely-class variant (Kurakin et al. 2017).</p>` + sweepTable(r.fig5, r.plan.fig5.budgets, false),
+    chart(charts.fig5, 'Fig. 5') +
+      `<p>The paper does not state the unit of Fig. 5's axis. Here it is the same ε as Fig. 3 (squared l2 norm of the unclipped step): FGM moves √ε along the normalised gradient; FGSM and OTCM take a sign step of l∞ size √ε/√N (l2 norm √ε before clipping to [0, 1]). OTCM is the least-likely-class variant (Kurakin et al. 2017).</p>` +
+      sweepTable(r.fig5, r.plan.fig5.budgets, false),
   );
 
   const t1 = section(
@@ -178,11 +234,31 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     chart(charts.table1, 'Table 1') +
       `<p>Each attack's own minimum-distance search (Foolbox 2.4's), on the correctly classified samples among the first ${r.plan.table1.samples} test samples. Values in <b>Foolbox 2 units</b> as the paper (MSE = ‖δ‖₂²/N, MAE = ‖δ‖₁/N, L∞, L0 = changed pixels), mean over samples where the search succeeded, 95% bootstrap CI; natural-norm means below.</p>` +
       table(
-        ['attack', 'unit', 'ours μ = 0', `ours μ = ${r.plan.muRoles.tables}`, 'ratio [95% CI]', 'paper μ = 0', 'paper μ = 0.024', 'paper ratio'],
-        r.table1.map((x) => [esc(x.attack), esc(x.unit), distCell(x.baseline), distCell(x.defended), x.ratio !== null ? `×${x.ratio.toFixed(2)} <small>${numCi(x.ratioCi)}</small>` : '–', num(x.paper?.baseline), num(x.paper?.defended), x.paper ? `×${x.paper.ratio.toFixed(2)}` : '–']),
+        [
+          'attack',
+          'unit',
+          'ours μ = 0',
+          `ours μ = ${r.plan.muRoles.tables}`,
+          'ratio [95% CI]',
+          'paper μ = 0',
+          'paper μ = 0.024',
+          'paper ratio',
+        ],
+        r.table1.map((x) => [
+          escapeHtml(x.attack),
+          escapeHtml(x.unit),
+          distCell(x.baseline),
+          distCell(x.defended),
+          x.ratio !== null ? `×${x.ratio.toFixed(2)} <small>${numCi(x.ratioCi)}</small>` : '–',
+          num(x.paper?.baseline),
+          num(x.paper?.defended),
+          x.paper ? `×${x.paper.ratio.toFixed(2)}` : '–',
+        ]),
         'num',
       ) +
-      (Object.keys(r.plan.table1.options).length ? `<p><small>Options changed from Foolbox 2.4's defaults: ${esc(JSON.stringify(r.plan.table1.options))}</small></p>` : ''),
+      (Object.keys(r.plan.table1.options).length
+        ? `<p><small>Options changed from Foolbox 2.4's defaults: ${escapeHtml(JSON.stringify(r.plan.table1.options))}</small></p>`
+        : ''),
   );
 
   const t2 = section(
@@ -191,7 +267,13 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     `<p>On samples both models classify correctly (first ${r.plan.table2.samples} test samples), adversarials crafted on one model by the attack's minimum-distance search (OSSA: fixed ε = ${r.plan.table2.ossaBudget}, squared l2), then classified by the other. Accuracy of the target over the adversarials that fooled the source, 95% Wilson CI.</p>` +
       table(
         ['attack', 'ours: baseline → defended', 'paper', 'ours: defended → baseline', 'paper'],
-        r.table2.map((x) => [esc(x.attack), transferCell(x.baselineToDefended), pct(x.paper?.baselineToDefended, 2), transferCell(x.defendedToBaseline), x.paper ? (x.paper.defendedToBaseline === null ? 'none generated' : pct(x.paper.defendedToBaseline, 2)) : '–']),
+        r.table2.map((x) => [
+          escapeHtml(x.attack),
+          transferCell(x.baselineToDefended),
+          pct(x.paper?.baselineToDefended, 2),
+          transferCell(x.defendedToBaseline),
+          x.paper ? (x.paper.defendedToBaseline === null ? 'none generated' : pct(x.paper.defendedToBaseline, 2)) : '–',
+        ]),
         'num',
       ),
   );
@@ -202,7 +284,17 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     `<p>Medians over the first ${r.plan.inspect.samples} test samples (seed 0 of each model). Temperature T fitted by NLL on held-out test samples; "scaled" = the same statistics of softmax(z/T). If λmax(G_x) drops only before scaling, the defence mostly shrank the logits.</p>` +
       table(
         ['model', 'accuracy', 'T', 'tr G_s', 'λmax(G_x)', 'λmax(G_x) scaled', 'KL budget', 'KL budget scaled', 'normalised margin'],
-        r.fim.map((f) => [esc(f.label), pct(f.accuracy, 1), num(f.temperature), num(f.traceGs), num(f.lambdaMaxGx), num(f.lambdaMaxGxScaled), num(f.klBudget), num(f.klBudgetScaled), num(f.normalizedMargin)]),
+        r.fim.map((f) => [
+          escapeHtml(f.label),
+          pct(f.accuracy, 1),
+          num(f.temperature),
+          num(f.traceGs),
+          num(f.lambdaMaxGx),
+          num(f.lambdaMaxGxScaled),
+          num(f.klBudget),
+          num(f.klBudgetScaled),
+          num(f.normalizedMargin),
+        ]),
         'num',
       ),
   );
@@ -214,16 +306,30 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
       table(
         ['check', 'status', 'outcome', 'evidence'],
         r.sanity.map((s) => [
-          `<b>${esc(s.title)}</b><br><small>${esc(s.question)}</small>`,
+          `<b>${escapeHtml(s.title)}</b><br><small>${escapeHtml(s.question)}</small>`,
           badge(s.status),
-          esc(s.summary),
+          escapeHtml(s.summary),
           s.evidence.length
             ? table(
                 ['model', 'attack', 'ε', 'fooled', 'ratio [95% CI]'],
-                s.evidence.map((e) => [esc(e.model), esc(e.what), e.budget === null ? '–' : String(e.budget), `${e.fooled}/${e.n}`, `${pct(e.ratio)} <small>${ci(e.ci)}</small>`]),
+                s.evidence.map((e) => [
+                  escapeHtml(e.model),
+                  escapeHtml(e.what),
+                  e.budget === null ? '–' : String(e.budget),
+                  `${e.fooled}/${e.n}`,
+                  `${pct(e.ratio)} <small>${ci(e.ci)}</small>`,
+                ]),
                 'ev',
               )
-            : `<div class="ev">${s.values ? esc(Object.entries(s.values).map(([k, v]) => `${k} ${num(v)}`).join(', ')) : ''}</div>`,
+            : `<div class="ev">${
+                s.values
+                  ? escapeHtml(
+                      Object.entries(s.values)
+                        .map(([k, v]) => `${k} ${num(v)}`)
+                        .join(', '),
+                    )
+                  : ''
+              }</div>`,
         ]),
         'sanity',
       ) +
@@ -233,24 +339,33 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const timing = section(
     'timing',
     'Stages and wall time',
-    `<p>Wall time per stage on this machine (summed over resumed attempts). Sessions: ${r.sessions.map((s) => `${esc(s.startedAt)} (${s.stagesRun} stages, backend ${esc(s.backend)}, load ${s.loadStart[0]?.toFixed(1) ?? '–'}→${s.loadEnd[0]?.toFixed(1) ?? '–'})`).join('; ')}.</p>` +
+    `<p>Wall time per stage on this machine (summed over resumed attempts). Sessions: ${r.sessions.map((s) => `${escapeHtml(s.startedAt)} (${s.stagesRun} stages, backend ${escapeHtml(s.backend)}, load ${s.loadStart[0]?.toFixed(1) ?? '–'}→${s.loadEnd[0]?.toFixed(1) ?? '–'})`).join('; ')}.</p>` +
       table(
         ['stage', 'status', 'wall time', 'note'],
-        r.stages.map((s) => [esc(s.key), badge(s.status), s.wallSeconds ? duration(s.wallSeconds) : '–', esc(s.message ?? '')]),
+        r.stages.map((s) => [
+          escapeHtml(s.key),
+          badge(s.status),
+          s.wallSeconds ? duration(s.wallSeconds) : '–',
+          escapeHtml(s.message ?? ''),
+        ]),
         'num',
       ),
   );
 
   const json = JSON.stringify(r).replace(/</g, '\\u003c');
-  const data = section('data', 'Raw data', `<p>Every number above is in <code>report.json</code> next to this file (the same object is embedded below); per-run evaluations with their provenance (checkpoint hash, sample indices, options) are under <code>runs/&lt;run&gt;/evals/</code>.</p><details><summary>plan</summary><pre>${esc(JSON.stringify(r.plan, null, 2))}</pre></details><script type="application/json" id="fim-reproduce-report">${json}</script>`);
+  const data = section(
+    'data',
+    'Raw data',
+    `<p>Every number above is in <code>report.json</code> next to this file (the same object is embedded below); per-run evaluations with their provenance (checkpoint hash, sample indices, options) are under <code>runs/&lt;run&gt;/evals/</code>.</p><details><summary>plan</summary><pre>${escapeHtml(JSON.stringify(r.plan, null, 2))}</pre></details><script type="application/json" id="fim-reproduce-report">${json}</script>`,
+  );
 
   const nav = `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join('')}</nav>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>FIM Inspector — reproduction of the paper's MNIST results (${esc(r.plan.mode)})</title>
+<title>FIM Inspector — reproduction of the paper's MNIST results (${escapeHtml(r.plan.mode)})</title>
 <style>${CSS}</style></head>
-<body><h1>Reproduction: Fisher-information eigenvalue defence on MNIST (${esc(r.plan.mode)})</h1>
+<body><h1>Reproduction: Fisher-information eigenvalue defence on MNIST (${escapeHtml(r.plan.mode)})</h1>
 ${nav}
 ${summary}${findings}${cuts}${fig2}${fig3}${fig5}${t1}${t2}${fim}${sanity}${timing}${data}
 </body></html>

@@ -1,11 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
-import { batchLabels, batchPixels, range } from '../../../src/engine/data/dataset';
-import { loadDataset } from '../../../src/engine/data/registry';
-import { runSanityCheck, SANITY_CHECKS, type SanityInputs } from '../../../src/engine/reproduce/sanity';
-import type { SanityCheck, SanityPlan } from '../../../src/runs/reproduce';
-import { useEngineBackend } from '../../helpers';
-import { trainSmallMnist, type TrainedMnist } from '../attacks/trainedModel';
+import { batchLabels, batchPixels, range } from '../../src/engine/data/dataset';
+import { loadDataset } from '../../src/engine/data/registry';
+import { runSanityCheck, SANITY_CHECKS, type SanityInputs } from '../../src/reproduce/sanity';
+import type { SanityCheck, SanityPlan } from '../../src/runs/reproduce';
+import { useEngineBackend } from '../helpers';
+import { trainSmallMnist, type TrainedMnist } from '../engine/attacks/trainedModel';
 import { saturatedLogits } from './maskedModel';
 
 /**
@@ -48,7 +48,10 @@ test('an honest model passes every gradient-masking check', () => {
   const checks = runAll({ ...samples, baseline: other.model, defended: honest.model, baselineLabel: 'other', defendedLabel: 'honest' });
   for (const [id, c] of checks) {
     assert.notEqual(c.status, 'fail', `${id}: ${c.summary}`);
-    assert.ok(c.evidence.length > 0 && c.evidence.every((e) => e.n > 0 && e.ci[0] <= e.ratio + 1e-9 && e.ratio <= e.ci[1] + 1e-9), `${id} reports its evidence with intervals: ${JSON.stringify(c.evidence)}`);
+    assert.ok(
+      c.evidence.length > 0 && c.evidence.every((e) => e.n > 0 && e.ci[0] <= e.ratio + 1e-9 && e.ratio <= e.ci[1] + 1e-9),
+      `${id} reports its evidence with intervals: ${JSON.stringify(c.evidence)}`,
+    );
   }
   assert.equal(checks.get('unbounded-budget')!.status, 'pass', checks.get('unbounded-budget')!.summary);
 });

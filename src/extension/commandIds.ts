@@ -1,0 +1,25 @@
+/**
+ * Every command id of the extension, declared once. package.json's `contributes.commands` lists
+ * the same ids (test/extension/commandIds.test.ts checks both ways); code refers to them only
+ * through this object, so a renamed command is a type error rather than a dead menu entry.
+ */
+export const COMMAND = {
+  trainDefended: 'fim.trainDefended',
+  trainBaseline: 'fim.trainBaseline',
+  inspectRun: 'fim.inspectRun',
+  attackSweep: 'fim.attackSweep',
+  compareRuns: 'fim.compareRuns',
+  openTrainingLog: 'fim.openTrainingLog',
+  stopJob: 'fim.stopJob',
+  resumeRun: 'fim.resumeRun',
+  openDashboard: 'fim.openDashboard',
+  openInspection: 'fim.openInspection',
+  openAdversarial: 'fim.openAdversarial',
+  openEvaluation: 'fim.openEvaluation',
+  refreshRuns: 'fim.refreshRuns',
+  revealRun: 'fim.revealRun',
+  showEngineLog: 'fim.showEngineLog',
+  restartEngine: 'fim.restartEngine',
+} as const;
+
+export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];
