@@ -32,7 +32,7 @@ const usage = `fim attack --run DIR --attack NAME --eps LIST [options]
                      (deepfool, cw, jsma)
   --clip / --no-clip evaluate the adversarial clipped to [0, 1] (default: yes, except ossa, which
                      reports the unclipped x+η and the clipped one beside it)
-  --option K=V       override one of the attack's options (repeatable); see README "Attacks"
+  --option K=V       override one of the attack's options (repeatable); table in docs/attacks.md
   --examples N       correctly classified samples to save images of, per budget [4]
 ${sampleUsage(DEFAULT_SAMPLES, 'sweep-<attack>')}`;
 

@@ -7,7 +7,7 @@ import { fmt, pct, printJson, table } from '../output';
 const usage = `fim runs [--out DIR] [--json]
   List the runs in the run store, newest first, with status and results.
   --out DIR   run store [${DEFAULT_RUNS_DIR}]
-  --json      print {"runs": [...]} as one JSON object`;
+  --json      print {"store": DIR, "runs": [...]} as one JSON object`;
 
 export const runsCommand = defineCommand({
   name: 'runs',

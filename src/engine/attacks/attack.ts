@@ -53,7 +53,7 @@ export interface AttackBase {
   reference: string;
   norm: NormName;
   kind: AttackKind;
-  /** Defaults (Foolbox / torchattacks, see README). Users override any of them by name. */
+  /** Defaults (Foolbox / torchattacks; table in docs/attacks.md). Users override any of them by name. */
   defaults: AttackOptions;
   /** What a budget means, e.g. "ε = squared l2 norm ‖η‖₂² (paper §3.1)". */
   budgetUnit(opts: AttackOptions): string;
