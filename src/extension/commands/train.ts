@@ -1,0 +1,212 @@
+/** Training: train defended or baseline, resume, stop, and what is said when a run ends. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Resume, Train, type EngineInfo, type TrainParams } from '../../protocol/engine';
+import { COMMAND } from '../commandIds';
+import { parseMu, parsePositiveInt } from '../inputs';
+import { modelFileKind } from '../modelFiles';
+import { readSettings } from '../settings';
+import { untrustedModelMessage } from '../trust';
+import { engineInfo, pickRun, requireStore, type CommandDeps, type CommandHandlers } from './context';
+
+/** The model to train: an explicit Uri (explorer, CodeLens), the active editor's model file, or a built-in. */
+async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: string; label: string; defaultDataset?: string } | undefined> {
+  const uri = arg instanceof vscode.Uri ? arg : undefined;
+  const candidates: vscode.Uri[] = uri ? [uri] : vscode.window.activeTextEditor ? [vscode.window.activeTextEditor.document.uri] : [];
+  for (const c of candidates) {
+    if (c.scheme !== 'file') continue;
+    let text: string;
+    try {
+      const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === c.toString());
+      text = open ? open.getText() : fs.readFileSync(c.fsPath, 'utf8');
+    } catch (e) {
+      void vscode.window.showErrorMessage(`FIM: cannot read ${c.fsPath}: ${(e as Error).message}`);
+      return undefined;
+    }
+    const kind = modelFileKind(c.fsPath, text);
+    if (kind) {
+      if (!vscode.workspace.isTrusted) {
+        void vscode.window
+          .showWarningMessage(untrustedModelMessage(kind), 'Manage Workspace Trust')
+          .then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
+        return undefined;
+      }
+      return { model: c.fsPath, label: path.basename(c.fsPath) };
+    }
+    if (uri) {
+      void vscode.window.showErrorMessage(
+        `FIM: ${path.basename(c.fsPath)} is not a model definition (a tfjs Layers model.json, or a JS/TS module whose default export builds a tf.LayersModel).`,
+      );
+      return undefined;
+    }
+  }
+  type Item = vscode.QuickPickItem & { model?: string; defaultDataset?: string; browse?: boolean };
+  const items: Item[] = info.models.map((m) => ({
+    label: m.name,
+    description: `built-in · ${m.defaultDataset}`,
+    detail: m.description,
+    model: m.name,
+    defaultDataset: m.defaultDataset,
+  }));
+  if (vscode.workspace.isTrusted)
+    items.push({
+      label: '$(folder-opened) Choose a model file…',
+      detail: 'a tfjs Layers model.json or a JS/TS model module',
+      browse: true,
+    });
+  const pick = await vscode.window.showQuickPick(items, {
+    title: 'FIM: model definition to train',
+    placeHolder: 'No model file selected: pick a built-in definition',
+  });
+  if (!pick) return undefined;
+  if (pick.browse) {
+    const files = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: { 'Model definitions': ['json', 'js', 'mjs', 'cjs', 'ts', 'mts', 'cts'] },
+      title: 'Model definition',
+    });
+    return files?.[0] ? pickModel(files[0], info) : undefined;
+  }
+  return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
+}
+
+async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promise<void> {
+  const storeDir = requireStore(deps.store);
+  if (!storeDir) return;
+  const info = await engineInfo(deps.engine);
+  if (!info) return;
+  const model = await pickModel(arg, info);
+  if (!model) return;
+  const datasetItems = info.datasets.map((d) => ({
+    label: d.name,
+    detail: d.description,
+    needsDataDir: d.needsDataDir,
+    picked: d.name === (model.defaultDataset ?? 'mnist'),
+  }));
+  datasetItems.sort((a, b) => Number(b.picked) - Number(a.picked));
+  const dataset =
+    datasetItems.length === 1
+      ? datasetItems[0]
+      : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
+  if (!dataset) return;
+  let dataDir: string | undefined;
+  if (dataset.needsDataDir) {
+    const dirs = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      title: `Folder with the ${dataset.label} files`,
+    });
+    if (!dirs?.[0]) return;
+    dataDir = dirs[0].fsPath;
+  }
+  let mu = 0;
+  if (defended) {
+    const muText = await vscode.window.showInputBox({
+      ignoreFocusOut: true,
+      title: 'FIM: weight μ of the trace term (loss = CE + μ·tr G_s)',
+      value: '0.022',
+      prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
+      validateInput: (v) => (parseMu(v) === null ? 'μ must be a finite number ≥ 0' : undefined),
+    });
+    if (muText === undefined) return;
+    mu = parseMu(muText)!;
+  }
+  const epochsText = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
+    title: 'FIM: epochs',
+    value: '2',
+    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
+  });
+  if (epochsText === undefined) return;
+  const s = readSettings();
+  const params: Omit<TrainParams, 'jobId'> = {
+    model: model.model,
+    dataset: dataset.label,
+    ...(dataDir ? { dataDir } : {}),
+    mu,
+    epochs: parsePositiveInt(epochsText)!,
+    batchSize: s.train.batchSize,
+    learningRate: s.train.learningRate,
+    seed: s.train.seed,
+    ...(s.train.limitTrain ? { limitTrain: s.train.limitTrain } : {}),
+    ...(s.train.limitTest ? { limitTest: s.train.limitTest } : {}),
+    logEvery: s.train.logEvery,
+    storeDir,
+  };
+  const title = `${defended ? 'Train Defended Model' : 'Train Baseline Model'} (${model.label}, μ=${mu})`;
+  const started = deps.engine.onJobStarted((p) => {
+    deps.store.fireSoon(0);
+    deps.panels.open({ kind: 'training', runDir: p.runDir }, vscode.ViewColumn.Beside, true);
+  });
+  let result;
+  try {
+    result = await deps.jobs.run('train', title, Train, params);
+  } finally {
+    started.dispose();
+  }
+  deps.store.fireSoon(0);
+  if (result) reportTrained(deps, result.summary.runDir, result.summary.state, result.summary.testAccuracy, result.summary.message);
+}
+
+function reportTrained(deps: CommandDeps, runDir: string, state: string, acc: number | null, message?: string): void {
+  deps.panels.refreshRun(runDir);
+  const name = path.basename(runDir);
+  if (state === 'completed') {
+    void vscode.window
+      .showInformationMessage(
+        `FIM: ${name} finished: test accuracy ${acc === null ? '–' : (acc * 100).toFixed(2) + '%'}.`,
+        'Inspect Run',
+        'Open Dashboard',
+      )
+      .then((a) => {
+        if (a === 'Inspect Run') void vscode.commands.executeCommand(COMMAND.inspectRun, runDir);
+        if (a === 'Open Dashboard') deps.panels.open({ kind: 'training', runDir });
+      });
+  } else {
+    void vscode.window
+      .showWarningMessage(`FIM: ${name} ${state}${message ? `: ${message}` : ''}.`, 'Resume Training')
+      .then((a) => a && vscode.commands.executeCommand(COMMAND.resumeRun, runDir));
+  }
+}
+
+async function stopJob(deps: CommandDeps): Promise<void> {
+  const jobs = deps.jobs.list();
+  if (jobs.length === 0) {
+    void vscode.window.showInformationMessage('FIM: no job is running.');
+    return;
+  }
+  const pick =
+    jobs.length === 1
+      ? { job: jobs[0]! }
+      : await vscode.window.showQuickPick(
+          jobs.map((j) => ({ label: j.title, description: j.progress?.message ?? '', job: j })),
+          { title: 'FIM: job to stop' },
+        );
+  if (!pick) return;
+  pick.job.cancel();
+  void vscode.window.showInformationMessage(
+    `FIM: stopping "${pick.job.title}"${pick.job.kind === 'train' || pick.job.kind === 'resume' ? ' (a checkpoint is written; resume it later)' : ''}.`,
+  );
+}
+
+async function resumeRun(deps: CommandDeps, arg: unknown): Promise<void> {
+  const run = await pickRun(deps, arg, 'FIM: run to resume', (r) => ['stopped', 'incomplete', 'failed'].includes(r.effectiveState));
+  if (!run) return;
+  if (run.config && !vscode.workspace.isTrusted && path.isAbsolute(run.config.model)) {
+    void vscode.window.showWarningMessage(untrustedModelMessage(run.config.model.endsWith('.json') ? 'model-json' : 'module'));
+    return;
+  }
+  const result = await deps.jobs.run('resume', `Resume ${run.config?.name ?? run.id}`, Resume, { runDir: run.dir });
+  deps.store.fireSoon(0);
+  if (result) reportTrained(deps, result.summary.runDir, result.summary.state, result.summary.testAccuracy, result.summary.message);
+}
+
+export function trainCommands(deps: CommandDeps): CommandHandlers {
+  return {
+    [COMMAND.trainDefended]: (arg) => train(deps, arg, true),
+    [COMMAND.trainBaseline]: (arg) => train(deps, arg, false),
+    [COMMAND.stopJob]: () => stopJob(deps),
+    [COMMAND.resumeRun]: (arg) => resumeRun(deps, arg),
+  };
+}
