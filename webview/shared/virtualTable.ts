@@ -23,7 +23,6 @@ export interface Column<T> {
   numeric?: boolean;
 }
 
-
 export interface VirtualTableOptions<T> {
   rowHeight: number;
   sort?: { key: string; dir: SortDir };
