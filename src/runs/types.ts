@@ -32,6 +32,11 @@ export interface RunConfig {
   labelSmoothing: number;
   /** PGD adversarial training (Madry et al.); absent = off. */
   adversarialTraining?: AdversarialTrainingConfig;
+  /**
+   * A FIM-derived defence other than the paper's trace term (docs/defences.md); absent = the
+   * trace term, weighted by `mu` (0 = the baseline). When present, `mu` is 0.
+   */
+  defence?: DefenceConfig;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -53,6 +58,40 @@ export interface AdversarialTrainingConfig {
   stepSize: number;
   /** Fraction of each batch replaced by adversarial examples (Madry et al. use 1). */
   ratio: number;
+}
+
+/** The defences beyond the paper's trace term (`fim train --defence`; docs/defences.md). */
+export type DefenceConfig = SpectralDefence | TradesDefence | TraceScaledDefence;
+
+/** `weight · λmax(G_x)`: the paper's eq. (2), exact (K×K Gram) value and eigenvector. */
+export interface SpectralDefence {
+  kind: 'spectral';
+  weight: number;
+  /** l2 length of the central difference along the top eigenvector that carries the gradient. */
+  fdStep: number;
+}
+
+/** TRADES (Zhang et al. 2019): `CE + weight · KL(p(x) ‖ p(x′))`, x′ from l∞ PGD on that KL. */
+export interface TradesDefence {
+  kind: 'trades';
+  /** β. */
+  weight: number;
+  /** l∞ radius of the inner maximisation, pixels in [0, 1]. */
+  epsilon: number;
+  steps: number;
+  stepSize: number;
+}
+
+/** `weight · tr G_x` of the scale-normalised logits: a trace term logit shrinking cannot satisfy. */
+export interface TraceScaledDefence {
+  kind: 'trace-scaled';
+  weight: number;
+  /** RMS the centred logits are normalised to before the softmax. */
+  scale: number;
+  /** Random probe directions per sample (Hutchinson's trace estimator). */
+  probes: number;
+  /** l2 length of the central difference along each probe. */
+  fdStep: number;
 }
 
 export interface RunStatus {

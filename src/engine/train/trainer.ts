@@ -26,6 +26,7 @@ import { mean, median } from '../../shared/stats';
 import { Adam } from './adam';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerState, writeCheckpoint } from './checkpoint';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
+import { makeDefence, validateDefence } from './defence';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
 
@@ -99,14 +100,14 @@ export function epochOrder(count: number, seed: number, epoch: number): Int32Arr
   return order;
 }
 
-function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining'>): string {
+function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining' | 'defence'>): string {
   const base = req.model
     .replace(/\\/g, '/')
     .split('/')
     .pop()!
     .replace(/\.(json|[cm]?[jt]s)$/, '');
   const base2 = base === 'model' ? (req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base) : base;
-  const parts = [base2, `mu${req.mu}`];
+  const parts = [base2, req.defence ? `${req.defence.kind.replace('-', '')}${req.defence.weight}` : `mu${req.mu}`];
   if (req.labelSmoothing) parts.push(`ls${req.labelSmoothing}`);
   if (req.adversarialTraining) parts.push('pgdat');
   return parts.join('-');
@@ -150,6 +151,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     mu: req.mu,
     labelSmoothing: req.labelSmoothing ?? 0,
     ...(req.adversarialTraining ? { adversarialTraining: req.adversarialTraining } : {}),
+    ...(req.defence ? { defence: req.defence } : {}),
     epochs: req.epochs,
     batchSize: req.batchSize,
     learningRate: req.learningRate,
@@ -254,6 +256,11 @@ export function validateRequest(req: TrainRequest): void {
   if (!Number.isInteger(req.batchSize) || req.batchSize < 1) bad(`--batch must be a positive integer (got ${req.batchSize})`);
   if (!(req.learningRate > 0) || !Number.isFinite(req.learningRate)) bad(`--lr must be a positive number (got ${req.learningRate})`);
   if (!Number.isInteger(req.seed)) bad(`--seed must be an integer (got ${req.seed})`);
+  if (req.defence) {
+    validateDefence(req.defence);
+    if (req.mu !== 0) bad(`--mu is the trace defence's weight; a run with --defence ${req.defence.kind} has μ = 0 (got ${req.mu})`);
+    if (req.adversarialTraining) bad(`--defence ${req.defence.kind} and --adversarial-training are separate defences; choose one`);
+  }
   for (const [k, v] of [
     ['--limit-train', req.limitTrain],
     ['--limit-test', req.limitTest],
@@ -273,11 +280,16 @@ interface StepOut {
  */
 function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-  return (x: tf.Tensor4D, y: tf.Tensor1D): StepOut => {
+  const defence = makeDefence(model, cfg.defence);
+  return (x: tf.Tensor4D, y: tf.Tensor1D, ctx: { seed: number; step: number }): StepOut => {
     let sums: tf.Tensor1D | undefined;
+    // A defence's work that needs no weight gradient runs before the tape opens (defence.ts).
+    const prepared = defence?.prepare(x, y, ctx);
     const { grads } = tf.variableGrads(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-      const { loss, ce } = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
+      const parts = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
+      const ce = parts.ce;
+      const loss = prepared ? tf.add<tf.Scalar>(parts.loss, prepared.penalty(logits)) : parts.loss;
       sums = tf.keep(
         tf.tidy(() => {
           const n = logits.shape[0];
@@ -291,6 +303,7 @@ function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
       );
       return loss;
     }, vars);
+    prepared?.dispose();
     optimizer.applyGradients(
       vars,
       vars.map((v) => grads[v.name]!),
@@ -408,7 +421,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
           let x = tf.tensor4d(xData, [n, ...train.imageShape]);
           const y = tf.tensor1d(labels, 'int32');
           if (transform) x = transform(x, y, { epoch, step: globalStep, seed: config.seed });
-          return step(x, y).sums;
+          return step(x, y, { seed: config.seed, step: globalStep }).sums;
         });
         const nextAcc = tf.add(acc, out);
         const nextEpochAcc = tf.add(epochAcc, out);
