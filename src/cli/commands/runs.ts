@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import { defenceLabel } from '../../runs/defence';
 import { listRuns } from '../../runs/reader';
 import { defineCommand } from '../args';
 import { fmt, pct, printJson, table } from '../output';
@@ -28,14 +29,14 @@ export const runsCommand = defineCommand({
     const rows = runs.map((r) => [
       r.id,
       r.effectiveState,
-      r.config ? String(r.config.mu) : '-',
+      r.config ? defenceLabel(r.config) : '-',
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
       r.evals.join(',') || '-',
       r.problems.join('; '),
     ]);
-    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
+    process.stdout.write(table(['run', 'status', 'defence', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
     return 0;
   },
 });
