@@ -25,7 +25,7 @@ export const DEFENCES: readonly DefenceInfo[] = [
   {
     kind: 'trace',
     title: "the paper's trace term, CE + μ·tr G_s",
-    weightMeaning: 'μ, the weight of tr G_s = Σ 1/p_i',
+    weightMeaning: 'weight μ of the trace term tr G_s = Σ 1/p_i',
     defaultWeight: 0.022,
     options: {},
     optionMeanings: {},
@@ -33,7 +33,7 @@ export const DEFENCES: readonly DefenceInfo[] = [
   {
     kind: 'spectral',
     title: 'exact λmax(G_x) penalty, CE + w·λmax(G_x) (the paper’s eq. 2)',
-    weightMeaning: 'w, the weight of λmax(G_x)',
+    weightMeaning: 'weight w of λmax(G_x)',
     defaultWeight: 0.1,
     options: { fdStep: 0.01 },
     optionMeanings: { fdStep: 'l2 length of the central difference along the top eigenvector' },
@@ -41,19 +41,19 @@ export const DEFENCES: readonly DefenceInfo[] = [
   {
     kind: 'trades',
     title: 'TRADES, CE + β·KL(p(x) ‖ p(x′)) with x′ from PGD on that KL',
-    weightMeaning: 'β, the weight of the KL term',
+    weightMeaning: 'weight β of the KL term',
     defaultWeight: 6,
-    options: { epsilon: 0.1, steps: 10, stepSize: 0.02 },
+    options: { epsilon: 0.1, steps: 10, stepSize: 0.025 },
     optionMeanings: {
       epsilon: 'l∞ radius of the inner PGD, pixels in [0, 1]',
       steps: 'inner PGD steps per batch',
-      stepSize: 'inner PGD step size (l∞)',
+      stepSize: 'inner PGD step size (l∞); unless given, 2.5·epsilon/steps, as for PGD-AT',
     },
   },
   {
     kind: 'trace-scaled',
     title: 'scale-invariant trace, CE + w·tr G_x of RMS-normalised logits',
-    weightMeaning: 'w, the weight of tr G_x(normalised logits)',
+    weightMeaning: 'weight w of tr G_x of the normalised logits',
     defaultWeight: 0.01,
     options: { scale: 1, probes: 1, fdStep: 0.01 },
     optionMeanings: {
@@ -111,16 +111,17 @@ export function resolveDefence(
   for (const k of Object.keys(options)) {
     if (!(k in info.options)) {
       const known = Object.keys(info.options);
-      throw new RangeError(
-        `${kind} has no option "${k}"${known.length ? ` (it takes ${known.join(', ')})` : ' (it takes none)'}`,
-      );
+      throw new RangeError(`${kind} has no option "${k}"${known.length ? ` (it takes ${known.join(', ')})` : ' (it takes none)'}`);
     }
   }
   const w = weight ?? info.defaultWeight;
   const wp = weightProblem(w);
   if (wp) throw new RangeError(`${kind}: ${wp}`);
   if (kind === 'trace') return { mu: w };
-  const defence = { kind, weight: w, ...info.options, ...options } as DefenceConfig;
+  const resolved = { ...info.options, ...options };
+  // Madry et al.'s rule, as PGD-AT's default: a path of `steps` steps can cross the ball.
+  if (kind === 'trades' && options.stepSize === undefined) resolved.stepSize = (2.5 * resolved.epsilon!) / resolved.steps!;
+  const defence = { kind, weight: w, ...resolved } as DefenceConfig;
   const p = defenceProblem(defence);
   if (p) throw new RangeError(p);
   return { mu: 0, defence };

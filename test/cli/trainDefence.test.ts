@@ -22,7 +22,7 @@ test('--defence, --weight and --defence-option resolve to the run’s μ and def
   assert.deepEqual(defenceFromFlags({ defence: 'trace' }, 0.022), { mu: 0.022 });
   assert.deepEqual(defenceFromFlags({ defence: 'trades', weight: '3', options: ['steps=5', 'epsilon=0.2'] }, 0.022), {
     mu: 0,
-    defence: { kind: 'trades', weight: 3, epsilon: 0.2, steps: 5, stepSize: 0.02 },
+    defence: { kind: 'trades', weight: 3, epsilon: 0.2, steps: 5, stepSize: 0.1 },
   });
   assert.deepEqual(defenceFromFlags({ defence: 'spectral' }, 0.022).defence?.kind, 'spectral');
 });

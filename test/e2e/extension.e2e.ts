@@ -123,10 +123,14 @@ describe(
           .locator('.quick-input-widget')
           .innerText()
           .catch(() => '');
-        return /dataset for/.test(t) ? 'dataset' : /weight μ/.test(t) ? 'mu' : /epochs/.test(t) ? 'epochs' : null;
+        return /dataset for/.test(t) ? 'dataset' : /FIM: defence/.test(t) ? 'defence' : /epochs/.test(t) ? 'epochs' : null;
       });
       if (next === 'dataset') await wb.quickPick('dataset for', 'mnist');
-      if (mu) await wb.inputBox('weight μ');
+      if (mu) {
+        // The first choice is the paper's trace term; its weight is μ.
+        await wb.quickPick('FIM: defence');
+        await wb.inputBox('weight μ');
+      }
       await wb.inputBox('epochs', epochs);
     }
 

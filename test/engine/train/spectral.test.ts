@@ -38,7 +38,7 @@ test('vᵀ G_x v by central differences equals Var_p(Z v), and along the exact t
   // Any other unit direction gives less (λmax is the maximum of the Rayleigh quotient).
   const r = tf.tidy(() => {
     const g = tf.randomNormal(x.shape, 0, 1, 'float32', 3);
-    return tf.div(g, tf.reshape(tf.norm(tf.reshape(g, [B, N]), 'euclidean', 1), [B, 1, 1, 1])) as tf.Tensor4D;
+    return tf.div<tf.Tensor4D>(g, tf.reshape(tf.norm(tf.reshape(g, [B, N]), 'euclidean', 1), [B, 1, 1, 1]));
   });
   const qr = directionalFisher(model, x, r, 1e-3).dataSync();
   for (let s = 0; s < B; s++) assert.ok(qr[s]! < q[s]!, `random direction ${qr[s]} should be below λmax ${q[s]}`);

@@ -81,7 +81,7 @@ test('Σ over the N basis directions of vᵀ G̃_x v is the explicit tr G̃_x of
   const basis = new Float32Array(N * N);
   for (let t = 0; t < N; t++) basis[t * N + t] = 1;
   const got = tf.tidy(() => {
-    const x = tf.tile(tf.tensor4d(xs, [1, ...SHAPE]), [N, 1, 1, 1]) as tf.Tensor4D;
+    const x = tf.tile<tf.Tensor4D>(tf.tensor4d(xs, [1, ...SHAPE]), [N, 1, 1, 1]);
     const q = directionalFisher(model, x, tf.tensor4d(basis, [N, ...SHAPE]), 1e-3, (z) => normalisedLogits(z, 1));
     return tf.sum(q).dataSync()[0]!;
   });

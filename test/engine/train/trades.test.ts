@@ -109,7 +109,14 @@ test('the TRADES penalty is β · mean KL(p(x) ‖ p(x′)) with x′ from the i
   // No batch norm, so training and inference mode agree and the float64 reference applies.
   const model = tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: SHAPE, filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }) }),
+      tfl.layers.conv2d({
+        inputShape: SHAPE,
+        filters: 3,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotNormal({ seed: 4 }),
+      }),
       tfl.layers.flatten(),
       tfl.layers.dense({ units: 5, kernelInitializer: tfl.initializers.glorotNormal({ seed: 5 }) }),
     ],
