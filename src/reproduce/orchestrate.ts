@@ -20,6 +20,7 @@ import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from 
 import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
+import { runDefenceStage } from './defencesRun';
 import {
   Cancelled,
   distanceRun,
@@ -175,6 +176,7 @@ async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
           mu: spec.mu,
           labelSmoothing: spec.labelSmoothing,
           ...(spec.adversarialTraining ? { adversarialTraining: spec.adversarialTraining } : {}),
+          ...(spec.defence ? { defence: spec.defence } : {}),
           epochs: r.plan.epochs,
           batchSize: r.plan.batchSize,
           learningRate: r.plan.learningRate,
@@ -209,6 +211,25 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
   const progress = (message: string, fraction: number) => r.hooks.onStageProgress?.(s, message, fraction);
   const common = { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), command: `fim reproduce (${s.key})` };
   const selection = (count: number) => ({ split: 'test' as const, start: 0, count });
+  if (s.kind !== 'train' && s.key.startsWith('defences:')) {
+    const files = await runDefenceStage(
+      {
+        plan: r.plan,
+        outDir: r.outDir,
+        evalRun: (model, seed) => evalRun(r, model, seed),
+        inspectFile: (model, seed) => {
+          const done = r.state.stages[`defences:inspect:${model}:s${seed}`];
+          const f = done?.status === 'done' ? done.files?.[0] : undefined;
+          return f ? path.join(r.outDir, f) : null;
+        },
+        common,
+      },
+      s,
+    );
+    rec.files = files.map((f) => rel(r, f));
+    rec.status = 'done';
+    return;
+  }
   switch (s.kind) {
     case 'train':
       return runTrain(r, s, rec);
@@ -299,6 +320,8 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       rec.files = [rel(r, file)];
       break;
     }
+    case 'robust':
+      throw new Error(`the ${s.kind} stage ${s.key} belongs to the defence comparison (defencesRun.ts)`);
   }
   rec.status = 'done';
 }

@@ -34,9 +34,12 @@ export const DEFENCES: readonly DefenceInfo[] = [
     kind: 'spectral',
     title: 'exact λmax(G_x) penalty, CE + w·λmax(G_x) (the paper’s eq. 2)',
     weightMeaning: 'weight w of λmax(G_x)',
-    defaultWeight: 0.1,
-    options: { fdStep: 0.01 },
-    optionMeanings: { fdStep: 'l2 length of the central difference along the top eigenvector' },
+    defaultWeight: 1,
+    options: { fdStep: 0.01, rows: 32 },
+    optionMeanings: {
+      fdStep: 'l2 length of the central difference along the top eigenvector',
+      rows: 'batch rows penalised (the first of the shuffled batch; 0 = all): the exact eigenvector costs K backward rows each',
+    },
   },
   {
     kind: 'trades',
@@ -54,7 +57,7 @@ export const DEFENCES: readonly DefenceInfo[] = [
     kind: 'trace-scaled',
     title: 'scale-invariant trace, CE + w·tr G_x of RMS-normalised logits',
     weightMeaning: 'weight w of tr G_x of the normalised logits',
-    defaultWeight: 0.01,
+    defaultWeight: 0.1,
     options: { scale: 1, probes: 1, fdStep: 0.01 },
     optionMeanings: {
       scale: 'RMS of the centred logits after normalisation (a fixed temperature)',
@@ -84,6 +87,7 @@ export function defenceProblem(d: DefenceConfig): string | null {
   const positive = (name: string, v: number) => (Number.isFinite(v) && v > 0 ? null : `${d.kind}: ${name} must be > 0, got ${v}`);
   switch (d.kind) {
     case 'spectral':
+      if (!Number.isInteger(d.rows) || d.rows < 0) return `spectral: rows must be an integer ≥ 0 (0 = all), got ${d.rows}`;
       return positive('fdStep', d.fdStep);
     case 'trades':
       if (!(d.epsilon > 0 && d.epsilon <= 1)) return `trades: epsilon (l∞ radius, pixels in [0, 1]) must be in (0, 1], got ${d.epsilon}`;

@@ -69,6 +69,12 @@ export interface SpectralDefence {
   weight: number;
   /** l2 length of the central difference along the top eigenvector that carries the gradient. */
   fdStep: number;
+  /**
+   * How many rows of each (shuffled) batch are penalised, the first ones; 0 = all. The exact
+   * eigenvector costs K backward rows per sample, so a subset keeps the step near a plain one's
+   * cost; the penalty is still an unbiased estimate of the batch mean λmax(G_x).
+   */
+  rows: number;
 }
 
 /** TRADES (Zhang et al. 2019): `CE + weight · KL(p(x) ‖ p(x′))`, x′ from l∞ PGD on that KL. */

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { duration } from '../../reproduce/report/html';
 import { makePlan } from '../../reproduce/plan';
+import { COMPARED, parseCompared } from '../../reproduce/defences';
 import { runReproduce } from '../../reproduce/orchestrate';
 import { backendFlag, defineCommand, int, numList, UsageError } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
@@ -28,6 +29,10 @@ const usage = `fim reproduce [options]
   --samples N      test samples for Fig. 3 and 5, the inspections and the sanity checks [1000; --quick: 300]
   --table-samples N  test samples for Tables 1 and 2 [100; --quick: 12]
   --no-baselines   skip the LSR and PGD-AT comparison models
+  --defences LIST  also compare FIM-derived defences with the baseline and the trace term, at the
+                   same training budget (docs/defences.md): all, or some of
+                   ${COMPARED.join(', ')}
+  --only-defences  run only the defence comparison (with --defences), not the paper's figures and tables
   --report-only    rebuild report.html / report.json from what is there, running nothing
   --backend B      auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
   --json           print a summary (files, findings, sanity checks) as one JSON object on stdout
@@ -46,6 +51,8 @@ export const reproduceCommand = defineCommand({
     samples: { type: 'string' },
     'table-samples': { type: 'string' },
     'no-baselines': { type: 'boolean' },
+    defences: { type: 'string' },
+    'only-defences': { type: 'boolean' },
     'report-only': { type: 'boolean' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
@@ -63,6 +70,8 @@ export const reproduceCommand = defineCommand({
       ...(v['table-samples'] !== undefined ? { tableSamples: int('table-samples', v['table-samples']) } : {}),
       baselines: !v['no-baselines'],
       backend,
+      ...(v.defences !== undefined ? { defences: parseCompared(v.defences) } : {}),
+      ...(v['only-defences'] ? { onlyDefences: true } : {}),
     });
     const outDir = path.resolve(v.out ?? (v.quick ? DEFAULT_QUICK_DIR : DEFAULT_REPRODUCE_DIR));
     const progress = new Progress();

@@ -21,11 +21,16 @@ import type { BatchDefence } from './defence';
 export function spectralDefence(model: tfl.LayersModel, d: SpectralDefence): BatchDefence {
   return {
     prepare(x) {
-      const eig = inputFimTopEigen(model, x);
-      const v = tf.tensor4d(eig.eigenvectors, x.shape);
+      const n = x.shape[0];
+      const xs = d.rows > 0 && d.rows < n ? tf.slice(x, [0, 0, 0, 0], [d.rows, -1, -1, -1]) : x;
+      const eig = inputFimTopEigen(model, xs);
+      const v = tf.tensor4d(eig.eigenvectors, xs.shape);
       return {
-        penalty: () => tf.tidy(() => tf.mul<tf.Scalar>(tf.mean(directionalFisher(model, x, v, d.fdStep)), d.weight)),
-        dispose: () => v.dispose(),
+        penalty: () => tf.tidy(() => tf.mul<tf.Scalar>(tf.mean(directionalFisher(model, xs, v, d.fdStep)), d.weight)),
+        dispose: () => {
+          v.dispose();
+          if (xs !== x) xs.dispose();
+        },
       };
     },
   };
