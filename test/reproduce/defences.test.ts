@@ -168,8 +168,5 @@ test('the findings follow the table by their stated rules', () => {
   assert.match(by('what mu0.02 does').ours, /only flattens the outputs/);
   assert.match(by('what trades6 does').ours, /^holds/);
   assert.match(by('what spectral1 does').ours, /possible gradient masking/);
-  assert.equal(
-    defencesReportOf({ ...plan, defences: undefined }, { formatVersion: 1, stages: {}, sessions: [] }, '/x'),
-    undefined,
-  );
+  assert.equal(defencesReportOf({ ...plan, defences: undefined }, { formatVersion: 1, stages: {}, sessions: [] }, '/x'), undefined);
 });
