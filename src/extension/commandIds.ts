@@ -20,6 +20,7 @@ export const COMMAND = {
   revealRun: 'fim.revealRun',
   showEngineLog: 'fim.showEngineLog',
   restartEngine: 'fim.restartEngine',
+  compareDefences: 'fim.compareDefences',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];

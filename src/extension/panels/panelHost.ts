@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  panelDirs,
   parseWebviewMessage,
   type HostMessage,
   type PanelDataMap,
@@ -104,7 +105,7 @@ export class PanelHost implements vscode.Disposable {
         return;
       case 'reveal': {
         // Only paths inside what this panel shows: never an arbitrary file the webview names.
-        const allowed = 'runDir' in this.key ? [this.key.runDir] : this.key.runDirs;
+        const allowed = panelDirs(this.key);
         const p = path.resolve(m.path);
         if (!allowed.some((d) => p === path.resolve(d) || p.startsWith(path.resolve(d) + path.sep)) || !fs.existsSync(p)) {
           this.deps.output.warn(`panel ${this.key.kind}: refused to reveal ${m.path}`);
