@@ -67,7 +67,10 @@ test('the defences panel reads the comparison of a report.json, and says why whe
   assert.equal(d.report.rows[0]!.label, 'trades β=6');
   assert.deepEqual(d.plan.models, ['mu0', 'mu0.022', 'trades6']);
   assert.equal(d.complete, false);
-  assert.throws(() => loadDefencesData(without), (e: unknown) => e instanceof PanelDataError && /ran without --defences/.test(e.message));
+  assert.throws(
+    () => loadDefencesData(without),
+    (e: unknown) => e instanceof PanelDataError && /ran without --defences/.test(e.message),
+  );
   assert.throws(() => loadDefencesData(path.join(root, 'nothing')), /does not exist or is not readable JSON/);
   fs.writeFileSync(path.join(root, 'runs', 'report.json'), '{"kind":"other"}');
   assert.throws(() => loadDefencesData(path.join(root, 'runs')), /not a fim reproduce report/);
