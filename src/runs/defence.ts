@@ -131,14 +131,18 @@ export function resolveDefence(
   return { mu: 0, defence };
 }
 
-/** The defence a run was trained with, in a few words: `baseline`, `trace μ=0.022`, `trades β=6`, … */
-export function defenceLabel(config: Pick<RunConfig, 'mu' | 'defence'>): string {
+/**
+ * What a run was trained with, in a few words: `baseline`, `trace μ=0.022`, `trades β=6`,
+ * `PGD-AT ε=0.1`, `trace μ=0.01 + LSR α=0.1`, …
+ */
+export function defenceLabel(
+  config: Pick<RunConfig, 'mu' | 'defence'> & Partial<Pick<RunConfig, 'adversarialTraining' | 'labelSmoothing'>>,
+): string {
   const d = config.defence;
-  if (!d) return config.mu > 0 ? `trace μ=${config.mu}` : 'baseline';
-  return d.kind === 'trades' ? `trades β=${d.weight}` : `${d.kind} w=${d.weight}`;
-}
-
-/** Whether the run was trained with any defence (the trace term or another). */
-export function isDefended(config: Pick<RunConfig, 'mu' | 'defence'>): boolean {
-  return config.mu > 0 || (config.defence !== undefined && config.defence.weight > 0);
+  const parts: string[] = [];
+  if (d) parts.push(d.kind === 'trades' ? `trades β=${d.weight}` : `${d.kind} w=${d.weight}`);
+  else if (config.mu > 0) parts.push(`trace μ=${config.mu}`);
+  if (config.adversarialTraining) parts.push(`PGD-AT ε=${config.adversarialTraining.epsilon}`);
+  if (config.labelSmoothing) parts.push(`LSR α=${config.labelSmoothing}`);
+  return parts.length ? parts.join(' + ') : 'baseline';
 }

@@ -120,11 +120,7 @@ function rowOf(c: Ctx, m: ReproduceModelSpec): DefenceRow {
   return {
     model: m.key,
     label: m.label,
-    defence: m.adversarialTraining
-      ? `PGD-AT ε=${m.adversarialTraining.epsilon}`
-      : m.labelSmoothing
-        ? `LSR α=${m.labelSmoothing}`
-        : defenceLabel(m),
+    defence: defenceLabel(m),
     seeds: clean.length,
     cleanAccuracy: cleanRate,
     robust,
