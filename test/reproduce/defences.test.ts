@@ -170,3 +170,23 @@ test('the findings follow the table by their stated rules', () => {
   assert.match(by('what spectral1 does').ours, /possible gradient masking/);
   assert.equal(defencesReportOf({ ...plan, defences: undefined }, { formatVersion: 1, stages: {}, sessions: [] }, '/x'), undefined);
 });
+
+test('without --only-defences the comparison adds its stages to the paper’s, and the paper’s stages leave the compared models alone', () => {
+  const p = makePlan({ quick: true, defences: parseCompared('trades,pgd-at') });
+  assert.equal(p.paper, undefined);
+  const keys = stagesOf(p).map((s) => s.key);
+  for (const k of [
+    'train:trades6:s0',
+    'train:pgdat0.1:s0',
+    'sweep:ossa:mu0:s0',
+    'distance:mu0:s0',
+    'defences:robust-linf:trades6:s0',
+    'defences:sanity:margin-vs-ce:pgdat0.1',
+  ])
+    assert.ok(keys.includes(k), k);
+  assert.ok(!keys.some((k) => /^(sweep|inspect|distance):[^:]*(trades|pgdat)/.test(k)), 'no paper figure for a compared defence');
+  assert.equal(new Set(keys).size, keys.length, 'stage keys are unique');
+  // The paper's trainings keep their fingerprints: no defence field where there is none.
+  const base = stagesOf(makePlan({ quick: true })).find((s) => s.key === 'train:mu0:s0')!;
+  assert.deepEqual(stagesOf(p).find((s) => s.key === 'train:mu0:s0')!.params, base.params);
+});
