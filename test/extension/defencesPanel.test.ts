@@ -4,48 +4,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { findDefenceReproductions, loadDefencesData, PanelDataError } from '../../src/extension/panels/panelData';
 import { panelDirs, parsePanelKey } from '../../src/protocol/webview';
-import { makePlan } from '../../src/reproduce/plan';
-import { parseCompared } from '../../src/reproduce/defences';
-import type { ReproduceReport } from '../../src/runs/reproduce';
 import { tmpDir } from '../helpers';
-
-/** A report.json as `fim reproduce --defences` writes it, with one measured row (the shape the panel reads). */
-function writeReport(dir: string, withDefences: boolean): void {
-  const plan = makePlan({ quick: true, ...(withDefences ? { defences: parseCompared('trades'), onlyDefences: true } : {}) });
-  const report = {
-    formatVersion: 1,
-    kind: 'fim-reproduce',
-    createdAt: '2026-12-01T00:00:00.000Z',
-    complete: false,
-    plan,
-    ...(withDefences
-      ? {
-          defences: {
-            robustSuite: plan.defences!.robustSuite,
-            rows: [
-              {
-                model: 'trades6',
-                label: 'trades β=6',
-                defence: 'trades β=6',
-                seeds: 1,
-                cleanAccuracy: { value: 0.985, ci: [0.982, 0.987], k: 9850, n: 10000, perSeed: [0.985] },
-                robust: [],
-                ossa: null,
-                fim: null,
-                sanity: [],
-                secondsPerEpoch: [600],
-                samplesPerSecond: [100],
-                meetsGoal: null,
-              },
-            ],
-            findings: [{ topic: 'the goal', paper: 'goal', ours: 'not measured yet', verdict: 'not measured' }],
-          },
-        }
-      : {}),
-  } as unknown as ReproduceReport;
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report));
-}
+import { writeDefencesReport } from './fixtures/defences';
 
 test('the defences panel key is validated and names the reproduction directory', () => {
   assert.deepEqual(parsePanelKey({ kind: 'defences', reproduceDir: '/w/.fim/r' }), { kind: 'defences', reproduceDir: '/w/.fim/r' });
@@ -60,11 +20,11 @@ test('the defences panel reads the comparison of a report.json, and says why whe
   const root = tmpDir();
   const withD = path.join(root, 'reproduce-defences');
   const without = path.join(root, 'reproduce');
-  writeReport(withD, true);
-  writeReport(without, false);
+  writeDefencesReport(withD, true);
+  writeDefencesReport(without, false);
   fs.mkdirSync(path.join(root, 'runs'));
   const d = loadDefencesData(withD);
-  assert.equal(d.report.rows[0]!.label, 'trades β=6');
+  assert.equal(d.report.rows[0]!.label, 'trades β=6 (fixture)');
   assert.deepEqual(d.plan.models, ['mu0', 'mu0.022', 'trades6']);
   assert.equal(d.complete, false);
   assert.throws(
@@ -76,7 +36,7 @@ test('the defences panel reads the comparison of a report.json, and says why whe
   assert.throws(() => loadDefencesData(path.join(root, 'runs')), /not a fim reproduce report/);
   fs.writeFileSync(path.join(withD, 'report.json'), '{ torn');
   assert.throws(() => loadDefencesData(withD), PanelDataError);
-  writeReport(withD, true);
+  writeDefencesReport(withD, true);
   assert.deepEqual(findDefenceReproductions(root), [withD]);
   assert.deepEqual(findDefenceReproductions(path.join(root, 'missing')), []);
 });

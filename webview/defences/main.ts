@@ -7,13 +7,33 @@ import type { DefencesData } from '../../src/protocol/webview.js';
 import type { PooledRate } from '../../src/runs/reproduceDefences.js';
 import { post, startPanel } from '../shared/api.js';
 import { toCsv } from '../shared/csv.js';
-import { button, smallTable } from '../shared/elements.js';
+import { button } from '../shared/elements.js';
 import { h, num, pct } from '../shared/format.js';
 import { errorBanner, initPage } from '../shared/page.js';
+import { addStyles } from '../shared/styles.js';
 
 const app = initPage();
+// A plain table: its cells wrap (value, interval, per-seed values on their own lines).
+addStyles(`
+table.defences { border-collapse: collapse; margin: 6px 0 12px; font-variant-numeric: tabular-nums; }
+table.defences th, table.defences td { border: 1px solid var(--vscode-panel-border, var(--vscode-editorWidget-border)); padding: 3px 8px; vertical-align: top; text-align: left; }
+table.defences th { background: var(--vscode-keybindingTable-headerBackground, rgba(128,128,128,0.08)); font-weight: 600; }
+table.defences small { color: var(--vscode-descriptionForeground); display: block; }
+`);
 
-const rate = (r: PooledRate | null | undefined) => (r ? `${pct(r.value)} [${pct(r.ci[0])}–${pct(r.ci[1])}]` : '–');
+/** A cell's lines: the first as is, the rest small. */
+function cell(lines: string[]): HTMLElement {
+  return h('td', {}, lines[0] ?? '–', ...lines.slice(1).map((l) => h('small', {}, l)));
+}
+
+function rateLines(r: PooledRate | null | undefined): string[] {
+  if (!r) return ['–'];
+  return [
+    pct(r.value),
+    `[${pct(r.ci[0])}, ${pct(r.ci[1])}]`,
+    ...(r.perSeed.length > 1 ? [`seeds ${r.perSeed.map((v) => pct(v, 0)).join(' / ')}`] : []),
+  ];
+}
 
 function render(d: DefencesData): void {
   const p = d.plan;
@@ -57,33 +77,84 @@ function render(d: DefencesData): void {
       }),
       button('Open report folder', () => post({ type: 'reveal', path: d.reproduceDir }), { icon: 'folder-opened', secondary: true }),
     ),
-    smallTable(
-      [
-        'defence',
-        'clean accuracy',
-        ...columns.map((c) => `robust ${c.norm === 'linf' ? 'l∞' : c.norm} ${c.budget}`),
-        `OSSA ε = ${p.ossa.epsilon}`,
-        'λmax(G_x) → after T',
-        'normalised margin',
-        'masking checks',
-        's / epoch',
-      ],
-      rows.map((r) => [
-        `${r.label}${r.meetsGoal ? ' ✓ goal' : ''}`,
-        rate(r.cleanAccuracy),
-        ...columns.map((c) => rate(r.robust.find((x) => x.run === c.run && x.budget === c.budget)?.accuracy)),
-        rate(r.ossa),
-        r.fim ? `${num(r.fim.lambdaMaxGx, 3)} → ${num(r.fim.lambdaMaxGxScaled, 3)}` : '–',
-        r.fim ? num(r.fim.normalizedMargin, 3) : '–',
-        r.sanity.map((s) => `${s.status}: ${s.title}`).join('; ') || '–',
-        r.secondsPerEpoch.map((s) => Math.round(s)).join(' / ') || '–',
-      ]),
-      { numericFrom: 1 },
+    h(
+      'table',
+      { class: 'defences' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...[
+            'defence',
+            'clean accuracy',
+            ...columns.map((c) => `robust ${c.norm === 'linf' ? 'l∞' : c.norm} ${c.budget}`),
+            `OSSA ε = ${p.ossa.epsilon}`,
+            'λmax(G_x) → after T',
+            'normalised margin',
+            'masking checks',
+            's / epoch',
+          ].map((t) => h('th', {}, t)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...rows.map((r) =>
+          h(
+            'tr',
+            {},
+            cell([r.label, r.defence, ...(r.meetsGoal ? ['meets the goal'] : [])]),
+            cell(rateLines(r.cleanAccuracy)),
+            ...columns.map((c) => {
+              const x = r.robust.find((y) => y.run === c.run && y.budget === c.budget);
+              return cell(
+                x
+                  ? [
+                      ...rateLines(x.accuracy),
+                      Object.entries(x.perAttack)
+                        .map(([a, v]) => `${a} ${pct(v, 0)}`)
+                        .join(', '),
+                    ]
+                  : ['–'],
+              );
+            }),
+            cell(rateLines(r.ossa)),
+            cell(
+              r.fim
+                ? [
+                    `${num(r.fim.lambdaMaxGx, 3)} → ${num(r.fim.lambdaMaxGxScaled, 3)}`,
+                    `T = ${r.fim.temperatures.map((t) => num(t, 2)).join(' / ')}`,
+                  ]
+                : ['–'],
+            ),
+            cell(r.fim ? [num(r.fim.normalizedMargin, 3), `p_true ${num(r.fim.pTrue, 2)}`] : ['–']),
+            cell(r.sanity.length ? r.sanity.map((s) => `${s.status}: ${s.title}`) : ['–']),
+            cell(
+              r.secondsPerEpoch.length
+                ? [
+                    r.secondsPerEpoch.map((s) => Math.round(s)).join(' / '),
+                    `${r.samplesPerSecond.map((s) => Math.round(s)).join(' / ')} samples/s`,
+                  ]
+                : ['–'],
+            ),
+          ),
+        ),
+      ),
     ),
     h('h2', {}, 'Findings'),
-    smallTable(
-      ['question', 'rule', 'measured', 'verdict'],
-      d.report.findings.map((f) => [f.topic, f.paper, f.ours, f.verdict]),
+    h(
+      'table',
+      { class: 'defences' },
+      h('thead', {}, h('tr', {}, ...['question', 'rule', 'measured', 'verdict'].map((t) => h('th', {}, t)))),
+      h(
+        'tbody',
+        {},
+        ...d.report.findings.map((f) =>
+          h('tr', {}, cell([f.topic]), cell([f.paper]), cell([f.ours, ...(f.why ? [f.why] : [])]), cell([f.verdict])),
+        ),
+      ),
     ),
     h(
       'p',
