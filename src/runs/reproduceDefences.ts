@@ -81,7 +81,7 @@ export interface DefenceRow {
   fim: DefenceFim | null;
   /** The gradient-masking checks of this defence against the baseline. */
   sanity: { id: string; title: string; status: CheckStatus; summary: string }[];
-  /** Wall seconds per training epoch (mean over the run's epochs), per seed; the report's sessions give the load. */
+  /** Wall seconds per training epoch (its steps and its test evaluation; mean over the epochs), per seed; the report's sessions give the load. */
   secondsPerEpoch: number[];
   samplesPerSecond: number[];
   /** Whether the goal holds, judged on the pooled estimates (the intervals say how firmly). */
