@@ -200,8 +200,8 @@ test('submit: sbatch calls in dependency order with the job ids, recorded in sta
   assert.match(sbatch.at(-1)!.args[0]!, new RegExp(`^--dependency=afterany:${r.submission!.jobs.map((j) => j.id).join(':')}$`));
   const state = readState(out);
   assert.equal(state.slurm?.length, 1);
-  assert.deepEqual(state.slurm![0]!.options, { partition: 'p', shards: 2 });
-  assert.ok(state.slurm![0]!.jobs.every((j) => fs.existsSync(path.join(out, j.script))));
+  assert.deepEqual(state.slurm[0]!.options, { partition: 'p', shards: 2 });
+  assert.ok(state.slurm[0]!.jobs.every((j) => fs.existsSync(path.join(out, j.script))));
   assert.equal(fs.existsSync(path.join(out, FILES.plan)), true);
 
   // While its jobs are queued, neither a second submission nor a local run may start.
