@@ -21,7 +21,7 @@ import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
 import { readState, updateState } from './stateStore';
-import { activeSubmissionProblem } from './slurm/client';
+import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
   distanceRun,
@@ -385,6 +385,8 @@ function fimPair(r: Runner, base: string, def: string): { baseline: FimRow; defe
 export interface ReproduceOptions {
   /** Only rebuild the report from what is already there. */
   reportOnly?: boolean;
+  /** Asked whether an earlier Slurm submission still has jobs (tests stand in for Slurm). */
+  slurm?: SlurmClient;
 }
 
 export async function runReproduce(
@@ -400,7 +402,7 @@ export async function runReproduce(
   try {
     if (!opts.reportOnly) {
       // Slurm jobs of an earlier submission would work on the same stages.
-      const busy = activeSubmissionProblem(outDir);
+      const busy = activeSubmissionProblem(outDir, opts.slurm);
       if (busy) throw new InputError(busy);
     }
     const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? plan.backend : 'auto';

@@ -183,7 +183,7 @@ test('batch scripts: one case per task, the sbatch options, quoting, and jobs ca
   assert.match(reportScript(ctx), /reproduce --out .* --report-only && exit 0\nrc=\$\?\n\[ "\$rc" -eq 1 \] && exit 0/);
 });
 
-test('submit: sbatch calls in dependency order with the job ids, recorded in state.json; dry run; refusals; a failed sbatch is taken back', () => {
+test('submit: sbatch calls in dependency order with the job ids, recorded in state.json; dry run; refusals; a failed sbatch is taken back', async () => {
   const out = tmpDir();
   const dry = new FakeSlurm();
   const d = submitReproduce(plan, out, { dryRun: true, shards: 2 }, dry);
@@ -207,6 +207,11 @@ test('submit: sbatch calls in dependency order with the job ids, recorded in sta
   // While its jobs are queued, neither a second submission nor a local run may start.
   slurm.states.set('101_0', { state: 'PENDING', reason: 'Dependency' });
   assert.throws(() => submitReproduce(plan, out, {}, slurm), /still has 1 job\(s\) queued or running .*a second submission is refused/);
+
+  await assert.rejects(runReproduce(plan, out, {}, undefined, { slurm }), /still has 1 job\(s\) queued or running/);
+  slurm.states.set('101_0', { state: 'COMPLETED' });
+  submitReproduce(plan, out, {}, slurm);
+  assert.equal(readState(out).slurm?.length, 2, 'once they ended, a resubmission goes ahead');
 
   const failing = new FakeSlurm();
   failing.failOn = 3;

@@ -129,8 +129,9 @@ export function activeSubmissionProblem(outDir: string, client: SlurmClient = sy
   try {
     states = client.squeue(ids, false);
   } catch (e) {
+    // No Slurm here: nothing can be queued from this machine. Slurm failing: it may be.
     if (e instanceof SlurmError && e.missing) return null;
-    throw e;
+    return `cannot tell whether the Slurm submission of ${outDir} (${sub.submittedAt}) still has jobs queued (${(e as Error).message.trim()}); run this where squeue works, or stop it with fim reproduce --cancel`;
   }
   const active = [...states].filter(([, s]) => isActive(s.state));
   if (active.length === 0) return null;
