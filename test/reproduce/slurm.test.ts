@@ -6,8 +6,8 @@ import { FILES, readState, runReproduce } from '../../src/reproduce/orchestrate'
 import { fingerprint, stagesOf } from '../../src/reproduce/plan';
 import { runStageJob } from '../../src/reproduce/stageJob';
 import { dependencyOf, groupScript, jobGroups, reportScript } from '../../src/reproduce/slurm/jobs';
-import { cancelSubmission, reproduceStatus, submitReproduce } from '../../src/reproduce/slurm/submit';
-import type { SlurmClient, SlurmJobState } from '../../src/reproduce/slurm/client';
+import { cancelSubmission, reproduceStatus, submitReproduce, waitForSubmission } from '../../src/reproduce/slurm/submit';
+import { SlurmError, type SlurmClient, type SlurmJobState } from '../../src/reproduce/slurm/client';
 import type { ReproducePlan, ReproduceReport, ReproduceState } from '../../src/runs/reproduce';
 import { tmpDir, useEngineBackend } from '../helpers';
 import { tinyPlan } from './tinyPlan';
@@ -248,6 +248,48 @@ test('status and cancel read Slurm’s states: running, queued, cancelled by a f
   st = reproduceStatus(out, slurm);
   assert.equal(by('train:mu0:s0').state, 'cancelled');
   assert.equal(st.submission?.active, false);
+});
+
+test('--wait follows the jobs until none is left, reporting each change, and rides out a failing squeue', async () => {
+  const out = tmpDir();
+  const slurm = new FakeSlurm();
+  const sub = submitReproduce(plan, out, {}, slurm).submission!;
+  const all = [...sub.jobs.flatMap((j) => j.tasks.map((_, i) => `${j.id}_${i}`)), sub.reportJob!];
+  const script: ((ids: string[]) => void)[] = [
+    () => all.forEach((id) => slurm.states.set(id, { state: 'PENDING' })),
+    () => {
+      throw new SlurmError('squeue: error: slurm_load_jobs error: Socket timed out on send/recv operation');
+    },
+    () => slurm.states.set(all[0]!, { state: 'RUNNING' }),
+    () => all.forEach((id) => slurm.states.set(id, { state: 'CANCELLED' })),
+  ];
+  const squeue = slurm.squeue.bind(slurm);
+  let call = 0;
+  slurm.squeue = (ids, a) => {
+    script[Math.min(call++, script.length - 1)]!(ids);
+    return squeue(ids, a);
+  };
+  const changes: string[] = [];
+  const st = await waitForSubmission(
+    out,
+    { intervalMs: 1, onChange: (s, before) => before && changes.push(`${s.key}: ${before} → ${s.state}`) },
+    slurm,
+  );
+  assert.equal(st.submission?.active, false);
+  assert.ok(changes.includes('train:mu0:s0: queued → running'), changes.join('\n'));
+  assert.ok(changes.includes('train:mu0:s0: running → cancelled'), changes.join('\n'));
+  // A controller that stays unreachable ends the wait with the reason (the jobs are not touched).
+  const broken = new FakeSlurm();
+  const out2 = tmpDir();
+  submitReproduce(plan, out2, {}, broken);
+  broken.squeue = () => {
+    throw new SlurmError('squeue: error: Unable to contact slurm controller');
+  };
+  await assert.rejects(
+    waitForSubmission(out2, { intervalMs: 1 }, broken),
+    /cannot follow the submission: squeue: error: Unable to contact/,
+  );
+  assert.equal(broken.calls.filter((c) => c.cmd === 'scancel').length, 0);
 });
 
 /** Runs every task of the latest submission in order, as Slurm would, through the stage jobs. */

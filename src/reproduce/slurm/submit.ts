@@ -165,7 +165,7 @@ export function submitReproduce(
 }
 
 /** Slurm's view of every task of a submission (squeue while it knows them, then sacct). */
-function slurmStates(sub: SlurmSubmission, client: SlurmClient): { states: Map<string, SlurmJobState>; problem?: string } {
+function slurmStates(sub: SlurmSubmission, client: SlurmClient, strict: boolean): { states: Map<string, SlurmJobState>; problem?: string } {
   const ids = [...sub.jobs.flatMap((j) => j.tasks.map((_, i) => `${j.id}_${i}`)), ...(sub.reportJob ? [sub.reportJob] : [])];
   try {
     const states = client.squeue(ids, true);
@@ -184,6 +184,7 @@ function slurmStates(sub: SlurmSubmission, client: SlurmClient): { states: Map<s
     }
     return { states };
   } catch (e) {
+    if (strict) throw e;
     return { states: new Map(), problem: (e as Error).message };
   }
 }
@@ -197,12 +198,14 @@ function localRunAlive(outDir: string): boolean {
 }
 
 /** Each stage's state, with its Slurm tasks' states, for `fim reproduce --status`. */
-export function reproduceStatus(outDir: string, client: SlurmClient = systemSlurm): ReproduceStatus {
+export function reproduceStatus(outDir: string, client: SlurmClient = systemSlurm, opts: { strict?: boolean } = {}): ReproduceStatus {
   outDir = path.resolve(outDir);
   const plan = readPlan(outDir);
   const state = readState(outDir);
   const sub = state.slurm?.at(-1);
-  const { states, problem } = sub ? slurmStates(sub, client) : { states: new Map<string, SlurmJobState>(), problem: undefined };
+  const { states, problem } = sub
+    ? slurmStates(sub, client, Boolean(opts.strict))
+    : { states: new Map<string, SlurmJobState>(), problem: undefined };
   const tasksOf = new Map<string, SlurmTaskState[]>();
   for (const j of sub?.jobs ?? [])
     j.tasks.forEach((t, i) => {
@@ -318,15 +321,24 @@ export async function waitForSubmission(
   client: SlurmClient = systemSlurm,
 ): Promise<ReproduceStatus> {
   const seen = new Map<string, StageState>();
+  let failures = 0;
   for (;;) {
-    const st = reproduceStatus(outDir, client);
+    let st: ReproduceStatus;
+    try {
+      st = reproduceStatus(outDir, client, { strict: true });
+      failures = 0;
+    } catch (e) {
+      // squeue can fail for a moment on a busy controller; give up after a few tries.
+      if (!(e instanceof SlurmError) || ++failures > 5) throw new InputError(`cannot follow the submission: ${(e as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 10_000));
+      continue;
+    }
     for (const s of st.stages) {
       const before = seen.get(s.key);
       if (before !== s.state) opts.onChange?.(s, before);
       seen.set(s.key, s.state);
     }
     if (!st.submission?.active || opts.signal?.aborted) return st;
-    if (st.slurmProblem) throw new InputError(`cannot follow the submission: ${st.slurmProblem}`);
     await new Promise((resolve) => setTimeout(resolve, opts.intervalMs ?? 10_000));
   }
 }
