@@ -5,6 +5,7 @@ import pkg from '../../package.json';
 import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
 import type { InspectEval } from '../runs/evals';
 import { processAlive, readJsonFile, readRun } from '../runs/reader';
+import { markRunIncomplete } from '../runs/status';
 import {
   type FimRow,
   type ReproducePlan,
@@ -194,6 +195,28 @@ async function evalRun(r: Runner, model: string, seed: number): Promise<EvalRun>
     r.cache.set(dir, run);
   }
   return run;
+}
+
+/**
+ * A training whose run is marked running by a process that is gone — a Slurm job killed by
+ * scancel, a time limit or a node failure, possibly on another node, where its pid cannot be
+ * checked — is taken over (marked incomplete, then resumed). Callers make sure no other process
+ * runs this stage: the local executor refuses while a Slurm submission has jobs, and a
+ * submission never runs two jobs of one stage at once.
+ */
+export function takeOverTraining(r: Runner, rec: StageRecord, by: string): void {
+  if (!rec.runDir) return;
+  const dir = path.join(r.outDir, rec.runDir);
+  const status = readRun(dir).status;
+  if (status?.state !== 'running') return;
+  const here = !status.hostname || status.hostname === os.hostname();
+  if (here && status.pid !== undefined && status.pid !== process.pid && processAlive(status.pid))
+    throw new InputError(`the training in ${dir} is still running here (pid ${status.pid})`);
+  markRunIncomplete(
+    dir,
+    status.pid,
+    `its process (${status.hostname ?? '?'} pid ${status.pid ?? '?'}) ended without finishing; resumed ${by}`,
+  );
 }
 
 async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
@@ -452,6 +475,8 @@ export async function runReproduce(
         );
         const t0 = Date.now();
         try {
+          // A training left "running" by a Slurm job of an earlier submission (none is active now).
+          if (s.kind === 'train' && r.state.slurm?.length) takeOverTraining(r, rec, 'by a local fim reproduce');
           await runStage(r, s, rec);
         } catch (e) {
           if (e instanceof Cancelled) {

@@ -1,11 +1,20 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readJsonFile, readRun, processAlive } from '../runs/reader';
+import { readJsonFile } from '../runs/reader';
 import type { ShardSpec } from '../runs/evals';
 import type { ReproducePlan, StageRecord } from '../runs/reproduce';
-import { markRunIncomplete } from '../runs/status';
 import { isBackendName } from '../protocol/backend';
-import { environmentOf, FILES, runStage, saveState, SHARDABLE_KINDS, stageDone, type ReproduceHooks, type Runner } from './orchestrate';
+import {
+  environmentOf,
+  FILES,
+  runStage,
+  saveState,
+  SHARDABLE_KINDS,
+  stageDone,
+  takeOverTraining,
+  type ReproduceHooks,
+  type Runner,
+} from './orchestrate';
 import { fingerprint, stagesOf, type Stage } from './plan';
 import { updateState } from './stateStore';
 import { Cancelled, initBackend, InputError, mergeEvalShards, shardLabel, writtenShards } from '../engine';
@@ -46,26 +55,6 @@ export function readPlan(outDir: string): ReproducePlan {
       `${path.join(outDir, FILES.plan)} ${problems.length ? `cannot be read (${problems.join('; ')})` : 'is missing'}: a stage job runs a stage of a submitted reproduction (fim reproduce --executor slurm)`,
     );
   return plan;
-}
-
-/**
- * A training stage whose run is marked running by a process that is gone — a job killed by
- * scancel, a time limit or a node failure, possibly on another node, where its pid cannot be
- * checked — is taken over: the submission never runs two jobs of one stage at once.
- */
-function takeOverTraining(r: Runner, rec: StageRecord, job: string | undefined): void {
-  if (!rec.runDir) return;
-  const dir = path.join(r.outDir, rec.runDir);
-  const status = readRun(dir).status;
-  if (status?.state !== 'running') return;
-  const here = !status.hostname || status.hostname === os.hostname();
-  if (here && status.pid !== undefined && status.pid !== process.pid && processAlive(status.pid))
-    throw new InputError(`the training in ${dir} is still running here (pid ${status.pid})`);
-  markRunIncomplete(
-    dir,
-    status.pid,
-    `its process (${status.hostname ?? '?'} pid ${status.pid ?? '?'}) ended without finishing; resumed${job ? ` by Slurm job ${job}` : ''}`,
-  );
 }
 
 export async function runStageJob(
@@ -156,17 +145,18 @@ export async function runStageJob(
   let outcome: StageJobOutcome = 'done';
   let jobSeconds = 0;
   if (skip !== 'shard') {
-    const backend = await initBackend(backendReq);
-    opts.hooks?.onBackend?.(backend);
-    r.session = {
-      ...environmentOf(backend, plan),
-      startedAt: new Date().toISOString(),
-      stagesRun: 1,
-      ...(slurm ? { slurmJob: slurm.job } : {}),
-    };
     const t0 = Date.now();
     try {
-      if (stage.kind === 'train') takeOverTraining(r, record, slurm?.job);
+      // Inside the try: a backend that cannot start is this stage's failure, recorded as such.
+      const backend = await initBackend(backendReq);
+      opts.hooks?.onBackend?.(backend);
+      r.session = {
+        ...environmentOf(backend, plan),
+        startedAt: new Date().toISOString(),
+        stagesRun: 1,
+        ...(slurm ? { slurmJob: slurm.job } : {}),
+      };
+      if (stage.kind === 'train') takeOverTraining(r, record, slurm ? `by Slurm job ${slurm.job}` : 'by fim reproduce --stage');
       opts.hooks?.onStageStart?.(
         stage,
         0,
@@ -184,8 +174,10 @@ export async function runStageJob(
     jobSeconds = (Date.now() - t0) / 1000;
     if (record.status === 'failed') outcome = 'failed';
     else if (record.status === 'started' && !shard) outcome = 'interrupted';
-    r.session.endedAt = new Date().toISOString();
-    r.session.loadEnd = os.loadavg();
+    if (r.session) {
+      r.session.endedAt = new Date().toISOString();
+      r.session.loadEnd = os.loadavg();
+    }
   }
   if (!shard) {
     record.wallSeconds += jobSeconds;

@@ -365,3 +365,27 @@ test('stage jobs refuse what they cannot run, and fail (with the reason) when th
   assert.equal(rec.slurmJob, '7_3');
   assert.equal(rec.log, 'x.out');
 });
+
+test('a training left "running" by a job on another node is taken over and resumed by the next job', async () => {
+  const out = tmpDir();
+  fs.writeFileSync(path.join(out, FILES.plan), JSON.stringify(plan));
+  const ac = new AbortController();
+  const first = await runStageJob(out, 'train:mu0:s0', {
+    signal: ac.signal,
+    hooks: { onStageProgress: (_s, _m, fraction) => fraction > 0.2 && ac.abort() },
+    env: { SLURM_ARRAY_JOB_ID: '5', SLURM_ARRAY_TASK_ID: '0' },
+  });
+  assert.equal(first.outcome, 'interrupted');
+  const runDir = path.join(out, first.record!.runDir!);
+  // As a job SIGKILLed on node-17 leaves it: running, owned by a pid that cannot be checked here.
+  const statusFile = path.join(runDir, 'status.json');
+  const status = JSON.parse(fs.readFileSync(statusFile, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(statusFile, JSON.stringify({ ...status, state: 'running', hostname: 'node-17', pid: 4242 }));
+  const second = await runStageJob(out, 'train:mu0:s0', { env: { SLURM_ARRAY_JOB_ID: '9', SLURM_ARRAY_TASK_ID: '0' } });
+  assert.equal(second.outcome, 'done', second.record?.message);
+  assert.equal(second.record!.attempts, 2);
+  assert.equal(second.record!.runDir, first.record!.runDir, 'the same run, resumed');
+  const final = JSON.parse(fs.readFileSync(statusFile, 'utf8')) as { state: string };
+  assert.equal(final.state, 'completed');
+  assert.match(fs.readFileSync(path.join(runDir, 'train.fimlog'), 'utf8'), /resum/i);
+});

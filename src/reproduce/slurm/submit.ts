@@ -235,7 +235,8 @@ export function reproduceStatus(outDir: string, client: SlurmClient = systemSlur
       message = 'its outputs were deleted; it runs again';
     } else if (current?.status === 'failed') st = 'failed';
     else if (anyIn('RUNNING', 'COMPLETING', 'CONFIGURING')) st = 'running';
-    else if (current?.status === 'started') st = local && !sub ? 'running' : anyIn('PENDING', 'REQUEUED') ? 'queued' : 'interrupted';
+    // A local run refuses while a submission has jobs, so a live local run runs its started stage.
+    else if (current?.status === 'started') st = local ? 'running' : anyIn('PENDING', 'REQUEUED') ? 'queued' : 'interrupted';
     else if (anyIn('PENDING', 'REQUEUED', 'SUSPENDED')) st = 'queued';
     else if (anyIn('CANCELLED')) st = 'cancelled';
     else if (anyIn('FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'BOOT_FAIL')) {
