@@ -105,9 +105,16 @@ export async function runStageJob(
     const joining = Boolean(
       shard &&
       same &&
-      prev?.status === 'started' &&
-      (slurm ? arrayOf(prev.slurmJob) === arrayOf(slurm.job) : !prev.shards || prev.shards.count === shard.count),
+      (slurm
+        ? arrayOf(prev.slurmJob) === arrayOf(slurm.job) && prev.status !== 'done'
+        : prev.status === 'started' && (!prev.shards || prev.shards.count === shard.count)),
     );
+    if (joining && prev && missing.length === 0) {
+      // A sibling shard's failure stays on the record until that shard runs again.
+      rec = { ...prev, ...(slurm ? { slurmJob: slurm.job } : {}), ...(slurm?.log ? { log: path.relative(outDir, slurm.log) } : {}) };
+      st.stages[key] = rec;
+      return;
+    }
     rec = {
       key,
       kind: stage.kind,
@@ -164,16 +171,18 @@ export async function runStageJob(
         shard ? `shard ${shardLabel(shard)}` : record.attempts > 1 ? `attempt ${record.attempts}` : '',
       );
       await runStage(r, stage, record);
+      // A whole stage may end failed or stopped without throwing (a training); a shard throws.
+      if (!shard && record.status === 'failed') outcome = 'failed';
+      else if (!shard && record.status === 'started') outcome = 'interrupted';
     } catch (e) {
       if (e instanceof Cancelled) outcome = 'interrupted';
       else {
+        outcome = 'failed';
         record.status = 'failed';
         record.message = `${shard ? `shard ${shardLabel(shard)}: ` : ''}${(e as Error).message}`;
       }
     }
     jobSeconds = (Date.now() - t0) / 1000;
-    if (record.status === 'failed') outcome = 'failed';
-    else if (record.status === 'started' && !shard) outcome = 'interrupted';
     if (r.session) {
       r.session.endedAt = new Date().toISOString();
       r.session.loadEnd = os.loadavg();

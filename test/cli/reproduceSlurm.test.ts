@@ -5,6 +5,9 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { makePlan } from '../../src/reproduce/plan';
 import { FILES } from '../../src/reproduce/orchestrate';
+import { UsageError } from '../../src/cli/args';
+import { reproduceCommand } from '../../src/cli/commands/reproduce';
+import { isInputError } from '../../src/engine';
 import type { ReproduceStatus } from '../../src/runs/reproduce';
 import { tmpDir } from '../helpers';
 
@@ -26,7 +29,7 @@ function fim(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   });
 }
 
-test('bad Slurm flags exit with code 2 and say what is wrong', () => {
+test('bad Slurm flags exit with code 2 and say what is wrong', async () => {
   const withPlan = tmpDir();
   fs.writeFileSync(path.join(withPlan, FILES.plan), JSON.stringify(makePlan({ quick: true })));
   const notPlan = path.join(tmpDir(), 'p.json');
@@ -46,7 +49,16 @@ test('bad Slurm flags exit with code 2 and say what is wrong', () => {
     [['--cancel', '--out', withPlan], /has no Slurm submission to cancel/],
     [['--stage', 'no:such', '--out', withPlan], /has no stage "no:such"/],
   ];
+  // In-process (each is a UsageError or an input error, which main.ts maps to exit code 2) …
   for (const [args, re] of cases) {
+    await assert.rejects(reproduceCommand.run(args), (e: Error) => {
+      assert.ok(e instanceof UsageError || isInputError(e), `${args.join(' ')}: ${e.message}`);
+      assert.match(e.message, re, args.join(' '));
+      return true;
+    });
+  }
+  // … and two through the CLI, for the exit code and the message on stderr.
+  for (const [args, re] of [cases[0]!, cases[9]!]) {
     const r = fim(args);
     assert.equal(r.status, 2, `fim reproduce ${args.join(' ')} → ${r.status}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));

@@ -389,3 +389,40 @@ test('a training left "running" by a job on another node is taken over and resum
   assert.equal(final.state, 'completed');
   assert.match(fs.readFileSync(path.join(runDir, 'train.fimlog'), 'utf8'), /resum/i);
 });
+
+test('a failed shard stays visible while its siblings finish; rerunning it merges the stage', async () => {
+  const out = tmpDir();
+  fs.writeFileSync(path.join(out, FILES.plan), JSON.stringify(plan));
+  assert.equal((await runStageJob(out, 'train:mu0:s0')).outcome, 'done');
+  const key = 'sweep:ossa:mu0:s0';
+  const job = (array: string, task: number) => ({ SLURM_ARRAY_JOB_ID: array, SLURM_ARRAY_TASK_ID: String(task) });
+  // Shard 1/3 of array 40 "failed" (as a job whose shard threw records it).
+  const first = await runStageJob(out, key, { shard: { index: 1, count: 3 }, env: job('40', 0) });
+  assert.equal(first.outcome, 'done');
+  const st = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')) as ReproduceState;
+  st.stages[key] = {
+    ...st.stages[key]!,
+    status: 'failed',
+    message: 'shard 1/3: out of memory',
+    shards: { ...st.stages[key]!.shards!, done: [] },
+  };
+  fs.writeFileSync(path.join(out, 'state.json'), JSON.stringify(st));
+  for (const i of [2, 3]) {
+    const r = await runStageJob(out, key, { shard: { index: i, count: 3 }, env: job('40', i - 1) });
+    assert.equal(r.outcome, 'done', 'a shard that worked exits 0');
+  }
+  let rec = readState(out).stages[key]!;
+  assert.equal(rec.status, 'failed');
+  assert.equal(rec.message, 'shard 1/3: out of memory');
+  assert.deepEqual(rec.shards?.done, [2, 3]);
+  assert.equal(rec.attempts, 1);
+  // The resubmission runs only shard 1 (a new array); it completes the set and merges.
+  const again = await runStageJob(out, key, { shard: { index: 1, count: 3 }, env: job('41', 0) });
+  assert.equal(again.outcome, 'done');
+  assert.equal(again.merged, true);
+  rec = readState(out).stages[key]!;
+  assert.equal(rec.status, 'done');
+  assert.equal(rec.message, undefined);
+  assert.equal(rec.attempts, 2);
+  assert.ok(rec.files?.length === 1 && fs.existsSync(path.join(out, rec.files[0]!)));
+});
