@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import type { SweepEval, TransferEval } from '../../src/runs/evals';
+import { requestBase } from '../../src/cli/commands/evalShared';
+import { Progress } from '../../src/cli/output';
 import { useEngineBackend, tmpDir } from '../helpers';
 import { makeTinyRun } from '../engine/eval/tinyRun';
 
@@ -92,6 +94,12 @@ test('bad shard flags and merge requests exit with code 2', () => {
     assert.match(r.stderr, re, `fim ${args.join(' ')}`);
     assert.equal(r.stdout, '');
   }
+  // An evaluation command that does not handle shards refuses --shard rather than ignore it.
+  assert.throws(
+    () => requestBase({ shard: '1/2' }, 10, 'eval', ['new-kind'], new Progress()),
+    /--shard: this evaluation cannot run as shards yet/,
+  );
+  assert.doesNotThrow(() => requestBase({ shard: '1/2' }, 10, 'eval', ['distance'], new Progress(), true));
   const help = fim(['eval', 'merge', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /fim eval merge --run DIR --name NAME/);

@@ -3,7 +3,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import type { ReproduceReport, ReproduceStatus, StageStatus } from '../../src/runs/reproduce';
+import type { ReproduceReport, ReproduceState, ReproduceStatus, StageStatus } from '../../src/runs/reproduce';
 import { tmpDir, useEngineBackend } from '../helpers';
 import { tinyPlan } from '../reproduce/tinyPlan';
 
@@ -39,13 +39,18 @@ function status(out: string): ReproduceStatus {
 const stageOf = (st: ReproduceStatus, key: string) => st.stages.find((s) => s.key === key)!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 5 * 60_000): Promise<T> {
+async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 5 * 60_000, everyMs = 500): Promise<T> {
   const t0 = Date.now();
   for (;;) {
-    const v = f();
+    let v: T | undefined | false;
+    try {
+      v = f();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
     if (v) return v;
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
+    await sleep(everyMs);
   }
 }
 
@@ -78,8 +83,8 @@ before(async () => {
   await useEngineBackend();
   dir = tmpDir('fim-slurm-');
   const plan = tinyPlan(dir);
-  // Long enough a training to kill it in the middle (a few seconds on a busy 2-core machine).
-  plan.trainSamples = 9000;
+  // Long enough a training to kill it in the middle (about 10 s on a busy 2-core machine).
+  plan.trainSamples = 20000;
   planFile = path.join(dir, 'plan.json');
   fs.writeFileSync(planFile, JSON.stringify(plan));
   const r = fim(['--plan', planFile, '--out', path.join(dir, 'local'), '--json']);
@@ -100,16 +105,23 @@ test('a Slurm run killed mid-stage, cancelled, and resubmitted ends with the loc
   assert.equal(second.status, 2, second.stderr);
   assert.match(second.stderr, /still has \d+ job\(s\) queued or running.*a second submission is refused/);
 
-  // Kill the defended model's training in the middle of its stage.
+  // Kill the defended model's training in the middle of its stage: once its job has recorded the
+  // attempt and the training has logged its first steps (state.json and the run, read directly:
+  // polling through the CLI would be too slow to catch a training of seconds).
   const victim = 'train:mu0.02:s0';
-  const running = await until(`${victim} to be running`, () => {
-    const s = stageOf(status(out), victim);
-    const job = s.slurm?.[0];
-    const rec = JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')) as { stages: Record<string, { runDir?: string }> };
-    const runDir = rec.stages[victim]?.runDir;
-    return s.state === 'running' && job && runDir && fs.existsSync(path.join(out, runDir, 'metrics.jsonl')) ? job : undefined;
-  });
-  const scancel = spawnSync('scancel', [running.job], { encoding: 'utf8' });
+  const job = await until(
+    `${victim} to be running`,
+    () => {
+      const rec = (JSON.parse(fs.readFileSync(path.join(out, 'state.json'), 'utf8')) as ReproduceState).stages[victim];
+      if (rec?.status === 'done') throw new Error(`${victim} finished before it could be killed; give the plan more training samples`);
+      return rec?.status === 'started' && rec.slurmJob && rec.runDir && fs.existsSync(path.join(out, rec.runDir, 'metrics.jsonl'))
+        ? rec.slurmJob
+        : undefined;
+    },
+    5 * 60_000,
+    100,
+  );
+  const scancel = spawnSync('scancel', [job], { encoding: 'utf8' });
   assert.equal(scancel.status, 0, scancel.stderr);
 
   // Slurm cancels what depended on it (afterok), rather than leaving it pending forever.

@@ -62,7 +62,7 @@ export const attackCommand = defineCommand({
     const examples = optionalInt('examples', v.examples, 0);
     const clip = v.clip ? { clip: true } : v['no-clip'] ? { clip: false } : {};
     const progress = new Progress();
-    const base = requestBase(v, DEFAULT_SAMPLES, 'attack', argv, progress);
+    const base = requestBase(v, DEFAULT_SAMPLES, 'attack', argv, progress, true);
     const shard = shardFlag(v.shard);
     const request = (signal: AbortSignal) => ({
       ...base,

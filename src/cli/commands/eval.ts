@@ -70,7 +70,7 @@ async function distance(argv: string[]): Promise<number> {
   const attacks = attackList(v.attacks ?? TABLE1_ATTACKS.join(','));
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress);
+  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress, true);
   const shard = shardFlag(v.shard);
   if (shard)
     return runShardEvaluation(progress, v, async (signal) =>
@@ -117,7 +117,7 @@ async function transfer(argv: string[]): Promise<number> {
   }
   const options = attackOptions(v.option, [attack])[attack];
   const progress = new Progress();
-  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress);
+  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress, true);
   const shard = shardFlag(v.shard);
   const request = (signal: AbortSignal) => ({
     ...base,
@@ -163,7 +163,7 @@ async function worstCase(argv: string[]): Promise<number> {
   const budgets = budgetList('eps', v.eps);
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress);
+  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress, true);
   const shard = shardFlag(v.shard);
   if (shard)
     return runShardEvaluation(progress, v, async (signal) =>

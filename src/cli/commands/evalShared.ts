@@ -135,12 +135,15 @@ export function commandLine(command: string, argv: string[]): string {
  * a bad value fails at once.
  */
 export function requestBase(
-  v: { samples?: string; start?: string; split?: string; seed?: string; batch?: string; name?: string },
+  v: { samples?: string; start?: string; split?: string; seed?: string; batch?: string; name?: string; shard?: string },
   defaultSamples: number,
   command: string,
   argv: string[],
   progress: Progress,
+  /** Whether the command handles --shard (with shardFlag and runShardEvaluation); otherwise --shard is refused. */
+  shardable = false,
 ): Omit<EvalRequestBase, 'signal'> {
+  if (v.shard !== undefined && !shardable) throw new UsageError('--shard: this evaluation cannot run as shards yet');
   const seed = optionalInt('seed', v.seed, 0);
   const nameProblem = v.name === undefined ? null : evalNameProblem(v.name);
   if (nameProblem) throw new UsageError(`--name: ${nameProblem}`);

@@ -39,7 +39,7 @@ export const inspectCommand = defineCommand({
     const images = optionalInt('images', v.images, 0);
     const heldOut = optionalInt('held-out', v['held-out']);
     const progress = new Progress();
-    const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress);
+    const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress, true);
     const shard = shardFlag(v.shard);
     const request = (signal: AbortSignal) => ({
       ...base,
