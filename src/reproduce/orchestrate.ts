@@ -21,7 +21,7 @@ import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from 
 import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
-import { readState, updateState } from './stateStore';
+import { readState, STATE_FILE, updateState } from './stateStore';
 import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
@@ -71,7 +71,7 @@ export interface ReproduceResult {
 
 export const FILES = {
   plan: 'plan.json',
-  state: 'state.json',
+  state: STATE_FILE,
   runs: 'runs',
   sanity: 'sanity',
   reportJson: 'report.json',
