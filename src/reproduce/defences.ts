@@ -169,6 +169,8 @@ export function defenceStages(plan: ReproducePlan): Stage[] {
           { model: key, seed: m.seeds[0]! },
         ],
         params: { ...d.sanity, check, models: [base, key], ...(check === 'temperature-scaling' ? { inspect: d.inspect } : {}) },
+        // The temperature check reads both inspections (an executor starts it after they end).
+        ...(check === 'temperature-scaling' ? { after: [`defences:inspect:${base}:s0`, `defences:inspect:${key}:s${m.seeds[0]}`] } : {}),
         check,
       });
     }

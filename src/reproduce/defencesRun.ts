@@ -8,7 +8,18 @@ import { DEFENCES_INSPECT_EVAL, DEFENCES_OSSA_EVAL, ROBUST_EVAL } from './defenc
 import { modelOf, type Stage } from './plan';
 import { fimRowOf } from './report/report';
 import { runSanityCheck } from './sanity';
-import { inspectRun, samplesOf, sweepRun, worstCaseRun, type EvalRun } from '../engine';
+import type { ShardSpec } from '../runs/evals';
+import {
+  inspectRun,
+  inspectShard,
+  samplesOf,
+  sweepRun,
+  sweepShard,
+  worstCaseRun,
+  worstCaseShard,
+  type EvalRun,
+  type ShardWritten,
+} from '../engine';
 
 /** What a defence-comparison stage needs from the orchestrator (orchestrate.ts). */
 export interface DefenceStageContext {
@@ -18,29 +29,36 @@ export interface DefenceStageContext {
   /** The finished defences inspection of a model's seed, or null. */
   inspectFile(model: string, seed: number): string | null;
   common: { seed: number; onProgress: (message: string, fraction: number) => void; signal?: AbortSignal; command: string };
+  /** Runs an evaluation whole, or only the orchestrator's shard of it (a Slurm shard job), and records its files. */
+  evaluation(whole: () => Promise<string[]>, shard: (s: ShardSpec) => Promise<ShardWritten>): Promise<void>;
+  /** Records the files of a stage that is never sharded. */
+  wrote(files: string[]): void;
 }
 
 export const defenceSanityFile = (check: string, model: string) => `${check}-${model}.json`;
 
-/** Runs one `defences:*` stage; returns the files it wrote (absolute paths). */
-export async function runDefenceStage(c: DefenceStageContext, s: Stage): Promise<string[]> {
+/** Runs one `defences:*` stage (or its shard) and records what it wrote through `c`. */
+export async function runDefenceStage(c: DefenceStageContext, s: Stage): Promise<void> {
   const d = c.plan.defences!;
   const selection = (count: number) => ({ split: 'test' as const, start: 0, count });
   switch (s.kind) {
     case 'inspect': {
       const run = await c.evalRun(s.model!, s.seed!);
-      const { file } = await inspectRun(run, {
+      const req = {
         ...c.common,
         selection: selection(d.inspect.samples),
         heldOut: d.inspect.heldOut,
         images: 4,
         name: DEFENCES_INSPECT_EVAL,
-      });
-      return [file];
+      };
+      return c.evaluation(
+        async () => [(await inspectRun(run, req)).file],
+        (shard) => inspectShard(run, req, shard),
+      );
     }
     case 'sweep': {
       const run = await c.evalRun(s.model!, s.seed!);
-      const { file } = await sweepRun(run, {
+      const req = {
         ...c.common,
         attack: 'ossa',
         budgets: [d.ossa.epsilon],
@@ -48,21 +66,27 @@ export async function runDefenceStage(c: DefenceStageContext, s: Stage): Promise
         clip: false,
         examples: 0,
         name: DEFENCES_OSSA_EVAL,
-      });
-      return [file];
+      };
+      return c.evaluation(
+        async () => [(await sweepRun(run, req)).file],
+        (shard) => sweepShard(run, req, shard),
+      );
     }
     case 'robust': {
       const run = await c.evalRun(s.model!, s.seed!);
       const r = s.params as unknown as RobustRunPlan;
-      const { file } = await worstCaseRun(run, {
+      const req = {
         ...c.common,
         attacks: r.attacks,
         budgets: r.budgets,
         options: r.options,
         selection: selection(d.robustSamples),
         name: ROBUST_EVAL(r.id),
-      });
-      return [file];
+      };
+      return c.evaluation(
+        async () => [(await worstCaseRun(run, req)).file],
+        (shard) => worstCaseShard(run, req, shard),
+      );
     }
     case 'sanity': {
       const [a, b] = s.needs;
@@ -99,7 +123,7 @@ export async function runDefenceStage(c: DefenceStageContext, s: Stage): Promise
       );
       const file = path.join(c.outDir, 'sanity', defenceSanityFile(s.check!, b!.model));
       writeJsonAtomic(file, check);
-      return [file];
+      return c.wrote([file]);
     }
     default:
       throw new Error(`no defence-comparison stage of kind ${s.kind}`);
