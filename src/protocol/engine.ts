@@ -82,6 +82,8 @@ export interface TrainSpec {
   adversarialTraining?: RunConfig['adversarialTraining'];
   /** Write a metrics record every this many steps (engine default 20). */
   logEvery?: number;
+  /** How an ONNX model definition is read. */
+  modelOptions?: RunConfig['modelOptions'];
 }
 
 export interface TrainParams extends JobParams, TrainSpec {}

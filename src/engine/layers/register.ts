@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FastBatchNormalization } from './batchNormalization';
 import { LazyGradConv2D } from './conv2d';
+import { OnnxGraphLayer } from './onnxGraph';
 
 let registered = false;
 
@@ -11,8 +12,8 @@ let registered = false;
  */
 export function registerProjectLayers(): void {
   if (registered) return;
-  for (const cls of [FastBatchNormalization, LazyGradConv2D]) {
-    tf.serialization.SerializationMap.register(cls);
+  for (const cls of [FastBatchNormalization, LazyGradConv2D, OnnxGraphLayer]) {
+    tf.serialization.SerializationMap.register(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
   }
   registered = true;
 }
