@@ -18,3 +18,6 @@ export { transferRun } from './eval/transfer';
 export { worstCaseRun } from './eval/worstCase';
 export { argmaxRows, logitsOf } from './models/predict';
 export { resume, train, TRAIN_DEFAULTS, TrainingError, type TrainHooks, type TrainRequest } from './train/trainer';
+export { exportRun, type ExportRequest, type ExportResult } from './eval/exportRun';
+export { supportedOps } from './onnx/compile';
+export { importModel, type ImportRequest, type ImportResult } from './train/importModel';

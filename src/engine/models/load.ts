@@ -185,7 +185,8 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
       });
       model.setWeights(values);
       tf.dispose(Object.values(named));
-      notes.push(def.kind === 'onnx' ? 'initial weights from the ONNX model (fine-tuning)' : 'initial weights loaded from the definition (fine-tuning)');
+      // An ONNX model always brings its weights; saying so is noise there.
+      if (def.kind !== 'onnx') notes.push('initial weights loaded from the definition (fine-tuning)');
     }
   } catch (e) {
     model.dispose();

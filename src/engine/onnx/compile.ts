@@ -146,9 +146,10 @@ export class GraphCompiler {
       }
     this.trainable = trainableInitializers(graph);
     graph.initializers.forEach((init) => {
-      if (FLOAT_TYPES.has(init.dataType) && !init.values)
-        this.vals.set(init.name, { kind: 'weight', init: init.name, dims: init.dims, base: init.dims, pre: [] });
-      else this.vals.set(init.name, { kind: 'int', dims: init.dims, values: init.values ?? [] });
+      if (FLOAT_TYPES.has(init.dataType)) {
+        if (init.values) this.vals.set(init.name, { kind: 'float', dims: init.dims, data: Float32Array.from(init.values) });
+        else this.vals.set(init.name, { kind: 'weight', init: init.name, dims: init.dims, base: init.dims, pre: [] });
+      } else this.vals.set(init.name, { kind: 'int', dims: init.dims, values: init.values ?? [] });
     });
   }
 

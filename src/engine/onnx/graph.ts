@@ -127,12 +127,13 @@ export function nodeJson(n: NodeProto, modelFile: string): NodeJson {
 /** The graph's structure; floating-point initialisers are returned apart as their values. */
 export function graphFromModel(m: ModelProto, g: GraphProto, initValues: Map<string, HostTensor>, modelFile: string): GraphJson {
   const inits = new Set(initValues.keys());
+  const nodes = (g.node ?? []).map((n) => nodeJson(n, modelFile));
+  const settings = settingInitializers(nodes, initValues);
   const initializers: InitJson[] = [];
   for (const [name, t] of initValues) {
+    const inline = !(t.data instanceof Float32Array) || settings.has(name);
     initializers.push(
-      t.data instanceof Float32Array
-        ? { name, dims: t.dims, dataType: t.dataType }
-        : { name, dims: t.dims, dataType: t.dataType, values: t.data },
+      inline ? { name, dims: t.dims, dataType: t.dataType, values: Array.from(t.data) } : { name, dims: t.dims, dataType: t.dataType },
     );
   }
   return {
@@ -148,9 +149,27 @@ export function graphFromModel(m: ModelProto, g: GraphProto, initValues: Map<str
     // Old exporters list initialisers among the inputs too; those are not inputs of the model.
     inputs: (g.input ?? []).filter((v) => !inits.has(v.name ?? '')).map(valueJson),
     outputs: (g.output ?? []).map(valueJson),
-    nodes: (g.node ?? []).map((n) => nodeJson(n, modelFile)),
+    nodes,
     initializers,
   };
+}
+
+/** Operator inputs that are settings (bounds, ratios, pad values, exponents), not parameters. */
+const SETTING_INPUTS: Record<string, number[]> = { Clip: [1, 2], Pad: [2], Dropout: [1], Pow: [1] };
+
+/**
+ * Float initialisers used only as settings: they stay in the graph's structure (the compiler needs
+ * their values), while every other float initialiser is a weight of the layer.
+ */
+function settingInitializers(nodes: NodeJson[], values: Map<string, HostTensor>): Set<string> {
+  const uses = new Map<string, boolean>();
+  for (const n of nodes)
+    n.inputs.forEach((name, i) => {
+      if (!values.has(name)) return;
+      const setting = SETTING_INPUTS[n.opType]?.includes(i) ?? false;
+      uses.set(name, (uses.get(name) ?? true) && setting);
+    });
+  return new Set([...uses].filter(([, s]) => s).map(([k]) => k));
 }
 
 /** The default-domain opset the graph was written for. */

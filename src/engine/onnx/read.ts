@@ -112,7 +112,8 @@ export function readOnnx(fileArg: string): OnnxModel {
     );
   deAlias(graph, values);
   const weights = new Map<string, Float32Array>();
-  for (const [name, t] of values) if (t.data instanceof Float32Array) weights.set(name, t.data);
+  const inline = new Set(graph.initializers.filter((i) => i.values).map((i) => i.name));
+  for (const [name, t] of values) if (t.data instanceof Float32Array && !inline.has(name)) weights.set(name, t.data);
   return { file, graph, weights, opset, notes };
 }
 

@@ -66,9 +66,11 @@ function reshapeTarget(
   batched: boolean,
   fixedBatch: number | null,
 ): number[] {
-  const dims = target.map((d, i) =>
-    d === 0 && !allowZero ? (i < input.length ? input[i]! : c.fail(n, 'a 0 in the shape has no input axis to copy')) : d,
-  );
+  const copy = (i: number): SymInt => {
+    if (i >= input.length) return c.fail(n, 'a 0 in the shape has no input axis to copy');
+    return input[i]! < 0 ? 'N' : input[i]!;
+  };
+  const dims = target.map((d, i) => (d === 0 && !allowZero ? copy(i) : d));
   if (!batched) {
     const known = dims.filter((d) => d !== -1).reduce((a: number, b) => a * (b as number), 1);
     return dims.map((d) => (d === -1 ? sizeOf(input) / known : (d as number)));
