@@ -1,4 +1,5 @@
 import type { ModelImportOptions } from '../runs/types';
+import { parseNormalizeSpec } from '../shared/normalize';
 import { UsageError } from './args';
 
 /**
@@ -16,27 +17,10 @@ export const MODEL_FLAGS_USAGE = `  --input-layout L       ONNX models: nchw | n
                          M and S are one value or one per channel separated by ':' (mean=0.485:0.456:0.406,std=…)
   --freeze-bn            ONNX models: BatchNormalization keeps its running statistics while fine-tuning`;
 
-function numbers(flag: string, s: string): number[] {
-  const v = s.split(':').map((x) => Number(x));
-  if (v.length === 0 || v.some((x, i) => !Number.isFinite(x) || s.split(':')[i]!.trim() === ''))
-    throw new UsageError(`--normalize: ${flag}=${s} is not a list of numbers`);
-  return v;
-}
-
 export function parseNormalize(v: string): { mean: number[]; std: number[] } {
-  const parts = new Map(
-    v.split(',').map((p) => {
-      const i = p.indexOf('=');
-      if (i < 0) throw new UsageError(`--normalize expects mean=…,std=… (got "${v}")`);
-      return [p.slice(0, i).trim(), p.slice(i + 1).trim()] as const;
-    }),
-  );
-  const mean = parts.get('mean');
-  const std = parts.get('std');
-  if (mean === undefined || std === undefined || parts.size !== 2) throw new UsageError(`--normalize expects mean=…,std=… (got "${v}")`);
-  const out = { mean: numbers('mean', mean), std: numbers('std', std) };
-  if (out.std.some((s) => !(s > 0))) throw new UsageError('--normalize: std values must be > 0');
-  return out;
+  const r = parseNormalizeSpec(v);
+  if (typeof r === 'string') throw new UsageError(`--normalize: ${r}`);
+  return r;
 }
 
 export function modelOptionsFromFlags(v: {

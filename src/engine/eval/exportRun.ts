@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { ExportedModelInfo } from '../../protocol/engine';
 import { batchPixels, range } from '../data/dataset';
 import { InputError } from '../errors';
 import { buildModel, resolveDefinition } from '../models/load';
@@ -14,21 +15,8 @@ export interface ExportRequest {
   inputLayout?: 'nchw' | 'nhwc';
 }
 
-export interface ExportResult {
-  file: string;
-  runDir: string;
-  checkpoint: string;
-  kind: 'imported' | 'converted';
-  inputName: string;
-  outputName: string;
-  inputShape: (number | string | null)[];
-  opset: number;
-  bytes: number;
-  /** Largest |difference| between the exported file's logits (read back by the importer) and the run's, over `checkedSamples`, relative to the largest logit. */
-  maxRelativeDifference: number;
-  checkedSamples: number;
-  notes: string[];
-}
+/** What an export reports (declared once, in the engine protocol). */
+export type ExportResult = ExportedModelInfo;
 
 /**
  * Writes a run's newest checkpoint as an ONNX file, then reads the file back with the importer

@@ -44,7 +44,7 @@ export class OnnxGraphLayer extends tfl.layers.Layer {
   override build(): void {
     for (const w of this.program.weights) {
       const v = this.addWeight(w.key, w.shape, 'float32', tfl.initializers.zeros(), undefined, w.trainable);
-      this.vars.set(w.key, v as unknown as LayerVariableLike);
+      this.vars.set(w.key, v);
     }
     this.built = true;
   }

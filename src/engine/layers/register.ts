@@ -13,7 +13,7 @@ let registered = false;
 export function registerProjectLayers(): void {
   if (registered) return;
   for (const cls of [FastBatchNormalization, LazyGradConv2D, OnnxGraphLayer]) {
-    tf.serialization.SerializationMap.register(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+    tf.serialization.SerializationMap.register(cls);
   }
   registered = true;
 }

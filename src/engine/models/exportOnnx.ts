@@ -74,7 +74,7 @@ const attrInt = (name: string, i: number): AttributeProto => ({ name, type: Attr
 const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
 
 function inputShapeOf(layer: tfl.layers.Layer): (number | null)[] {
-  const input = layer.input as tfl.SymbolicTensor | tfl.SymbolicTensor[];
+  const input = layer.input;
   return (Array.isArray(input) ? input[0]! : input).shape;
 }
 
@@ -338,7 +338,7 @@ function exportConverted(model: tfl.LayersModel, inputLayout: 'nchw' | 'nhwc'): 
 
 /** A run's model as ONNX (see docs/models.md, "Export"). */
 export function modelToOnnx(model: tfl.LayersModel, opts: { inputLayout?: 'nchw' | 'nhwc' } = {}): OnnxExport {
-  const graphLayers = model.layers.filter((l) => l instanceof OnnxGraphLayer) as OnnxGraphLayer[];
+  const graphLayers = model.layers.filter((l): l is OnnxGraphLayer => l instanceof OnnxGraphLayer);
   if (graphLayers.length === 1 && model.layers.length <= 2) {
     const e = exportImported(graphLayers[0]!);
     if (opts.inputLayout && opts.inputLayout !== graphLayers[0]!.spec.options.inputLayout)

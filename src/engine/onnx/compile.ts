@@ -223,7 +223,7 @@ export class GraphCompiler {
   constInts(node: NodeJson, i: number): number[] | undefined {
     const v = this.opt(node, i);
     if (!v) return undefined;
-    if (v.kind === 'int' && v.values.every((x) => x !== 'N')) return v.values as number[];
+    if (v.kind === 'int' && v.values.every((x) => x !== 'N')) return v.values;
     if (v.kind === 'float') return Array.from(v.data);
     return this.fail(node, `input ${i} must be a constant (found a value computed at run time)`);
   }
@@ -233,7 +233,7 @@ export class GraphCompiler {
     const v = this.opt(node, i);
     if (!v) return undefined;
     if (v.kind === 'float' && v.data.length === 1) return v.data[0]!;
-    if (v.kind === 'int' && v.values.length === 1 && v.values[0] !== 'N') return v.values[0] as number;
+    if (v.kind === 'int' && v.values.length === 1 && v.values[0] !== 'N') return v.values[0];
     return this.fail(node, `input ${i} must be a constant scalar`);
   }
 
@@ -286,7 +286,7 @@ export class GraphCompiler {
       this.weightByInit.set(init, spec);
       this.weights.push(spec);
     }
-    return spec as WeightSpec & { claimed?: boolean };
+    return spec;
   }
 
   /**

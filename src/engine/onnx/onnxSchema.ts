@@ -262,7 +262,7 @@ const model: MessageSchema = {
 };
 
 export function decodeModel(bytes: Uint8Array): ModelProto {
-  return decodeMessage(model, bytes) as ModelProto;
+  return decodeMessage(model, bytes);
 }
 
 export function encodeModel(m: ModelProto): Uint8Array {
@@ -270,5 +270,5 @@ export function encodeModel(m: ModelProto): Uint8Array {
 }
 
 export function decodeTensor(bytes: Uint8Array): TensorProto {
-  return decodeMessage(tensor, bytes) as TensorProto;
+  return decodeMessage(tensor, bytes);
 }

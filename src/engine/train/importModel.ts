@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendRequest } from '../../protocol/backend';
+import type { ImportedModelInfo } from '../../protocol/engine';
 import { mean, median } from '../../shared/stats';
 import { RUN_FORMAT_VERSION, type ModelImportOptions, type RunConfig, type RunSummary } from '../../runs/types';
 import { backendRequestFrom, initBackend } from '../backend/select';
@@ -30,21 +31,8 @@ export interface ImportRequest {
   backend?: BackendRequest;
 }
 
-export interface ImportResult {
-  runDir: string;
-  model: string;
-  format: 'onnx' | 'tfjs-layers';
-  testAccuracy: number;
-  testSamples: number;
-  testMeanTraceGs: number;
-  testMedianTraceGs: number;
-  testMeanLambdaMaxGs: number;
-  parameters: number;
-  trainableParameters: number;
-  opset?: number;
-  inputLayout?: 'nchw' | 'nhwc';
-  notes: string[];
-}
+/** What an import reports (declared once, in the engine protocol). */
+export type ImportResult = ImportedModelInfo;
 
 function sha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');

@@ -68,7 +68,7 @@ const MatMul: OpHandler = (c, n) => {
   if (a.shape.length === 2) {
     const b = c.operand(n, bv, rowOrder(c, n, 0)).get;
     const src = n.inputs[0]!;
-    c.emit(n, [-1, m], IDENTITY, (env) => tf.matMul(env.get(src) as tf.Tensor2D, b(env) as tf.Tensor2D));
+    c.emit(n, [-1, m], IDENTITY, (env) => tf.matMul(env.get(src), b(env)));
     return;
   }
   // [N, …, K] × [K, M]: as one 2-D product.

@@ -41,15 +41,7 @@ export const BatchNormalization: OpHandler = (c, n) => {
   const meanKey = statKey(mean);
   const varKey = statKey(variance);
   const frozen = Boolean(c.options.freezeBatchNorm);
-  const infer = (env: Env) =>
-    tf.batchNorm(
-      env.get(src),
-      mean.get(env) as tf.Tensor1D,
-      variance.get(env) as tf.Tensor1D,
-      bias.get(env) as tf.Tensor1D,
-      scale.get(env) as tf.Tensor1D,
-      eps,
-    );
+  const infer = (env: Env) => tf.batchNorm(env.get(src), mean.get(env), variance.get(env), bias.get(env), scale.get(env), eps);
   c.emit(n, v.shape, layout, (env) => {
     if (!env.training || frozen) return infer(env);
     const x = env.get(src);
@@ -64,7 +56,7 @@ export const BatchNormalization: OpHandler = (c, n) => {
       const m = tf.moments(x, identityPerm(rank).slice(0, rank - 1));
       bm = m.mean;
       bv = m.variance;
-      y = tf.batchNorm(x, bm as tf.Tensor1D, bv as tf.Tensor1D, beta, gamma, eps);
+      y = tf.batchNorm(x, bm, bv, beta, gamma, eps);
     }
     const count = x.size / x.shape[rank - 1]!;
     const unbiased = count > 1 ? count / (count - 1) : 1;

@@ -143,14 +143,14 @@ const Concat: OpHandler = (c, n) => {
   const vals = n.inputs.map((i) => c.val(n, i));
   let axis = c.int(n, 'axis', 0);
   if (vals.every((v) => v.kind === 'int')) {
-    const ints = vals as Extract<Val, { kind: 'int' }>[];
+    const ints = vals;
     if (ints.some((v) => v.dims.length > 1)) return c.fail(n, 'concatenating integer tensors of rank > 1 is not supported');
     const values = ints.flatMap((v) => v.values);
     c.set(n.outputs[0]!, { kind: 'int', dims: [values.length], values });
     return;
   }
   if (!vals.every((v) => v.kind === 'rt')) return c.fail(n, 'concatenating run-time tensors with constants is not supported');
-  const rts = vals as RtVal[];
+  const rts = vals;
   const rank = rts[0]!.shape.length;
   if (axis < 0) axis += rank;
   if (axis === 0) return c.fail(n, 'concatenation along the batch axis is not supported');
@@ -262,8 +262,8 @@ const Pad: OpHandler = (c, n) => {
   const src = v.layout.feat ? c.logical(n, 0).name : n.inputs[0]!;
   const layout = v.layout.feat ? IDENTITY : v.layout;
   const perm = layout.perm ?? v.shape.map((_, i) => i);
-  const paddings = perm.map((a) => [pads![a]!, pads![a + rank]!] as [number, number]);
-  const shape = v.shape.map((d, i) => (i === 0 ? d : d + pads![i]! + pads![i + rank]!));
+  const paddings = perm.map((a) => [pads[a]!, pads[a + rank]!] as [number, number]);
+  const shape = v.shape.map((d, i) => (i === 0 ? d : d + pads[i]! + pads[i + rank]!));
   let run: (x: tf.Tensor) => tf.Tensor;
   if (mode === 'constant') run = (x) => tf.pad(x, paddings, value);
   else if (mode === 'reflect') run = (x) => tf.mirrorPad(x, paddings, 'reflect');
