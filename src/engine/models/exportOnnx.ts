@@ -37,13 +37,9 @@ export interface OnnxExport {
 }
 
 function layerWeights(layer: tfl.layers.Layer): Map<string, Float32Array> {
+  // read() returns the variable itself: read its data, never dispose it.
   const out = new Map<string, Float32Array>();
-  const values = layer.getWeights();
-  layer.weights.forEach((w, i) => {
-    const name = w.originalName.split('/').pop()!;
-    out.set(name, values[i]!.dataSync() as Float32Array);
-  });
-  tf.dispose(values);
+  for (const w of layer.weights) out.set(w.originalName.split('/').pop()!, w.read().dataSync() as Float32Array);
   return out;
 }
 
@@ -295,8 +291,13 @@ function exportConverted(model: tfl.LayersModel, inputLayout: 'nchw' | 'nhwc'): 
   }
   if (unsupported.length) throw new OnnxImportError(`the model cannot be converted to ONNX: unsupported layers ${unsupported.join(', ')}`);
   const last = sequential ? prev : outputOf.get(String((topology.config.output_layers as unknown[][])[0]![0]))!;
-  const outputName = 'logits';
-  nodes.push({ op_type: 'Identity', name: 'logits', input: [last], output: [outputName] });
+  // The output is called "logits"; a layer may already be (the built-ins' last Dense is).
+  const taken = new Set(nodes.flatMap((n) => [...(n.output ?? []), n.name ?? '']));
+  let outputName = 'logits';
+  if (last !== outputName) {
+    while (taken.has(outputName)) outputName = `${outputName}_`;
+    nodes.push({ op_type: 'Identity', name: `${outputName}/identity`, input: [last], output: [outputName] });
+  }
   const k = model.outputs[0]!.shape[1] as number;
   const dims = inputLayout === 'nchw' ? [C, H, W] : [H, W, C];
   const m: ModelProto = {
