@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { OnnxGraphLayer } from '../layers/onnxGraph';
 import { OnnxImportError } from '../onnx/errors';

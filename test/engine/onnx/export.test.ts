@@ -37,7 +37,7 @@ for (const name of ['resnet_bn_norm_op17', 'depthwise_op11', 'avgpool_view_op11'
     const file = fixture(`${name}.onnx`);
     const { model } = await engineModel(file);
     try {
-      perturb(model as never);
+      perturb(model);
       const e = modelToOnnx(model);
       assert.equal(e.kind, 'imported');
       const original = decodeModel(new Uint8Array(fs.readFileSync(file)));
@@ -57,7 +57,7 @@ for (const name of ['resnet_bn_norm_op17', 'depthwise_op11', 'avgpool_view_op11'
       // The same nodes, except that an Identity of an initialiser (PyTorch writes one when two
       // buffers hold equal values) has become an initialiser of that name (read.ts deAlias).
       const inits = new Map(og.initializer!.map((t) => [t.name, t]));
-      const aliases = og.node!.filter((n) => n.op_type === 'Identity' && inits.has(n.input![0]!));
+      const aliases = og.node!.filter((n) => n.op_type === 'Identity' && inits.has(n.input![0]));
       assert.deepEqual(
         xg.node!.map((n) => `${n.op_type}:${n.name}`),
         og.node!.filter((n) => !aliases.includes(n)).map((n) => `${n.op_type}:${n.name}`),
@@ -65,7 +65,7 @@ for (const name of ['resnet_bn_norm_op17', 'depthwise_op11', 'avgpool_view_op11'
       const initKey = (t: { name?: string; dims?: number[]; data_type?: number }) => `${t.name}:${t.dims!.join('x')}:${t.data_type}`;
       assert.deepEqual(
         xg.initializer!.map(initKey).sort(),
-        [...og.initializer!.map(initKey), ...aliases.map((n) => initKey({ ...inits.get(n.input![0]!)!, name: n.output![0]! }))].sort(),
+        [...og.initializer!.map(initKey), ...aliases.map((n) => initKey({ ...inits.get(n.input![0])!, name: n.output![0]! }))].sort(),
       );
       const n = 4;
       const x = images(n, 41);
@@ -100,7 +100,7 @@ for (const [name, image, classes] of BUILTINS) {
     const def = await resolveDefinition(name, { inputShape: image, numClasses: classes });
     const { model } = await buildModel(def, { imageShape: image, numClasses: classes, seed: 3 });
     try {
-      perturb(model as never);
+      perturb(model);
       const n = 2;
       const x = images(n, 5, image);
       const ours = engineLogits(model, x, n, image);
