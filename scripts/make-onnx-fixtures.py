@@ -231,6 +231,9 @@ def save(model, name, check=True, **kw):
 def hand_built():
     # External data: the weights in external.bin beside the model.
     m = mlp_graph('external', seed=1)
+    # onnx.save_model appends to an existing data file: start from none.
+    if os.path.exists(os.path.join(OUT, 'external.bin')):
+        os.remove(os.path.join(OUT, 'external.bin'))
     onnx.save_model(m, os.path.join(OUT, 'external.onnx'), save_as_external_data=True, all_tensors_to_one_file=True,
                     location='external.bin', size_threshold=0)
     print('external.onnx + external.bin')
