@@ -28,6 +28,8 @@ export class GraphBuilder {
     /** The engine's image [H, W, C]; the ONNX input is NCHW unless `nhwc`. */
     readonly image: [number, number, number],
     readonly nhwc = false,
+    /** A fixed batch size in the input's declared shape (an export without dynamic_axes). */
+    readonly fixedBatch: number | null = null,
   ) {}
 
   get input(): string {
@@ -79,8 +81,8 @@ export class GraphBuilder {
       irVersion: 8,
       opsets: [{ domain: '', version: this.opset }],
       name: 'test',
-      inputs: [{ name: 'x', elemType: DataType.FLOAT, dims: ['batch', ...(this.nhwc ? [h, w, c] : [c, h, w])] }],
-      outputs: [{ name: 'y', elemType: DataType.FLOAT, dims: ['batch', classes] }],
+      inputs: [{ name: 'x', elemType: DataType.FLOAT, dims: [this.fixedBatch ?? 'batch', ...(this.nhwc ? [h, w, c] : [c, h, w])] }],
+      outputs: [{ name: 'y', elemType: DataType.FLOAT, dims: [this.fixedBatch ?? 'batch', classes] }],
       nodes: this.nodes,
       initializers: this.inits,
     };

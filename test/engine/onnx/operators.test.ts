@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-node';
-import { useEngineBackend } from '../../helpers';
+import { randomArray, useEngineBackend } from '../../helpers';
 import { attr, GraphBuilder } from './graphBuilder';
 import { engineLogits, engineModel, images, ortRun, relDiff, softmaxRows, toNchw } from './helpers';
 
@@ -284,6 +285,63 @@ for (const [name, c] of Object.entries(CASES)) {
       const cmp = c.softmax ? softmaxRows(ours, 5).map(Math.log) : ours;
       const rel = relDiff(cmp, ref);
       assert.ok(rel <= 1e-4, `${name}: relative difference ${rel}`);
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+test('a model exported with a fixed batch size of 1 runs on any batch (its Reshape to [1, -1] keeps the batch)', async () => {
+  const image: [number, number, number] = [5, 5, 2];
+  const b = new GraphBuilder(13, image, false, 1);
+  const r = b.node('Reshape', [conv(b, b.input, 2, 3), b.ints([1, -1])]);
+  const out = b.node('Gemm', [r, b.weight([5, 27]), b.weight([5])], [attr.int('transB', 1)]);
+  const { file } = b.write(out);
+  const { model } = await engineModel(file, image, 5);
+  try {
+    const n = 3;
+    const x = images(n, 2, image);
+    const ours = engineLogits(model, x, n, image);
+    const nchw = toNchw(x, n, image);
+    for (let s = 0; s < n; s++) {
+      const ref = await ortRun(file, new ort.Tensor('float32', nchw.subarray(s * 50, (s + 1) * 50), [1, 2, 5, 5]));
+      assert.ok(relDiff(ours.subarray(s * 5, (s + 1) * 5), ref) <= 1e-4, `sample ${s}`);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+/** The input gradient through each operator form against central finite differences. */
+for (const [name, c] of Object.entries(CASES)) {
+  test(`operator input gradients equal finite differences: ${name}`, async () => {
+    const b = new GraphBuilder(c.opset, c.image, c.nhwc);
+    const { file } = b.write(c.build(b));
+    const { model } = await engineModel(file, c.image, 5);
+    try {
+      const n = 2;
+      const xs = images(n, name.length + 3, c.image);
+      const w = tf.tensor2d(randomArray(n * 5, 8), [n, 5]);
+      const f = (x: tf.Tensor) => tf.sum(tf.mul(model.apply(x, { training: false }) as tf.Tensor, w));
+      const shape = [n, ...c.image];
+      const g = tf.tidy(() => tf.grad(f)(tf.tensor(xs, shape)).dataSync() as Float32Array).slice();
+      const gn = Math.sqrt(g.reduce((a, v) => a + v * v, 0));
+      assert.ok(gn > 0, 'the input gradient is not zero');
+      const v = Float32Array.from(g, (x) => x / gn);
+      const h = 1e-2;
+      const at = (s: number) =>
+        tf.tidy(
+          () =>
+            f(
+              tf.tensor(
+                xs.map((x, i) => x + s * h * v[i]!),
+                shape,
+              ),
+            ).dataSync()[0]!,
+        );
+      const numeric = (at(1) - at(-1)) / (2 * h);
+      assert.ok(Math.abs(numeric - gn) <= 1e-2 * gn, `${name}: |∇| ${gn} vs finite difference ${numeric}`);
+      w.dispose();
     } finally {
       model.dispose();
     }

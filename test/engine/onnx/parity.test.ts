@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { modelFromGraph } from '../../../src/engine/onnx/graph';
+import { DataType, encodeModel } from '../../../src/engine/onnx/onnxSchema';
+import { readOnnx } from '../../../src/engine/onnx/read';
 import { floatToHalf, halfToFloat } from '../../../src/engine/onnx/tensor';
 import { useEngineBackend } from '../../helpers';
 import { engineLogits, engineModel, fixture, images, MNIST_IMAGE, ortRun, relDiff, softmaxRows, toNchw } from './helpers';
@@ -59,6 +62,25 @@ test('fp16 weights are converted: the engine computes the float32 model onnxrunt
     const ours = engineLogits(model, x, N, MNIST_IMAGE);
     // onnxruntime computes in float16 (3 significant digits); the engine in float32.
     assert.ok(relDiff(ours, refF) <= 5e-3, `relative difference ${relDiff(ours, refF)}`);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('fp16 weights: the engine equals onnxruntime on the same model written in float32 (≤ 1e-4)', async () => {
+  const m = readOnnx(fixture('fp16.onnx'));
+  // The same graph and (half-exact) values, as float32: what the engine computes after converting.
+  const g = structuredClone(m.graph);
+  g.inputs.forEach((v) => (v.elemType = DataType.FLOAT));
+  g.outputs.forEach((v) => (v.elemType = DataType.FLOAT));
+  g.initializers.forEach((i) => (i.dataType = DataType.FLOAT));
+  const bytes = encodeModel(modelFromGraph(g, m.weights));
+  const { model } = await engineModel(fixture('fp16.onnx'));
+  try {
+    const x = images(N, 8);
+    const ref = await ortRun(bytes, new ort.Tensor('float32', x, [N, 1, 28, 28]));
+    const ours = engineLogits(model, x, N, MNIST_IMAGE);
+    assert.ok(relDiff(ours, ref) <= 1e-4, `relative difference ${relDiff(ours, ref)}`);
   } finally {
     model.dispose();
   }

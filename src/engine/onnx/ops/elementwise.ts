@@ -50,7 +50,8 @@ export const UNARY_OPS: Record<string, OpHandler> = {
   }),
   Elu: unary((c, n) => {
     const alpha = c.float(n, 'alpha', 1);
-    return alpha === 1 ? (x) => tf.elu(x) : (x) => tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(x), 1)));
+    // relu(x) + α(exp(min(x, 0)) − 1): differentiable everywhere tf.js can (no where/greater on the tape).
+    return alpha === 1 ? (x) => tf.elu(x) : (x) => tf.add(tf.relu(x), tf.mul(alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1)));
   }),
   HardSigmoid: unary((c, n) => {
     const alpha = c.float(n, 'alpha', 0.2);

@@ -219,22 +219,28 @@ function squeezeOrUnsqueeze(c: GraphCompiler, n: NodeJson, unsqueeze: boolean): 
 const Squeeze: OpHandler = (c, n) => squeezeOrUnsqueeze(c, n, false);
 const Unsqueeze: OpHandler = (c, n) => squeezeOrUnsqueeze(c, n, true);
 
-/** Edge padding: repeats the border element (tf.js has no such pad mode). */
-function edgePad(x: tf.Tensor, paddings: [number, number][]): tf.Tensor {
+/**
+ * Edge and reflect padding from slices, per axis. tf.js has no edge mode, and the gradient of its
+ * MirrorPad drops what flows into the reflected border (it only slices the centre out of dy), so
+ * both are built from slice, reverse, tile and concat, whose gradients are exact.
+ */
+function borderPad(x: tf.Tensor, paddings: [number, number][], mode: 'edge' | 'reflect'): tf.Tensor {
   let y = x;
   paddings.forEach(([b, e], axis) => {
     if (!b && !e) return;
     const size = y.shape[axis]!;
-    const parts: tf.Tensor[] = [];
-    const edge = (at: number, times: number) => {
-      const begin = y.shape.map((_, i) => (i === axis ? at : 0));
-      const sz = y.shape.map((d, i) => (i === axis ? 1 : d));
-      const reps = y.shape.map((_, i) => (i === axis ? times : 1));
-      return tf.tile(tf.slice(y, begin, sz), reps);
+    if (mode === 'reflect' && (b >= size || e >= size))
+      throw new Error(`reflect padding of ${Math.max(b, e)} needs more than ${size} elements along the axis`);
+    const part = (from: number, count: number) => {
+      const begin = y.shape.map((_, i) => (i === axis ? from : 0));
+      const sz = y.shape.map((d, i) => (i === axis ? count : d));
+      return tf.slice(y, begin, sz);
     };
-    if (b) parts.push(edge(0, b));
+    const reps = (times: number) => y.shape.map((_, i) => (i === axis ? times : 1));
+    const parts: tf.Tensor[] = [];
+    if (b) parts.push(mode === 'edge' ? tf.tile(part(0, 1), reps(b)) : tf.reverse(part(1, b), axis));
     parts.push(y);
-    if (e) parts.push(edge(size - 1, e));
+    if (e) parts.push(mode === 'edge' ? tf.tile(part(size - 1, 1), reps(e)) : tf.reverse(part(size - 1 - e, e), axis));
     y = tf.concat(parts, axis);
   });
   return y;
@@ -266,9 +272,14 @@ const Pad: OpHandler = (c, n) => {
   const shape = v.shape.map((d, i) => (i === 0 ? d : d + pads[i]! + pads[i + rank]!));
   let run: (x: tf.Tensor) => tf.Tensor;
   if (mode === 'constant') run = (x) => tf.pad(x, paddings, value);
-  else if (mode === 'reflect') run = (x) => tf.mirrorPad(x, paddings, 'reflect');
-  else if (mode === 'edge') run = (x) => edgePad(x, paddings);
-  else return c.fail(n, `pad mode ${mode} is not supported`);
+  else if (mode === 'reflect' || mode === 'edge') {
+    if (
+      mode === 'reflect' &&
+      paddings.some(([b, e], i) => Math.max(b, e) >= physShape({ kind: 'rt', shape: v.shape, layout }).map((d) => d)[i]! && i > 0)
+    )
+      return c.fail(n, 'reflect padding must be smaller than the padded axis');
+    run = (x) => borderPad(x, paddings, mode);
+  } else return c.fail(n, `pad mode ${mode} is not supported`);
   c.emit(n, shape, layout, (env) => run(env.get(src)));
 };
 
