@@ -223,6 +223,7 @@ conn.onRequest(ExportModel, (params, token) =>
       out: params.out,
       format: 'onnx',
       ...(params.inputLayout ? { inputLayout: params.inputLayout } : {}),
+      backend: backendRequest,
     });
   }),
 );

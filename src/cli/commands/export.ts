@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { defineCommand, UsageError } from '../args';
+import { backendFlag, defineCommand, UsageError } from '../args';
 import { printJson, Progress } from '../output';
 import { exportRun } from '../../engine';
 
@@ -15,6 +15,7 @@ const usage = `fim export --run DIR --format onnx --out FILE [--input-layout nch
   --format onnx          the only format so far
   --out FILE             the .onnx file to write
   --input-layout L       converted models: nchw | nhwc [nchw]
+  --backend B            auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
   --json                 print {file, kind, inputName, outputName, opset, …} as one JSON object`;
 
 export const exportCommand = defineCommand({
@@ -26,6 +27,7 @@ export const exportCommand = defineCommand({
     format: { type: 'string' },
     out: { type: 'string' },
     'input-layout': { type: 'string' },
+    backend: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(v) {
@@ -40,7 +42,13 @@ export const exportCommand = defineCommand({
     progress.update('exporting …');
     let r;
     try {
-      r = await exportRun({ runDir: path.resolve(v.run), out: path.resolve(v.out), format, ...(layout ? { inputLayout: layout } : {}) });
+      r = await exportRun({
+        runDir: path.resolve(v.run),
+        out: path.resolve(v.out),
+        format,
+        ...(layout ? { inputLayout: layout } : {}),
+        backend: backendFlag(v.backend),
+      });
     } finally {
       progress.clear();
     }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ExportedModelInfo } from '../../protocol/engine';
+import type { BackendRequest } from '../../protocol/backend';
+import { backendRequestFrom, initBackend } from '../backend/select';
 import { batchPixels, range } from '../data/dataset';
 import { InputError } from '../errors';
 import { buildModel, resolveDefinition } from '../models/load';
@@ -13,6 +15,7 @@ export interface ExportRequest {
   format: 'onnx';
   /** Converted models: the ONNX input layout (NCHW, PyTorch's, by default). */
   inputLayout?: 'nchw' | 'nhwc';
+  backend?: BackendRequest;
 }
 
 /** What an export reports (declared once, in the engine protocol). */
@@ -25,6 +28,7 @@ export type ExportResult = ExportedModelInfo;
  */
 export async function exportRun(req: ExportRequest): Promise<ExportResult> {
   if (req.format !== 'onnx') throw new InputError(`--format ${String(req.format)} is not supported; use --format onnx`);
+  await initBackend(req.backend ?? backendRequestFrom());
   const run = await loadEvalRun(req.runDir);
   try {
     const e = modelToOnnx(run.model, req.inputLayout ? { inputLayout: req.inputLayout } : {});
