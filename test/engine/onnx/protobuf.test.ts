@@ -16,9 +16,10 @@ const schema: MessageSchema = {
 };
 
 test('varints: negative and 64-bit values round-trip, as protobuf writes them', () => {
-  for (const v of [0, 1, 127, 128, 300, 2 ** 31, 2 ** 53 - 1, -1, -9223372036854775807]) {
+  // INT64_MIN (what PyTorch writes for an open Slice end) is exact as a double.
+  for (const v of [0, 1, 127, 128, 300, 2 ** 31, 2 ** 53 - 1, -1, -(2 ** 63)]) {
     const bytes = encodeMessage(schema, { i: v });
-    assert.equal(decodeMessage(schema, bytes).i, v === -9223372036854775807 ? -9223372036854775808 : v);
+    assert.equal(decodeMessage(schema, bytes).i, v);
   }
   // 300 is [0xac, 0x02] after the tag 0x08 (field 1, varint); −1 takes ten bytes.
   assert.deepEqual(Array.from(encodeMessage(schema, { i: 300 })), [0x08, 0xac, 0x02]);
