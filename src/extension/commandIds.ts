@@ -20,6 +20,8 @@ export const COMMAND = {
   revealRun: 'fim.revealRun',
   showEngineLog: 'fim.showEngineLog',
   restartEngine: 'fim.restartEngine',
+  importModel: 'fim.importModel',
+  exportOnnx: 'fim.exportOnnx',
   compareDefences: 'fim.compareDefences',
 } as const;
 

@@ -28,8 +28,9 @@ export const runsCommand = defineCommand({
     }
     const rows = runs.map((r) => [
       r.id,
-      r.effectiveState,
-      r.config ? defenceLabel(r.config) : '-',
+      // An imported model's run is complete by construction; its μ is not known (not a baseline's 0).
+      r.config?.imported ? 'imported' : r.effectiveState,
+      r.config && !r.config.imported ? defenceLabel(r.config) : '-',
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
