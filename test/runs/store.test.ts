@@ -17,20 +17,20 @@ test('atomic JSON writes leave no temp files and replace content', () => {
   assert.deepEqual(fs.readdirSync(d), ['a.json']);
 });
 
-test('atomic directory publish replaces an existing directory and cleans up on failure', () => {
+test('atomic directory publish refuses to replace a directory (no rename can) and cleans up on failure', () => {
   const d = tmpDir();
   const target = path.join(d, 'ckpt');
   writeDirAtomic(target, (t) => fs.writeFileSync(path.join(t, 'x'), '1'));
-  writeDirAtomic(target, (t) => fs.writeFileSync(path.join(t, 'y'), '2'));
-  assert.deepEqual(fs.readdirSync(target), ['y']);
+  assert.throws(() => writeDirAtomic(target, (t) => fs.writeFileSync(path.join(t, 'y'), '2')), /already exists/);
+  assert.deepEqual(fs.readdirSync(target), ['x']);
+  const other = path.join(d, 'other');
   assert.throws(
     () =>
-      writeDirAtomic(target, () => {
+      writeDirAtomic(other, () => {
         throw new Error('disk full');
       }),
     /disk full/,
   );
-  assert.deepEqual(fs.readdirSync(target), ['y']);
   assert.deepEqual(fs.readdirSync(d), ['ckpt']);
 });
 
