@@ -34,7 +34,9 @@ export class UntrustedError extends InputError {
 /** A model the policy lets the engine build: built-in names only when untrusted. */
 export function assertModelAllowed(policy: TrustPolicy, model: string, where: string): void {
   if (policy.trusted || findBuiltin(model)) return;
-  throw new UntrustedError(`${where} names the model definition ${JSON.stringify(model)}, and only built-in definitions are loaded in restricted mode`);
+  throw new UntrustedError(
+    `${where} names the model definition ${JSON.stringify(model)}, and only built-in definitions are loaded in restricted mode`,
+  );
 }
 
 /** A path the policy lets the engine use: inside the workspace when untrusted. */

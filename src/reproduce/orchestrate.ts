@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pkg from '../../package.json';
-import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
+import { makeDirs, writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
+import { acquireReproduceLock } from '../runs/lock';
 import type { InspectEval } from '../runs/evals';
-import { processAlive, readJsonFile, readRun } from '../runs/reader';
+import { readJsonFile, readRun } from '../runs/reader';
 import {
   REPRODUCE_FORMAT_VERSION,
   type FimRow,
@@ -24,7 +25,6 @@ import {
   Cancelled,
   distanceRun,
   initBackend,
-  InputError,
   inspectRun,
   loadEvalRun,
   resume,
@@ -80,16 +80,6 @@ export function readState(outDir: string): ReproduceState {
   const s = readJsonFile<ReproduceState>(path.join(outDir, FILES.state));
   if (s && s.formatVersion === REPRODUCE_FORMAT_VERSION && s.stages) return { ...s, sessions: s.sessions ?? [] };
   return { formatVersion: REPRODUCE_FORMAT_VERSION, stages: {}, sessions: [] };
-}
-
-/** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). */
-function lock(outDir: string): () => void {
-  const file = path.join(outDir, FILES.lock);
-  const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
-  if (other && other !== process.pid && processAlive(other))
-    throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
-  writeJsonAtomic(file, { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
-  return () => fs.rmSync(file, { force: true });
 }
 
 function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit<ReproduceSession, 'startedAt' | 'stagesRun'> {
@@ -328,8 +318,9 @@ export async function runReproduce(
   opts: ReproduceOptions = {},
 ): Promise<ReproduceResult> {
   outDir = path.resolve(outDir);
-  fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
-  const unlock = lock(outDir);
+  makeDirs(path.join(outDir, FILES.runs));
+  // One reproduction per directory at a time (the run store's lock: O_EXCL, stale when its owner is dead).
+  const lock = acquireReproduceLock(outDir);
   try {
     const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? plan.backend : 'auto';
     const backend = await initBackend(backendReq);
@@ -409,6 +400,6 @@ export async function runReproduce(
     const failed = Object.values(state.stages).filter((x) => x.status === 'failed').length;
     return { outDir, report, htmlFile, jsonFile, cancelled, failed };
   } finally {
-    unlock();
+    lock.release();
   }
 }

@@ -99,7 +99,7 @@ export function checkpointProblem(dir: string): string | null {
       const file = typeof p === 'string' ? pathInside(dir, p) : null;
       if (!file) return `checkpoint ${name}: weight file ${JSON.stringify(p)} is not inside the checkpoint`;
       const size = sizeOf(file);
-      if (size === null) return `checkpoint ${name}: weight file ${p} is missing`;
+      if (size === null) return `checkpoint ${name}: weight file ${String(p)} is missing`;
       have += size;
     }
     specs.push(...(group.weights as WeightSpec[]));

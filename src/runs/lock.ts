@@ -238,6 +238,18 @@ export function acquireEvalLock(runDir: string, name: string, purpose: string): 
   });
 }
 
+/**
+ * The lock of a `fim reproduce` directory (`<dir>/.lock`): one reproduction, or one submission of
+ * its stages to a cluster, per directory at a time.
+ */
+export function acquireReproduceLock(outDir: string, purpose = 'fim reproduce'): Lock {
+  makeDirs(outDir);
+  return acquireLock(path.join(outDir, '.lock'), {
+    purpose,
+    busy: (h) => `another fim reproduce (${describeHolder(h)}) is working in ${outDir}; wait for it or stop it`,
+  });
+}
+
 /** Runs `f` while holding a lock, releasing it however `f` ends. */
 export async function withLock<T>(lock: Lock, f: () => Promise<T> | T): Promise<T> {
   try {

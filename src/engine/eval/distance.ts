@@ -6,7 +6,7 @@ import { InputError } from '../errors';
 import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -33,6 +33,11 @@ export interface DistanceRequest extends EvalRequestBase {
 
 export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {
   assertEvalName(req.name);
+  const name = req.name ?? evalNameFrom('distance');
+  return withEvalLock(run.runDir, name, 'minimum distances', () => distanceLocked(run, req, name));
+}
+
+async function distanceLocked(run: EvalRun, req: DistanceRequest, name: string): Promise<{ file: string; result: DistanceEval }> {
   const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
   const attacks = req.attacks.map(getAttack);
@@ -92,6 +97,6 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
     provenance: makeProvenance('distance', run, req.selection.split, indices, seed, started, req.command),
     results,
   };
-  const file = writeEval(run.runDir, req.name ?? evalNameFrom('distance'), result);
+  const file = writeEval(run.runDir, name, result);
   return { file, result };
 }

@@ -8,7 +8,7 @@ import { Cancelled } from '../attacks/attack';
 import { logitsOf } from '../models/predict';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -50,6 +50,11 @@ function heldOutSet(run: EvalRun, split: 'train' | 'test', used: number[], want:
 
 export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
   assertEvalName(req.name);
+  const name = req.name ?? evalNameFrom('inspect');
+  return withEvalLock(run.runDir, name, 'inspect', () => inspectLocked(run, req, name));
+}
+
+async function inspectLocked(run: EvalRun, req: InspectRequest, name: string): Promise<{ file: string; result: InspectEval }> {
   const started = Date.now();
   const tau = req.tau ?? INSPECT_DEFAULTS.tau;
   if (!(tau > 0) || !Number.isFinite(tau)) throw new InputError(`--tau must be a positive number (got ${tau})`);
@@ -63,7 +68,6 @@ export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ f
 
   const batch = req.batchSize ?? INSPECT_DEFAULTS.batchSize;
   const nImages = Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length);
-  const name = req.name ?? evalNameFrom('inspect');
   const images = new Map<string, Uint8Array>();
   const samples: SampleFimStats[] = [];
   const size = d.imageShape[0] * d.imageShape[1] * d.imageShape[2];

@@ -9,7 +9,7 @@ import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -28,6 +28,12 @@ export interface SweepRequest extends EvalRequestBase {
 
 export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file: string; result: SweepEval }> {
   assertEvalName(req.name);
+  const attack = getAttack(req.attack);
+  const name = req.name ?? evalNameFrom('sweep', attack.name);
+  return withEvalLock(run.runDir, name, `attack sweep ${attack.name}`, () => sweepLocked(run, req, name));
+}
+
+async function sweepLocked(run: EvalRun, req: SweepRequest, name: string): Promise<{ file: string; result: SweepEval }> {
   const started = Date.now();
   const attack = getAttack(req.attack);
   validateBudgets(attack, req.budgets);
@@ -60,7 +66,6 @@ export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file:
   );
   const n = indices.length;
   const c = clean.correct.length;
-  const name = req.name ?? evalNameFrom('sweep', attack.name);
   const images = new Map<string, Uint8Array>();
   const examples: AdversarialExample[] = [];
   const nEx = Math.min(req.examples ?? 4, c);

@@ -9,7 +9,7 @@ import { InputError } from '../errors';
 import { wilsonInterval } from '../../shared/stats';
 import { imageSizeOf, rowsOf } from './common';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -37,6 +37,20 @@ function sameData(a: EvalRun, b: EvalRun): void {
 
 export async function transferRun(from: EvalRun, to: EvalRun, req: TransferRequest): Promise<{ files: string[]; result: TransferEval }> {
   assertEvalName(req.name);
+  const attackName = getAttack(req.attack).name;
+  const nameFor = (other: EvalRun) => req.name ?? evalNameFrom('transfer', attackName, path.basename(other.runDir));
+  // Both runs get a result: hold both names from the start.
+  return withEvalLock(from.runDir, nameFor(to), `transfer ${attackName}`, () =>
+    withEvalLock(to.runDir, nameFor(from), `transfer ${attackName}`, () => transferLocked(from, to, req, nameFor)),
+  );
+}
+
+async function transferLocked(
+  from: EvalRun,
+  to: EvalRun,
+  req: TransferRequest,
+  nameFor: (other: EvalRun) => string,
+): Promise<{ files: string[]; result: TransferEval }> {
   const started = Date.now();
   sameData(from, to);
   const attack = getAttack(req.attack);
@@ -118,7 +132,7 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
       options,
     };
     result ??= r;
-    files.push(writeEval(self.runDir, req.name ?? evalNameFrom('transfer', attack.name, path.basename(other.runDir)), r));
+    files.push(writeEval(self.runDir, nameFor(other), r));
   }
   return { files, result: result! };
 }

@@ -6,7 +6,7 @@ import { InputError } from '../errors';
 import { wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -22,8 +22,13 @@ export interface WorstCaseRequest extends EvalRequestBase {
 
 export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
   assertEvalName(req.name);
-  const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
+  const name = req.name ?? evalNameFrom('worst-case', getAttack(req.attacks[0]!).norm);
+  return withEvalLock(run.runDir, name, 'worst case', () => worstCaseLocked(run, req, name));
+}
+
+async function worstCaseLocked(run: EvalRun, req: WorstCaseRequest, name: string): Promise<{ file: string; result: WorstCaseEval }> {
+  const started = Date.now();
   const attacks = req.attacks.map(getAttack);
   const norm = attacks[0]!.norm;
   const mixed = attacks.filter((a) => a.norm !== norm);
@@ -85,6 +90,6 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
     cleanAccuracy: c / n,
     options,
   };
-  const file = writeEval(run.runDir, req.name ?? evalNameFrom('worst-case', norm), result);
+  const file = writeEval(run.runDir, name, result);
   return { file, result };
 }

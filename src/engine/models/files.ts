@@ -101,7 +101,7 @@ export function readModelFiles(fileOrDir: string): ModelFiles {
       try {
         chunks.push(fs.readFileSync(wf));
       } catch {
-        throw new ModelDefinitionError(`${file}: weight file ${p} not found next to it`);
+        throw new ModelDefinitionError(`${file}: weight file ${String(p)} not found next to it`);
       }
     }
     specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
@@ -110,7 +110,8 @@ export function readModelFiles(fileOrDir: string): ModelFiles {
   const total = chunks.reduce((a, c) => a + c.length, 0);
   const expected = manifestBytes(specs);
   if (expected === null) throw new ModelDefinitionError(`${file}: the weights manifest names an unsupported dtype or an invalid shape`);
-  if (total !== expected) throw new ModelDefinitionError(`${file}: weight files hold ${total} bytes but the manifest describes ${expected}`);
+  if (total !== expected)
+    throw new ModelDefinitionError(`${file}: weight files hold ${total} bytes but the manifest describes ${expected}`);
   const data = new Uint8Array(total);
   let off = 0;
   for (const c of chunks) {

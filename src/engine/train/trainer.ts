@@ -269,8 +269,14 @@ function rewindLogs(runDir: string, ckpt: LoadedCheckpoint | null): void {
     return;
   }
   const step = ckpt?.state.step ?? 0;
-  cut(metrics, prefixBytes(metrics, (line) => recordStep(line, (l) => JSON.parse(l) as { step?: number }) > step));
-  cut(log, prefixBytes(log, (line, i) => (ckpt ? recordStep(line, fimlogStep) > step : i > 0)));
+  cut(
+    metrics,
+    prefixBytes(metrics, (line) => recordStep(line, (l) => JSON.parse(l) as { step?: number }) > step),
+  );
+  cut(
+    log,
+    prefixBytes(log, (line, i) => (ckpt ? recordStep(line, fimlogStep) > step : i > 0)),
+  );
 }
 
 function recordStep(line: string, parse: (l: string) => { step?: number } | null): number {
@@ -479,7 +485,17 @@ function nonFinite(rec: Record<string, unknown>, keys: string[]): [string, numbe
 }
 
 const STEP_CHECKED = ['loss', 'ce', 'traceGs', 'lambdaMaxGs', 'accuracy'];
-const EPOCH_CHECKED = ['trainLoss', 'trainCe', 'trainAccuracy', 'trainTraceGs', 'testAccuracy', 'testCe', 'testMeanTraceGs', 'testMedianTraceGs', 'testMeanLambdaMaxGs'];
+const EPOCH_CHECKED = [
+  'trainLoss',
+  'trainCe',
+  'trainAccuracy',
+  'trainTraceGs',
+  'testAccuracy',
+  'testCe',
+  'testMeanTraceGs',
+  'testMedianTraceGs',
+  'testMeanLambdaMaxGs',
+];
 const METRIC_WORDS: Record<string, string> = {
   loss: 'loss',
   ce: 'cross-entropy',
