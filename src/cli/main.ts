@@ -9,6 +9,8 @@ import { reproduceCommand } from './commands/reproduce';
 import { runsCommand } from './commands/runs';
 import { trainCommand } from './commands/train';
 import { isInputError } from '../engine';
+import { errorMessage } from '../shared/errors';
+import { handleClosedOutput } from './outputClosed';
 
 /** `fim`: the engine's functions on the command line. Parsing and printing only. */
 const COMMANDS: Command[] = [
@@ -56,21 +58,23 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (isInputError(e)) {
-      process.stderr.write(`fim ${cmd.name}: ${(e as Error).message}\n`);
+      process.stderr.write(`fim ${cmd.name}: ${errorMessage(e)}\n`);
       return 2;
     }
-    process.stderr.write(`fim ${cmd.name}: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`fim ${cmd.name}: ${errorMessage(e)}\n`);
     if (process.env.FIM_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     return 1;
   }
 }
 
+handleClosedOutput();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`fim: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.stderr.write(`fim: ${errorMessage(e)}\n`);
+    if (process.env.FIM_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     process.exitCode = 1;
   },
 );

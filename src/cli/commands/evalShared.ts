@@ -3,6 +3,7 @@ import { type AttackOptions } from '../../runs/evals';
 import { evalNameProblem } from '../../protocol/names';
 import { backendFlag, int, UsageError } from '../args';
 import { bar, pct, printJson, type Progress } from '../output';
+import { onOutputClosed } from '../outputClosed';
 import {
   ATTACK_NAMES,
   Cancelled,
@@ -166,6 +167,7 @@ export async function cancellable<T>(progress: Progress, f: (signal: AbortSignal
     ac.abort();
   };
   process.on('SIGINT', onSigint);
+  const unsubscribe = onOutputClosed(() => ac.abort());
   try {
     return await f(ac.signal);
   } catch (e) {
@@ -175,6 +177,7 @@ export async function cancellable<T>(progress: Progress, f: (signal: AbortSignal
     }
     throw e;
   } finally {
+    unsubscribe();
     process.off('SIGINT', onSigint);
   }
 }

@@ -3,6 +3,7 @@ import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
 import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
+import { onOutputClosed } from '../outputClosed';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
 import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
@@ -57,6 +58,8 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // Output closed (a pipe to `head`, a closed terminal): stop with a checkpoint, as Ctrl-C does.
+  const unsubscribe = onOutputClosed(() => ac.abort());
   const hooks: TrainHooks = {
     onStart: (dir, config, backend, notes) => {
       progress.line(`run ${dir}`);
@@ -87,6 +90,7 @@ export async function runTraining(
     return await train(req, hooks, ac.signal);
   } finally {
     progress.clear();
+    unsubscribe();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }

@@ -59,7 +59,7 @@ test('corrupt, truncated and foreign image files give errors naming the file', (
   const png = encodePng(gradient(16, 16));
   assert.throws(
     () => decodeImage(png.subarray(0, png.length - 20), 'cut.png'),
-    (e: Error) => namesFile('cut.png')(e) && /corrupt PNG/.test(e.message),
+    (e: Error) => namesFile('cut.png')(e) && /truncated PNG/.test(e.message),
   );
   const jpg = encodeJpeg(gradient(16, 16));
   assert.throws(
