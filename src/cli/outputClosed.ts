@@ -29,7 +29,7 @@ export function handleClosedOutput(): void {
       if (closed.has(name)) return;
       closed.add(name);
       // Drop what would still be written; the stream cannot deliver it.
-      stream.write = (() => true) as typeof stream.write;
+      stream.write = () => true;
       if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED' && e.code !== 'EIO') return;
       for (const f of listeners) f(name);
     });
