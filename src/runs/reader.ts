@@ -127,8 +127,8 @@ export function readRun(runDir: string): RunInfo {
     const problem = runCheckpointProblem(runDir, status, summary);
     if (problem) {
       damage = problem;
+      problems.push(problem);
       if (state === 'completed' || state === 'stopped') state = 'damaged';
-      else problems.push(problem);
     }
   }
   return {
