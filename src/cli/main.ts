@@ -38,7 +38,8 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    // Asked for: the usage on stdout. No command at all is a usage error: on stderr, exit 2.
+    (name ? process.stdout : process.stderr).write(usage() + '\n');
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {

@@ -55,7 +55,9 @@ export function makeDirs(dir: string): void {
       st = fs.statSync(cur);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new RunStoreError(`cannot use ${abs}: ${cur} is not accessible (${code ?? (e as Error).message})`);
+      // ENOTDIR: a file further up; the walk finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new RunStoreError(`cannot use ${abs}: ${cur} is not accessible (${code ?? (e as Error).message})`);
     }
     if (st) {
       if (!st.isDirectory()) throw new RunStoreError(`cannot use ${abs}: ${cur} is a file, not a directory`);

@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fsyncDir, makeDirs, tempName } from './atomic';
 import { RunStoreError } from './errors';
-import { RUN_FILES } from './paths';
 
 /**
  * Exclusive locks on run-store directories: one training (or resume) per run, one writer per
@@ -53,9 +52,12 @@ export function runLockFile(runDir: string): string {
   return path.join(runDir, '.lock');
 }
 
-/** The lock of one evaluation name of a run (a dot name: evaluation names never start with a dot). */
+/**
+ * The lock of one evaluation name of a run, at the run's top level (a dot name, which readers
+ * ignore), so that an evaluation refused before it starts leaves no evals/ folder behind.
+ */
 export function evalLockFile(runDir: string, name: string): string {
-  return path.join(runDir, RUN_FILES.evals, `.lock-${name}`);
+  return path.join(runDir, `.lock-eval-${name}`);
 }
 
 function processStartOf(pid: number): string | undefined {
@@ -231,7 +233,6 @@ export function acquireRunLock(runDir: string, purpose: string): Lock {
 
 /** The lock of one evaluation name of a run, held from before the evaluation starts until it is written. */
 export function acquireEvalLock(runDir: string, name: string, purpose: string): Lock {
-  makeDirs(path.join(runDir, RUN_FILES.evals));
   return acquireLock(evalLockFile(runDir, name), {
     purpose,
     busy: (h) => `evaluation ${name} of run ${path.basename(runDir)} is in use by ${describeHolder(h)}; wait for it or use another --name`,

@@ -16,7 +16,7 @@ import { InputError } from '../errors';
 const held = new AsyncLocalStorage<Set<string>>();
 
 /**
- * Runs an evaluation while holding the lock of its name (`evals/.lock-<name>`), from before its
+ * Runs an evaluation while holding the lock of its name (`<run>/.lock-eval-<name>`), from before its
  * first computation until it is written: a second evaluation of the same name is refused at
  * once with "in use by pid N", not after minutes of work. Evaluations of other names, and
  * training, go on meanwhile.

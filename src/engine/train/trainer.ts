@@ -164,6 +164,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
   const data = limitSplits(await loadDataset(req.dataset, req.dataDir), req.limitTrain, req.limitTest);
   const def = await resolveDefinition(req.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
   const { model, notes } = await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: req.seed });
+  if (req.batchSize > data.train.count) notes.push(`batch ${req.batchSize} is larger than the ${data.train.count} training samples: one step per epoch`);
   const config: RunConfig = {
     formatVersion: RUN_FORMAT_VERSION,
     name: req.name ?? defaultName(req),
@@ -207,8 +208,6 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
   return runSession(session, req.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal, () => {
     hooks.onStart?.(writer.dir, config, backend, notes);
     for (const n of notes) writer.log('info', { msg: n });
-    if (req.batchSize > data.train.count)
-      writer.log('info', { msg: `batch ${req.batchSize} is larger than the ${data.train.count} training samples: one step per epoch` });
     writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` });
   });
 }
