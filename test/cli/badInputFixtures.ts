@@ -69,7 +69,7 @@ export function pngWith(width: number, height: number, rows: number): Buffer {
 function jpegClaiming(width: number, height: number): Buffer {
   const good = encodeJpeg(syntheticImage(0, 2, 16, 16, seedrandom('j')));
   const out = Buffer.from(good);
-  for (let i = 2; i + 9 < out.length; ) {
+  for (let i = 2; i + 9 < out.length;) {
     const marker = out[i + 1]!;
     const len = out.readUInt16BE(i + 2);
     if (marker === 0xc0 || marker === 0xc2) {
@@ -185,7 +185,9 @@ export function writeBadInputs(f: { root: string; store: string; sentinel: strin
   fs.mkdirSync(path.join(out['folder-empty-class'], 'c'));
   out['folder-one-class'] = d('folder-one-class');
   writeFolderSample(out['folder-one-class'], { classes: ['only'], perClass: 4 });
-  out['folder-corrupt-png'] = folderWith(d('folder-corrupt-png'), { 'broken.png': Buffer.concat([png.subarray(0, 16), Buffer.alloc(40, 1)]) });
+  out['folder-corrupt-png'] = folderWith(d('folder-corrupt-png'), {
+    'broken.png': Buffer.concat([png.subarray(0, 16), Buffer.alloc(40, 1)]),
+  });
   out['folder-png-bomb'] = folderWith(d('folder-png-bomb'), { 'bomb.png': pngWith(30000, 30000, 1).subarray(0) });
   out['folder-png-short'] = folderWith(d('folder-png-short'), { 'short.png': pngWith(20, 20, 7) });
   out['folder-png-cut'] = folderWith(d('folder-png-cut'), { 'cut.png': png.subarray(0, png.length - 30) });
@@ -213,9 +215,17 @@ export function writeBadInputs(f: { root: string; store: string; sentinel: strin
   mj('traversal', { modelTopology: topology, weightsManifest: [{ paths: ['../../../../../../../../etc/hostname'], weights: spec }] });
   mj('absolute', { modelTopology: topology, weightsManifest: [{ paths: ['/etc/hostname'], weights: spec }] });
   mj('missing-weights', { modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights: spec }] });
-  mj('short-weights', { modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights: spec }] }, { 'weights.bin': Buffer.alloc(3) });
+  mj(
+    'short-weights',
+    { modelTopology: topology, weightsManifest: [{ paths: ['weights.bin'], weights: spec }] },
+    { 'weights.bin': Buffer.alloc(3) },
+  );
   mj('manifest-type', { modelTopology: topology, weightsManifest: { paths: 'weights.bin' } });
-  mj('dtype', { modelTopology: topology, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'x', shape: [1], dtype: 'complex128' }] }] }, { 'w.bin': Buffer.alloc(16) });
+  mj(
+    'dtype',
+    { modelTopology: topology, weightsManifest: [{ paths: ['w.bin'], weights: [{ name: 'x', shape: [1], dtype: 'complex128' }] }] },
+    { 'w.bin': Buffer.alloc(16) },
+  );
   mj('garbage-layers', { modelTopology: { class_name: 'Nope', config: {} }, weightsManifest: [] });
   const fiveClasses = JSON.parse(JSON.stringify(topology).replace('"units":10', '"units":5')) as unknown;
   mj('five-classes', { modelTopology: fiveClasses, weightsManifest: [] });
@@ -223,7 +233,11 @@ export function writeBadInputs(f: { root: string; store: string; sentinel: strin
   fs.mkdirSync(out['model-dir'], { recursive: true });
   out['model-txt'] = write(d('model.txt'), 'hello');
   out['module-string'] = moduleFile(f.root, 'throws-string.js', "module.exports = () => { throw 'the module threw this string'; };\n");
-  out['module-error'] = moduleFile(f.root, 'throws-error.js', "module.exports = () => { throw new Error('the module failed on purpose'); };\n");
+  out['module-error'] = moduleFile(
+    f.root,
+    'throws-error.js',
+    "module.exports = () => { throw new Error('the module failed on purpose'); };\n",
+  );
   out['module-syntax'] = moduleFile(f.root, 'syntax.ts', 'export default (\n');
   out['module-number'] = moduleFile(f.root, 'number.js', 'module.exports = () => 42;\n');
   out['module-missing-import'] = moduleFile(f.root, 'missing-import.js', "const x = require('./nowhere'); module.exports = () => x;\n");

@@ -164,7 +164,8 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
   const data = limitSplits(await loadDataset(req.dataset, req.dataDir), req.limitTrain, req.limitTest);
   const def = await resolveDefinition(req.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
   const { model, notes } = await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: req.seed });
-  if (req.batchSize > data.train.count) notes.push(`batch ${req.batchSize} is larger than the ${data.train.count} training samples: one step per epoch`);
+  if (req.batchSize > data.train.count)
+    notes.push(`batch ${req.batchSize} is larger than the ${data.train.count} training samples: one step per epoch`);
   const config: RunConfig = {
     formatVersion: RUN_FORMAT_VERSION,
     name: req.name ?? defaultName(req),
