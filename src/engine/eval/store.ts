@@ -49,22 +49,30 @@ export function writeEval(runDir: string, name: string, value: AnyEval, images: 
   const lockFile = evalLockFile(runDir, name);
   const own = held.getStore()?.has(lockFile) ? null : acquireEvalLock(runDir, name, 'writing an evaluation');
   try {
+    // Image keys are checked before anything is written.
+    const inner = new Map<string, string>();
+    for (const rel of images.keys()) {
+      const r = path.relative(name, rel);
+      if (r === '' || !isWithin(path.resolve('/', name, r), path.resolve('/', name)))
+        throw new Error(`image path ${rel} is not under ${name}/`);
+      inner.set(rel, r);
+    }
     const evalsDir = path.join(runDir, RUN_FILES.evals);
     makeDirs(evalsDir);
     const imgDir = path.join(evalsDir, name);
     let version: string | undefined;
     if (images.size > 0) {
-      version = `v${Date.now().toString(36)}-${process.pid}`;
+      const v = `v${Date.now().toString(36)}-${process.pid}`;
+      version = v;
       const renamed = new Map<string, string>();
       makeDirs(imgDir);
-      writeDirAtomic(path.join(imgDir, version), (tmp) => {
+      writeDirAtomic(path.join(imgDir, v), (tmp) => {
         for (const [rel, data] of images) {
-          const inner = path.relative(name, rel);
-          const file = path.resolve(tmp, inner);
-          if (!isWithin(file, tmp) || file === tmp) throw new Error(`image path ${rel} is not under ${name}/`);
+          const r = inner.get(rel)!;
+          const file = path.join(tmp, r);
           makeDirs(path.dirname(file));
           writeSynced(file, data);
-          renamed.set(rel, path.posix.join(name, version!, ...inner.split(path.sep)));
+          renamed.set(rel, path.posix.join(name, v, ...r.split(path.sep)));
         }
       });
       rewriteStrings(value, renamed);
