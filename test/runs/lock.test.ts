@@ -21,7 +21,7 @@ import { tmpDir } from '../helpers';
 
 /** A pid that is certainly dead: a child that has exited. */
 function deadPid(): number {
-  return spawnSync(process.execPath, ['-e', '0']).pid!;
+  return spawnSync(process.execPath, ['-e', '0']).pid;
 }
 
 function writeHolder(file: string, h: Partial<LockHolder>): void {

@@ -92,7 +92,7 @@ test('makeDirs says what is in the way, and does not spin under /proc', { timeou
 
 test('leftovers of dead writers are swept; those of live writers and other files are kept', () => {
   const run = tmpDir();
-  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   const live = process.ppid;
   fs.mkdirSync(path.join(run, 'checkpoints', `.tmp-epoch-0002-${dead}-1`), { recursive: true });
   fs.mkdirSync(path.join(run, 'checkpoints', 'epoch-0001'));

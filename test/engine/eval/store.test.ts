@@ -21,7 +21,7 @@ test('an evaluation replaced: the JSON switches to a fresh image version in one 
   assert.equal(fs.readFileSync(path.join(evals, p1), 'utf8'), 'one');
 
   // A killed writer's leftovers: a temp JSON and a half-written version folder (its pid is dead).
-  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   fs.writeFileSync(path.join(evals, `.tmp-x.json-${dead}-1`), '{');
   fs.mkdirSync(path.join(evals, 'x', `.tmp-vzz-${dead}-${dead}-2`));
   const second = evalWith('x/sample-0.png');
