@@ -52,7 +52,8 @@ export async function runFim(
   args: string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<CliResult> {
-  const cli = await bundled('cli');
+  // FIM_TEST_CLI: another build of the CLI, to measure what a test finds on older code.
+  const cli = process.env.FIM_TEST_CLI ?? (await bundled('cli'));
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), cli, ...args], {

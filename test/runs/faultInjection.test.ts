@@ -33,6 +33,8 @@ let definition: string;
 let reference: string;
 let snapshots: string[];
 let writeLog: string[];
+/** Everything the hook logged: the writes and the durability events (syncs, renames, closes). */
+let events: string[];
 
 function trainArgs(store: string): string[] {
   return ['train', '--model', definition, '--out', store, ...ARGS];
@@ -60,9 +62,10 @@ before(async () => {
   const r = await faultyTrain(store, { FIM_FAULT_SNAPSHOT: snapDir, FIM_FAULT_LOG: logFile });
   assert.equal(r.status, 0, r.stderr);
   reference = onlyRun(store);
-  writeLog = fs.readFileSync(logFile, 'utf8').trim().split('\n');
+  events = fs.readFileSync(logFile, 'utf8').trim().split('\n');
+  writeLog = events.filter((l) => /^\d+ /.test(l));
   assert.deepEqual(
-    writeLog.filter((l) => l.startsWith('async')),
+    events.filter((l) => l.startsWith('async')),
     [],
     'every write is synchronous (the snapshot model holds)',
   );
@@ -120,6 +123,25 @@ test('the snapshot run wrote to the store dozens of times, all synchronously', (
   assert.ok(snapshots.length >= 40, `${snapshots.length} writes`);
   assert.equal(snapshots.length, writeLog.length);
   assert.equal(readRun(reference).effectiveState, 'completed');
+});
+
+test('every write is synced before it is published, and every rename is followed by a sync of its directory', () => {
+  // What makes the guarantees hold across a power loss too (docs/run-store.md#crash-guarantees).
+  assert.deepEqual(
+    events.filter((l) => l.startsWith('unsynced-close')),
+    [],
+    'every file written is fsynced before it is closed',
+  );
+  const problems: string[] = [];
+  const renames = events.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('rename-'));
+  assert.ok(renames.length >= 10, `${renames.length} renames`);
+  for (const [line, i] of renames) {
+    const [, kind, src, dst] = /^rename-(file|dir) (.*) -> (.*)$/.exec(line)!;
+    if (kind === 'dir' && !events.slice(0, i).includes(`sync ${src}`)) problems.push(`${line}: the directory was not synced before it was published`);
+    const parent = path.dirname(dst!) === '.' ? '' : path.dirname(dst!);
+    if (!events.slice(i + 1).includes(`sync ${parent}`)) problems.push(`${line}: ${parent || 'the store'} was not synced after the rename`);
+  }
+  assert.deepEqual(problems, []);
 });
 
 test('killed before each of its writes, a run is readable and resumes to the same final files', { timeout: 900_000 }, async () => {
