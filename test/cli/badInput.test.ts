@@ -457,10 +457,11 @@ const CASES: Case[] = [
     message: /not a readable run directory/,
   },
   {
-    name: 'resume: a run owned by another host',
+    name: 'resume: a run another host has locked',
     args: (f) => ['train', '--resume', f['run-other-host']!],
     exit: INPUT,
-    message: /still running \(pid 1 on some-other-host\.example\)/,
+    message:
+      /run other-host is in use by pid 1 on host some-other-host\.example \(training, since .*\); .* or remove .*other-host\/\.lock if that process is gone/,
   },
   {
     name: 'resume: a run another process has locked',

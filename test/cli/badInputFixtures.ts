@@ -274,6 +274,17 @@ export function writeBadInputs(f: { root: string; store: string; sentinel: strin
   run('other-host', (dir) => {
     const s = JSON.parse(fs.readFileSync(runFile(dir, 'status'), 'utf8')) as Record<string, unknown>;
     writeJsonAtomic(runFile(dir, 'status'), { ...s, state: 'running', pid: 1, hostname: 'some-other-host.example' });
+    // Its trainer (on that host, so not checkable from here) holds the run's lock.
+    fs.writeFileSync(
+      path.join(dir, '.lock'),
+      JSON.stringify({
+        pid: 1,
+        hostname: 'some-other-host.example',
+        purpose: 'training',
+        startedAt: '2026-01-01T00:00:00.000Z',
+        token: 'x',
+      }),
+    );
   });
   run('live-owner', (dir) => {
     const s = JSON.parse(fs.readFileSync(runFile(dir, 'status'), 'utf8')) as Record<string, unknown>;

@@ -137,7 +137,8 @@ test('every write is synced before it is published, and every rename is followed
   assert.ok(renames.length >= 10, `${renames.length} renames`);
   for (const [line, i] of renames) {
     const [, kind, src, dst] = /^rename-(file|dir) (.*) -> (.*)$/.exec(line)!;
-    if (kind === 'dir' && !events.slice(0, i).includes(`sync ${src}`)) problems.push(`${line}: the directory was not synced before it was published`);
+    if (kind === 'dir' && !events.slice(0, i).includes(`sync ${src}`))
+      problems.push(`${line}: the directory was not synced before it was published`);
     const parent = path.dirname(dst!) === '.' ? '' : path.dirname(dst!);
     if (!events.slice(i + 1).includes(`sync ${parent}`)) problems.push(`${line}: ${parent || 'the store'} was not synced after the rename`);
   }
@@ -151,6 +152,9 @@ test('killed before each of its writes, a run is readable and resumes to the sam
   let resumed = 0;
   let alreadyDone = 0;
   const failures: string[] = [];
+  let unreadable = 0;
+  let notResumable = 0;
+  let different = 0;
   for (const [i, snap] of snapshots.entries()) {
     const digest = treeDigest(snap);
     if (seen.has(digest)) continue;
@@ -171,11 +175,13 @@ test('killed before each of its writes, a run is readable and resumes to the sam
       continue;
     }
     if (runs.length > 1) {
+      unreadable++;
       failures.push(`${what}: ${runs.length} runs`);
       continue;
     }
     const run = runs[0]!;
     if (run.effectiveState === 'unreadable' || run.effectiveState === 'damaged' || run.effectiveState === 'running') {
+      unreadable++;
       failures.push(`${what}: the run reads as ${run.effectiveState} (${run.problems.join('; ')})`);
       continue;
     }
@@ -184,9 +190,14 @@ test('killed before each of its writes, a run is readable and resumes to the sam
     } else {
       try {
         const s = await resume(run.dir, { backend: 'wasm' });
-        if (s.state !== 'completed') failures.push(`${what}: the resume ended ${s.state} (${s.message ?? ''})`);
         resumed++;
+        if (s.state !== 'completed') {
+          notResumable++;
+          failures.push(`${what}: the resume ended ${s.state} (${s.message ?? ''})`);
+          continue;
+        }
       } catch (e) {
+        notResumable++;
         failures.push(`${what}: the run cannot be resumed: ${(e as Error).message}`);
         continue;
       }
@@ -195,6 +206,7 @@ test('killed before each of its writes, a run is readable and resumes to the sam
     try {
       assert.deepEqual(got, expected);
     } catch (e) {
+      different++;
       const files = [...new Set([...Object.keys(got), ...Object.keys(expected)])].filter(
         (k) => JSON.stringify(got[k]) !== JSON.stringify(expected[k]),
       );
@@ -204,7 +216,7 @@ test('killed before each of its writes, a run is readable and resumes to the sam
     }
   }
   console.log(
-    `fault injection: ${snapshots.length} kill points tried (${seen.size} distinct states): ${beforeRun} before the run existed, ${resumed} resumed, ${alreadyDone} already completed; ${failures.length} runs lost or not resumable`,
+    `fault injection: ${snapshots.length} kill points tried (${seen.size} distinct states): ${beforeRun} before the run existed, ${resumed} resumed, ${alreadyDone} already completed; ${unreadable} runs lost (unreadable), ${notResumable} not resumable, ${different} resumed to different files`,
   );
   assert.deepEqual(failures, []);
 });

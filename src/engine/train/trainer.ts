@@ -7,7 +7,7 @@ import { makeDirs, truncateSynced } from '../../runs/atomic';
 import { checkpointProblem } from '../../runs/checkpoints';
 import { acquireRunLock, type Lock } from '../../runs/lock';
 import { checkpointDir, runFile } from '../../runs/paths';
-import { effectiveState, readJsonFile, readMetrics } from '../../runs/reader';
+import { readJsonFile, readMetrics } from '../../runs/reader';
 import { sweepRunLeftovers } from '../../runs/sweep';
 import {
   RUN_FORMAT_VERSION,
@@ -330,9 +330,9 @@ async function resumeLocked(
     totalSteps: stepsPerEpoch(config.trainSamples, config.batchSize) * config.epochs,
   };
   if (status.state === 'completed') throw new InputError(`run ${runDir} already completed all ${config.epochs} epochs`);
-  // Runs written without a lock (older versions, other hosts) are still protected by their pid.
-  if (status.pid !== process.pid && effectiveState(status) === 'running')
-    throw new InputError(`run ${runDir} is still running (pid ${status.pid}${status.hostname ? ` on ${status.hostname}` : ''})`);
+  // A `running` status.json does not stop a resume: every writer holds the run's lock while it
+  // trains, and this process holds it now, so whoever wrote that status is gone (killed, or on a
+  // host whose stale lock the user removed).
   const notes: string[] = [];
   const swept = sweepRunLeftovers(runDir);
   if (swept.length) notes.push(`removed ${swept.length} temp file(s) left by an interrupted writer: ${swept.join(', ')}`);

@@ -128,10 +128,16 @@ test('decompression bombs and short pixel data are refused from the header, befo
   const bomb = pngWith(30000, 30000, 1);
   assert.ok(bomb.length < 200, `${bomb.length} bytes`);
   const t0 = Date.now();
-  assert.throws(() => decodeImage(bomb, 'bomb.png'), /bomb\.png: PNG header says 30000×30000 pixels \(900 megapixels\), more than the 50 megapixels/);
+  assert.throws(
+    () => decodeImage(bomb, 'bomb.png'),
+    /bomb\.png: PNG header says 30000×30000 pixels \(900 megapixels\), more than the 50 megapixels/,
+  );
   assert.ok(Date.now() - t0 < 1000, 'refused without decoding');
   // 7 rows of pixel data where the header says 20: pngjs would fill the rest with black.
-  assert.throws(() => decodeImage(pngWith(20, 20, 7), 'short.png'), /short\.png: truncated PNG: 20×20 pixels need 1220 bytes of pixel data, it holds 427/);
+  assert.throws(
+    () => decodeImage(pngWith(20, 20, 7), 'short.png'),
+    /short\.png: truncated PNG: 20×20 pixels need 1220 bytes of pixel data, it holds 427/,
+  );
   // Too much pixel data is as wrong as too little.
   const long = pngWith(20, 20, 20);
   const hdr = Buffer.from(long);
