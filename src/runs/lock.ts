@@ -96,7 +96,7 @@ export function readLockHolder(file: string): LockHolder | null {
     const h = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<LockHolder> | null;
     if (!h || typeof h !== 'object' || typeof h.pid !== 'number') return null;
     // Older lock files (the reproduction's before this module) hold only pid, hostname and startedAt.
-    return { hostname: '', purpose: 'unknown', startedAt: '?', token: '', ...h } as LockHolder;
+    return { hostname: '', purpose: '', startedAt: '', token: '', ...h } as LockHolder;
   } catch {
     return null;
   }
@@ -109,9 +109,11 @@ export function isLocked(file: string): boolean {
   return h !== null && holderAlive(h) !== false;
 }
 
+/** "pid 12 on host h (training, since …)", with what the lock file says (older ones say less). */
 export function describeHolder(h: LockHolder): string {
   const where = !h.hostname || h.hostname === os.hostname() ? '' : ` on host ${h.hostname}`;
-  return `pid ${h.pid}${where} (${h.purpose}, since ${h.startedAt})`;
+  const what = [h.purpose, h.startedAt ? `since ${h.startedAt}` : ''].filter(Boolean).join(', ');
+  return `pid ${h.pid}${where}${what ? ` (${what})` : ''}`;
 }
 
 let ownStart: string | undefined | null = null;
@@ -247,7 +249,8 @@ export function acquireReproduceLock(outDir: string, purpose = 'fim reproduce'):
   makeDirs(outDir);
   return acquireLock(path.join(outDir, '.lock'), {
     purpose,
-    busy: (h) => `another fim reproduce (${describeHolder(h)}) is working in ${outDir}; wait for it or stop it`,
+    busy: (h) =>
+      `another fim reproduce (pid ${h.pid}${h.hostname && h.hostname !== os.hostname() ? ` on host ${h.hostname}` : ''}${h.startedAt ? `, since ${h.startedAt}` : ''}) is working in ${outDir}; wait for it or stop it`,
   });
 }
 

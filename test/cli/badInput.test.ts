@@ -531,7 +531,7 @@ const CASES: Case[] = [
     args: (f) => ['reproduce', '--quick', '--out', path.join(f.root, 'repro')],
     hold: (f) => acquireReproduceLock(path.join(f.root, 'repro')),
     exit: INPUT,
-    message: new RegExp(`another fim reproduce \\(pid ${process.pid} .*\\) is working in`),
+    message: new RegExp(`another fim reproduce \\(pid ${process.pid}, since .*\\) is working in`),
   },
 
   // ---------------------------------------------------------------- evaluation names and flags
@@ -624,7 +624,8 @@ const CASES: Case[] = [
 
 let f: Fixtures;
 const digests = () => `${treeDigest(f.sentinel, isLock)}|${treeDigest(f.target, isLock)}`;
-const isLock = (n: string) => n === '.lock' || n.startsWith('.lock-');
+/** Lock files and the temp files they are made from: other cases' processes hold them for a moment. */
+const isLock = (n: string) => n === '.lock' || n.startsWith('.lock-') || n.startsWith('.tmp-.lock');
 
 before(async () => {
   await useEngineBackend();

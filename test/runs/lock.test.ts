@@ -91,7 +91,7 @@ test('locks are created whole, and leave no temp files', () => {
   assert.deepEqual(fs.readdirSync(run), []);
   const repro = path.join(tmpDir(), 'r');
   const r = acquireReproduceLock(repro);
-  assert.throws(() => acquireReproduceLock(repro), new RegExp(`another fim reproduce \\(pid ${process.pid} `));
+  assert.throws(() => acquireReproduceLock(repro), new RegExp(`another fim reproduce \\(pid ${process.pid}, since `));
   r.release();
 });
 
