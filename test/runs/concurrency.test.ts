@@ -172,7 +172,9 @@ test('fim runs, read in a loop while a run trains, never sees a torn or unreadab
   await cliLoop;
   assert.equal(await exited, 0, stderr);
   assert.deepEqual(bad, []);
-  console.log(`fim runs in a loop: ${reads} reads in the test process and ${listings} fim runs listings during training, states ${JSON.stringify(Object.fromEntries(seen))}`);
+  console.log(
+    `fim runs in a loop: ${reads} reads in the test process and ${listings} fim runs listings during training, states ${JSON.stringify(Object.fromEntries(seen))}`,
+  );
   assert.ok(reads > 10 && listings > 0, `${reads} reads, ${listings} fim runs listings`);
   assert.ok(seen.has('running'), `states seen: ${[...seen.keys()].join(', ')}`);
   assert.equal(listRuns(store)[0]!.effectiveState, 'completed');
