@@ -41,7 +41,7 @@ import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { inspectJob, sweepJob } from './eval/engineJobs';
+import { inspectJob, sweepJob, type ProgressSink } from './eval/engineJobs';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 import type { TrustPolicy } from './trust';
@@ -209,8 +209,7 @@ conn.onRequest(Inspect, async (raw, token) => {
   const params = checked('fim/inspect', raw);
   return runJob(params, token, async (signal) => {
     await ensureBackend();
-    const progress = (p: Parameters<Parameters<typeof inspectJob>[1]>[0]) =>
-      void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
+    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
     return inspectJob(params, progress, signal, trust);
   });
 });
@@ -219,8 +218,7 @@ conn.onRequest(AttackSweep, async (raw, token) => {
   const params = checked('fim/attackSweep', raw);
   return runJob(params, token, async (signal) => {
     await ensureBackend();
-    const progress = (p: Parameters<Parameters<typeof sweepJob>[1]>[0]) =>
-      void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
+    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
     return sweepJob(params, progress, signal, trust);
   });
 });
