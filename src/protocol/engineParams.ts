@@ -11,7 +11,16 @@
  */
 import * as v from 'valibot';
 import { BACKEND_NAMES } from './backend';
-import type { ExportParams, ImportParams, InitializeParams, InspectParams, ResumeParams, StopParams, SweepParams, TrainParams } from './engine';
+import type {
+  ExportParams,
+  ImportParams,
+  InitializeParams,
+  InspectParams,
+  ResumeParams,
+  StopParams,
+  SweepParams,
+  TrainParams,
+} from './engine';
 import { evalNameProblem } from './names';
 
 const MAX_PATH = 4096;

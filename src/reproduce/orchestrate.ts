@@ -27,6 +27,7 @@ import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
   distanceRun,
+  InputError,
   distanceShard,
   initBackend,
   inspectRun,

@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../runs/atomic';
 import { acquireReproduceLock, holderAlive, readLockHolder } from '../../runs/lock';
-import { readJsonFile } from '../../runs/reader';
 import type {
   ReproducePlan,
   ReproduceStatus,
