@@ -229,7 +229,7 @@ describe('an untrusted workspace', () => {
     for (const model of ['evil.js', path.join(workspace, 'evil.js'), path.join(workspace, 'model.json')]) {
       const err = await errorOf(e.conn.sendRequest(Train, { jobId: `t-${model}`, model, ...base }));
       assert.equal(err.code, EngineErrorCode.InputError);
-      assert.match(err.message, /only built-in definitions are loaded in restricted mode/);
+      assert.match(err.message, /only built-in definitions and ONNX files in the workspace are loaded in restricted mode/);
     }
     assert.ok(!fs.existsSync(marker), 'evil.js did not run');
   });
