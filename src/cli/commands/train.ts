@@ -5,6 +5,7 @@ import type { RunSummary } from '../../runs/types';
 import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
 import { MODEL_FLAGS, MODEL_FLAGS_USAGE, modelOptionsFromFlags } from '../modelFlags';
+import { onOutputClosed } from '../outputClosed';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags, defenceFromFlags, defenceUsage } from '../trainFlags';
 import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
@@ -65,6 +66,8 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // Output closed (a pipe to `head`, a closed terminal): stop with a checkpoint, as Ctrl-C does.
+  const unsubscribe = onOutputClosed(() => ac.abort());
   const hooks: TrainHooks = {
     onStart: (dir, config, backend, notes) => {
       progress.line(`run ${dir}`);
@@ -95,6 +98,7 @@ export async function runTraining(
     return await train(req, hooks, ac.signal);
   } finally {
     progress.clear();
+    unsubscribe();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }
