@@ -132,7 +132,7 @@ test('the report shows the comparison section and not the paper sections', () =>
 });
 
 test('the findings follow the table by their stated rules', () => {
-  const row = (model: string, clean: number, robust: number, T: number, fail = false): DefenceRow => ({
+  const row = (model: string, clean: number, robust: number, T: number, check: 'pass' | 'fail' | 'none' = 'pass'): DefenceRow => ({
     model,
     label: model,
     defence: model,
@@ -149,7 +149,7 @@ test('the findings follow the table by their stated rules', () => {
     ],
     ossa: null,
     fim: { samples: 100, lambdaMaxGx: 1, lambdaMaxGxScaled: 1, normalizedMargin: 1, temperatures: [T], pTrue: 0.5 },
-    sanity: fail ? [{ id: 'margin-vs-ce', title: 'PGD on the margin vs on cross-entropy', status: 'fail', summary: '' }] : [],
+    sanity: check === 'none' ? [] : [{ id: 'margin-vs-ce', title: 'PGD on the margin vs on cross-entropy', status: check, summary: '' }],
     secondsPerEpoch: [10],
     samplesPerSecond: [100],
     meetsGoal: clean >= 0.98 && robust >= 0.8,
@@ -158,16 +158,20 @@ test('the findings follow the table by their stated rules', () => {
     row('mu0', 0.99, 0.3, 1),
     row('mu0.02', 0.98, 0.32, 0.1),
     row('trades6', 0.985, 0.9, 0.8),
-    row('spectral1', 0.97, 0.6, 1, true),
+    row('spectral1', 0.97, 0.6, 1, 'fail'),
+    row('tracescaled0.1', 0.97, 0.6, 1, 'none'),
   ];
   const f = defenceFindings({ ...plan, muRoles: { ...plan.muRoles, headline: 0.02 } }, rows);
   const by = (t: string) => f.find((x) => x.topic === t)!;
   assert.equal(by('the goal').verdict, 'agrees');
   assert.match(by('the goal').ours, /met by trades6/);
-  assert.match(by("beating the paper's trace term").ours, /trades6, spectral1 beat it/);
+  assert.match(by("beating the paper's trace term").ours, /trades6, spectral1, tracescaled0.1 beat it/);
   assert.match(by('what mu0.02 does').ours, /only flattens the outputs/);
   assert.match(by('what trades6 does').ours, /^holds/);
   assert.match(by('what spectral1 does').ours, /possible gradient masking/);
+  // Without a masking check it only "beats the baseline": "holds" needs the checks.
+  assert.match(by('what tracescaled0.1 does').ours, /^beats the baseline .*no masking check has run yet/);
+  assert.equal(by('what tracescaled0.1 does').verdict, 'not measured');
   assert.equal(defencesReportOf({ ...plan, defences: undefined }, { formatVersion: 1, stages: {}, sessions: [] }, '/x'), undefined);
 });
 

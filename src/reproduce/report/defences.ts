@@ -199,8 +199,11 @@ export function defenceFindings(plan: ReproducePlan, rows: DefenceRow[]): Findin
     let what: string;
     if (gains === null) what = 'robust accuracy not measured yet';
     else if (failed.length) what = `possible gradient masking: ${failed.map((s) => s.title).join(', ')} failed`;
+    else if (gains && !r.sanity.length)
+      // "Holds" needs the masking checks; without them the gain alone is all that is known.
+      what = `beats the baseline (robust accuracy ${rate(rb!)} against ${rate(baseRobust!)}), but no masking check has run yet`;
     else if (gains)
-      what = `holds: robust accuracy ${rate(rb!)} against the baseline's ${rate(baseRobust!)}, and the masking checks run pass or only warn`;
+      what = `holds: robust accuracy ${rate(rb!)} against the baseline's ${rate(baseRobust!)}, and the ${r.sanity.length} masking checks run pass or only warn`;
     else if (flat)
       what = `only flattens the outputs: its logit scale shrinks (T < 0.5) but robust accuracy is not above the baseline's (${rate(rb!)} vs ${rate(baseRobust!)})`;
     else what = `does not hold: robust accuracy ${rate(rb!)}, not above the baseline's ${rate(baseRobust!)}`;
@@ -208,7 +211,7 @@ export function defenceFindings(plan: ReproducePlan, rows: DefenceRow[]): Findin
       topic: `what ${r.label} does`,
       paper: 'a defence holds when its robust accuracy beats the baseline outside the intervals with no masking check failing',
       ours: `${what}; ${lambda}`,
-      verdict: gains === null ? 'not measured' : gains && !failed.length ? 'agrees' : 'differs',
+      verdict: gains === null || (gains && !r.sanity.length) ? 'not measured' : gains && !failed.length ? 'agrees' : 'differs',
     });
   }
   const cost = rows.filter((r) => r.secondsPerEpoch.length);
