@@ -8,7 +8,6 @@
 #include <string>
 
 #include "kernels.h"
-#include "simd.h"
 
 namespace {
 
@@ -329,16 +328,48 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// info(): { simd, level, threads, vectorFloats, levels: [{ name, supported }] } — the active
+// level (dispatch.cc), what it vectorises for, and every level built in, best first.
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value o, simd, threads, vl;
+  napi_value o, simd, level, threads, vl, levels;
   napi_create_object(env, &o);
-  napi_create_string_utf8(env, SIMD_NAME, NAPI_AUTO_LENGTH, &simd);
+  napi_create_string_utf8(env, simd_name(), NAPI_AUTO_LENGTH, &simd);
+  napi_create_string_utf8(env, active_level(), NAPI_AUTO_LENGTH, &level);
   napi_create_int32(env, num_threads(), &threads);
-  napi_create_int32(env, VL, &vl);
+  napi_create_int32(env, vector_floats(), &vl);
+  napi_create_array_with_length(env, level_count(), &levels);
+  for (int i = 0; i < level_count(); i++) {
+    napi_value entry, name, ok;
+    napi_create_object(env, &entry);
+    napi_create_string_utf8(env, level_name(i), NAPI_AUTO_LENGTH, &name);
+    napi_get_boolean(env, level_supported(i), &ok);
+    napi_set_named_property(env, entry, "name", name);
+    napi_set_named_property(env, entry, "supported", ok);
+    napi_set_element(env, levels, i, entry);
+  }
   napi_set_named_property(env, o, "simd", simd);
+  napi_set_named_property(env, o, "level", level);
   napi_set_named_property(env, o, "threads", threads);
   napi_set_named_property(env, o, "vectorFloats", vl);
+  napi_set_named_property(env, o, "levels", levels);
   return o;
+}
+
+// setLevel(name): selects an instruction-set level; false when it is not built in or this CPU
+// cannot run it (nothing changes then).
+napi_value SetLevel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char name[32];
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len) != napi_ok) {
+    napi_throw_error(env, "FIM_NATIVE", "setLevel: expected a level name");
+    return nullptr;
+  }
+  napi_value r;
+  napi_get_boolean(env, set_level(name), &r);
+  return r;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
@@ -357,6 +388,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setLevel", nullptr, SetLevel, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

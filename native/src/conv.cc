@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "gemm.h"
-#include "kernels.h"
+#include "isa.h"
 
 namespace fim {
+namespace FIM_ISA {
 
 namespace {
 
@@ -337,7 +338,8 @@ void matmul(int batch, int M, int N, int K, const float* A, bool transA, long st
   }
 }
 
-int num_threads() { return omp_get_max_threads(); }
-void set_num_threads(int n) { omp_set_num_threads(std::max(1, n)); }
+int vector_floats() { return VL; }
+const char* simd_name() { return SIMD_NAME; }
 
+}  // namespace FIM_ISA
 }  // namespace fim

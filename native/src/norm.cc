@@ -4,9 +4,10 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "isa.h"
 
 namespace fim {
+namespace FIM_ISA {
 
 namespace {
 
@@ -179,4 +180,5 @@ void sum_rows(int R, int C, const float* x, float* out) {
   for (int c = 0; c < C; c++) out[c] = static_cast<float>(s[c]);
 }
 
+}  // namespace FIM_ISA
 }  // namespace fim

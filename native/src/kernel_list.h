@@ -1,0 +1,57 @@
+// The native kernels, listed once: X(return type, name, (parameters), (arguments)).
+//
+// The kernel files (every .cc here but addon.cc and dispatch.cc) are compiled once per
+// instruction-set level, each into its own namespace (fim::generic, fim::avx2, fim::avx512: see
+// isa.h); dispatch.cc declares the fim:: entry points below and forwards each call to the level
+// chosen at load time. All tensors are float32, NHWC, contiguous; the caller checks shapes.
+#pragma once
+
+#define FIM_KERNEL_LIST(X)                                                                                              \
+  /* out = act(conv(x, w) + bias); w is [FH, FW, CI, CO]; bias may be null. */                                          \
+  X(void, conv2d_forward, (const ConvDims& d, const float* x, const float* w, const float* bias, float* out, int act), \
+    (d, x, w, bias, out, act))                                                                                          \
+  /* dx = ∂/∂x of Σ dy · conv(x, w) */                                                                                  \
+  X(void, conv2d_backprop_input, (const ConvDims& d, const float* dy, const float* w, float* dx), (d, dy, w, dx))      \
+  /* dw = ∂/∂w of Σ dy · conv(x, w) */                                                                                  \
+  X(void, conv2d_backprop_filter, (const ConvDims& d, const float* x, const float* dy, float* dw), (d, x, dy, dw))     \
+  /* C[b] = act(op(A[b]) · op(B[b]) + bias) for b < batch; op transposes when trans*; A[b] starts at A + b·strideA  */ \
+  /* (0 broadcasts one matrix over the batch), likewise B. bias ([N]) may be null. */                                   \
+  X(void, matmul,                                                                                                       \
+    (int batch, int M, int N, int K, const float* A, bool transA, long strideA, const float* B, bool transB,            \
+     long strideB, const float* bias, int act, float* C),                                                               \
+    (batch, M, N, K, A, transA, strideA, B, transB, strideB, bias, act, C))                                             \
+  X(void, max_pool, (const PoolDims& d, const float* x, float* y), (d, x, y))                                           \
+  /* Routes dy to the first maximal element of each window in row-major order (TensorFlow's and PyTorch's tie  */      \
+  /* rule). */                                                                                                          \
+  X(void, max_pool_grad, (const PoolDims& d, const float* x, const float* dy, float* dx), (d, x, dy, dx))              \
+  /* Batch normalisation over the rows of x [N, C] with batch statistics (training mode): mean, var (biased) and */     \
+  /* y = (x − mean)·γ/√(var+ε) + β. gamma/beta may be null (1 and 0). */                                                \
+  X(void, batch_norm_train,                                                                                             \
+    (int N, int C, const float* x, const float* gamma, const float* beta, float eps, float* y, float* mean,            \
+     float* var),                                                                                                       \
+    (N, C, x, gamma, beta, eps, y, mean, var))                                                                          \
+  /* Gradients of batch_norm_train: dx, dgamma = Σ dy·x̂, dbeta = Σ dy (dgamma/dbeta may be null). dmean/dvar (may */  \
+  /* be null) are upstream gradients of the mean and variance outputs. */                                               \
+  X(void, batch_norm_train_grad,                                                                                        \
+    (int N, int C, const float* x, const float* dy, const float* gamma, const float* mean, const float* var,           \
+     const float* dmean, const float* dvar, float eps, float* dx, float* dgamma, float* dbeta),                         \
+    (N, C, x, dy, gamma, mean, var, dmean, dvar, eps, dx, dgamma, dbeta))                                               \
+  /* Inference batch norm over rows of x [N, C]: y = (x − mean)·scale/√(var + ε) + offset; scale and offset may be */  \
+  /* null (1 and 0). */                                                                                                 \
+  X(void, batch_norm_inference,                                                                                         \
+    (long N, int C, const float* x, const float* mean, const float* var, const float* offset, const float* scale,      \
+     float eps, float* y),                                                                                              \
+    (N, C, x, mean, var, offset, scale, eps, y))                                                                        \
+  /* dx = dy · step(x) (ReLU's gradient; NaN where x is NaN, like tfjs's step). */                                      \
+  X(void, relu_grad, (long n, const float* dy, const float* x, float* dx), (n, dy, x, dx))                             \
+  /* out = max(a, b) (op 0) or min(a, b) (op 1) elementwise with broadcasting: out has `shape` (rank ≤ 8,      */      \
+  /* row-major), a and b are read with element strides sa, sb (0 on broadcast axes). NaN in either operand     */      \
+  /* gives NaN, like JavaScript's Math.max. */                                                                          \
+  X(void, broadcast_minmax,                                                                                             \
+    (int op, int rank, const long* shape, const long* sa, const long* sb, const float* a, const float* b, float* out),  \
+    (op, rank, shape, sa, sb, a, b, out))                                                                               \
+  /* out[c] = Σ_r x[r, c] (x is [R, C]). */                                                                             \
+  X(void, sum_rows, (int R, int C, const float* x, float* out), (R, C, x, out))                                        \
+  /* Floats per vector register of this level's code, and the instruction set it vectorises for. */                   \
+  X(int, vector_floats, (), ())                                                                                         \
+  X(const char*, simd_name, (), ())
