@@ -23,6 +23,7 @@ const opt = (name: string, fallback: number) => {
 const B = opt('batch', 128);
 const rounds = opt('rounds', 15);
 const threads = opt('threads', 1);
+const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]! : '';
 
 interface Variant {
   label: string;
@@ -120,6 +121,8 @@ function kernels(h: Heap): [string, Call][] {
   const dxFim = h.alloc(F * 784);
   // Variances must be positive for batch norm.
   new Float32Array(h.buf, vr, 64).fill(0.5);
+  const gm = h.alloc(64);
+  const bt = h.alloc(64);
   const A = (v: number[]) => new Float64Array(v);
   return [
     ['conv1 forward', (a, m) => a.conv2d(m, A([x1, w1, b1, y1, ...conv(B, 28, 28, 1, 32), 0]))],
@@ -129,12 +132,24 @@ function kernels(h: Heap): [string, Call][] {
     ['relu1 grad', (a, m) => a.reluGrad(m, A([g1, y1, bnOut, B * 784 * 32]))],
     ['pool1', (a, m) => a.maxPool(m, A([y1, p1, ...pool(B, 28, 32)]))],
     ['pool1 grad', (a, m) => a.maxPoolGrad(m, A([y1, g1, bnOut, ...pool(B, 28, 32)]))],
+    ['block1 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y1, gm, bt, p1, mean, vr, 1e-5, ...pool(B, 28, 32)]))],
+    [
+      'block1 train grad',
+      (a, m) => a.bnReluPoolTrainGrad(m, A([y1, p1, gm, bt, mean, vr, -1, -1, bnOut, dg, db, 1e-5, ...pool(B, 28, 32)])),
+    ],
+    ['block1 inference', (a, m) => a.bnReluPoolInference(m, A([y1, mean, vr, bt, gm, p1, 1e-5, ...pool(B, 28, 32)]))],
+    ['block1 inference grad', (a, m) => a.bnReluPoolInferenceGrad(m, A([y1, mean, vr, bt, gm, p1, bnOut, 1e-5, 1, ...pool(B, 28, 32)]))],
     ['conv2 forward', (a, m) => a.conv2d(m, A([p1, w2, b2, y2, ...conv(B, 14, 14, 32, 64), 0]))],
     ['conv2 input grad', (a, m) => a.conv2dBackpropInput(m, A([g2, w2, dx2, ...conv(B, 14, 14, 32, 64)]))],
     ['conv2 filter grad', (a, m) => a.conv2dBackpropFilter(m, A([p1, g2, dw2, ...conv(B, 14, 14, 32, 64)]))],
     ['bn2 train', (a, m) => a.batchNormTrain(m, A([y2, -1, -1, bnOut, mean, vr, B * 196, 64, 1e-5]))],
     ['bn2 train grad', (a, m) => a.batchNormTrainGrad(m, A([y2, g2, -1, mean, vr, -1, -1, bnOut, dg, db, B * 196, 64, 1e-5]))],
     ['pool2', (a, m) => a.maxPool(m, A([y2, p2, ...pool(B, 14, 64)]))],
+    ['block2 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y2, gm, bt, p2, mean, vr, 1e-5, ...pool(B, 14, 64)]))],
+    [
+      'block2 train grad',
+      (a, m) => a.bnReluPoolTrainGrad(m, A([y2, p2, gm, bt, mean, vr, -1, -1, bnOut, dg, db, 1e-5, ...pool(B, 14, 64)])),
+    ],
     ['pool2 grad', (a, m) => a.maxPoolGrad(m, A([y2, g2, bnOut, ...pool(B, 14, 64)]))],
     ['dense forward', (a, m) => a.matMul(m, A([p2, wd, bd, z, 1, B, 10, 3136, 0, 0, 0, 0, 0]))],
     ['dense input grad', (a, m) => a.matMul(m, A([dz, wd, -1, dxd, 1, B, 3136, 10, 0, 1, 0, 0, 0]))],
@@ -152,7 +167,7 @@ function main(): void {
   const vs = variants();
   for (const v of vs) v.addon.setThreads(threads);
   const heap = new Heap(1 << 30);
-  const ks = kernels(heap);
+  const ks = kernels(heap).filter(([name]) => name.includes(only));
   // Calls per measurement: enough for ~20 ms of work on the first variant.
   const reps = ks.map(([, k]) => {
     const v = vs[0]!;

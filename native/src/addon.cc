@@ -176,6 +176,87 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// bnReluPoolTrain: [x, gamma|-1, beta|-1, y, mean, var, eps, pool dims(14)]
+napi_value BnReluPoolTrain(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 21)) return nullptr;
+  PoolDims d = pool_dims(c, 7);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[6]);
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  const float* g = c.f32(1, d.C, true);
+  const float* b = c.f32(2, d.C, true);
+  float* y = c.f32(3, vol(d.B, d.OH, d.OW, d.C));
+  float* mean = c.f32(4, d.C);
+  float* var = c.f32(5, d.C);
+  if (!c.ok) return nullptr;
+  bn_relu_pool_train(d, x, g, b, eps, y, mean, var);
+  return nullptr;
+}
+
+// bnReluPoolTrainGrad: [x, dy, gamma|-1, beta|-1, mean, var, dmean|-1, dvar|-1, dx, dgamma|-1, dbeta|-1, eps, pool dims(14)]
+napi_value BnReluPoolTrainGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 26)) return nullptr;
+  PoolDims d = pool_dims(c, 12);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[11]);
+  const double in = vol(d.B, d.IH, d.IW, d.C);
+  const float* x = c.f32(0, in);
+  const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
+  const float* g = c.f32(2, d.C, true);
+  const float* b = c.f32(3, d.C, true);
+  const float* mean = c.f32(4, d.C);
+  const float* var = c.f32(5, d.C);
+  const float* dmean = c.f32(6, d.C, true);
+  const float* dvar = c.f32(7, d.C, true);
+  float* dx = c.f32(8, in);
+  float* dg = c.f32(9, d.C, true);
+  float* db = c.f32(10, d.C, true);
+  if (!c.ok) return nullptr;
+  bn_relu_pool_train_grad(d, x, dy, g, b, mean, var, dmean, dvar, eps, dx, dg, db);
+  return nullptr;
+}
+
+// bnReluPoolInference: [x, mean, var, offset|-1, scale|-1, y, eps, pool dims(14)]
+napi_value BnReluPoolInference(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 21)) return nullptr;
+  PoolDims d = pool_dims(c, 7);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[6]);
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  const float* mean = c.f32(1, d.C);
+  const float* var = c.f32(2, d.C);
+  const float* off = c.f32(3, d.C, true);
+  const float* scale = c.f32(4, d.C, true);
+  float* y = c.f32(5, vol(d.B, d.OH, d.OW, d.C));
+  if (!c.ok) return nullptr;
+  bn_relu_pool_inference(d, x, mean, var, off, scale, eps, y);
+  return nullptr;
+}
+
+// bnReluPoolInferenceGrad: [x, mean, var, offset|-1, scale|-1, dy, dx, eps, scaled, pool dims(14)]
+napi_value BnReluPoolInferenceGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 23)) return nullptr;
+  PoolDims d = pool_dims(c, 9);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[7]);
+  const int scaled = c.i(8);
+  const double in = vol(d.B, d.IH, d.IW, d.C);
+  const float* x = c.f32(0, in);
+  const float* mean = c.f32(1, d.C);
+  const float* var = c.f32(2, d.C);
+  const float* off = c.f32(3, d.C, true);
+  const float* scale = c.f32(4, d.C, true);
+  const float* dy = c.f32(5, vol(d.B, d.OH, d.OW, d.C));
+  float* dx = c.f32(6, in);
+  if (!c.ok) return nullptr;
+  bn_relu_pool_inference_grad(d, x, mean, var, off, scale, eps, dy, scaled, dx);
+  return nullptr;
+}
+
 // batchNormTrain: [x, gamma|-1, beta|-1, y, mean, var, N, C, eps]
 napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
   Call c;
@@ -315,6 +396,21 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// fmaPeak(iterations): floating-point operations done by fma_peak (time it on the JS side).
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  double iterations = 0;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &iterations) != napi_ok || !(iterations >= 1) || iterations > 1e12) {
+    napi_throw_error(env, "FIM_NATIVE", "fmaPeak: expected a number of iterations in [1, 1e12]");
+    return nullptr;
+  }
+  napi_value r;
+  napi_create_double(env, fma_peak(static_cast<long>(iterations)), &r);
+  return r;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -382,6 +478,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrainGrad", nullptr, BatchNormTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolTrain", nullptr, BnReluPoolTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolTrainGrad", nullptr, BnReluPoolTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolInference", nullptr, BnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolInferenceGrad", nullptr, BnReluPoolInferenceGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"minMax", nullptr, MinMax, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -389,6 +489,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setLevel", nullptr, SetLevel, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeak", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -42,6 +42,30 @@
     (long N, int C, const float* x, const float* mean, const float* var, const float* offset, const float* scale,      \
      float eps, float* y),                                                                                              \
     (N, C, x, mean, var, offset, scale, eps, y))                                                                        \
+  /* Batch norm (batch statistics) + ReLU + max pooling of x [B, IH, IW, C] in one pass (block.cc): y [B, OH, */      \
+  /* OW, C] = maxpool(relu((x − mean)·γ/√(var+ε) + β)); mean and var (biased) are written; gamma/beta may be null. */   \
+  X(void, bn_relu_pool_train,                                                                                           \
+    (const PoolDims& d, const float* x, const float* gamma, const float* beta, float eps, float* y, float* mean,       \
+     float* var),                                                                                                       \
+    (d, x, gamma, beta, eps, y, mean, var))                                                                             \
+  /* Its gradients: dx, dgamma, dbeta (may be null) from dy [B, OH, OW, C]; dmean/dvar (may be null) are upstream */    \
+  /* gradients of the mean and variance outputs. */                                                                     \
+  X(void, bn_relu_pool_train_grad,                                                                                      \
+    (const PoolDims& d, const float* x, const float* dy, const float* gamma, const float* beta, const float* mean,     \
+     const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma, float* dbeta),       \
+    (d, x, dy, gamma, beta, mean, var, dmean, dvar, eps, dx, dgamma, dbeta))                                            \
+  /* Inference batch norm (fixed mean, var) + ReLU + max pooling: y = maxpool(relu((x − mean)·scale/√(var+ε) +   */     \
+  /* offset)); offset and scale may be null. */                                                                         \
+  X(void, bn_relu_pool_inference,                                                                                       \
+    (const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset, const float* scale,  \
+     float eps, float* y),                                                                                              \
+    (d, x, mean, var, offset, scale, eps, y))                                                                           \
+  /* Its input gradient dx (scaled = 1), or with scaled = 0 the gradient at the batch norm's output (dy routed   */     \
+  /* through the pooling and the ReLU), from which the parameter gradients follow. */                                   \
+  X(void, bn_relu_pool_inference_grad,                                                                                  \
+    (const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset, const float* scale,  \
+     float eps, const float* dy, int scaled, float* dx),                                                                \
+    (d, x, mean, var, offset, scale, eps, dy, scaled, dx))                                                              \
   /* dx = dy · step(x) (ReLU's gradient; NaN where x is NaN, like tfjs's step). */                                      \
   X(void, relu_grad, (long n, const float* dy, const float* x, float* dx), (n, dy, x, dx))                             \
   /* out = max(a, b) (op 0) or min(a, b) (op 1) elementwise with broadcasting: out has `shape` (rank ≤ 8,      */      \
@@ -52,6 +76,9 @@
     (op, rank, shape, sa, sb, a, b, out))                                                                               \
   /* out[c] = Σ_r x[r, c] (x is [R, C]). */                                                                             \
   X(void, sum_rows, (int R, int C, const float* x, float* out), (R, C, x, out))                                        \
+  /* Runs `iterations` rounds of independent vector multiply-adds on every thread; returns the floating-point */        \
+  /* operations done (a multiply-add counts 2), for the benchmark's peak throughput (peak.cc). */                        \
+  X(double, fma_peak, (long iterations), (iterations))                                                                  \
   /* Floats per vector register of this level's code, and the instruction set it vectorises for. */                   \
   X(int, vector_floats, (), ())                                                                                         \
   X(const char*, simd_name, (), ())

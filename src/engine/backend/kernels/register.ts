@@ -10,6 +10,7 @@ import {
 import { nativeStatus, type NativeAddon } from '../native/addon';
 import { matMulNative } from './BatchMatMul';
 import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './BatchNormTrain';
+import { bnReluPoolWasmConfigs, registerBnReluPoolGradients } from './BnReluPool';
 import { conv2DNative } from './Conv2D';
 import { conv2DBackpropFilterNative, conv2DBackpropFilterPortable } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputNative, conv2DBackpropInputPortable } from './Conv2DBackpropInput';
@@ -115,7 +116,7 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
   }
   add('Identity', (b, i) => identityShared(b as never, i), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
-  for (const c of [...batchNormTrainWasmConfigs(addon), ...(addon ? [reluGradWasmConfig(addon)] : [])]) {
+  for (const c of [...batchNormTrainWasmConfigs(addon), ...bnReluPoolWasmConfigs(addon), ...(addon ? [reluGradWasmConfig(addon)] : [])]) {
     if (!off.has(c.kernelName)) e.push({ config: c, native: addon !== null });
   }
   return e;
@@ -123,6 +124,7 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
 
 export function registerProjectKernels(tfBackend: string): KernelSetReport {
   registerBatchNormTrainGradient();
+  registerBnReluPoolGradients();
   registerFusedBatchNormGradient();
   registerFusedConv2DGradient();
   registerReluGradient();

@@ -18,10 +18,16 @@ export interface NativeAddon {
   batchNormTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
   matMul(heap: ArrayBuffer, args: Float64Array): void;
   batchNormInference(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolTrain(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolInferenceGrad(heap: ArrayBuffer, args: Float64Array): void;
   reluGrad(heap: ArrayBuffer, args: Float64Array): void;
   minMax(heap: ArrayBuffer, args: Float64Array): void;
   sumRows(heap: ArrayBuffer, args: Float64Array): void;
   setThreads(n: number): void;
+  /** Runs `iterations` rounds of independent vector multiply-adds on every kernel thread; returns the FLOPs done (peak throughput). */
+  fmaPeak(iterations: number): number;
   /** Selects an instruction-set level by name; false when it is not built in or the CPU cannot run it. */
   setLevel(name: string): boolean;
   info(): NativeInfo;

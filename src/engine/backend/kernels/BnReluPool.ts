@@ -1,0 +1,489 @@
+import {
+  backend_util,
+  engine,
+  mul,
+  neg,
+  registerGradient,
+  reshape,
+  rsqrt,
+  scalar,
+  sub,
+  sum,
+  add,
+  zerosLike,
+  type GradConfig,
+  type KernelConfig,
+  type NamedAttrMap,
+  type NamedTensorMap,
+  type Tensor,
+  type Tensor1D,
+  type Tensor4D,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { NativeAddon } from '../native/addon';
+import { poolDims } from './geometry';
+import { heapBuffer, heapF32, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
+
+/**
+ * Batch normalisation, ReLU and max pooling (the tail of a conv block) as one op each way, in
+ * training mode (batch statistics) and in inference mode (moving statistics):
+ *
+ *   y = maxpool(relu((x − m)·a + b)),  a = γ/√(var + ε), b = β
+ *
+ * with m, var the batch's mean and biased variance (training) or the moving ones (inference).
+ * The backward pass sends each pooled gradient to the first maximal element of its window in
+ * row-major order (the tie rule of docs/design.md §1) where that maximum is positive, then
+ * through the batch norm's closed-form gradient (BatchNormTrain.ts). One read of x forward and
+ * three passes backward replace batch norm, ReLU, pooling and their three gradients (about ten
+ * full-size passes and six recorded ops). src/engine/layers/sequential.ts runs a model's
+ * BatchNormalization → ReLU → MaxPooling2D layers through these ops where they are registered.
+ *
+ * The training op also returns the updated moving statistics, computed as the Keras layer does
+ * (moving − (moving − batch)·(1 − momentum), in float32 operation by operation), so that the
+ * layer needs no further ops to update them.
+ */
+export const BN_RELU_POOL_TRAIN = 'FimBnReluPoolTrain';
+export const BN_RELU_POOL_TRAIN_GRAD = 'FimBnReluPoolTrainGrad';
+export const BN_RELU_POOL = 'FimBnReluPool';
+export const BN_RELU_POOL_GRAD = 'FimBnReluPoolGrad';
+
+/** The pooling window, as MaxPooling2D and tf.maxPool take it. */
+export interface PoolSpec {
+  filterSize: [number, number];
+  strides: [number, number];
+  pad: 'valid' | 'same';
+}
+
+export interface BnReluPoolTrainAttrs extends PoolSpec {
+  epsilon: number;
+  momentum: number;
+}
+
+export interface BnReluPoolAttrs extends PoolSpec {
+  epsilon: number;
+}
+
+/** Gradient kernel of the inference op: the input gradient (scaled), or the gradient at the batch norm's output. */
+interface BnReluPoolGradAttrs extends BnReluPoolAttrs {
+  scaled: boolean;
+}
+
+/** [y, batch mean, batch variance, new moving mean, new moving variance]; every vector has one value per channel. */
+export function bnReluPoolTrain(
+  x: Tensor4D,
+  gamma: Tensor1D,
+  beta: Tensor1D,
+  movingMean: Tensor1D,
+  movingVariance: Tensor1D,
+  attrs: BnReluPoolTrainAttrs,
+): [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D] {
+  return engine().runKernel(
+    BN_RELU_POOL_TRAIN,
+    { x, gamma, beta, movingMean, movingVariance },
+    attrs as unknown as NamedAttrMap,
+  ) as unknown as [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D];
+}
+
+/** Inference mode: maxpool(relu((x − mean)·scale/√(variance + ε) + offset)). */
+export function bnReluPool(
+  x: Tensor4D,
+  mean: Tensor1D,
+  variance: Tensor1D,
+  offset: Tensor1D,
+  scale: Tensor1D,
+  attrs: BnReluPoolAttrs,
+): Tensor4D {
+  return engine().runKernel(BN_RELU_POOL, { x, mean, variance, offset, scale }, attrs as unknown as NamedAttrMap) as unknown as Tensor4D;
+}
+
+function poolInfo(shape: number[], p: PoolSpec): backend_util.Conv2DInfo {
+  return backend_util.computePool2DInfo(shape as [number, number, number, number], p.filterSize, p.strides, 1, p.pad);
+}
+
+/** The pooled shape of x [B, H, W, C]. */
+export function pooledShape(shape: number[], p: PoolSpec): number[] {
+  return poolInfo(shape, p).outShape;
+}
+
+const trainGrad: GradConfig = {
+  kernelName: BN_RELU_POOL_TRAIN,
+  inputsToSave: ['x', 'gamma', 'beta'],
+  outputsToSave: [false, true, true, false, false],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy, dmean, dvariance] = dys as Tensor[];
+    const [x, gamma, beta, mean, variance] = saved;
+    // One kernel gives all three; computed here, since tfjs disposes what the closures do not return.
+    const [dx, dgamma, dbeta] = engine().runKernel(
+      BN_RELU_POOL_TRAIN_GRAD,
+      { x, dy, gamma, beta, mean, variance, dmean, dvariance } as unknown as NamedTensorMap,
+      attrs,
+    ) as unknown as Tensor[];
+    return {
+      x: () => dx!,
+      gamma: () => dgamma!,
+      beta: () => dbeta!,
+      // The moving statistics only feed the new moving statistics, which no loss depends on.
+      movingMean: () => zerosLike(mean!),
+      movingVariance: () => zerosLike(variance!),
+    };
+  },
+};
+
+const inferenceGrad: GradConfig = {
+  kernelName: BN_RELU_POOL,
+  inputsToSave: ['x', 'mean', 'variance', 'offset', 'scale'],
+  gradFunc: (dy, saved, attrs) => {
+    const [x, mean, variance, offset, scale] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const a = attrs as unknown as BnReluPoolAttrs;
+    const grad = (scaled: boolean) =>
+      engine().runKernel<Tensor>(
+        BN_RELU_POOL_GRAD,
+        { x, mean, variance, offset, scale, dy: dy as Tensor },
+        {
+          ...a,
+          scaled,
+        },
+      );
+    // The parameters' gradients (rarely wanted: FIM and attacks differentiate by x) follow from
+    // g, the gradient at the batch norm's output, as in FusedBatchNormGrad.ts. Each closure runs
+    // in its own tidy, so g is computed in each one that needs it.
+    const routed = () => grad(false);
+    const axes = [0, 1, 2];
+    const rs = () => rsqrt(add(variance, scalar(a.epsilon)));
+    return {
+      x: () => grad(true),
+      offset: () => sum(routed(), axes),
+      scale: () => sum(mul(routed(), mul(sub(x, mean), rs())), axes),
+      mean: () => neg(sum(mul(routed(), mul(scale, rs())), axes)),
+      variance: () => {
+        const r = rs();
+        return reshape(sum(mul(mul(routed(), sub(x, mean)), mul(mul(mul(mul(r, r), r), scalar(-0.5)), scale)), axes), mean.shape);
+      },
+    };
+  },
+};
+
+let gradientsRegistered = false;
+export function registerBnReluPoolGradients(): void {
+  if (gradientsRegistered) return;
+  registerGradient(trainGrad);
+  registerGradient(inferenceGrad);
+  gradientsRegistered = true;
+}
+
+// ---- Portable implementations (no addon): the same arithmetic as native/src/block.cc ----
+
+const fround = Math.fround;
+
+interface Geometry {
+  B: number;
+  IH: number;
+  IW: number;
+  C: number;
+  OH: number;
+  OW: number;
+  FH: number;
+  FW: number;
+  sh: number;
+  sw: number;
+  pt: number;
+  pl: number;
+}
+
+function geometry(info: backend_util.Conv2DInfo): Geometry {
+  return {
+    B: info.batchSize,
+    IH: info.inHeight,
+    IW: info.inWidth,
+    C: info.inChannels,
+    OH: info.outHeight,
+    OW: info.outWidth,
+    FH: info.filterHeight,
+    FW: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    pt: info.padInfo.top,
+    pl: info.padInfo.left,
+  };
+}
+
+/**
+ * Visits every output pixel's window maxima of relu((x − m)·a + b): best[c] and the pixel of the
+ * first maximum (−1 when the window is empty). NaN propagates, as in the native kernel.
+ */
+function forEachWindow(
+  g: Geometry,
+  x: Float32Array,
+  m: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  visit: (image: number, out: number, best: Float32Array, where: Int32Array) => void,
+): void {
+  const { C } = g;
+  const best = new Float32Array(C);
+  const where = new Int32Array(C);
+  const imageSize = g.IH * g.IW * C;
+  for (let bi = 0; bi < g.B; bi++) {
+    const xo = bi * imageSize;
+    for (let oy = 0; oy < g.OH; oy++)
+      for (let ox = 0; ox < g.OW; ox++) {
+        best.fill(-Infinity);
+        where.fill(-1);
+        for (let fh = 0; fh < g.FH; fh++) {
+          const iy = oy * g.sh + fh - g.pt;
+          if (iy < 0 || iy >= g.IH) continue;
+          for (let fw = 0; fw < g.FW; fw++) {
+            const ix = ox * g.sw + fw - g.pl;
+            if (ix < 0 || ix >= g.IW) continue;
+            const pix = iy * g.IW + ix;
+            const p = xo + pix * C;
+            for (let c = 0; c < C; c++) {
+              const v = fround(fround(fround(x[p + c]! - m[c]!) * a[c]!) + b[c]!);
+              const r = v > 0 ? v : Number.isNaN(v) ? v : 0;
+              const bc = best[c]!;
+              if (r > bc || (Number.isNaN(r) && !Number.isNaN(bc))) {
+                best[c] = r;
+                where[c] = pix;
+              }
+            }
+          }
+        }
+        visit(bi, oy * g.OW + ox, best, where);
+      }
+  }
+}
+
+function trainAffine(
+  C: number,
+  gamma: Float32Array,
+  beta: Float32Array,
+  variance: Float32Array,
+  eps: number,
+): [Float32Array, Float32Array] {
+  const a = new Float32Array(C);
+  for (let c = 0; c < C; c++) a[c] = fround(gamma[c]! * fround(1 / fround(Math.sqrt(fround(variance[c]! + eps)))));
+  return [a, beta];
+}
+
+function inferenceAffine(C: number, variance: Float32Array, scale: Float32Array, eps: number): Float32Array {
+  const a = new Float32Array(C);
+  for (let c = 0; c < C; c++) a[c] = fround(scale[c]! / fround(Math.sqrt(fround(variance[c]! + eps))));
+  return a;
+}
+
+function poolForward(g: Geometry, x: Float32Array, m: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+  const y = new Float32Array(g.B * g.OH * g.OW * g.C);
+  const outImage = g.OH * g.OW * g.C;
+  forEachWindow(g, x, m, a, b, (bi, o, best) => y.set(best, bi * outImage + o * g.C));
+  return y;
+}
+
+/** dx = alpha·g + kappa·(x − m) + gam, g the routed gradient; kappa, gam null: 0; alpha null: 1. */
+function routeDx(
+  g: Geometry,
+  x: Float32Array,
+  dy: Float32Array,
+  m: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  alpha: Float32Array | null,
+  kappa: Float32Array | null,
+  gam: Float32Array | null,
+): Float32Array {
+  const { C } = g;
+  const dx = new Float32Array(x.length);
+  if (kappa && gam) for (let i = 0; i < x.length; i++) dx[i] = fround(fround(kappa[i % C]! * fround(x[i]! - m[i % C]!)) + gam[i % C]!);
+  const imageSize = g.IH * g.IW * C;
+  const outImage = g.OH * g.OW * C;
+  forEachWindow(g, x, m, a, b, (bi, o, best, where) => {
+    for (let c = 0; c < C; c++)
+      if (best[c]! > 0) {
+        const i = bi * imageSize + where[c]! * C + c;
+        const gv = dy[bi * outImage + o * C + c]!;
+        dx[i] = fround(dx[i]! + (alpha ? fround(alpha[c]! * gv) : gv));
+      }
+  });
+  return dx;
+}
+
+function batchStats(N: number, C: number, x: Float32Array): [Float32Array, Float32Array] {
+  const s = new Float64Array(C);
+  for (let i = 0; i < N * C; i++) s[i % C]! += x[i]!;
+  const mean = new Float32Array(C);
+  for (let c = 0; c < C; c++) mean[c] = s[c]! / N;
+  const q = new Float64Array(C);
+  for (let i = 0; i < N * C; i++) {
+    const t = fround(x[i]! - mean[i % C]!);
+    q[i % C]! += t * t;
+  }
+  const variance = new Float32Array(C);
+  for (let c = 0; c < C; c++) variance[c] = q[c]! / N;
+  return [mean, variance];
+}
+
+// ---- wasm kernels ----
+
+type In = Record<string, TensorInfo>;
+
+function movingUpdate(b: WasmBackendLike, moving: TensorInfo, value: TensorInfo, momentum: number, out: TensorInfo): void {
+  // tf.sub(moving, tf.mul(tf.sub(moving, value), 1 − momentum)), each op rounded to float32.
+  const f = fround(1 - momentum);
+  const mv = heapF32(b, moving);
+  const v = heapF32(b, value);
+  const o = heapF32(b, out);
+  for (let i = 0; i < o.length; i++) o[i] = fround(mv[i]! - fround(fround(mv[i]! - v[i]!) * f));
+}
+
+export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[] {
+  const train: KernelConfig = {
+    kernelName: BN_RELU_POOL_TRAIN,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { x, gamma, beta, movingMean, movingVariance } = inputs as In;
+      const at = attrs as unknown as BnReluPoolTrainAttrs;
+      const info = poolInfo(x!.shape, at);
+      const C = info.inChannels;
+      const outs = [b.makeOutput(info.outShape, 'float32'), ...[0, 1, 2, 3].map(() => b.makeOutput([C], 'float32'))] as [
+        TensorInfo,
+        TensorInfo,
+        TensorInfo,
+        TensorInfo,
+        TensorInfo,
+      ];
+      const [y, mean, variance, newMean, newVariance] = outs;
+      if (addon) {
+        addon.bnReluPoolTrain(
+          heapBuffer(b),
+          new Float64Array([
+            heapOffset(b, x),
+            heapOffset(b, gamma),
+            heapOffset(b, beta),
+            heapOffset(b, y),
+            heapOffset(b, mean),
+            heapOffset(b, variance),
+            at.epsilon,
+            ...poolDims(info),
+          ]),
+        );
+      } else {
+        const g = geometry(info);
+        const xv = readHeap(b, x!);
+        const [mv, vv] = batchStats(sizeOf(x!) / C, C, xv);
+        const [a, bb] = trainAffine(C, readHeap(b, gamma!), readHeap(b, beta!), vv, at.epsilon);
+        writeHeap(b, y, poolForward(g, xv, mv, a, bb));
+        writeHeap(b, mean, mv);
+        writeHeap(b, variance, vv);
+      }
+      movingUpdate(b, movingMean!, mean, at.momentum, newMean);
+      movingUpdate(b, movingVariance!, variance, at.momentum, newVariance);
+      return outs;
+    },
+  };
+  const trainGradKernel: KernelConfig = {
+    kernelName: BN_RELU_POOL_TRAIN_GRAD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { x, dy, gamma, beta, mean, variance, dmean, dvariance } = inputs as In;
+      const at = attrs as unknown as BnReluPoolTrainAttrs;
+      const info = poolInfo(x!.shape, at);
+      const C = info.inChannels;
+      const outs = [b.makeOutput(x!.shape, 'float32'), b.makeOutput([C], 'float32'), b.makeOutput([C], 'float32')] as [
+        TensorInfo,
+        TensorInfo,
+        TensorInfo,
+      ];
+      const [dx, dgamma, dbeta] = outs;
+      if (addon) {
+        const t = [x, dy, gamma, beta, mean, variance, dmean, dvariance, dx, dgamma, dbeta].map((ti) => heapOffset(b, ti));
+        addon.bnReluPoolTrainGrad(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
+      } else {
+        const g = geometry(info);
+        const v = (ti: TensorInfo | undefined) => (ti ? readHeap(b, ti) : new Float32Array(C));
+        const [xv, dyv, gv, bv, mv, vv, dmv, dvv] = [x, dy, gamma, beta, mean, variance, dmean, dvariance].map<Float32Array>(v);
+        const [a, bb] = trainAffine(C, gv!, bv!, vv!, at.epsilon);
+        // Σg and Σg·(x − m) of the routed gradient, then the closed-form batch-norm gradient.
+        const sdy = new Float64Array(C);
+        const sdyxm = new Float64Array(C);
+        const imageSize = g.IH * g.IW * C;
+        const outImage = g.OH * g.OW * C;
+        forEachWindow(g, xv!, mv!, a, bb, (bi, o, best, where) => {
+          for (let c = 0; c < C; c++)
+            if (best[c]! > 0) {
+              const gval = dyv![bi * outImage + o * C + c]!;
+              sdy[c]! += gval;
+              sdyxm[c]! += gval * (xv![bi * imageSize + where[c]! * C + c]! - mv![c]!);
+            }
+        });
+        const N = sizeOf(x!) / C;
+        const alpha = new Float32Array(C);
+        const kappa = new Float32Array(C);
+        const gam = new Float32Array(C);
+        const dg = new Float32Array(C);
+        for (let c = 0; c < C; c++) {
+          const inv = 1 / Math.sqrt(vv![c]! + at.epsilon);
+          const sdyx = sdyxm[c]! * inv;
+          dg[c] = sdyx;
+          alpha[c] = gv![c]! * inv;
+          kappa[c] = -((gv![c]! * inv * sdyx * inv - 2 * dvv![c]!) / N);
+          gam[c] = -((gv![c]! * inv * sdy[c]! - dmv![c]!) / N);
+        }
+        writeHeap(b, dx, routeDx(g, xv!, dyv!, mv!, a, bb, alpha, kappa, gam));
+        writeHeap(b, dgamma, dg);
+        writeHeap(b, dbeta, Float32Array.from(sdy));
+      }
+      return outs;
+    },
+  };
+  const inference: KernelConfig = {
+    kernelName: BN_RELU_POOL,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { x, mean, variance, offset, scale } = inputs as In;
+      const at = attrs as unknown as BnReluPoolAttrs;
+      const info = poolInfo(x!.shape, at);
+      const y = b.makeOutput(info.outShape, 'float32');
+      if (addon) {
+        const t = [x, mean, variance, offset, scale, y].map((ti) => heapOffset(b, ti));
+        addon.bnReluPoolInference(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
+      } else {
+        const a = inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon);
+        writeHeap(b, y, poolForward(geometry(info), readHeap(b, x!), readHeap(b, mean!), a, readHeap(b, offset!)));
+      }
+      return y;
+    },
+  };
+  const inferenceGradKernel: KernelConfig = {
+    kernelName: BN_RELU_POOL_GRAD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = backend as unknown as WasmBackendLike;
+      const { x, mean, variance, offset, scale, dy } = inputs as In;
+      const at = attrs as unknown as BnReluPoolGradAttrs;
+      const info = poolInfo(x!.shape, at);
+      const dx = b.makeOutput(x!.shape, 'float32');
+      if (addon) {
+        const t = [x, mean, variance, offset, scale, dy, dx].map((ti) => heapOffset(b, ti));
+        addon.bnReluPoolInferenceGrad(heapBuffer(b), new Float64Array([...t, at.epsilon, at.scaled ? 1 : 0, ...poolDims(info)]));
+      } else {
+        const a = inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon);
+        const out = routeDx(
+          geometry(info),
+          readHeap(b, x!),
+          readHeap(b, dy!),
+          readHeap(b, mean!),
+          a,
+          readHeap(b, offset!),
+          at.scaled ? a : null,
+          null,
+          null,
+        );
+        writeHeap(b, dx, out);
+      }
+      return dx;
+    },
+  };
+  return [train, trainGradKernel, inference, inferenceGradKernel];
+}
