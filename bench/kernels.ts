@@ -122,6 +122,9 @@ function kernels(h: Heap): [string, Call][] {
   // Variances must be positive for batch norm.
   new Float32Array(h.buf, vr, 64).fill(0.5);
   const gm = h.alloc(64);
+  const routes = h.alloc(B * 196 * 32);
+  // Routes: window-local indices 0..3 (valid for the route gradient).
+  new Int32Array(h.buf, routes, B * 196 * 32).forEach((_, i, r) => (r[i] = i % 5 === 4 ? -1 : i % 4));
   const bt = h.alloc(64);
   const A = (v: number[]) => new Float64Array(v);
   return [
@@ -137,8 +140,8 @@ function kernels(h: Heap): [string, Call][] {
       'block1 train grad',
       (a, m) => a.bnReluPoolTrainGrad(m, A([y1, p1, gm, bt, mean, vr, -1, -1, bnOut, dg, db, 1e-5, ...pool(B, 28, 32)])),
     ],
-    ['block1 inference', (a, m) => a.bnReluPoolInference(m, A([y1, mean, vr, bt, gm, p1, 1e-5, ...pool(B, 28, 32)]))],
-    ['block1 inference grad', (a, m) => a.bnReluPoolInferenceGrad(m, A([y1, mean, vr, bt, gm, p1, bnOut, 1e-5, 1, ...pool(B, 28, 32)]))],
+    ['block1 inference (+ routes)', (a, m) => a.bnReluPoolInference(m, A([y1, mean, vr, bt, gm, p1, routes, 1e-5, ...pool(B, 28, 32)]))],
+    ['block1 route grad', (a, m) => a.bnReluPoolRouteGrad(m, A([routes, vr, gm, p1, bnOut, B, 1e-5, 1, ...pool(B, 28, 32)]))],
     ['conv2 forward', (a, m) => a.conv2d(m, A([p1, w2, b2, y2, ...conv(B, 14, 14, 32, 64), 0]))],
     ['conv2 input grad', (a, m) => a.conv2dBackpropInput(m, A([g2, w2, dx2, ...conv(B, 14, 14, 32, 64)]))],
     ['conv2 filter grad', (a, m) => a.conv2dBackpropFilter(m, A([p1, g2, dw2, ...conv(B, 14, 14, 32, 64)]))],

@@ -218,42 +218,43 @@ napi_value BnReluPoolTrainGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bnReluPoolInference: [x, mean, var, offset|-1, scale|-1, y, eps, pool dims(14)]
+// bnReluPoolInference: [x, mean, var, offset|-1, scale|-1, y, route|-1 (int32), eps, pool dims(14)]
 napi_value BnReluPoolInference(napi_env env, napi_callback_info info) {
   Call c;
-  if (!begin(env, info, c, 21)) return nullptr;
-  PoolDims d = pool_dims(c, 7);
+  if (!begin(env, info, c, 22)) return nullptr;
+  PoolDims d = pool_dims(c, 8);
   if (!c.ok) return nullptr;
-  const float eps = static_cast<float>(c.a[6]);
+  const float eps = static_cast<float>(c.a[7]);
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
   const float* mean = c.f32(1, d.C);
   const float* var = c.f32(2, d.C);
   const float* off = c.f32(3, d.C, true);
   const float* scale = c.f32(4, d.C, true);
   float* y = c.f32(5, vol(d.B, d.OH, d.OW, d.C));
+  // int32 and float32 have the same size, so the bounds check of f32 holds for the routes.
+  int* route = reinterpret_cast<int*>(c.f32(6, vol(d.B, d.OH, d.OW, d.C), true));
   if (!c.ok) return nullptr;
-  bn_relu_pool_inference(d, x, mean, var, off, scale, eps, y);
+  bn_relu_pool_inference(d, x, mean, var, off, scale, eps, y, route);
   return nullptr;
 }
 
-// bnReluPoolInferenceGrad: [x, mean, var, offset|-1, scale|-1, dy, dx, eps, scaled, pool dims(14)]
-napi_value BnReluPoolInferenceGrad(napi_env env, napi_callback_info info) {
+// bnReluPoolRouteGrad: [route (int32), var, scale|-1, dy, dx, routeBatch, eps, scaled, pool dims(14) of dy/dx]
+napi_value BnReluPoolRouteGrad(napi_env env, napi_callback_info info) {
   Call c;
-  if (!begin(env, info, c, 23)) return nullptr;
-  PoolDims d = pool_dims(c, 9);
+  if (!begin(env, info, c, 22)) return nullptr;
+  PoolDims d = pool_dims(c, 8);
   if (!c.ok) return nullptr;
-  const float eps = static_cast<float>(c.a[7]);
-  const int scaled = c.i(8);
-  const double in = vol(d.B, d.IH, d.IW, d.C);
-  const float* x = c.f32(0, in);
-  const float* mean = c.f32(1, d.C);
-  const float* var = c.f32(2, d.C);
-  const float* off = c.f32(3, d.C, true);
-  const float* scale = c.f32(4, d.C, true);
-  const float* dy = c.f32(5, vol(d.B, d.OH, d.OW, d.C));
-  float* dx = c.f32(6, in);
+  const int routeBatch = c.i(5);
+  if (routeBatch <= 0 || d.B % routeBatch != 0) c.fail("native route grad: the batch must be a multiple of the routes' batch");
+  const float eps = static_cast<float>(c.a[6]);
+  const int scaled = c.i(7);
+  const int* route = reinterpret_cast<const int*>(c.f32(0, vol(routeBatch, d.OH, d.OW, d.C)));
+  const float* var = c.f32(1, d.C);
+  const float* scale = c.f32(2, d.C, true);
+  const float* dy = c.f32(3, vol(d.B, d.OH, d.OW, d.C));
+  float* dx = c.f32(4, vol(d.B, d.IH, d.IW, d.C));
   if (!c.ok) return nullptr;
-  bn_relu_pool_inference_grad(d, x, mean, var, off, scale, eps, dy, scaled, dx);
+  bn_relu_pool_route_grad(d, routeBatch, route, var, scale, eps, scaled, dy, dx);
   return nullptr;
 }
 
@@ -337,6 +338,27 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
   float* y = c.f32(5, N * C);
   if (!c.ok) return nullptr;
   batch_norm_inference(static_cast<long>(N), C, x, mean, var, off, scale, eps, y);
+  return nullptr;
+}
+
+// adamUpdate: [param, grad, m, v, paramOut, mOut, vOut, n, beta1, beta2, 1−beta1, 1−beta2, eps, stepSize, invSqrtBc2]
+// (the scalars as float32 values, as tfjs's scalar tensors hold them)
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 15)) return nullptr;
+  const double n = c.a[7];
+  if (!(n >= 0)) c.fail("native adam: invalid size");
+  if (!c.ok) return nullptr;
+  const float* p = c.f32(0, n);
+  const float* g = c.f32(1, n);
+  const float* m = c.f32(2, n);
+  const float* v = c.f32(3, n);
+  float* po = c.f32(4, n);
+  float* mo = c.f32(5, n);
+  float* vo = c.f32(6, n);
+  if (!c.ok) return nullptr;
+  const auto f = [&](size_t k) { return static_cast<float>(c.a[k]); };
+  adam_update(static_cast<long>(n), p, g, m, v, f(8), f(9), f(10), f(11), f(12), f(13), f(14), po, mo, vo);
   return nullptr;
 }
 
@@ -481,9 +503,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"bnReluPoolTrain", nullptr, BnReluPoolTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnReluPoolTrainGrad", nullptr, BnReluPoolTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnReluPoolInference", nullptr, BnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"bnReluPoolInferenceGrad", nullptr, BnReluPoolInferenceGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolRouteGrad", nullptr, BnReluPoolRouteGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"minMax", nullptr, MinMax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -28,6 +28,7 @@ namespace {
 constexpr int IMAGE_GROUPS = 16;
 
 typedef int vi __attribute__((vector_size(VL * 4)));
+typedef int viu __attribute__((vector_size(VL * 4), aligned(4)));
 
 // The same code for a vector of VL channels and for one channel (the tail of C % VL): loads,
 // stores and broadcasts per lane type.
@@ -41,6 +42,8 @@ struct Lane<float> {
   static void store(float* p, float v) { *p = v; }
   static float all(float v) { return v; }
   static int all_i(int v) { return v; }
+  static int load_i(const int* p) { return *p; }
+  static void store_i(int* p, int v) { *p = v; }
 };
 template <>
 struct Lane<vf> {
@@ -50,6 +53,8 @@ struct Lane<vf> {
   static void store(float* p, vf v) { storeu(p, v); }
   static vf all(float v) { return splat(v); }
   static vi all_i(int v) { return vi{} + v; }
+  static vi load_i(const int* p) { return *reinterpret_cast<const viu*>(p); }
+  static void store_i(int* p, vi v) { *reinterpret_cast<viu*>(p) = v; }
 };
 
 // relu(v) that keeps NaN (v > 0 is false for NaN; v != v is true only for NaN).
@@ -90,7 +95,11 @@ inline void channel_blocks(int C, F f) {
   for (; c < C; c++) f(c, 0.0f);
 }
 
-void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const float* a, const float* b, float* y) {
+// y = the window maxima; with `route`, also each window's routed element per channel: the
+// window-local index of its first maximum where that maximum is positive, −1 where no gradient
+// passes (a maximum ≤ 0: ReLU's gradient is 0 there).
+void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const float* a, const float* b, float* y,
+                      int* route) {
   const long imageSize = static_cast<long>(d.IH) * d.IW * d.C;
   const long rows = static_cast<long>(d.B) * d.OH;
 #pragma omp parallel for schedule(dynamic, 8) if (rows * d.OW * d.C > 16384)
@@ -98,14 +107,18 @@ void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const f
     const int bi = static_cast<int>(r / d.OH), oy = static_cast<int>(r % d.OH);
     const float* xb = x + bi * imageSize;
     for (int ox = 0; ox < d.OW; ox++) {
-      float* out = y + (r * d.OW + ox) * d.C;
+      const long o = (r * d.OW + ox) * d.C;
       channel_blocks(d.C, [&](int c, auto tag) {
         using T = decltype(tag);
         using L = Lane<T>;
         T best;
         typename L::I where;
         window_max<T>(d, xb, oy, ox, c, L::load(m + c), L::load(a + c), L::load(b + c), best, where);
-        L::store(out + c, best);
+        L::store(y + o + c, best);
+        if (route) {
+          const typename L::I none = L::all_i(-1);
+          L::store_i(route + o + c, best > L::all(0.0f) ? where : none);
+        }
       });
     }
   }
@@ -294,7 +307,7 @@ void bn_relu_pool_train(const PoolDims& d, const float* x, const float* gamma, c
   batch_stats(d.B * d.IH * d.IW, d.C, x, mean, var);
   std::vector<float> a(d.C), b(d.C);
   train_affine(d.C, gamma, beta, var, eps, a.data(), b.data());
-  affine_relu_pool(d, x, mean, a.data(), b.data(), y);
+  affine_relu_pool(d, x, mean, a.data(), b.data(), y, nullptr);
 }
 
 void bn_relu_pool_train_grad(const PoolDims& d, const float* x, const float* dy, const float* gamma, const float* beta,
@@ -323,18 +336,62 @@ void bn_relu_pool_train_grad(const PoolDims& d, const float* x, const float* dy,
 }
 
 void bn_relu_pool_inference(const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset,
-                            const float* scale, float eps, float* y) {
+                            const float* scale, float eps, float* y, int* route) {
   std::vector<float> a(d.C), b(d.C);
   inference_affine(d.C, var, offset, scale, eps, a.data(), b.data());
-  affine_relu_pool(d, x, mean, a.data(), b.data(), y);
+  affine_relu_pool(d, x, mean, a.data(), b.data(), y, route);
 }
 
-void bn_relu_pool_inference_grad(const PoolDims& d, const float* x, const float* mean, const float* var,
-                                 const float* offset, const float* scale, float eps, const float* dy, int scaled,
-                                 float* dx) {
-  std::vector<float> a(d.C), b(d.C);
-  inference_affine(d.C, var, offset, scale, eps, a.data(), b.data());
-  route_dx(d, x, dy, mean, a.data(), b.data(), scaled ? a.data() : nullptr, nullptr, nullptr, dx);
+void bn_relu_pool_route_grad(const PoolDims& d, int route_batch, const int* route, const float* var,
+                             const float* scale, float eps, int scaled, const float* dy, float* dx) {
+  const int C = d.C;
+  std::vector<float> a(C, 1.0f), unused(C);
+  if (scaled) inference_affine(C, var, nullptr, scale, eps, a.data(), unused.data());
+  const long imageSize = static_cast<long>(d.IH) * d.IW * C;
+  const long outSize = static_cast<long>(d.OH) * d.OW * C;
+  const bool tiled = tiles(d);
+#pragma omp parallel for schedule(dynamic, 1) if (static_cast<long>(d.B) * imageSize > 65536)
+  for (int bi = 0; bi < d.B; bi++) {
+    const int* rb = route + (bi % route_batch) * outSize;
+    const float* dyb = dy + bi * outSize;
+    float* dxb = dx + bi * imageSize;
+    if (!tiled) {
+      std::fill(dxb, dxb + imageSize, 0.0f);
+      for (int oy = 0; oy < d.OH; oy++)
+        for (int ox = 0; ox < d.OW; ox++) {
+          const long o = (static_cast<long>(oy) * d.OW + ox) * C;
+          for (int c = 0; c < C; c++) {
+            const int k = rb[o + c];
+            if (k < 0) continue;
+            const int iy = oy * d.sh + (k / d.FW) * d.dh - d.pt, ix = ox * d.sw + (k % d.FW) * d.dw - d.pl;
+            dxb[(static_cast<long>(iy) * d.IW + ix) * C + c] += a[c] * dyb[o + c];
+          }
+        }
+      continue;
+    }
+    // Tiling windows: every covered pixel is written once, by its window, densely.
+    uncovered_pixels(d, [&](int pix) { std::fill(dxb + static_cast<long>(pix) * C, dxb + static_cast<long>(pix + 1) * C, 0.0f); });
+    for (int oy = 0; oy < d.OH; oy++)
+      for (int ox = 0; ox < d.OW; ox++) {
+        const long o = (static_cast<long>(oy) * d.OW + ox) * C;
+        channel_blocks(C, [&](int c, auto tag) {
+          using T = decltype(tag);
+          using L = Lane<T>;
+          const typename L::I k = L::load_i(rb + o + c);
+          const T g = L::load(a.data() + c) * L::load(dyb + o + c);
+          const T zero = L::all(0.0f);
+          for (int fh = 0; fh < d.FH; fh++) {
+            const int iy = oy * d.sh + fh - d.pt;
+            if (iy < 0 || iy >= d.IH) continue;
+            for (int fw = 0; fw < d.FW; fw++) {
+              const int ix = ox * d.sw + fw - d.pl;
+              if (ix < 0 || ix >= d.IW) continue;
+              L::store(dxb + (static_cast<long>(iy) * d.IW + ix) * C + c, k == L::all_i(fh * d.FW + fw) ? g : zero);
+            }
+          }
+        });
+      }
+  }
 }
 
 }  // namespace FIM_ISA

@@ -55,17 +55,27 @@
      const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma, float* dbeta),       \
     (d, x, dy, gamma, beta, mean, var, dmean, dvar, eps, dx, dgamma, dbeta))                                            \
   /* Inference batch norm (fixed mean, var) + ReLU + max pooling: y = maxpool(relu((x − mean)·scale/√(var+ε) +   */     \
-  /* offset)); offset and scale may be null. */                                                                         \
+  /* offset)); offset and scale may be null. route (may be null), shaped like y: each window's routed element, the */   \
+  /* window-local index (fh·FW + fw) of its first maximum where that is positive, −1 where no gradient passes. */        \
   X(void, bn_relu_pool_inference,                                                                                       \
     (const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset, const float* scale,  \
-     float eps, float* y),                                                                                              \
-    (d, x, mean, var, offset, scale, eps, y))                                                                           \
-  /* Its input gradient dx (scaled = 1), or with scaled = 0 the gradient at the batch norm's output (dy routed   */     \
-  /* through the pooling and the ReLU), from which the parameter gradients follow. */                                   \
-  X(void, bn_relu_pool_inference_grad,                                                                                  \
-    (const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset, const float* scale,  \
-     float eps, const float* dy, int scaled, float* dx),                                                                \
-    (d, x, mean, var, offset, scale, eps, dy, scaled, dx))                                                              \
+     float eps, float* y, int* route),                                                                                  \
+    (d, x, mean, var, offset, scale, eps, y, route))                                                                    \
+  /* Its input gradient from the routes alone: dx = scale/√(var+ε)·dy at each routed element, 0 elsewhere (scaled  */   \
+  /* = 0: without the factor, the gradient at the batch norm's output). dy and dx have d.B images, route has       */   \
+  /* route_batch; image b uses the routes of image b % route_batch (a batch tiled for several backward passes). */      \
+  X(void, bn_relu_pool_route_grad,                                                                                      \
+    (const PoolDims& d, int route_batch, const int* route, const float* var, const float* scale, float eps, int scaled, \
+     const float* dy, float* dx),                                                                                       \
+    (d, route_batch, route, var, scale, eps, scaled, dy, dx))                                                           \
+  /* Adam's update of one variable of n floats (optim.cc): new m, v and parameter, each operation rounded to  */       \
+  /* float32 as the tfjs op chain rounds it; step_size = lr/(1−β1^t), inv_sqrt_bc2 = 1/√(1−β2^t). */                    \
+  X(void, adam_update,                                                                                                  \
+    (long n, const float* param, const float* grad, const float* m, const float* v, float beta1, float beta2,          \
+     float one_minus_beta1, float one_minus_beta2, float eps, float step_size, float inv_sqrt_bc2, float* param_out,   \
+     float* m_out, float* v_out),                                                                                       \
+    (n, param, grad, m, v, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size, inv_sqrt_bc2, param_out,    \
+     m_out, v_out))                                                                                                     \
   /* dx = dy · step(x) (ReLU's gradient; NaN where x is NaN, like tfjs's step). */                                      \
   X(void, relu_grad, (long n, const float* dy, const float* x, float* dx), (n, dy, x, dx))                             \
   /* out = max(a, b) (op 0) or min(a, b) (op 1) elementwise with broadcasting: out has `shape` (rank ≤ 8,      */      \

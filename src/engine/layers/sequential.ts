@@ -75,7 +75,7 @@ function runBlock(bn: BatchNormLike, pool: PoolSpec, x: tf.Tensor4D, training: b
   const beta = (bn.beta ? bn.beta.read() : tf.zeros([channels])) as tf.Tensor1D;
   const movingMean = bn.movingMean.read() as tf.Tensor1D;
   const movingVariance = bn.movingVariance.read() as tf.Tensor1D;
-  if (!training) return bnReluPool(x, movingMean, movingVariance, beta, gamma, { ...pool, epsilon: bn.epsilon });
+  if (!training) return bnReluPool(x, movingMean, movingVariance, beta, gamma, { ...pool, epsilon: bn.epsilon })[0];
   const [y, , , newMean, newVariance] = bnReluPoolTrain(x, gamma, beta, movingMean, movingVariance, {
     ...pool,
     epsilon: bn.epsilon,

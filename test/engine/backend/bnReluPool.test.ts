@@ -1,7 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { bnReluPool, bnReluPoolTrain, bnReluPoolWasmConfigs, type PoolSpec } from '../../../src/engine/backend/kernels/BnReluPool';
+import {
+  bnReluPool,
+  bnReluPoolRouteGrad,
+  bnReluPoolTrain,
+  bnReluPoolWasmConfigs,
+  type PoolSpec,
+} from '../../../src/engine/backend/kernels/BnReluPool';
 import { forEachNativeLevel, maxAbs, maxAbsDiff, onCpu, randomArray, useEngineBackend } from '../../helpers';
 
 /**
@@ -104,13 +110,13 @@ function inferenceRun(c: Case, fused: boolean): Float32Array[] {
         ? bnReluPool(x as tf.Tensor4D, m as tf.Tensor1D, v as tf.Tensor1D, off as tf.Tensor1D, sc as tf.Tensor1D, {
             ...c.pool,
             epsilon: EPS,
-          })
+          })[0]
         : composedInference(c, x as tf.Tensor4D, m, v, off, sc);
     const args = [tf.tensor4d(xs, c.shape), tf.tensor1d(mm), tf.tensor1d(mv), tf.tensor1d(bs), tf.tensor1d(gs)];
     const y = f(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!);
-    const grads = tf.grads(
-      (...a: tf.Tensor[]) => tf.sum<tf.Scalar>(tf.mul(f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!), tf.tensor(ws, y.shape))),
-    )(args);
+    const grads = tf.grads((...a: tf.Tensor[]) => tf.sum<tf.Scalar>(tf.mul(f(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!), tf.tensor(ws, y.shape))))(
+      args,
+    );
     return [y, ...grads].map((t) => t.dataSync().slice() as Float32Array);
   });
 }
@@ -195,12 +201,53 @@ test('a NaN in the block input gives NaN in its window’s output (the loss show
         strides: [2, 2],
         pad: 'valid',
         epsilon: EPS,
-      })
+      })[0]
         .dataSync()
         .slice(),
     ),
   )) {
     assert.ok(Number.isNaN(result[0]!), `window (0, 0) channel 0 is NaN (${level})`);
     assert.ok(Array.from(result.slice(1)).every(Number.isFinite), `the other outputs are finite (${level})`);
+  }
+});
+
+test('the inference routes give, for a batch tiled k times, each copy the gradient of its sample', (t) => {
+  if (backend !== 'wasm') return t.skip(`the fused ops are wasm kernels; this run uses ${backend}`);
+  for (const c of [cases[1]!, cases[3]!]) {
+    const { xs, gs, bs, mm, mv } = inputs(c);
+    const k = 3;
+    const B = c.shape[0];
+    for (const { level, result } of forEachNativeLevel(() =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(xs, c.shape);
+        const [m, v, off, sc] = [mm, mv, bs, gs].map((a) => tf.tensor1d(a));
+        const [y, routes] = bnReluPool(x, m!, v!, off!, sc!, { ...c.pool, epsilon: EPS });
+        const dys = randomArray(k * y.size, 77);
+        // Copy j of the tiled batch gets its own upstream gradient; its input gradient must be
+        // what the backward pass of the untiled op gives for that gradient.
+        const tiled = bnReluPoolRouteGrad(routes, v!, sc!, tf.tensor(dys, [k * B, ...y.shape.slice(1)]), {
+          ...c.pool,
+          epsilon: EPS,
+          scaled: true,
+          inputShape: [k * B, c.shape[1], c.shape[2], c.shape[3]],
+        }).dataSync();
+        const copies = Array.from({ length: k }, (_, j) =>
+          tf
+            .grad((xx: tf.Tensor) =>
+              tf.sum(
+                tf.mul(
+                  bnReluPool(xx as tf.Tensor4D, m!, v!, off!, sc!, { ...c.pool, epsilon: EPS })[0],
+                  tf.tensor(dys.slice(j * y.size, (j + 1) * y.size), y.shape),
+                ),
+              ),
+            )(x)
+            .dataSync(),
+        );
+        return { tiled: tiled.slice(), copies: copies.map((a) => a.slice()) };
+      }),
+    )) {
+      const n = xs.length;
+      result.copies.forEach((g, j) => close(result.tiled.subarray(j * n, (j + 1) * n), g, `${c.name} copy ${j} (${level})`, 0));
+    }
   }
 });

@@ -22,7 +22,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { poolDims } from './geometry';
-import { heapBuffer, heapF32, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
+import { heapBuffer, heapF32, heapI32, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
 
 /**
  * Batch normalisation, ReLU and max pooling (the tail of a conv block) as one op each way, in
@@ -45,7 +45,7 @@ import { heapBuffer, heapF32, heapOffset, readHeap, sizeOf, writeHeap, type Wasm
 export const BN_RELU_POOL_TRAIN = 'FimBnReluPoolTrain';
 export const BN_RELU_POOL_TRAIN_GRAD = 'FimBnReluPoolTrainGrad';
 export const BN_RELU_POOL = 'FimBnReluPool';
-export const BN_RELU_POOL_GRAD = 'FimBnReluPoolGrad';
+export const BN_RELU_POOL_ROUTE_GRAD = 'FimBnReluPoolRouteGrad';
 
 /** The pooling window, as MaxPooling2D and tf.maxPool take it. */
 export interface PoolSpec {
@@ -63,9 +63,15 @@ export interface BnReluPoolAttrs extends PoolSpec {
   epsilon: number;
 }
 
-/** Gradient kernel of the inference op: the input gradient (scaled), or the gradient at the batch norm's output. */
-interface BnReluPoolGradAttrs extends BnReluPoolAttrs {
+/**
+ * The route gradient kernel: dx from the routes of the inference op alone, times the batch norm's
+ * scale (scaled) or not (the gradient at the batch norm's output). dy may hold several copies of
+ * the routes' batch (image b uses the routes of image b % routes).
+ */
+export interface RouteGradAttrs extends BnReluPoolAttrs {
   scaled: boolean;
+  /** dx's shape: [dy's batch, H, W, C]. */
+  inputShape: [number, number, number, number];
 }
 
 /** [y, batch mean, batch variance, new moving mean, new moving variance]; every vector has one value per channel. */
@@ -84,7 +90,12 @@ export function bnReluPoolTrain(
   ) as unknown as [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D];
 }
 
-/** Inference mode: maxpool(relu((x − mean)·scale/√(variance + ε) + offset)). */
+/**
+ * Inference mode: [y, routes], y = maxpool(relu((x − mean)·scale/√(variance + ε) + offset)). The
+ * routes (int32, shaped like y) say which element of each window the gradient goes to: the
+ * window-local index (fh·FW + fw) of its first maximum where that maximum is positive, −1 where no
+ * gradient passes. The backward pass needs only them (no read of x).
+ */
 export function bnReluPool(
   x: Tensor4D,
   mean: Tensor1D,
@@ -92,8 +103,20 @@ export function bnReluPool(
   offset: Tensor1D,
   scale: Tensor1D,
   attrs: BnReluPoolAttrs,
-): Tensor4D {
-  return engine().runKernel(BN_RELU_POOL, { x, mean, variance, offset, scale }, attrs as unknown as NamedAttrMap) as unknown as Tensor4D;
+): [Tensor4D, Tensor4D] {
+  return engine().runKernel(BN_RELU_POOL, { x, mean, variance, offset, scale }, attrs as unknown as NamedAttrMap) as unknown as [
+    Tensor4D,
+    Tensor4D,
+  ];
+}
+
+/** The input gradient of the inference op from its routes (see RouteGradAttrs). */
+export function bnReluPoolRouteGrad(routes: Tensor, variance: Tensor, scale: Tensor, dy: Tensor, attrs: RouteGradAttrs): Tensor4D {
+  return engine().runKernel(
+    BN_RELU_POOL_ROUTE_GRAD,
+    { routes, variance, scale, dy },
+    attrs as unknown as NamedAttrMap,
+  ) as unknown as Tensor4D;
 }
 
 function poolInfo(shape: number[], p: PoolSpec): backend_util.Conv2DInfo {
@@ -132,18 +155,13 @@ const trainGrad: GradConfig = {
 const inferenceGrad: GradConfig = {
   kernelName: BN_RELU_POOL,
   inputsToSave: ['x', 'mean', 'variance', 'offset', 'scale'],
-  gradFunc: (dy, saved, attrs) => {
-    const [x, mean, variance, offset, scale] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [dy] = dys as Tensor[];
+    const [x, mean, variance, , scale, routes] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
     const a = attrs as unknown as BnReluPoolAttrs;
     const grad = (scaled: boolean) =>
-      engine().runKernel<Tensor>(
-        BN_RELU_POOL_GRAD,
-        { x, mean, variance, offset, scale, dy: dy as Tensor },
-        {
-          ...a,
-          scaled,
-        },
-      );
+      bnReluPoolRouteGrad(routes, variance, scale, dy!, { ...a, scaled, inputShape: x.shape as [number, number, number, number] });
     // The parameters' gradients (rarely wanted: FIM and attacks differentiate by x) follow from
     // g, the gradient at the batch norm's output, as in FusedBatchNormGrad.ts. Each closure runs
     // in its own tidy, so g is computed in each one that needs it.
@@ -271,11 +289,48 @@ function inferenceAffine(C: number, variance: Float32Array, scale: Float32Array,
   return a;
 }
 
-function poolForward(g: Geometry, x: Float32Array, m: Float32Array, a: Float32Array, b: Float32Array): Float32Array {
+function poolForward(g: Geometry, x: Float32Array, m: Float32Array, a: Float32Array, b: Float32Array, routes?: Int32Array): Float32Array {
   const y = new Float32Array(g.B * g.OH * g.OW * g.C);
   const outImage = g.OH * g.OW * g.C;
-  forEachWindow(g, x, m, a, b, (bi, o, best) => y.set(best, bi * outImage + o * g.C));
+  forEachWindow(g, x, m, a, b, (bi, o, best, where) => {
+    const at = bi * outImage + o * g.C;
+    y.set(best, at);
+    if (!routes) return;
+    // The pixel index of the maximum → its window-local index; −1 where no gradient passes.
+    const oy = Math.floor(o / g.OW);
+    const ox = o % g.OW;
+    for (let c = 0; c < g.C; c++) {
+      const pix = where[c]!;
+      const k = ((Math.floor(pix / g.IW) - (oy * g.sh - g.pt)) * g.FW + (pix % g.IW) - (ox * g.sw - g.pl)) | 0;
+      routes[at + c] = best[c]! > 0 ? k : -1;
+    }
+  });
   return y;
+}
+
+/** dx of the inference op from its routes: a·dy at each routed element (a null: 1). */
+function routeGradRows(g: Geometry, routeBatch: number, routes: Int32Array, a: Float32Array | null, dy: Float32Array): Float32Array {
+  const { C } = g;
+  const dx = new Float32Array(g.B * g.IH * g.IW * C);
+  const imageSize = g.IH * g.IW * C;
+  const outImage = g.OH * g.OW * C;
+  for (let bi = 0; bi < g.B; bi++) {
+    const ro = (bi % routeBatch) * outImage;
+    for (let oy = 0; oy < g.OH; oy++)
+      for (let ox = 0; ox < g.OW; ox++) {
+        const o = (oy * g.OW + ox) * C;
+        for (let c = 0; c < C; c++) {
+          const k = routes[ro + o + c]!;
+          if (k < 0) continue;
+          const iy = oy * g.sh + Math.floor(k / g.FW) - g.pt;
+          const ix = ox * g.sw + (k % g.FW) - g.pl;
+          const i = bi * imageSize + (iy * g.IW + ix) * C + c;
+          const gv = dy[bi * outImage + o + c]!;
+          dx[i] = fround(dx[i]! + (a ? fround(a[c]! * gv) : gv));
+        }
+      }
+  }
+  return dx;
 }
 
 /** dx = alpha·g + kappa·(x − m) + gam, g the routed gradient; kappa, gam null: 0; alpha null: 1. */
@@ -445,42 +500,37 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
       const at = attrs as unknown as BnReluPoolAttrs;
       const info = poolInfo(x!.shape, at);
       const y = b.makeOutput(info.outShape, 'float32');
+      const routes = b.makeOutput(info.outShape, 'int32');
       if (addon) {
-        const t = [x, mean, variance, offset, scale, y].map((ti) => heapOffset(b, ti));
+        const t = [x, mean, variance, offset, scale, y, routes].map((ti) => heapOffset(b, ti));
         addon.bnReluPoolInference(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
       } else {
         const a = inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon);
-        writeHeap(b, y, poolForward(geometry(info), readHeap(b, x!), readHeap(b, mean!), a, readHeap(b, offset!)));
+        const r = new Int32Array(sizeOf(routes));
+        writeHeap(b, y, poolForward(geometry(info), readHeap(b, x!), readHeap(b, mean!), a, readHeap(b, offset!), r));
+        heapI32(b, routes).set(r);
       }
-      return y;
+      return [y, routes];
     },
   };
   const inferenceGradKernel: KernelConfig = {
-    kernelName: BN_RELU_POOL_GRAD,
+    kernelName: BN_RELU_POOL_ROUTE_GRAD,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, mean, variance, offset, scale, dy } = inputs as In;
-      const at = attrs as unknown as BnReluPoolGradAttrs;
-      const info = poolInfo(x!.shape, at);
-      const dx = b.makeOutput(x!.shape, 'float32');
+      const { routes, variance, scale, dy } = inputs as In;
+      const at = attrs as unknown as RouteGradAttrs;
+      const info = poolInfo(at.inputShape, at);
+      const routeBatch = routes!.shape[0]!;
+      if (at.inputShape[0] % routeBatch !== 0)
+        throw new Error(`${BN_RELU_POOL_ROUTE_GRAD}: batch ${at.inputShape[0]} is not a multiple of ${routeBatch}`);
+      const dx = b.makeOutput(at.inputShape, 'float32');
       if (addon) {
-        const t = [x, mean, variance, offset, scale, dy, dx].map((ti) => heapOffset(b, ti));
-        addon.bnReluPoolInferenceGrad(heapBuffer(b), new Float64Array([...t, at.epsilon, at.scaled ? 1 : 0, ...poolDims(info)]));
+        const t = [routes, variance, scale, dy, dx].map((ti) => heapOffset(b, ti));
+        addon.bnReluPoolRouteGrad(heapBuffer(b), new Float64Array([...t, routeBatch, at.epsilon, at.scaled ? 1 : 0, ...poolDims(info)]));
       } else {
-        const a = inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon);
-        const out = routeDx(
-          geometry(info),
-          readHeap(b, x!),
-          readHeap(b, dy!),
-          readHeap(b, mean!),
-          a,
-          readHeap(b, offset!),
-          at.scaled ? a : null,
-          null,
-          null,
-        );
-        writeHeap(b, dx, out);
+        const a = at.scaled ? inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon) : null;
+        writeHeap(b, dx, routeGradRows(geometry(info), routeBatch, heapI32(b, routes!).slice(), a, readHeap(b, dy!)));
       }
       return dx;
     },

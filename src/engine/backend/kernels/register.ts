@@ -9,6 +9,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { nativeStatus, type NativeAddon } from '../native/addon';
 import { matMulNative } from './BatchMatMul';
+import { adamUpdateWasmConfig } from './AdamUpdate';
 import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './BatchNormTrain';
 import { bnReluPoolWasmConfigs, registerBnReluPoolGradients } from './BnReluPool';
 import { conv2DNative } from './Conv2D';
@@ -18,6 +19,7 @@ import { registerFusedBatchNormGradient } from './FusedBatchNormGrad';
 import { registerFusedConv2DGradient } from './FusedConv2DGrad';
 import { fusedBatchNormNative } from './FusedBatchNorm';
 import { registerReluGradient, reluGradWasmConfig } from './ReluGrad';
+import { registerTraceLossGradient, traceLossWasmConfigs } from './TraceLoss';
 import { identityShared } from './Identity';
 import { tileBlocks } from './Tile';
 import { minMaxNative } from './MinMax';
@@ -116,7 +118,13 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
   }
   add('Identity', (b, i) => identityShared(b as never, i), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
-  for (const c of [...batchNormTrainWasmConfigs(addon), ...bnReluPoolWasmConfigs(addon), ...(addon ? [reluGradWasmConfig(addon)] : [])]) {
+  for (const c of [
+    ...batchNormTrainWasmConfigs(addon),
+    ...bnReluPoolWasmConfigs(addon),
+    adamUpdateWasmConfig(addon),
+    ...traceLossWasmConfigs(),
+    ...(addon ? [reluGradWasmConfig(addon)] : []),
+  ]) {
     if (!off.has(c.kernelName)) e.push({ config: c, native: addon !== null });
   }
   return e;
@@ -125,6 +133,7 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
 export function registerProjectKernels(tfBackend: string): KernelSetReport {
   registerBatchNormTrainGradient();
   registerBnReluPoolGradients();
+  registerTraceLossGradient();
   registerFusedBatchNormGradient();
   registerFusedConv2DGradient();
   registerReluGradient();

@@ -21,8 +21,9 @@ export interface NativeAddon {
   bnReluPoolTrain(heap: ArrayBuffer, args: Float64Array): void;
   bnReluPoolTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
   bnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
-  bnReluPoolInferenceGrad(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolRouteGrad(heap: ArrayBuffer, args: Float64Array): void;
   reluGrad(heap: ArrayBuffer, args: Float64Array): void;
+  adamUpdate(heap: ArrayBuffer, args: Float64Array): void;
   minMax(heap: ArrayBuffer, args: Float64Array): void;
   sumRows(heap: ArrayBuffer, args: Float64Array): void;
   setThreads(n: number): void;
