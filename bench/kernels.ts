@@ -119,6 +119,9 @@ function kernels(h: Heap): [string, Call][] {
   const F = 320;
   const gFim = h.alloc(F * 784 * 32, 5);
   const dxFim = h.alloc(F * 784);
+  const pF = h.alloc(F * 196 * 32, 6);
+  const routesF = h.alloc(32 * 196 * 32);
+  new Int32Array(h.buf, routesF, 32 * 196 * 32).forEach((_, i, r) => (r[i] = i % 5 === 4 ? -1 : i % 4));
   // Variances must be positive for batch norm.
   new Float32Array(h.buf, vr, 64).fill(0.5);
   const gm = h.alloc(64);
@@ -142,12 +145,22 @@ function kernels(h: Heap): [string, Call][] {
     ],
     ['block1 inference (+ routes)', (a, m) => a.bnReluPoolInference(m, A([y1, mean, vr, bt, gm, p1, routes, 1e-5, ...pool(B, 28, 32)]))],
     ['block1 route grad', (a, m) => a.bnReluPoolRouteGrad(m, A([routes, vr, gm, p1, bnOut, B, 1e-5, 1, ...pool(B, 28, 32)]))],
+    [
+      'conv1+block1 inference (fused)',
+      (a, m) =>
+        a.convBnReluPoolInference(m, A([x1, w1, b1, mean, vr, bt, gm, p1, routes, 1e-5, ...conv(B, 28, 28, 1, 32), ...pool(B, 28, 32)])),
+    ],
     ['conv2 forward', (a, m) => a.conv2d(m, A([p1, w2, b2, y2, ...conv(B, 14, 14, 32, 64), 0]))],
     ['conv2 input grad', (a, m) => a.conv2dBackpropInput(m, A([g2, w2, dx2, ...conv(B, 14, 14, 32, 64)]))],
     ['conv2 filter grad', (a, m) => a.conv2dBackpropFilter(m, A([p1, g2, dw2, ...conv(B, 14, 14, 32, 64)]))],
     ['bn2 train', (a, m) => a.batchNormTrain(m, A([y2, -1, -1, bnOut, mean, vr, B * 196, 64, 1e-5]))],
     ['bn2 train grad', (a, m) => a.batchNormTrainGrad(m, A([y2, g2, -1, mean, vr, -1, -1, bnOut, dg, db, B * 196, 64, 1e-5]))],
     ['pool2', (a, m) => a.maxPool(m, A([y2, p2, ...pool(B, 14, 64)]))],
+    [
+      'conv2+block2 inference (fused)',
+      (a, m) =>
+        a.convBnReluPoolInference(m, A([p1, w2, b2, mean, vr, bt, gm, p2, routes, 1e-5, ...conv(B, 14, 14, 32, 64), ...pool(B, 14, 64)])),
+    ],
     ['block2 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y2, gm, bt, p2, mean, vr, 1e-5, ...pool(B, 14, 64)]))],
     [
       'block2 train grad',
@@ -157,6 +170,10 @@ function kernels(h: Heap): [string, Call][] {
     ['dense forward', (a, m) => a.matMul(m, A([p2, wd, bd, z, 1, B, 10, 3136, 0, 0, 0, 0, 0]))],
     ['dense input grad', (a, m) => a.matMul(m, A([dz, wd, -1, dxd, 1, B, 3136, 10, 0, 1, 0, 0, 0]))],
     ['dense filter grad', (a, m) => a.matMul(m, A([p2, dz, -1, dwd, 1, 3136, 10, B, 1, 0, 0, 0, 0]))],
+    [
+      'FIM conv1 route input grad (320 rows)',
+      (a, m) => a.convRouteInputGrad(m, A([routesF, vr, gm, pF, w1, dxFim, 32, 1e-5, ...conv(F, 28, 28, 1, 32), ...pool(F, 28, 32)])),
+    ],
     ['FIM conv1 input grad (320 rows)', (a, m) => a.conv2dBackpropInput(m, A([gFim, w1, dxFim, ...conv(F, 28, 28, 1, 32)]))],
   ];
 }

@@ -238,6 +238,58 @@ napi_value BnReluPoolInference(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// convBnReluPoolInference: [x, w, bias|-1, mean, var, offset|-1, scale|-1, y, route|-1 (int32), eps,
+//   conv dims(15), pool dims(14) of the convolution's output]
+napi_value ConvBnReluPoolInference(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 39)) return nullptr;
+  ConvDims d = conv_dims(c, 10);
+  PoolDims p = pool_dims(c, 25);
+  if (!c.ok) return nullptr;
+  if (p.B != d.B || p.IH != d.OH || p.IW != d.OW || p.C != d.CO || p.sh != p.FH || p.sw != p.FW || p.dh != 1 ||
+      p.dw != 1 || p.pt != 0 || p.pl != 0 || p.OH * p.FH > d.OH || p.OW * p.FW > d.OW)
+    c.fail("native conv block: the pooling must tile the convolution's output");
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[9]);
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
+  const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
+  const float* bias = c.f32(2, d.CO, true);
+  const float* mean = c.f32(3, d.CO);
+  const float* var = c.f32(4, d.CO);
+  const float* off = c.f32(5, d.CO, true);
+  const float* scale = c.f32(6, d.CO, true);
+  float* y = c.f32(7, vol(p.B, p.OH, p.OW, p.C));
+  int* route = reinterpret_cast<int*>(c.f32(8, vol(p.B, p.OH, p.OW, p.C), true));
+  if (!c.ok) return nullptr;
+  conv_bn_relu_pool_inference(d, p, x, w, bias, mean, var, off, scale, eps, y, route);
+  return nullptr;
+}
+
+// convRouteInputGrad: [route (int32), var, scale|-1, dy (pooled), w, dx, routeBatch, eps,
+//   conv dims(15) (unit stride and dilation), pool dims(14) of the convolution's output]
+napi_value ConvRouteInputGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 37)) return nullptr;
+  ConvDims d = conv_dims(c, 8);
+  PoolDims p = pool_dims(c, 23);
+  if (!c.ok) return nullptr;
+  const int routeBatch = c.i(6);
+  if (d.sh != 1 || d.sw != 1 || d.dh != 1 || d.dw != 1 || p.IH != d.OH || p.IW != d.OW || p.C != d.CO || p.sh != p.FH ||
+      p.sw != p.FW || p.pt != 0 || p.pl != 0 || p.B != d.B || routeBatch <= 0 || d.B % routeBatch != 0)
+    c.fail("native conv route grad: unsupported geometry");
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.a[7]);
+  const int* route = reinterpret_cast<const int*>(c.f32(0, vol(routeBatch, p.OH, p.OW, p.C)));
+  const float* var = c.f32(1, d.CO);
+  const float* scale = c.f32(2, d.CO, true);
+  const float* dy = c.f32(3, vol(d.B, p.OH, p.OW, p.C));
+  const float* w = c.f32(4, vol(d.FH, d.FW, d.CI, d.CO));
+  float* dx = c.f32(5, vol(d.B, d.IH, d.IW, d.CI));
+  if (!c.ok) return nullptr;
+  conv_route_input_grad(d, p, routeBatch, route, var, scale, eps, dy, w, dx);
+  return nullptr;
+}
+
 // bnReluPoolRouteGrad: [route (int32), var, scale|-1, dy, dx, routeBatch, eps, scaled, pool dims(14) of dy/dx]
 napi_value BnReluPoolRouteGrad(napi_env env, napi_callback_info info) {
   Call c;
@@ -503,6 +555,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"bnReluPoolTrain", nullptr, BnReluPoolTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnReluPoolTrainGrad", nullptr, BnReluPoolTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnReluPoolInference", nullptr, BnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBnReluPoolInference", nullptr, ConvBnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convRouteInputGrad", nullptr, ConvRouteInputGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bnReluPoolRouteGrad", nullptr, BnReluPoolRouteGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "isa.h"
+#include "lanes.h"
 #include "simd.h"
 #include "sums.h"
 
@@ -26,43 +27,6 @@ namespace FIM_ISA {
 namespace {
 
 constexpr int IMAGE_GROUPS = 16;
-
-typedef int vi __attribute__((vector_size(VL * 4)));
-typedef int viu __attribute__((vector_size(VL * 4), aligned(4)));
-
-// The same code for a vector of VL channels and for one channel (the tail of C % VL): loads,
-// stores and broadcasts per lane type.
-template <class T>
-struct Lane;
-template <>
-struct Lane<float> {
-  using I = int;
-  static constexpr int W = 1;
-  static float load(const float* p) { return *p; }
-  static void store(float* p, float v) { *p = v; }
-  static float all(float v) { return v; }
-  static int all_i(int v) { return v; }
-  static int load_i(const int* p) { return *p; }
-  static void store_i(int* p, int v) { *p = v; }
-};
-template <>
-struct Lane<vf> {
-  using I = vi;
-  static constexpr int W = VL;
-  static vf load(const float* p) { return loadu(p); }
-  static void store(float* p, vf v) { storeu(p, v); }
-  static vf all(float v) { return splat(v); }
-  static vi all_i(int v) { return vi{} + v; }
-  static vi load_i(const int* p) { return *reinterpret_cast<const viu*>(p); }
-  static void store_i(int* p, vi v) { *reinterpret_cast<viu*>(p) = v; }
-};
-
-// relu(v) that keeps NaN (v > 0 is false for NaN; v != v is true only for NaN).
-template <class T>
-inline T relu_keep_nan(T v) {
-  const T zero = Lane<T>::all(0.0f);
-  return v > zero ? v : (v != v ? v : zero);
-}
 
 // One output pixel's window, for channels [c, c + W): the maximum of relu((x − m)·a + b) and the
 // window-local index (fh·FW + fw) of its first occurrence in row-major order (−1: empty window).
@@ -85,14 +49,6 @@ inline void window_max(const PoolDims& d, const float* xb, int oy, int ox, int c
       where = gt ? L::all_i(fh * d.FW + fw) : where;
     }
   }
-}
-
-// Calls f(c, Lane type tag) for every vector block of channels, then for each remaining channel.
-template <class F>
-inline void channel_blocks(int C, F f) {
-  int c = 0;
-  for (; c + VL <= C; c += VL) f(c, vf{});
-  for (; c < C; c++) f(c, 0.0f);
 }
 
 // y = the window maxima; with `route`, also each window's routed element per channel: the
@@ -183,13 +139,13 @@ inline void route_image_tiled(const PoolDims& d, const float* xb, const float* d
 // Pixels of an image that no window covers (the right and bottom edges a 'valid' pooling drops).
 template <class F>
 inline void uncovered_pixels(const PoolDims& d, F f) {
+  // Covered rows and columns form a band each (windows tile without gaps): [lo, hi).
+  const int yLo = std::max(0, -d.pt), yHi = std::min(d.IH, d.OH * d.sh - d.pt);
+  const int xLo = std::max(0, -d.pl), xHi = std::min(d.IW, d.OW * d.sw - d.pl);
   for (int iy = 0; iy < d.IH; iy++) {
-    const int wy = iy + d.pt;
-    const bool rowCovered = wy >= 0 && wy / d.sh < d.OH;
-    for (int ix = 0; ix < d.IW; ix++) {
-      const int wx = ix + d.pl;
-      if (!rowCovered || wx < 0 || wx / d.sw >= d.OW) f(iy * d.IW + ix);
-    }
+    const bool rowCovered = iy >= yLo && iy < yHi;
+    for (int ix = 0; ix < d.IW; ix++)
+      if (!rowCovered || ix < xLo || ix >= xHi) f(iy * d.IW + ix);
   }
 }
 

@@ -61,6 +61,20 @@
     (const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset, const float* scale,  \
      float eps, float* y, int* route),                                                                                  \
     (d, x, mean, var, offset, scale, eps, y, route))                                                                    \
+  /* Convolution (x, w [FH, FW, CI, CO], bias may be null) + inference batch norm + ReLU + max pooling with     */     \
+  /* windows that tile the convolution's output (stride = window, no padding: p describes the pooling of the    */     \
+  /* [B, OH, OW, CO] output), without writing that output: y and route as bn_relu_pool_inference. */                    \
+  X(void, conv_bn_relu_pool_inference,                                                                                  \
+    (const ConvDims& d, const PoolDims& p, const float* x, const float* w, const float* bias, const float* mean,       \
+     const float* var, const float* offset, const float* scale, float eps, float* y, int* route),                       \
+    (d, p, x, w, bias, mean, var, offset, scale, eps, y, route))                                                        \
+  /* The input gradient of conv_bn_relu_pool_inference for a unit-stride convolution from the routes and the    */     \
+  /* pooled gradient dy, without the convolution-output gradient in memory (few input channels: the first layer). */    \
+  /* dy and dx have d.B images; image b uses the routes of image b % route_batch. */                                     \
+  X(void, conv_route_input_grad,                                                                                        \
+    (const ConvDims& d, const PoolDims& p, int route_batch, const int* route, const float* var, const float* scale,    \
+     float eps, const float* dy, const float* w, float* dx),                                                            \
+    (d, p, route_batch, route, var, scale, eps, dy, w, dx))                                                             \
   /* Its input gradient from the routes alone: dx = scale/√(var+ε)·dy at each routed element, 0 elsewhere (scaled  */   \
   /* = 0: without the factor, the gradient at the batch norm's output). dy and dx have d.B images, route has       */   \
   /* route_batch; image b uses the routes of image b % route_batch (a batch tiled for several backward passes). */      \

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BN_RELU_POOL, bnReluPool, bnReluPoolRouteGrad, type PoolSpec } from '../backend/kernels/BnReluPool';
-import { fusedPlan, FusedSequential } from './sequential';
+import { convRouteInputGrad } from '../backend/kernels/ConvBnReluPool';
+import { convBlockAt, fusedPlan, FusedSequential, runConvBlock } from './sequential';
 
 /**
  * Input gradients of several output directions of a batch, from ONE inference forward pass and
@@ -68,8 +69,42 @@ export function inputVjp(
   }
   const backs: Backward[] = [];
   let h: tf.Tensor = x;
-  for (const s of plan) {
+  for (let i = 0; i < plan.length; i++) {
+    const s = plan[i]!;
     const input = h;
+    const pair = input.rank === 4 ? convBlockAt(plan, i) : null;
+    if (pair) {
+      // Convolution and block in one forward op; backward: the routes, then the convolution's.
+      const [y, routes] = runConvBlock(pair.conv, pair.block, input as tf.Tensor4D);
+      const bn = pair.block.bn;
+      const filter = pair.conv.kernel.read() as tf.Tensor4D;
+      const channels = filter.shape[3];
+      const variance = bn.movingVariance.read() as tf.Tensor1D;
+      const gamma = (bn.gamma ? bn.gamma.read() : tf.ones([channels])) as tf.Tensor1D;
+      const inShape = input.shape.slice(1) as [number, number, number];
+      const strides = [pair.conv.strides[0]!, pair.conv.strides[1]!] as [number, number];
+      const pad = pair.conv.padding as 'same' | 'valid';
+      const convOut = tf.backend_util.computeConv2DInfo([1, ...inShape], filter.shape, strides, 1, pad).outShape.slice(1) as [
+        number,
+        number,
+        number,
+      ];
+      const attrs = { strides, pad, pool: pair.block.pool, epsilon: bn.epsilon };
+      backs.push((g, rows) => {
+        const fused = convRouteInputGrad(routes, variance, gamma, g, filter, { ...attrs, inputShape: [rows, ...inShape] });
+        if (fused) return fused;
+        const dconv = bnReluPoolRouteGrad(routes, variance, gamma, g, {
+          ...attrs.pool,
+          epsilon: bn.epsilon,
+          scaled: true,
+          inputShape: [rows, ...convOut],
+        });
+        return tf.conv2dTranspose(dconv, filter, [rows, ...inShape], strides, pad);
+      });
+      h = y;
+      i++;
+      continue;
+    }
     if ('bn' in s) {
       const bn = s.bn;
       if (input.rank !== 4 || (bn.axis !== -1 && bn.axis !== 3)) return null;

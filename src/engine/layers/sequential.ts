@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-layers';
 import type { Sequential as StockSequentialType } from '@tensorflow/tfjs-layers/dist/models';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
 import { BN_RELU_POOL, BN_RELU_POOL_TRAIN, bnReluPool, bnReluPoolTrain, type PoolSpec } from '../backend/kernels/BnReluPool';
+import { CONV_BN_RELU_POOL, convBnReluPool, poolTiles } from '../backend/kernels/ConvBnReluPool';
 
 const Stock = tf.serialization.SerializationMap.getMap().classNameMap['Sequential']![0] as unknown as typeof StockSequentialType;
 
@@ -27,7 +28,18 @@ interface PoolLike extends LayerLike {
   dataFormat: string;
 }
 
-type Block = { bn: BatchNormLike; pool: PoolSpec; layers: LayerLike[] };
+/** Conv2D's fields that its fused forward pass reads (tfjs-layers' Conv2D and LazyGradConv2D). */
+export interface ConvLike extends LayerLike {
+  kernel: { read(): tf.Tensor };
+  bias: { read(): tf.Tensor } | null;
+  strides: number[];
+  padding: string;
+  dataFormat: string;
+  dilationRate: number[];
+  activation: { getClassName(): string };
+}
+
+export type Block = { bn: BatchNormLike; pool: PoolSpec; layers: LayerLike[] };
 type Step = { layer: LayerLike } | Block;
 
 function isRelu(l: LayerLike): boolean {
@@ -69,6 +81,45 @@ export function fusedPlan(layers: LayerLike[]): Step[] {
   return steps;
 }
 
+/**
+ * A Conv2D followed by a block whose pooling tiles the convolution's output: in inference mode the
+ * pair runs as one op (ConvBnReluPool.ts) where the backend has it. Null for anything else.
+ */
+export function convBlockAt(plan: Step[], i: number): { conv: ConvLike; block: Block } | null {
+  const s = plan[i];
+  const next = plan[i + 1];
+  if (!s || !next || !('layer' in s) || !('bn' in next) || s.layer.getClassName() !== 'Conv2D') return null;
+  const conv = s.layer as ConvLike;
+  const ok =
+    conv.dataFormat === 'channelsLast' &&
+    conv.activation.getClassName() === 'linear' &&
+    (conv.padding === 'same' || conv.padding === 'valid') &&
+    conv.dilationRate.every((d) => d === 1) &&
+    (next.bn.axis === -1 || next.bn.axis === 3) &&
+    poolTiles(next.pool) &&
+    tf.getKernel(CONV_BN_RELU_POOL, tf.getBackend()) !== undefined;
+  return ok ? { conv, block: next } : null;
+}
+
+/** Inference: the convolution and the block as one op; [pooled output, routes]. */
+export function runConvBlock(conv: ConvLike, block: Block, x: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D] {
+  const bn = block.bn;
+  const kernel = conv.kernel.read() as tf.Tensor4D;
+  const channels = kernel.shape[3];
+  return convBnReluPool(
+    x,
+    kernel,
+    (conv.bias ? conv.bias.read() : tf.zeros([channels])) as tf.Tensor1D,
+    {
+      mean: bn.movingMean.read() as tf.Tensor1D,
+      variance: bn.movingVariance.read() as tf.Tensor1D,
+      offset: (bn.beta ? bn.beta.read() : tf.zeros([channels])) as tf.Tensor1D,
+      scale: (bn.gamma ? bn.gamma.read() : tf.ones([channels])) as tf.Tensor1D,
+    },
+    { strides: [conv.strides[0]!, conv.strides[1]!], pad: conv.padding as 'same' | 'valid', pool: block.pool, epsilon: bn.epsilon },
+  );
+}
+
 function runBlock(bn: BatchNormLike, pool: PoolSpec, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
   const channels = x.shape[3];
   const gamma = (bn.gamma ? bn.gamma.read() : tf.ones([channels])) as tf.Tensor1D;
@@ -88,7 +139,8 @@ function runBlock(bn: BatchNormLike, pool: PoolSpec, x: tf.Tensor4D, training: b
 
 /**
  * Keras's Sequential model, running its BatchNormalization → ReLU → MaxPooling2D blocks as one
- * fused op each where the backend has it (wasm with the project's kernels). The same model, the
+ * fused op each where the backend has it (wasm with the project's kernels), and in inference mode
+ * a Conv2D with the block after it as one op whose convolution output stays in cache. The same model, the
  * same weights and the same results within float32 rounding (the gradients route ties like
  * MaxPoolGrad); a training step then records a handful of ops instead of a dozen per block, and
  * an attack's gradient pass reads each activation once. Every other layer, model and backend
@@ -113,7 +165,14 @@ export class FusedSequential extends Stock {
     if (!plan.some((s) => 'bn' in s)) return super.call(inputs, kwargs);
     return tf.tidy(() => {
       let h = x;
-      for (const s of plan) {
+      for (let i = 0; i < plan.length; i++) {
+        const s = plan[i]!;
+        const pair = training || h.rank !== 4 || h.dtype !== 'float32' ? null : convBlockAt(plan, i);
+        if (pair) {
+          h = runConvBlock(pair.conv, pair.block, h as tf.Tensor4D)[0];
+          i++;
+          continue;
+        }
         if ('layer' in s) {
           h = s.layer.apply(h, kwargs) as tf.Tensor;
           continue;

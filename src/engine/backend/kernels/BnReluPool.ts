@@ -160,26 +160,46 @@ const inferenceGrad: GradConfig = {
     const [dy] = dys as Tensor[];
     const [x, mean, variance, , scale, routes] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
     const a = attrs as unknown as BnReluPoolAttrs;
-    const grad = (scaled: boolean) =>
-      bnReluPoolRouteGrad(routes, variance, scale, dy!, { ...a, scaled, inputShape: x.shape as [number, number, number, number] });
-    // The parameters' gradients (rarely wanted: FIM and attacks differentiate by x) follow from
-    // g, the gradient at the batch norm's output, as in FusedBatchNormGrad.ts. Each closure runs
-    // in its own tidy, so g is computed in each one that needs it.
-    const routed = () => grad(false);
-    const axes = [0, 1, 2];
-    const rs = () => rsqrt(add(variance, scalar(a.epsilon)));
+    // The parameters' gradients are rarely wanted (FIM and attacks differentiate by x).
+    const params = () => bnReluPoolInferenceParamGrads(x, routes, mean, variance, scale, dy!, a);
     return {
-      x: () => grad(true),
-      offset: () => sum(routed(), axes),
-      scale: () => sum(mul(routed(), mul(sub(x, mean), rs())), axes),
-      mean: () => neg(sum(mul(routed(), mul(scale, rs())), axes)),
-      variance: () => {
-        const r = rs();
-        return reshape(sum(mul(mul(routed(), sub(x, mean)), mul(mul(mul(mul(r, r), r), scalar(-0.5)), scale)), axes), mean.shape);
-      },
+      x: () =>
+        bnReluPoolRouteGrad(routes, variance, scale, dy!, { ...a, scaled: true, inputShape: x.shape as [number, number, number, number] }),
+      offset: () => params().offset,
+      scale: () => params().scale,
+      mean: () => params().mean,
+      variance: () => params().variance,
     };
   },
 };
+
+/**
+ * The gradients of the inference op's batch-norm parameters, from g, the gradient at the batch
+ * norm's output (the routed dy), as in FusedBatchNormGrad.ts; x is the op's input.
+ */
+export function bnReluPoolInferenceParamGrads(
+  x: Tensor,
+  routes: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  scale: Tensor,
+  dy: Tensor,
+  a: BnReluPoolAttrs,
+): { offset: Tensor; scale: Tensor; mean: Tensor; variance: Tensor } {
+  const g = bnReluPoolRouteGrad(routes, variance, scale, dy, {
+    ...a,
+    scaled: false,
+    inputShape: x.shape as [number, number, number, number],
+  });
+  const axes = [0, 1, 2];
+  const r = rsqrt(add(variance, scalar(a.epsilon)));
+  return {
+    offset: sum(g, axes),
+    scale: sum(mul(g, mul(sub(x, mean), r)), axes),
+    mean: neg(sum(mul(g, mul(scale, r)), axes)),
+    variance: reshape(sum(mul(mul(g, sub(x, mean)), mul(mul(mul(mul(r, r), r), scalar(-0.5)), scale)), axes), mean.shape),
+  };
+}
 
 let gradientsRegistered = false;
 export function registerBnReluPoolGradients(): void {

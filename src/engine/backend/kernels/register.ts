@@ -13,6 +13,7 @@ import { adamUpdateWasmConfig } from './AdamUpdate';
 import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './BatchNormTrain';
 import { bnReluPoolWasmConfigs, registerBnReluPoolGradients } from './BnReluPool';
 import { conv2DNative } from './Conv2D';
+import { convBnReluPoolWasmConfigs, registerConvBnReluPoolGradient } from './ConvBnReluPool';
 import { conv2DBackpropFilterNative, conv2DBackpropFilterPortable } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputNative, conv2DBackpropInputPortable } from './Conv2DBackpropInput';
 import { registerFusedBatchNormGradient } from './FusedBatchNormGrad';
@@ -118,15 +119,17 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
   }
   add('Identity', (b, i) => identityShared(b as never, i), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
+  // Kernels of our own ops (no stock kernel to fall back to): native where the addon is built.
   for (const c of [
     ...batchNormTrainWasmConfigs(addon),
     ...bnReluPoolWasmConfigs(addon),
     adamUpdateWasmConfig(addon),
-    ...traceLossWasmConfigs(),
-    ...(addon ? [reluGradWasmConfig(addon)] : []),
+    ...(addon ? [reluGradWasmConfig(addon), ...convBnReluPoolWasmConfigs(addon)] : []),
   ]) {
     if (!off.has(c.kernelName)) e.push({ config: c, native: addon !== null });
   }
+  // Batch-sized arrays (logits): JavaScript either way.
+  for (const c of traceLossWasmConfigs()) if (!off.has(c.kernelName)) e.push({ config: c, native: false });
   return e;
 }
 
@@ -134,6 +137,7 @@ export function registerProjectKernels(tfBackend: string): KernelSetReport {
   registerBatchNormTrainGradient();
   registerBnReluPoolGradients();
   registerTraceLossGradient();
+  registerConvBnReluPoolGradient();
   registerFusedBatchNormGradient();
   registerFusedConv2DGradient();
   registerReluGradient();

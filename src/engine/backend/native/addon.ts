@@ -22,6 +22,8 @@ export interface NativeAddon {
   bnReluPoolTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
   bnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
   bnReluPoolRouteGrad(heap: ArrayBuffer, args: Float64Array): void;
+  convBnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
+  convRouteInputGrad(heap: ArrayBuffer, args: Float64Array): void;
   reluGrad(heap: ArrayBuffer, args: Float64Array): void;
   adamUpdate(heap: ArrayBuffer, args: Float64Array): void;
   minMax(heap: ArrayBuffer, args: Float64Array): void;
