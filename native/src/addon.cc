@@ -176,45 +176,51 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bnReluPoolTrain: [x, gamma|-1, beta|-1, y, mean, var, eps, pool dims(14)]
+// bnReluPoolTrain: [x, gamma|-1, beta|-1, y, mean, var, route (int32), xa, eps, pool dims(14)]
 napi_value BnReluPoolTrain(napi_env env, napi_callback_info info) {
   Call c;
-  if (!begin(env, info, c, 21)) return nullptr;
-  PoolDims d = pool_dims(c, 7);
+  if (!begin(env, info, c, 23)) return nullptr;
+  PoolDims d = pool_dims(c, 9);
   if (!c.ok) return nullptr;
-  const float eps = static_cast<float>(c.a[6]);
+  const float eps = static_cast<float>(c.a[8]);
+  const double out = vol(d.B, d.OH, d.OW, d.C);
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
   const float* g = c.f32(1, d.C, true);
   const float* b = c.f32(2, d.C, true);
-  float* y = c.f32(3, vol(d.B, d.OH, d.OW, d.C));
+  float* y = c.f32(3, out);
   float* mean = c.f32(4, d.C);
   float* var = c.f32(5, d.C);
+  int* route = reinterpret_cast<int*>(c.f32(6, out));
+  float* xa = c.f32(7, out);
   if (!c.ok) return nullptr;
-  bn_relu_pool_train(d, x, g, b, eps, y, mean, var);
+  bn_relu_pool_train(d, x, g, b, eps, y, mean, var, route, xa);
   return nullptr;
 }
 
-// bnReluPoolTrainGrad: [x, dy, gamma|-1, beta|-1, mean, var, dmean|-1, dvar|-1, dx, dgamma|-1, dbeta|-1, eps, pool dims(14)]
+// bnReluPoolTrainGrad: [x, dy, route (int32), xa, gamma|-1, mean, var, dmean|-1, dvar|-1, dx, dgamma|-1, dbeta|-1,
+//   dxSum|-1, eps, pool dims(14)]
 napi_value BnReluPoolTrainGrad(napi_env env, napi_callback_info info) {
   Call c;
-  if (!begin(env, info, c, 26)) return nullptr;
-  PoolDims d = pool_dims(c, 12);
+  if (!begin(env, info, c, 28)) return nullptr;
+  PoolDims d = pool_dims(c, 14);
   if (!c.ok) return nullptr;
-  const float eps = static_cast<float>(c.a[11]);
-  const double in = vol(d.B, d.IH, d.IW, d.C);
+  const float eps = static_cast<float>(c.a[13]);
+  const double in = vol(d.B, d.IH, d.IW, d.C), out = vol(d.B, d.OH, d.OW, d.C);
   const float* x = c.f32(0, in);
-  const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
-  const float* g = c.f32(2, d.C, true);
-  const float* b = c.f32(3, d.C, true);
-  const float* mean = c.f32(4, d.C);
-  const float* var = c.f32(5, d.C);
-  const float* dmean = c.f32(6, d.C, true);
-  const float* dvar = c.f32(7, d.C, true);
-  float* dx = c.f32(8, in);
-  float* dg = c.f32(9, d.C, true);
-  float* db = c.f32(10, d.C, true);
+  const float* dy = c.f32(1, out);
+  const int* route = reinterpret_cast<const int*>(c.f32(2, out));
+  const float* xa = c.f32(3, out);
+  const float* g = c.f32(4, d.C, true);
+  const float* mean = c.f32(5, d.C);
+  const float* var = c.f32(6, d.C);
+  const float* dmean = c.f32(7, d.C, true);
+  const float* dvar = c.f32(8, d.C, true);
+  float* dx = c.f32(9, in);
+  float* dg = c.f32(10, d.C, true);
+  float* db = c.f32(11, d.C, true);
+  float* dsum = c.f32(12, d.C, true);
   if (!c.ok) return nullptr;
-  bn_relu_pool_train_grad(d, x, dy, g, b, mean, var, dmean, dvar, eps, dx, dg, db);
+  bn_relu_pool_train_grad(d, x, dy, route, xa, g, mean, var, dmean, dvar, eps, dx, dg, db, dsum);
   return nullptr;
 }
 

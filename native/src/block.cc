@@ -33,29 +33,34 @@ constexpr int IMAGE_GROUPS = 16;
 // Strictly greater, so the first maximal element wins ties; a NaN replaces a number and stays.
 template <class T>
 inline void window_max(const PoolDims& d, const float* xb, int oy, int ox, int c, T m, T a, T b, T& best,
-                       typename Lane<T>::I& where) {
+                       typename Lane<T>::I& where, T* xbest = nullptr) {
   using L = Lane<T>;
   best = L::all(-std::numeric_limits<float>::infinity());
   where = L::all_i(-1);
+  T xb_ = L::all(0.0f);
   for (int fh = 0; fh < d.FH; fh++) {
     const int iy = oy * d.sh + fh * d.dh - d.pt;
     if (iy < 0 || iy >= d.IH) continue;
     for (int fw = 0; fw < d.FW; fw++) {
       const int ix = ox * d.sw + fw * d.dw - d.pl;
       if (ix < 0 || ix >= d.IW) continue;
-      const T r = relu_keep_nan((L::load(xb + (static_cast<long>(iy) * d.IW + ix) * d.C + c) - m) * a + b);
+      const T xv = L::load(xb + (static_cast<long>(iy) * d.IW + ix) * d.C + c);
+      const T r = relu_keep_nan((xv - m) * a + b);
       const auto gt = (r > best) | ((r != r) & (best == best));
       best = gt ? r : best;
       where = gt ? L::all_i(fh * d.FW + fw) : where;
+      if (xbest) xb_ = gt ? xv : xb_;
     }
   }
+  if (xbest) *xbest = xb_;
 }
 
 // y = the window maxima; with `route`, also each window's routed element per channel: the
 // window-local index of its first maximum where that maximum is positive, −1 where no gradient
-// passes (a maximum ≤ 0: ReLU's gradient is 0 there).
+// passes (a maximum ≤ 0: ReLU's gradient is 0 there); with `xa`, the input x at that element
+// (what the training gradient's sums need, so that they need not read x again).
 void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const float* a, const float* b, float* y,
-                      int* route) {
+                      int* route, float* xa) {
   const long imageSize = static_cast<long>(d.IH) * d.IW * d.C;
   const long rows = static_cast<long>(d.B) * d.OH;
 #pragma omp parallel for schedule(dynamic, 8) if (rows * d.OW * d.C > 16384)
@@ -67,14 +72,13 @@ void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const f
       channel_blocks(d.C, [&](int c, auto tag) {
         using T = decltype(tag);
         using L = Lane<T>;
-        T best;
+        T best, xbest;
         typename L::I where;
-        window_max<T>(d, xb, oy, ox, c, L::load(m + c), L::load(a + c), L::load(b + c), best, where);
+        window_max<T>(d, xb, oy, ox, c, L::load(m + c), L::load(a + c), L::load(b + c), best, where, &xbest);
         L::store(y + o + c, best);
-        if (route) {
-          const typename L::I none = L::all_i(-1);
-          L::store_i(route + o + c, best > L::all(0.0f) ? where : none);
-        }
+        const auto live = best > L::all(0.0f);
+        if (route) L::store_i(route + o + c, live ? where : L::all_i(-1));
+        if (xa) L::store(xa + o + c, live ? xbest : L::all(0.0f));
       });
     }
   }
@@ -84,57 +88,6 @@ void affine_relu_pool(const PoolDims& d, const float* x, const float* m, const f
 // pixel belongs to at most one window, so the routed gradient can be written densely window by
 // window, with no scatter.
 bool tiles(const PoolDims& d) { return d.sh == d.FH && d.sw == d.FW && d.dh == 1 && d.dw == 1; }
-
-// For every routed element (the window's first maximum, where positive): visit(pixel, c, dy).
-// The general case (overlapping windows): scalar, scattered.
-template <class Visit>
-inline void route_image_scatter(const PoolDims& d, const float* xb, const float* dyb, const float* m, const float* a,
-                                const float* b, Visit visit) {
-  for (int oy = 0; oy < d.OH; oy++)
-    for (int ox = 0; ox < d.OW; ox++) {
-      const float* g = dyb + (static_cast<long>(oy) * d.OW + ox) * d.C;
-      for (int c = 0; c < d.C; c++) {
-        float best;
-        int where;
-        window_max<float>(d, xb, oy, ox, c, m[c], a[c], b[c], best, where);
-        if (best > 0.0f) {
-          const int iy = oy * d.sh + (where / d.FW) * d.dh - d.pt, ix = ox * d.sw + (where % d.FW) * d.dw - d.pl;
-          visit(iy * d.IW + ix, c, g[c]);
-        }
-      }
-    }
-}
-
-// Tiling windows: for every window and channel block, f(k, pixel, c, routed) for each pixel of
-// the window (k its window-local index), routed = the gradient that reaches it (0 if none).
-template <class F>
-inline void route_image_tiled(const PoolDims& d, const float* xb, const float* dyb, const float* m, const float* a,
-                              const float* b, F f) {
-  for (int oy = 0; oy < d.OH; oy++)
-    for (int ox = 0; ox < d.OW; ox++) {
-      const float* g = dyb + (static_cast<long>(oy) * d.OW + ox) * d.C;
-      channel_blocks(d.C, [&](int c, auto tag) {
-        using T = decltype(tag);
-        using L = Lane<T>;
-        T best;
-        typename L::I where;
-        window_max<T>(d, xb, oy, ox, c, L::load(m + c), L::load(a + c), L::load(b + c), best, where);
-        const T zero = L::all(0.0f);
-        const T gv = L::load(g + c);
-        const auto live = best > zero;
-        for (int fh = 0; fh < d.FH; fh++) {
-          const int iy = oy * d.sh + fh - d.pt;
-          if (iy < 0 || iy >= d.IH) continue;
-          for (int fw = 0; fw < d.FW; fw++) {
-            const int ix = ox * d.sw + fw - d.pl;
-            if (ix < 0 || ix >= d.IW) continue;
-            const T routed = (live & (where == L::all_i(fh * d.FW + fw))) ? gv : zero;
-            f(iy * d.IW + ix, c, routed);
-          }
-        }
-      });
-    }
-}
 
 // Pixels of an image that no window covers (the right and bottom edges a 'valid' pooling drops).
 template <class F>
@@ -149,95 +102,9 @@ inline void uncovered_pixels(const PoolDims& d, F f) {
   }
 }
 
-// Per channel Σg and Σg·(x − m) of the routed gradient g, deterministic whatever the thread
-// count (fixed groups of images, float per image, double across).
-void route_sums(const PoolDims& d, const float* x, const float* dy, const float* m, const float* a, const float* b,
-                double* sum_g, double* sum_gxm) {
-  const int C = d.C;
-  const long imageSize = static_cast<long>(d.IH) * d.IW * C;
-  const long outSize = static_cast<long>(d.OH) * d.OW * C;
-  const int groups = std::max(1, std::min(d.B, IMAGE_GROUPS));
-  std::vector<double> partial(static_cast<size_t>(groups) * 2 * C, 0.0);
-  const bool tiled = tiles(d);
-#pragma omp parallel if (static_cast<long>(d.B) * imageSize > 65536)
-  {
-    std::vector<float> acc(2 * static_cast<size_t>(C));
-#pragma omp for schedule(dynamic, 1)
-    for (int g = 0; g < groups; g++) {
-      double* mine = partial.data() + static_cast<size_t>(g) * 2 * C;
-      for (int bi = g * d.B / groups; bi < (g + 1) * d.B / groups; bi++) {
-        const float* xb = x + bi * imageSize;
-        const float* dyb = dy + bi * outSize;
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        float* sg = acc.data();
-        float* sgx = acc.data() + C;
-        if (tiled) {
-          route_image_tiled(d, xb, dyb, m, a, b, [&](int pix, int c, auto routed) {
-            using L = Lane<decltype(routed)>;
-            L::store(sg + c, L::load(sg + c) + routed);
-            L::store(sgx + c, L::load(sgx + c) + routed * (L::load(xb + static_cast<long>(pix) * C + c) - L::load(m + c)));
-          });
-        } else {
-          route_image_scatter(d, xb, dyb, m, a, b, [&](int pix, int c, float gv) {
-            sg[c] += gv;
-            sgx[c] += gv * (xb[static_cast<long>(pix) * C + c] - m[c]);
-          });
-        }
-        for (int i = 0; i < 2 * C; i++) mine[i] += acc[i];
-      }
-    }
-  }
-  for (int c = 0; c < C; c++) {
-    double s = 0, t = 0;
-    for (int g = 0; g < groups; g++) {
-      s += partial[static_cast<size_t>(g) * 2 * C + c];
-      t += partial[static_cast<size_t>(g) * 2 * C + C + c];
-    }
-    sum_g[c] = s;
-    sum_gxm[c] = t;
-  }
-}
-
-// dx = alpha·g + kappa·(x − m) + gam per channel, g the routed gradient (zero off the routes).
-// kappa and gam null: dx = alpha·g (inference); alpha null: 1.
-void route_dx(const PoolDims& d, const float* x, const float* dy, const float* m, const float* a, const float* b,
-              const float* alpha, const float* kappa, const float* gam, float* dx) {
-  const int C = d.C;
-  const long imageSize = static_cast<long>(d.IH) * d.IW * C;
-  const long outSize = static_cast<long>(d.OH) * d.OW * C;
-  const bool tiled = tiles(d);
-  std::vector<float> ones;
-  if (!alpha) {
-    ones.assign(C, 1.0f);
-    alpha = ones.data();
-  }
-  // The part of dx that does not depend on the routing, at pixel p.
-  auto base = [&](const float* xb, float* dxb, long p) {
-    if (kappa && gam)
-      for (int c = 0; c < C; c++) dxb[p + c] = kappa[c] * (xb[p + c] - m[c]) + gam[c];
-    else
-      std::fill(dxb + p, dxb + p + C, 0.0f);
-  };
-#pragma omp parallel for schedule(dynamic, 1) if (static_cast<long>(d.B) * imageSize > 65536)
-  for (int bi = 0; bi < d.B; bi++) {
-    const float* xb = x + bi * imageSize;
-    const float* dyb = dy + bi * outSize;
-    float* dxb = dx + bi * imageSize;
-    if (tiled) {
-      // Every covered pixel is written once, by its window; the others get the base only.
-      uncovered_pixels(d, [&](int pix) { base(xb, dxb, static_cast<long>(pix) * C); });
-      route_image_tiled(d, xb, dyb, m, a, b, [&](int pix, int c, auto routed) {
-        using L = Lane<decltype(routed)>;
-        const long p = static_cast<long>(pix) * C + c;
-        auto v = L::load(alpha + c) * routed;
-        if (kappa && gam) v = v + (L::load(kappa + c) * (L::load(xb + p) - L::load(m + c)) + L::load(gam + c));
-        L::store(dxb + p, v);
-      });
-    } else {
-      for (long p = 0; p < imageSize; p += C) base(xb, dxb, p);
-      route_image_scatter(d, xb, dyb, m, a, b, [&](int pix, int c, float gv) { dxb[static_cast<long>(pix) * C + c] += alpha[c] * gv; });
-    }
-  }
+// The pixel (iy·IW + ix) that window-local index k of output pixel (oy, ox) stands for.
+inline int routed_pixel(const PoolDims& d, int oy, int ox, int k) {
+  return (oy * d.sh + (k / d.FW) * d.dh - d.pt) * d.IW + ox * d.sw + (k % d.FW) * d.dw - d.pl;
 }
 
 // The forward pass's per-channel scale and shift, with its float arithmetic.
@@ -259,22 +126,55 @@ void inference_affine(int C, const float* var, const float* offset, const float*
 }  // namespace
 
 void bn_relu_pool_train(const PoolDims& d, const float* x, const float* gamma, const float* beta, float eps, float* y,
-                        float* mean, float* var) {
+                        float* mean, float* var, int* route, float* xa) {
   batch_stats(d.B * d.IH * d.IW, d.C, x, mean, var);
   std::vector<float> a(d.C), b(d.C);
   train_affine(d.C, gamma, beta, var, eps, a.data(), b.data());
-  affine_relu_pool(d, x, mean, a.data(), b.data(), y, nullptr);
+  affine_relu_pool(d, x, mean, a.data(), b.data(), y, route, xa);
 }
 
-void bn_relu_pool_train_grad(const PoolDims& d, const float* x, const float* dy, const float* gamma, const float* beta,
-                             const float* mean, const float* var, const float* dmean, const float* dvar, float eps,
-                             float* dx, float* dgamma, float* dbeta) {
+void bn_relu_pool_train_grad(const PoolDims& d, const float* x, const float* dy, const int* route, const float* xa,
+                             const float* gamma, const float* mean, const float* var, const float* dmean,
+                             const float* dvar, float eps, float* dx, float* dgamma, float* dbeta, float* dx_sum) {
   const int C = d.C;
   const double N = static_cast<double>(d.B) * d.IH * d.IW;
-  std::vector<float> a(C), b(C);
-  train_affine(C, gamma, beta, var, eps, a.data(), b.data());
-  std::vector<double> sdy(C), sdyxm(C);
-  route_sums(d, x, dy, mean, a.data(), b.data(), sdy.data(), sdyxm.data());
+  const long imageSize = static_cast<long>(d.IH) * d.IW * C;
+  const long outSize = static_cast<long>(d.OH) * d.OW * C;
+  const int groups = std::max(1, std::min(d.B, IMAGE_GROUPS));
+  // Σg and Σg·(x − m) over the routed elements, from the pooled tensors alone (the routes and x at
+  // them were recorded by the forward pass): deterministic, per image in float, groups in double.
+  std::vector<double> sdy(C, 0.0), sdyxm(C, 0.0);
+  {
+    std::vector<double> partial(static_cast<size_t>(groups) * 2 * C, 0.0);
+#pragma omp parallel if (static_cast<long>(d.B) * outSize > 65536)
+    {
+      std::vector<float> acc(2 * static_cast<size_t>(C));
+#pragma omp for schedule(dynamic, 1)
+      for (int g = 0; g < groups; g++) {
+        double* mine = partial.data() + static_cast<size_t>(g) * 2 * C;
+        for (int bi = g * d.B / groups; bi < (g + 1) * d.B / groups; bi++) {
+          std::fill(acc.begin(), acc.end(), 0.0f);
+          const long o0 = bi * outSize;
+          for (long o = 0; o < outSize; o += C)
+            channel_blocks(C, [&](int c, auto tag) {
+              using T = decltype(tag);
+              using L = Lane<T>;
+              const T zero = L::all(0.0f);
+              const auto live = L::load_i(route + o0 + o + c) >= L::all_i(0);
+              const T gv = live ? L::load(dy + o0 + o + c) : zero;
+              L::store(acc.data() + c, L::load(acc.data() + c) + gv);
+              L::store(acc.data() + C + c, L::load(acc.data() + C + c) + gv * (live ? L::load(xa + o0 + o + c) - L::load(mean + c) : zero));
+            });
+          for (int i = 0; i < 2 * C; i++) mine[i] += acc[i];
+        }
+      }
+    }
+    for (int c = 0; c < C; c++)
+      for (int g = 0; g < groups; g++) {
+        sdy[c] += partial[static_cast<size_t>(g) * 2 * C + c];
+        sdyxm[c] += partial[static_cast<size_t>(g) * 2 * C + C + c];
+      }
+  }
   // As batch_norm_train_grad: dx = γ·inv·(g − Σg/N − x̂·Σ(g·x̂)/N) + dmean/N + dvar·2(x − mean)/N.
   std::vector<float> alpha(C), kappa(C), gam(C);
   for (int c = 0; c < C; c++) {
@@ -288,14 +188,82 @@ void bn_relu_pool_train_grad(const PoolDims& d, const float* x, const float* dy,
     kappa[c] = -static_cast<float>((g * inv * sdyx * inv - 2.0 * dv) / N);
     gam[c] = -static_cast<float>((g * inv * sdy[c] - dm) / N);
   }
-  route_dx(d, x, dy, mean, a.data(), b.data(), alpha.data(), kappa.data(), gam.data(), dx);
+  // dx = κ·(x − m) + γ' everywhere, + α·dy at each routed element; with dx_sum, also Σ dx per
+  // channel (the convolution bias's gradient), per image in float, in image order in double.
+  const bool tiled = tiles(d);
+  std::vector<double> imageSums(dx_sum ? static_cast<size_t>(d.B) * C : 0, 0.0);
+#pragma omp parallel if (static_cast<long>(d.B) * imageSize > 65536)
+  {
+    std::vector<float> colsum(C);
+#pragma omp for schedule(dynamic, 1)
+    for (int bi = 0; bi < d.B; bi++) {
+      const float* xb = x + bi * imageSize;
+      const int* rb = route + bi * outSize;
+      const float* dyb = dy + bi * outSize;
+      float* dxb = dx + bi * imageSize;
+      for (long q = 0; q < imageSize; q += C)
+        channel_blocks(C, [&](int c, auto tag) {
+          using T = decltype(tag);
+          using L = Lane<T>;
+          L::store(dxb + q + c, L::load(kappa.data() + c) * (L::load(xb + q + c) - L::load(mean + c)) + L::load(gam.data() + c));
+        });
+      if (tiled) {
+        // Each pixel belongs to one window: add the routed gradient in place, densely.
+        for (int oy = 0; oy < d.OH; oy++)
+          for (int ox = 0; ox < d.OW; ox++) {
+            const long o = (static_cast<long>(oy) * d.OW + ox) * C;
+            channel_blocks(C, [&](int c, auto tag) {
+              using T = decltype(tag);
+              using L = Lane<T>;
+              const typename L::I k = L::load_i(rb + o + c);
+              const T g = L::load(alpha.data() + c) * L::load(dyb + o + c);
+              const T zero = L::all(0.0f);
+              for (int fh = 0; fh < d.FH; fh++) {
+                const int iy = oy * d.sh + fh - d.pt;
+                if (iy < 0 || iy >= d.IH) continue;
+                for (int fw = 0; fw < d.FW; fw++) {
+                  const int ix = ox * d.sw + fw - d.pl;
+                  if (ix < 0 || ix >= d.IW) continue;
+                  float* p = dxb + (static_cast<long>(iy) * d.IW + ix) * C + c;
+                  L::store(p, L::load(p) + (k == L::all_i(fh * d.FW + fw) ? g : zero));
+                }
+              }
+            });
+          }
+      } else {
+        for (int oy = 0; oy < d.OH; oy++)
+          for (int ox = 0; ox < d.OW; ox++) {
+            const long o = (static_cast<long>(oy) * d.OW + ox) * C;
+            for (int c = 0; c < C; c++) {
+              const int k = rb[o + c];
+              if (k >= 0) dxb[static_cast<long>(routed_pixel(d, oy, ox, k)) * C + c] += alpha[c] * dyb[o + c];
+            }
+          }
+      }
+      if (dx_sum) {
+        std::fill(colsum.begin(), colsum.end(), 0.0f);
+        for (long q = 0; q < imageSize; q += C)
+          channel_blocks(C, [&](int c, auto tag) {
+            using L = Lane<decltype(tag)>;
+            L::store(colsum.data() + c, L::load(colsum.data() + c) + L::load(dxb + q + c));
+          });
+        for (int c = 0; c < C; c++) imageSums[static_cast<size_t>(bi) * C + c] = colsum[c];
+      }
+    }
+  }
+  if (dx_sum)
+    for (int c = 0; c < C; c++) {
+      double t = 0;
+      for (int bi = 0; bi < d.B; bi++) t += imageSums[static_cast<size_t>(bi) * C + c];
+      dx_sum[c] = static_cast<float>(t);
+    }
 }
 
 void bn_relu_pool_inference(const PoolDims& d, const float* x, const float* mean, const float* var, const float* offset,
                             const float* scale, float eps, float* y, int* route) {
   std::vector<float> a(d.C), b(d.C);
   inference_affine(d.C, var, offset, scale, eps, a.data(), b.data());
-  affine_relu_pool(d, x, mean, a.data(), b.data(), y, route);
+  affine_relu_pool(d, x, mean, a.data(), b.data(), y, route, nullptr);
 }
 
 void bn_relu_pool_route_grad(const PoolDims& d, int route_batch, const int* route, const float* var,

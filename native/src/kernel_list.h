@@ -43,17 +43,19 @@
      float eps, float* y),                                                                                              \
     (N, C, x, mean, var, offset, scale, eps, y))                                                                        \
   /* Batch norm (batch statistics) + ReLU + max pooling of x [B, IH, IW, C] in one pass (block.cc): y [B, OH, */      \
-  /* OW, C] = maxpool(relu((x − mean)·γ/√(var+ε) + β)); mean and var (biased) are written; gamma/beta may be null. */   \
+  /* OW, C] = maxpool(relu((x − mean)·γ/√(var+ε) + β)); mean and var (biased) are written; gamma/beta may be null; */  \
+  /* route (int32) and xa, shaped like y: each window's routed element (as bn_relu_pool_inference) and x there. */       \
   X(void, bn_relu_pool_train,                                                                                           \
     (const PoolDims& d, const float* x, const float* gamma, const float* beta, float eps, float* y, float* mean,       \
-     float* var),                                                                                                       \
-    (d, x, gamma, beta, eps, y, mean, var))                                                                             \
-  /* Its gradients: dx, dgamma, dbeta (may be null) from dy [B, OH, OW, C]; dmean/dvar (may be null) are upstream */    \
-  /* gradients of the mean and variance outputs. */                                                                     \
+     float* var, int* route, float* xa),                                                                                \
+    (d, x, gamma, beta, eps, y, mean, var, route, xa))                                                                  \
+  /* Its gradients from the routes: dx, dgamma, dbeta (may be null) from dy [B, OH, OW, C]; dmean/dvar (may be    */   \
+  /* null) are upstream gradients of the mean and variance outputs; dx_sum (may be null): Σ dx per channel. */          \
   X(void, bn_relu_pool_train_grad,                                                                                      \
-    (const PoolDims& d, const float* x, const float* dy, const float* gamma, const float* beta, const float* mean,     \
-     const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma, float* dbeta),       \
-    (d, x, dy, gamma, beta, mean, var, dmean, dvar, eps, dx, dgamma, dbeta))                                            \
+    (const PoolDims& d, const float* x, const float* dy, const int* route, const float* xa, const float* gamma,        \
+     const float* mean, const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma,  \
+     float* dbeta, float* dx_sum),                                                                                      \
+    (d, x, dy, route, xa, gamma, mean, var, dmean, dvar, eps, dx, dgamma, dbeta, dx_sum))                               \
   /* Inference batch norm (fixed mean, var) + ReLU + max pooling: y = maxpool(relu((x − mean)·scale/√(var+ε) +   */     \
   /* offset)); offset and scale may be null. route (may be null), shaped like y: each window's routed element, the */   \
   /* window-local index (fh·FW + fw) of its first maximum where that is positive, −1 where no gradient passes. */        \

@@ -251,3 +251,33 @@ test('the inference routes give, for a batch tiled k times, each copy the gradie
     }
   }
 });
+
+test('the training gradient’s column sums (the conv bias gradient) are what Sum computes from its data', (t) => {
+  if (backend !== 'wasm') return t.skip(`the fused ops are wasm kernels; this run uses ${backend}`);
+  // At least 8 channels: the Sum kernel leaves fewer columns to the stock kernel.
+  const c: Case = { name: '12 channels', shape: [4, 8, 8, 12], pool: { filterSize: [2, 2], strides: [2, 2], pad: 'valid' } };
+  const { xs, gs, bs, mm, mv } = inputs(c);
+  const meanWeights = Array.from(randomArray(12, 4, -1, 1));
+  const run = () =>
+    tf.tidy(() => {
+      const w = tf.tensor(randomArray(4 * 4 * 4 * 12, 3), [4, 4, 4, 12]);
+      // Through the batch mean as well: then Σ dx per channel is that weight (Σ over the batch of
+      // the batch norm's input gradient is the mean's upstream gradient), not rounding noise.
+      const f = (x: tf.Tensor) => {
+        const [y, mean] = bnReluPoolTrain(x as tf.Tensor4D, tf.tensor1d(gs), tf.tensor1d(bs), tf.tensor1d(mm), tf.tensor1d(mv), {
+          ...c.pool,
+          epsilon: EPS,
+          momentum: MOMENTUM,
+        });
+        return tf.add(tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, tf.tensor1d(meanWeights))));
+      };
+      const dx = tf.grad(f)(tf.tensor4d(xs, c.shape));
+      // The first sum reads the remembered sums; the copy has new data, summed by the kernel.
+      return [tf.sum(dx, [0, 1, 2]).dataSync().slice(), tf.sum(tf.add(dx, 0), [0, 1, 2]).dataSync().slice()];
+    });
+  for (const { level, result } of [...forEachNativeLevel(run), { level: 'portable kernels', result: withPortable(run) }]) {
+    const [remembered, computed] = result;
+    close(remembered!, meanWeights, `Σ dx = the mean's upstream gradient (${level})`, 1e-5);
+    close(computed!, meanWeights, `Σ of a copy of dx (${level})`, 1e-5);
+  }
+});

@@ -22,6 +22,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
 import { poolDims } from './geometry';
+import { rememberLeadingSums } from './leadingSums';
 import { heapBuffer, heapF32, heapI32, heapOffset, readHeap, sizeOf, writeHeap, type WasmBackendLike } from './wasmHeap';
 
 /**
@@ -46,6 +47,18 @@ export const BN_RELU_POOL_TRAIN = 'FimBnReluPoolTrain';
 export const BN_RELU_POOL_TRAIN_GRAD = 'FimBnReluPoolTrainGrad';
 export const BN_RELU_POOL = 'FimBnReluPool';
 export const BN_RELU_POOL_ROUTE_GRAD = 'FimBnReluPoolRouteGrad';
+export const SCRATCH = 'FimScratch';
+
+/**
+ * An uninitialised tensor that one of the fused kernels fills: the pooling routes (and x at them)
+ * are written into tensors passed as inputs rather than returned as outputs. tfjs gives every
+ * output of a recorded op that no loss depends on a gradient of zeros, made in JavaScript and
+ * copied into the heap (util.makeZerosTypedArray): for the routes of a training step that was
+ * 10 MB per step, and the garbage collector's pauses that came with it.
+ */
+export function scratch(shape: number[], dtype: 'float32' | 'int32'): Tensor {
+  return engine().runKernel<Tensor>(SCRATCH, {}, { shape, dtype });
+}
 
 /** The pooling window, as MaxPooling2D and tf.maxPool take it. */
 export interface PoolSpec {
@@ -74,7 +87,12 @@ export interface RouteGradAttrs extends BnReluPoolAttrs {
   inputShape: [number, number, number, number];
 }
 
-/** [y, batch mean, batch variance, new moving mean, new moving variance]; every vector has one value per channel. */
+/**
+ * [y, batch mean, batch variance, new moving mean, new moving variance, routes, x at the routes];
+ * every vector has one value per channel. The routes (int32) and x there, shaped like y, are what
+ * the backward pass reads instead of recomputing the windows from x; they are filled in place
+ * (see `scratch`), so the recorded op has the first five as its outputs.
+ */
 export function bnReluPoolTrain(
   x: Tensor4D,
   gamma: Tensor1D,
@@ -82,19 +100,24 @@ export function bnReluPoolTrain(
   movingMean: Tensor1D,
   movingVariance: Tensor1D,
   attrs: BnReluPoolTrainAttrs,
-): [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D] {
-  return engine().runKernel(
+): [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D, Tensor4D, Tensor4D] {
+  const shape = pooledShape(x.shape, attrs);
+  const routes = scratch(shape, 'int32') as Tensor4D;
+  const xa = scratch(shape, 'float32') as Tensor4D;
+  const outs = engine().runKernel(
     BN_RELU_POOL_TRAIN,
-    { x, gamma, beta, movingMean, movingVariance },
+    { x, gamma, beta, movingMean, movingVariance, routes, xa },
     attrs as unknown as NamedAttrMap,
   ) as unknown as [Tensor4D, Tensor1D, Tensor1D, Tensor1D, Tensor1D];
+  return [...outs, routes, xa];
 }
 
 /**
  * Inference mode: [y, routes], y = maxpool(relu((x − mean)·scale/√(variance + ε) + offset)). The
- * routes (int32, shaped like y) say which element of each window the gradient goes to: the
- * window-local index (fh·FW + fw) of its first maximum where that maximum is positive, −1 where no
- * gradient passes. The backward pass needs only them (no read of x).
+ * routes (int32, shaped like y, filled in place: see `scratch`) say which element of each window
+ * the gradient goes to: the window-local index (fh·FW + fw) of its first maximum where that
+ * maximum is positive, −1 where no gradient passes. The backward pass needs only them (no read
+ * of x).
  */
 export function bnReluPool(
   x: Tensor4D,
@@ -104,10 +127,13 @@ export function bnReluPool(
   scale: Tensor1D,
   attrs: BnReluPoolAttrs,
 ): [Tensor4D, Tensor4D] {
-  return engine().runKernel(BN_RELU_POOL, { x, mean, variance, offset, scale }, attrs as unknown as NamedAttrMap) as unknown as [
-    Tensor4D,
-    Tensor4D,
-  ];
+  const routes = scratch(pooledShape(x.shape, attrs), 'int32') as Tensor4D;
+  const y = engine().runKernel(
+    BN_RELU_POOL,
+    { x, mean, variance, offset, scale, routes },
+    attrs as unknown as NamedAttrMap,
+  ) as unknown as Tensor4D;
+  return [y, routes];
 }
 
 /** The input gradient of the inference op from its routes (see RouteGradAttrs). */
@@ -130,15 +156,15 @@ export function pooledShape(shape: number[], p: PoolSpec): number[] {
 
 const trainGrad: GradConfig = {
   kernelName: BN_RELU_POOL_TRAIN,
-  inputsToSave: ['x', 'gamma', 'beta'],
+  inputsToSave: ['x', 'gamma', 'routes', 'xa'],
   outputsToSave: [false, true, true, false, false],
   gradFunc: (dys, saved, attrs) => {
     const [dy, dmean, dvariance] = dys as Tensor[];
-    const [x, gamma, beta, mean, variance] = saved;
+    const [x, gamma, routes, xa, mean, variance] = saved;
     // One kernel gives all three; computed here, since tfjs disposes what the closures do not return.
     const [dx, dgamma, dbeta] = engine().runKernel(
       BN_RELU_POOL_TRAIN_GRAD,
-      { x, dy, gamma, beta, mean, variance, dmean, dvariance } as unknown as NamedTensorMap,
+      { x, dy, routes, xa, gamma, mean, variance, dmean, dvariance } as unknown as NamedTensorMap,
       attrs,
     ) as unknown as Tensor[];
     return {
@@ -148,23 +174,26 @@ const trainGrad: GradConfig = {
       // The moving statistics only feed the new moving statistics, which no loss depends on.
       movingMean: () => zerosLike(mean!),
       movingVariance: () => zerosLike(variance!),
+      // Written by the forward kernel, not computed from anything.
+      routes: () => zerosLike(routes!),
+      xa: () => zerosLike(xa!),
     };
   },
 };
 
 const inferenceGrad: GradConfig = {
   kernelName: BN_RELU_POOL,
-  inputsToSave: ['x', 'mean', 'variance', 'offset', 'scale'],
-  outputsToSave: [false, true],
-  gradFunc: (dys, saved, attrs) => {
-    const [dy] = dys as Tensor[];
+  inputsToSave: ['x', 'mean', 'variance', 'offset', 'scale', 'routes'],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = dyIn as Tensor;
     const [x, mean, variance, , scale, routes] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
     const a = attrs as unknown as BnReluPoolAttrs;
     // The parameters' gradients are rarely wanted (FIM and attacks differentiate by x).
-    const params = () => bnReluPoolInferenceParamGrads(x, routes, mean, variance, scale, dy!, a);
+    const params = () => bnReluPoolInferenceParamGrads(x, routes, mean, variance, scale, dy, a);
     return {
       x: () =>
-        bnReluPoolRouteGrad(routes, variance, scale, dy!, { ...a, scaled: true, inputShape: x.shape as [number, number, number, number] }),
+        bnReluPoolRouteGrad(routes, variance, scale, dy, { ...a, scaled: true, inputShape: x.shape as [number, number, number, number] }),
+      routes: () => zerosLike(routes),
       offset: () => params().offset,
       scale: () => params().scale,
       mean: () => params().mean,
@@ -328,6 +357,11 @@ function poolForward(g: Geometry, x: Float32Array, m: Float32Array, a: Float32Ar
   return y;
 }
 
+/** The pixel (iy·IW + ix) that window-local index k of output pixel (oy, ox) stands for. */
+function routedPixel(g: Geometry, oy: number, ox: number, k: number): number {
+  return (oy * g.sh + Math.floor(k / g.FW) - g.pt) * g.IW + ox * g.sw + (k % g.FW) - g.pl;
+}
+
 /** dx of the inference op from its routes: a·dy at each routed element (a null: 1). */
 function routeGradRows(g: Geometry, routeBatch: number, routes: Int32Array, a: Float32Array | null, dy: Float32Array): Float32Array {
   const { C } = g;
@@ -350,34 +384,6 @@ function routeGradRows(g: Geometry, routeBatch: number, routes: Int32Array, a: F
         }
       }
   }
-  return dx;
-}
-
-/** dx = alpha·g + kappa·(x − m) + gam, g the routed gradient; kappa, gam null: 0; alpha null: 1. */
-function routeDx(
-  g: Geometry,
-  x: Float32Array,
-  dy: Float32Array,
-  m: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  alpha: Float32Array | null,
-  kappa: Float32Array | null,
-  gam: Float32Array | null,
-): Float32Array {
-  const { C } = g;
-  const dx = new Float32Array(x.length);
-  if (kappa && gam) for (let i = 0; i < x.length; i++) dx[i] = fround(fround(kappa[i % C]! * fround(x[i]! - m[i % C]!)) + gam[i % C]!);
-  const imageSize = g.IH * g.IW * C;
-  const outImage = g.OH * g.OW * C;
-  forEachWindow(g, x, m, a, b, (bi, o, best, where) => {
-    for (let c = 0; c < C; c++)
-      if (best[c]! > 0) {
-        const i = bi * imageSize + where[c]! * C + c;
-        const gv = dy[bi * outImage + o * C + c]!;
-        dx[i] = fround(dx[i]! + (alpha ? fround(alpha[c]! * gv) : gv));
-      }
-  });
   return dx;
 }
 
@@ -415,7 +421,7 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, gamma, beta, movingMean, movingVariance } = inputs as In;
+      const { x, gamma, beta, movingMean, movingVariance, routes, xa } = inputs as In;
       const at = attrs as unknown as BnReluPoolTrainAttrs;
       const info = poolInfo(x!.shape, at);
       const C = info.inChannels;
@@ -428,25 +434,27 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
       ];
       const [y, mean, variance, newMean, newVariance] = outs;
       if (addon) {
-        addon.bnReluPoolTrain(
-          heapBuffer(b),
-          new Float64Array([
-            heapOffset(b, x),
-            heapOffset(b, gamma),
-            heapOffset(b, beta),
-            heapOffset(b, y),
-            heapOffset(b, mean),
-            heapOffset(b, variance),
-            at.epsilon,
-            ...poolDims(info),
-          ]),
-        );
+        const t = [x, gamma, beta, y, mean, variance, routes, xa].map((ti) => heapOffset(b, ti));
+        addon.bnReluPoolTrain(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
       } else {
         const g = geometry(info);
         const xv = readHeap(b, x!);
         const [mv, vv] = batchStats(sizeOf(x!) / C, C, xv);
         const [a, bb] = trainAffine(C, readHeap(b, gamma!), readHeap(b, beta!), vv, at.epsilon);
-        writeHeap(b, y, poolForward(g, xv, mv, a, bb));
+        const r = new Int32Array(sizeOf(routes!));
+        writeHeap(b, y, poolForward(g, xv, mv, a, bb, r));
+        // x at each routed element (0 where none).
+        const xr = new Float32Array(r.length);
+        const imageSize = g.IH * g.IW * C;
+        const outImage = g.OH * g.OW * C;
+        for (let i = 0; i < r.length; i++) {
+          if (r[i]! < 0) continue;
+          const bi = Math.floor(i / outImage);
+          const o = Math.floor((i % outImage) / C);
+          xr[i] = xv[bi * imageSize + routedPixel(g, Math.floor(o / g.OW), o % g.OW, r[i]!) * C + (i % C)]!;
+        }
+        heapI32(b, routes!).set(r);
+        writeHeap(b, xa!, xr);
         writeHeap(b, mean, mv);
         writeHeap(b, variance, vv);
       }
@@ -460,7 +468,7 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, dy, gamma, beta, mean, variance, dmean, dvariance } = inputs as In;
+      const { x, dy, routes, xa, gamma, mean, variance, dmean, dvariance } = inputs as In;
       const at = attrs as unknown as BnReluPoolTrainAttrs;
       const info = poolInfo(x!.shape, at);
       const C = info.inChannels;
@@ -470,27 +478,26 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
         TensorInfo,
       ];
       const [dx, dgamma, dbeta] = outs;
+      // Σ dx per channel on the way: the convolution's bias gradient (leadingSums.ts).
+      let colSums: Float32Array;
       if (addon) {
-        const t = [x, dy, gamma, beta, mean, variance, dmean, dvariance, dx, dgamma, dbeta].map((ti) => heapOffset(b, ti));
+        const dxSum = b.makeOutput([C], 'float32');
+        const t = [x, dy, routes, xa, gamma, mean, variance, dmean, dvariance, dx, dgamma, dbeta, dxSum].map((ti) => heapOffset(b, ti));
         addon.bnReluPoolTrainGrad(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
+        colSums = heapF32(b, dxSum).slice();
+        b.disposeData(dxSum.dataId);
       } else {
         const g = geometry(info);
         const v = (ti: TensorInfo | undefined) => (ti ? readHeap(b, ti) : new Float32Array(C));
-        const [xv, dyv, gv, bv, mv, vv, dmv, dvv] = [x, dy, gamma, beta, mean, variance, dmean, dvariance].map<Float32Array>(v);
-        const [a, bb] = trainAffine(C, gv!, bv!, vv!, at.epsilon);
-        // Σg and Σg·(x − m) of the routed gradient, then the closed-form batch-norm gradient.
+        const [xv, dyv, xav, gv, mv, vv, dmv, dvv] = [x, dy, xa, gamma, mean, variance, dmean, dvariance].map<Float32Array>(v);
+        const r = heapI32(b, routes!).slice();
         const sdy = new Float64Array(C);
         const sdyxm = new Float64Array(C);
-        const imageSize = g.IH * g.IW * C;
-        const outImage = g.OH * g.OW * C;
-        forEachWindow(g, xv!, mv!, a, bb, (bi, o, best, where) => {
-          for (let c = 0; c < C; c++)
-            if (best[c]! > 0) {
-              const gval = dyv![bi * outImage + o * C + c]!;
-              sdy[c]! += gval;
-              sdyxm[c]! += gval * (xv![bi * imageSize + where[c]! * C + c]! - mv![c]!);
-            }
-        });
+        for (let i = 0; i < r.length; i++)
+          if (r[i]! >= 0) {
+            sdy[i % C]! += dyv![i]!;
+            sdyxm[i % C]! += dyv![i]! * (xav![i]! - mv![i % C]!);
+          }
         const N = sizeOf(x!) / C;
         const alpha = new Float32Array(C);
         const kappa = new Float32Array(C);
@@ -504,10 +511,26 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
           kappa[c] = -((gv![c]! * inv * sdyx * inv - 2 * dvv![c]!) / N);
           gam[c] = -((gv![c]! * inv * sdy[c]! - dmv![c]!) / N);
         }
-        writeHeap(b, dx, routeDx(g, xv!, dyv!, mv!, a, bb, alpha, kappa, gam));
+        const out = new Float32Array(xv!.length);
+        for (let i = 0; i < out.length; i++) out[i] = fround(fround(kappa[i % C]! * fround(xv![i]! - mv![i % C]!)) + gam[i % C]!);
+        const imageSize = g.IH * g.IW * C;
+        const outImage = g.OH * g.OW * C;
+        for (let i = 0; i < r.length; i++) {
+          if (r[i]! < 0) continue;
+          const bi = Math.floor(i / outImage);
+          const o = Math.floor((i % outImage) / C);
+          const j = bi * imageSize + routedPixel(g, Math.floor(o / g.OW), o % g.OW, r[i]!) * C + (i % C);
+          out[j] = fround(out[j]! + fround(alpha[i % C]! * dyv![i]!));
+        }
+        colSums = new Float32Array(C);
+        const s64 = new Float64Array(C);
+        for (let i = 0; i < out.length; i++) s64[i % C]! += out[i]!;
+        colSums.set(s64);
+        writeHeap(b, dx, out);
         writeHeap(b, dgamma, dg);
         writeHeap(b, dbeta, Float32Array.from(sdy));
       }
+      rememberLeadingSums(dx.dataId, colSums);
       return outs;
     },
   };
@@ -516,21 +539,20 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, mean, variance, offset, scale } = inputs as In;
+      const { x, mean, variance, offset, scale, routes } = inputs as In;
       const at = attrs as unknown as BnReluPoolAttrs;
       const info = poolInfo(x!.shape, at);
       const y = b.makeOutput(info.outShape, 'float32');
-      const routes = b.makeOutput(info.outShape, 'int32');
       if (addon) {
         const t = [x, mean, variance, offset, scale, y, routes].map((ti) => heapOffset(b, ti));
         addon.bnReluPoolInference(heapBuffer(b), new Float64Array([...t, at.epsilon, ...poolDims(info)]));
       } else {
         const a = inferenceAffine(info.inChannels, readHeap(b, variance!), readHeap(b, scale!), at.epsilon);
-        const r = new Int32Array(sizeOf(routes));
+        const r = new Int32Array(sizeOf(routes!));
         writeHeap(b, y, poolForward(geometry(info), readHeap(b, x!), readHeap(b, mean!), a, readHeap(b, offset!), r));
-        heapI32(b, routes).set(r);
+        heapI32(b, routes!).set(r);
       }
-      return [y, routes];
+      return y;
     },
   };
   const inferenceGradKernel: KernelConfig = {
@@ -555,5 +577,13 @@ export function bnReluPoolWasmConfigs(addon: NativeAddon | null): KernelConfig[]
       return dx;
     },
   };
-  return [train, trainGradKernel, inference, inferenceGradKernel];
+  const scratchKernel: KernelConfig = {
+    kernelName: SCRATCH,
+    backendName: 'wasm',
+    kernelFunc: ({ backend, attrs }) => {
+      const { shape, dtype } = attrs as unknown as { shape: number[]; dtype: 'float32' | 'int32' };
+      return (backend as unknown as WasmBackendLike).makeOutput(shape, dtype);
+    },
+  };
+  return [train, trainGradKernel, inference, inferenceGradKernel, scratchKernel];
 }

@@ -8,6 +8,7 @@ import {
   getKernel,
   registerGradient,
   sum,
+  zerosLike,
   type GradConfig,
   type KernelConfig,
   type NamedAttrMap,
@@ -17,7 +18,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from '../native/addon';
-import { bnReluPoolInferenceParamGrads, bnReluPoolRouteGrad, type PoolSpec } from './BnReluPool';
+import { bnReluPoolInferenceParamGrads, bnReluPoolRouteGrad, pooledShape, scratch, type PoolSpec } from './BnReluPool';
 import { convDims, poolDims } from './geometry';
 import { heapBuffer, heapOffset, type WasmBackendLike } from './wasmHeap';
 
@@ -48,11 +49,15 @@ export function convBnReluPool(
   bn: { mean: Tensor1D; variance: Tensor1D; offset: Tensor1D; scale: Tensor1D },
   attrs: ConvBnReluPoolAttrs,
 ): [Tensor4D, Tensor4D] {
-  const inputs = { x, filter, bias, ...bn };
-  return engine().runKernel(CONV_BN_RELU_POOL, inputs, attrs as unknown as NamedAttrMap) as unknown as [
-    Tensor4D,
-    Tensor4D,
-  ];
+  const info = convInfo(x.shape, filter.shape, attrs);
+  // The routes are filled in place (BnReluPool.ts, scratch): no zeros for them in a backward pass.
+  const routes = scratch(pooledShape(info.outShape, attrs.pool), 'int32') as Tensor4D;
+  const y = engine().runKernel(
+    CONV_BN_RELU_POOL,
+    { x, filter, bias, ...bn, routes },
+    attrs as unknown as NamedAttrMap,
+  ) as unknown as Tensor4D;
+  return [y, routes];
 }
 
 export interface ConvRouteInputGradAttrs extends ConvBnReluPoolAttrs {
@@ -101,10 +106,9 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvBnReluPoolAttr
 
 const gradConfig: GradConfig = {
   kernelName: CONV_BN_RELU_POOL,
-  inputsToSave: ['x', 'filter', 'bias', 'mean', 'variance', 'offset', 'scale'],
-  outputsToSave: [false, true],
-  gradFunc: (dys, saved, attrs) => {
-    const [dy] = dys as Tensor[];
+  inputsToSave: ['x', 'filter', 'bias', 'mean', 'variance', 'offset', 'scale', 'routes'],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = dyIn as Tensor;
     const a = attrs as unknown as ConvBnReluPoolAttrs;
     const [x, filter, bias, mean, variance, , scale, routes] = saved as [
       Tensor4D,
@@ -121,19 +125,20 @@ const gradConfig: GradConfig = {
     const common = { strides: a.strides, pad: a.pad, dataFormat: 'NHWC' };
     // The gradient at the convolution's output (each closure runs in its own tidy).
     const dconv = () =>
-      bnReluPoolRouteGrad(routes, variance, scale, dy!, { ...a.pool, epsilon: a.epsilon, scaled: true, inputShape: convOut });
+      bnReluPoolRouteGrad(routes, variance, scale, dy, { ...a.pool, epsilon: a.epsilon, scaled: true, inputShape: convOut });
     // The batch norm's parameters need the convolution's output, which the forward pass did not keep.
     const params = () =>
-      bnReluPoolInferenceParamGrads(fused.conv2d({ x, filter, strides: a.strides, pad: a.pad, bias }), routes, mean, variance, scale, dy!, {
+      bnReluPoolInferenceParamGrads(fused.conv2d({ x, filter, strides: a.strides, pad: a.pad, bias }), routes, mean, variance, scale, dy, {
         ...a.pool,
         epsilon: a.epsilon,
       });
     return {
       x: () =>
-        convRouteInputGrad(routes, variance, scale, dy!, filter, { ...a, inputShape: x.shape }) ??
+        convRouteInputGrad(routes, variance, scale, dy, filter, { ...a, inputShape: x.shape }) ??
         engine().runKernel<Tensor>(Conv2DBackpropInput, { dy: dconv(), filter }, { ...common, inputShape: x.shape }),
       filter: () => engine().runKernel<Tensor>(Conv2DBackpropFilter, { x, dy: dconv() }, { ...common, filterShape: filter.shape }),
       bias: () => sum(dconv(), [0, 1, 2]),
+      routes: () => zerosLike(routes),
       mean: () => params().mean,
       variance: () => params().variance,
       offset: () => params().offset,
@@ -163,13 +168,7 @@ function routeInputGradConfig(addon: NativeAddon): KernelConfig {
       const { routes, variance, scale, dy, filter } = inputs as Record<string, TensorInfo>;
       const a = attrs as unknown as ConvRouteInputGradAttrs;
       const info = convInfo(a.inputShape, filter!.shape, a);
-      const pInfo = backend_util.computePool2DInfo(
-        info.outShape,
-        a.pool.filterSize,
-        a.pool.strides,
-        1,
-        a.pool.pad,
-      );
+      const pInfo = backend_util.computePool2DInfo(info.outShape, a.pool.filterSize, a.pool.strides, 1, a.pool.pad);
       const dx = b.makeOutput(a.inputShape, 'float32');
       const t = [routes, variance, scale, dy, filter, dx].map((ti) => heapOffset(b, ti));
       addon.convRouteInputGrad(
@@ -187,21 +186,14 @@ function forwardConfig(addon: NativeAddon): KernelConfig {
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend, attrs }) => {
       const b = backend as unknown as WasmBackendLike;
-      const { x, filter, bias, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>;
+      const { x, filter, bias, mean, variance, offset, scale, routes } = inputs as Record<string, TensorInfo | undefined>;
       const a = attrs as unknown as ConvBnReluPoolAttrs;
       const info = convInfo(x!.shape, filter!.shape, a);
-      const pInfo = backend_util.computePool2DInfo(
-        info.outShape,
-        a.pool.filterSize,
-        a.pool.strides,
-        1,
-        a.pool.pad,
-      );
+      const pInfo = backend_util.computePool2DInfo(info.outShape, a.pool.filterSize, a.pool.strides, 1, a.pool.pad);
       const y = b.makeOutput(pInfo.outShape, 'float32');
-      const routes = b.makeOutput(pInfo.outShape, 'int32');
       const t = [x, filter, bias, mean, variance, offset, scale, y, routes].map((ti) => heapOffset(b, ti));
       addon.convBnReluPoolInference(heapBuffer(b), new Float64Array([...t, a.epsilon, ...convDims(info), ...poolDims(pInfo)]));
-      return [y, routes];
+      return y;
     },
   };
 }
