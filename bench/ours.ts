@@ -23,7 +23,7 @@ import { buildModel, resolveDefinition } from '../src/engine/models/load';
 import { predictLogits } from '../src/engine/models/predict';
 import { train } from '../src/engine/train/trainer';
 import { cpuSample, type CpuSample } from './load';
-import { TASKS, type FmaPeak, type OursResult, type Task } from './tasks';
+import { ONNX_CONVNET, TASKS, type FmaPeak, type OursResult, type Task } from './tasks';
 
 const MU = 0.022;
 const WARMUP_STEPS = 10;
@@ -67,6 +67,7 @@ async function trainRate(
   batch: number,
   steps: number,
   store: string,
+  model = 'convnet',
 ): Promise<{ rate: number; loss: number; window: Window; steps: number }> {
   const measured = batch >= 128 ? steps : steps * 2;
   const total = WARMUP_STEPS + measured;
@@ -74,7 +75,7 @@ async function trainRate(
   let losses: number[] = [];
   const summary = await train(
     {
-      model: 'convnet',
+      model,
       dataset: 'mnist',
       mu: MU,
       epochs: 1,
@@ -185,15 +186,32 @@ async function main(): Promise<void> {
           record(task, n / w.seconds, w, { unit: 'sample', count: n });
           break;
         }
-        case 'fim': {
+        case 'fim':
+        case 'fim-onnx': {
+          const m =
+            task === 'fim'
+              ? model
+              : (
+                  await buildModel(
+                    await resolveDefinition(path.resolve(ONNX_CONVNET), { inputShape: data.imageShape, numClasses: data.numClasses }),
+                    { imageShape: data.imageShape, numClasses: data.numClasses, seed: 1 },
+                  )
+                ).model;
           // Warm-up on one full chunk (32 samples = 320 tiled rows): the heap grows to its working size.
           const warm = floatBatch(data, 32);
-          inputFimTopEigen(model, warm);
+          inputFimTopEigen(m, warm);
           warm.dispose();
           const x = floatBatch(data, samples);
-          const w = timed(() => inputFimTopEigen(model, x));
+          const w = timed(() => inputFimTopEigen(m, x));
           record(task, samples / w.seconds, w, { unit: 'sample', count: samples });
           x.dispose();
+          if (m !== model) m.dispose();
+          break;
+        }
+        case 'train-128-onnx': {
+          const r = await trainRate(128, trainSteps, store, path.resolve(ONNX_CONVNET));
+          record(task, r.rate, r.window, { unit: 'step', count: r.steps });
+          out.trainLoss[task] = r.loss;
           break;
         }
         case 'ossa': {

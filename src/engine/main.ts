@@ -18,6 +18,8 @@ import pkg from '../../package.json';
 import {
   AttackSweep,
   EngineErrorCode,
+  ExportModel,
+  ImportModel,
   Initialize,
   Inspect,
   JobProgress,
@@ -39,6 +41,8 @@ import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { listAttacks, resolveOptions } from './attacks/registry';
 import { inspectJob, sweepJob } from './eval/engineJobs';
+import { exportRun } from './eval/exportRun';
+import { importModel } from './train/importModel';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -193,6 +197,34 @@ conn.onRequest(AttackSweep, (params, token) =>
   runJob(params, token, async (signal) => {
     await ensureBackend();
     return sweepJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+  }),
+);
+
+conn.onRequest(ImportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    const { jobId: _jobId, ...req } = params;
+    void conn.sendNotification(JobProgress, { jobId: params.jobId, phase: 'load', message: `importing ${params.model}` });
+    return importModel({ ...req, backend: backendRequest });
+  }),
+);
+
+conn.onRequest(ExportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    void conn.sendNotification(JobProgress, {
+      jobId: params.jobId,
+      runDir: params.runDir,
+      phase: 'save',
+      message: `writing ${params.out}`,
+    });
+    return exportRun({
+      runDir: params.runDir,
+      out: params.out,
+      format: 'onnx',
+      ...(params.inputLayout ? { inputLayout: params.inputLayout } : {}),
+      backend: backendRequest,
+    });
   }),
 );
 

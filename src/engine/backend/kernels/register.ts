@@ -16,6 +16,7 @@ import { conv2DNative } from './Conv2D';
 import { convBnReluPoolWasmConfigs, registerConvBnReluPoolGradient } from './ConvBnReluPool';
 import { conv2DBackpropFilterNative, conv2DBackpropFilterPortable } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputNative, conv2DBackpropInputPortable } from './Conv2DBackpropInput';
+import { depthwiseBackpropFilterPortable, depthwiseBackpropInputPortable } from './DepthwiseConv2dBackprop';
 import { registerFusedBatchNormGradient } from './FusedBatchNormGrad';
 import { registerFusedConv2DGradient } from './FusedConv2DGrad';
 import { fusedBatchNormNative } from './FusedBatchNorm';
@@ -118,6 +119,9 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
     add('Sum', (b, i, a) => sumLeadingPortable(b, i, a), false);
   }
   add('Identity', (b, i) => identityShared(b as never, i), false);
+  // The stock wasm backend has no depthwise-convolution gradients (imported ONNX models need them).
+  add('DepthwiseConv2dNativeBackpropInput', (b, i, a) => depthwiseBackpropInputPortable(b, i, a), false);
+  add('DepthwiseConv2dNativeBackpropFilter', (b, i, a) => depthwiseBackpropFilterPortable(b, i, a), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
   // Kernels of our own ops (no stock kernel to fall back to): native where the addon is built.
   for (const c of [
