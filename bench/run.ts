@@ -9,7 +9,8 @@
 // torch the engine side still runs and the table says the peer was missing. Results go to
 // bench/results.json and the table into bench/README.md.
 //
-// Options: --repeats N (default 5), --quick (1 repeat, fewer steps: a smoke run, never written),
+// Options: --repeats N (default 5), --quick (1 repeat, fewer steps: never written), --smoke (1
+// repeat of every task at a tiny size, never written: checks the harness end to end in about a minute),
 // --no-peer, --no-write, --force (write even an invalid run, marked so), --profile (one engine
 // run with every kernel timed; prints where the time goes, writes nothing).
 import { spawnSync } from 'node:child_process';
@@ -31,11 +32,13 @@ const option = (name: string, fallback: number) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const quick = flag('quick');
+const smoke = flag('smoke');
+const quick = flag('quick') || smoke;
 const profile = flag('profile');
 const repeats = option('repeats', quick || profile ? 1 : MIN_REPEATS);
-const trainSteps = quick ? 20 : 30;
-const samples = quick ? 100 : 200;
+// --smoke: one logging interval of measured training steps (the loss is read per interval), a batch of attacks.
+const trainSteps = smoke ? 10 : quick ? 20 : 30;
+const samples = smoke ? 20 : quick ? 100 : 200;
 const cores = os.cpus().length;
 
 /**
@@ -392,7 +395,7 @@ async function main(): Promise<void> {
       );
       process.exit(3);
     }
-    log(`results not written (${quick ? '--quick' : '--no-write'}); this run is in ${path.relative(root, file)}`);
+    log(`results not written (${smoke ? '--smoke' : quick ? '--quick' : '--no-write'}); this run is in ${path.relative(root, file)}`);
     return;
   }
   fs.writeFileSync(path.join(root, 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
