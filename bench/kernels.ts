@@ -129,6 +129,11 @@ function kernels(h: Heap): [string, Call][] {
   // Routes: window-local indices 0..3 (valid for the route gradient).
   new Int32Array(h.buf, routes, B * 196 * 32).forEach((_, i, r) => (r[i] = i % 5 === 4 ? -1 : i % 4));
   const bt = h.alloc(64);
+  // The training blocks' routes and x at them (pooled size), written by the forward kernel, read by its gradient.
+  const routeT1 = h.alloc(B * 196 * 32);
+  const xa1 = h.alloc(B * 196 * 32);
+  const routeT2 = h.alloc(B * 49 * 64);
+  const xa2 = h.alloc(B * 49 * 64);
   const A = (v: number[]) => new Float64Array(v);
   return [
     ['conv1 forward', (a, m) => a.conv2d(m, A([x1, w1, b1, y1, ...conv(B, 28, 28, 1, 32), 0]))],
@@ -138,10 +143,10 @@ function kernels(h: Heap): [string, Call][] {
     ['relu1 grad', (a, m) => a.reluGrad(m, A([g1, y1, bnOut, B * 784 * 32]))],
     ['pool1', (a, m) => a.maxPool(m, A([y1, p1, ...pool(B, 28, 32)]))],
     ['pool1 grad', (a, m) => a.maxPoolGrad(m, A([y1, g1, bnOut, ...pool(B, 28, 32)]))],
-    ['block1 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y1, gm, bt, p1, mean, vr, 1e-5, ...pool(B, 28, 32)]))],
+    ['block1 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y1, gm, bt, p1, mean, vr, routeT1, xa1, 1e-5, ...pool(B, 28, 32)]))],
     [
       'block1 train grad',
-      (a, m) => a.bnReluPoolTrainGrad(m, A([y1, p1, gm, bt, mean, vr, -1, -1, bnOut, dg, db, 1e-5, ...pool(B, 28, 32)])),
+      (a, m) => a.bnReluPoolTrainGrad(m, A([y1, p1, routeT1, xa1, gm, mean, vr, -1, -1, bnOut, dg, db, -1, 1e-5, ...pool(B, 28, 32)])),
     ],
     ['block1 inference (+ routes)', (a, m) => a.bnReluPoolInference(m, A([y1, mean, vr, bt, gm, p1, routes, 1e-5, ...pool(B, 28, 32)]))],
     ['block1 route grad', (a, m) => a.bnReluPoolRouteGrad(m, A([routes, vr, gm, p1, bnOut, B, 1e-5, 1, ...pool(B, 28, 32)]))],
@@ -161,10 +166,10 @@ function kernels(h: Heap): [string, Call][] {
       (a, m) =>
         a.convBnReluPoolInference(m, A([p1, w2, b2, mean, vr, bt, gm, p2, routes, 1e-5, ...conv(B, 14, 14, 32, 64), ...pool(B, 14, 64)])),
     ],
-    ['block2 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y2, gm, bt, p2, mean, vr, 1e-5, ...pool(B, 14, 64)]))],
+    ['block2 train (bn+relu+pool)', (a, m) => a.bnReluPoolTrain(m, A([y2, gm, bt, p2, mean, vr, routeT2, xa2, 1e-5, ...pool(B, 14, 64)]))],
     [
       'block2 train grad',
-      (a, m) => a.bnReluPoolTrainGrad(m, A([y2, p2, gm, bt, mean, vr, -1, -1, bnOut, dg, db, 1e-5, ...pool(B, 14, 64)])),
+      (a, m) => a.bnReluPoolTrainGrad(m, A([y2, p2, routeT2, xa2, gm, mean, vr, -1, -1, bnOut, dg, db, -1, 1e-5, ...pool(B, 14, 64)])),
     ],
     ['pool2 grad', (a, m) => a.maxPoolGrad(m, A([y2, g2, bnOut, ...pool(B, 14, 64)]))],
     ['dense forward', (a, m) => a.matMul(m, A([p2, wd, bd, z, 1, B, 10, 3136, 0, 0, 0, 0, 0]))],
