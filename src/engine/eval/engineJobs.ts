@@ -3,6 +3,7 @@ import type { EvalResult, InspectParams, JobProgressParams, SweepParams } from '
 import { inspectRun } from './inspect';
 import { loadEvalRun } from './runModel';
 import { assertEvalName } from './store';
+import type { TrustPolicy } from '../trust';
 import { sweepRun } from './sweep';
 
 /**
@@ -12,10 +13,10 @@ import { sweepRun } from './sweep';
  */
 export type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
 
-export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await inspectRun(run, {
     selection: { split: 'test', start: 0, count: p.samples },
     ...(p.name ? { name: p.name } : {}),
@@ -27,10 +28,10 @@ export async function inspectJob(p: InspectParams, progress: ProgressSink, signa
   return { evalFile: file };
 }
 
-export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await sweepRun(run, {
     attack: p.attack,
     budgets: p.budgets,
