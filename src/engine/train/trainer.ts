@@ -40,6 +40,7 @@ import {
   writeCheckpoint,
   type LoadedCheckpoint,
 } from './checkpoint';
+import { TRACE_LOSS, traceLoss } from '../backend/kernels/TraceLoss';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
 import { makeDefence, validateDefence } from './defence';
 import { RunWriter } from './runWriter';
@@ -444,12 +445,20 @@ interface StepOut {
 function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   const defence = makeDefence(model, cfg.defence);
+  const fusedLoss = tf.getKernel(TRACE_LOSS, tf.getBackend()) !== undefined;
   return (x: tf.Tensor4D, y: tf.Tensor1D, ctx: { seed: number; step: number }): StepOut => {
     let sums: tf.Tensor1D | undefined;
     // A defence's work that needs no weight gradient runs before the tape opens (defence.ts).
     const prepared = defence?.prepare(x, y, ctx);
     const { grads } = tf.variableGrads(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      if (fusedLoss && !prepared) {
+        // One op for the loss and the metrics below where the backend has it (kernels/TraceLoss.ts);
+        // a defence's penalty is added to the composed loss instead, whose metrics include it.
+        const [loss, metrics] = traceLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing ?? 0, cap: LOG_INV_P_CAP });
+        sums = tf.keep(metrics);
+        return loss;
+      }
       const parts = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
       const ce = parts.ce;
       const loss = prepared ? tf.add<tf.Scalar>(parts.loss, prepared.penalty(logits)) : parts.loss;
