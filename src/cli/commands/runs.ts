@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import { defenceLabel } from '../../runs/defence';
 import { listRuns } from '../../runs/reader';
 import { defineCommand, UsageError } from '../args';
 import { fmt, pct, printJson, table } from '../output';
@@ -31,14 +32,14 @@ export const runsCommand = defineCommand({
       r.id,
       // An imported model's run is complete by construction; its μ is not known (not a baseline's 0).
       r.config?.imported ? 'imported' : r.effectiveState,
-      r.config && !r.config.imported ? String(r.config.mu) : '-',
+      r.config && !r.config.imported ? defenceLabel(r.config) : '-',
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
       r.evals.join(',') || '-',
       r.problems.join('; '),
     ]);
-    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
+    process.stdout.write(table(['run', 'status', 'defence', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
     return 0;
   },
 });

@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../runs/paths';
 import { readRun } from '../../runs/reader';
-import { PANEL_KINDS, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
+import { PANEL_KINDS, panelDirs, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
 import { localRoots } from './html';
-import { loadAdversarialData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
+import { loadAdversarialData, loadDefencesData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
 import { PanelHost } from './panelHost';
 import { confinePanelKey } from './panelPaths';
 
@@ -17,6 +17,7 @@ export const VIEW_TYPES: Record<PanelKind, string> = {
   inspect: 'fim.inspect',
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
+  defences: 'fim.defences',
 };
 
 export function keyId(key: PanelKey): string {
@@ -32,6 +33,8 @@ export function keyId(key: PanelKey): string {
         .map((d) => path.resolve(d))
         .sort()
         .join('|')}`;
+    case 'defences':
+      return `defences:${path.resolve(key.reproduceDir)}`;
   }
 }
 
@@ -50,6 +53,8 @@ export function panelTitle(key: PanelKey): string {
       return `Adversarial Images: ${runName(key.runDir)}`;
     case 'fooling':
       return key.runDirs.length === 1 ? `Fooling Ratio: ${runName(key.runDirs[0]!)}` : `Fooling Ratio: ${key.runDirs.length} runs`;
+    case 'defences':
+      return `Defences Compared: ${path.basename(key.reproduceDir)}`;
   }
 }
 
@@ -87,6 +92,8 @@ export class PanelManager implements vscode.Disposable {
         return { ...loadAdversarialData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'fooling':
         return loadFoolingData(key.runDirs);
+      case 'defences':
+        return loadDefencesData(key.reproduceDir);
     }
   }
 
@@ -101,6 +108,8 @@ export class PanelManager implements vscode.Disposable {
         return [rp(path.join(key.runDir, RUN_FILES.evals), '*.json')];
       case 'fooling':
         return key.runDirs.map((d) => rp(path.join(d, RUN_FILES.evals), '*.json'));
+      case 'defences':
+        return [rp(key.reproduceDir, 'report.json')];
     }
   }
 
@@ -167,7 +176,7 @@ export class PanelManager implements vscode.Disposable {
   refreshRun(runDir: string): void {
     const r = path.resolve(runDir);
     for (const host of this.panels.values()) {
-      const dirs = 'runDir' in host.key ? [host.key.runDir] : host.key.runDirs;
+      const dirs = panelDirs(host.key);
       if (dirs.some((d) => path.resolve(d) === r)) host.refreshSoon(50);
     }
   }
