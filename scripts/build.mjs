@@ -38,6 +38,7 @@ const nodeCommon = {
 const targets = [
   ['src/cli/main.ts', 'dist/cli.js', nodeCommon],
   ['src/engine/main.ts', 'dist/engine.js', nodeCommon],
+  ['src/engine/evalWorker.ts', 'dist/evalWorker.js', nodeCommon],
   ['src/extension/main.ts', 'dist/extension.js', nodeCommon],
 ];
 

@@ -42,6 +42,7 @@ const files = new Set(
 const required = [
   'dist/extension.js',
   'dist/engine.js',
+  'dist/evalWorker.js',
   'dist/webview/training.js',
   'dist/webview/inspect.js',
   'dist/webview/adversarial.js',

@@ -17,6 +17,9 @@ import {
 import pkg from '../../package.json';
 import {
   AttackSweep,
+  CheckSetup,
+  CompleteInspection,
+  Distance,
   EngineErrorCode,
   Initialize,
   Inspect,
@@ -28,9 +31,12 @@ import {
   Shutdown,
   StopJob,
   Train,
+  Transfer,
+  WorstCase,
   type AttackInfo,
   type EngineInfo,
   type JobParams,
+  type JobProgressParams,
   type TrainParams,
 } from '../protocol/engine';
 import type { BackendRequest } from '../protocol/backend';
@@ -38,7 +44,11 @@ import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { inspectJob, sweepJob } from './eval/engineJobs';
+import { Cancelled } from './attacks/attack';
+import { checkSetup } from './eval/engineJobs';
+import { TABLE1_ATTACKS } from './eval/distance';
+import type { EvalJobKind, EvalJobParams, EvalJobResult } from './evalJobs';
+import { runEvalInWorker } from './evalThread';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -59,6 +69,7 @@ function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (isInputError(e)) return new ResponseError(EngineErrorCode.InputError, msg);
+  if (e instanceof Cancelled) return new ResponseError(EngineErrorCode.Cancelled, msg);
   const summary = (e as { summary?: unknown }).summary;
   log(`job failed: ${e instanceof Error ? (e.stack ?? msg) : msg}`);
   return new ResponseError(EngineErrorCode.EngineFailure, msg, summary ? { summary } : undefined);
@@ -163,6 +174,7 @@ conn.onRequest(Initialize, async (params) => {
     models: builtinDefinitions().map((b) => ({ name: b.name, description: b.description, defaultDataset: b.defaultDataset })),
     datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
     attacks: attackInfo(),
+    table1Attacks: [...TABLE1_ATTACKS],
   };
   log(`initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}`);
   return info;
@@ -182,19 +194,33 @@ conn.onRequest(Resume, (params, token) =>
   }),
 );
 
-conn.onRequest(Inspect, (params, token) =>
-  runJob(params, token, async (signal) => {
-    await ensureBackend();
-    return inspectJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
-  }),
-);
+/** An evaluation in its own worker thread (src/engine/evalThread.ts), its progress sent as notifications. */
+function evalJob<K extends EvalJobKind>(
+  kind: K,
+  params: EvalJobParams<K> & JobParams,
+  runDir: string,
+  token: CancellationToken,
+): Promise<EvalJobResult<K>> {
+  const sink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) =>
+    void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir, ...p });
+  return runJob<EvalJobResult<K>>(params, token, (signal) =>
+    ensureBackend().then(() => runEvalInWorker(kind, params, backendRequest, sink, signal)),
+  );
+}
 
-conn.onRequest(AttackSweep, (params, token) =>
-  runJob(params, token, async (signal) => {
-    await ensureBackend();
-    return sweepJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
-  }),
-);
+conn.onRequest(Inspect, (params, token) => evalJob('inspect', params, params.runDir, token));
+conn.onRequest(AttackSweep, (params, token) => evalJob('sweep', params, params.runDir, token));
+conn.onRequest(Distance, (params, token) => evalJob('distance', params, params.runDir, token));
+conn.onRequest(Transfer, (params, token) => evalJob('transfer', params, params.fromRunDir, token));
+conn.onRequest(WorstCase, (params, token) => evalJob('worstCase', params, params.runDir, token));
+conn.onRequest(CompleteInspection, (params, token) => evalJob('completeInspection', params, params.runDir, token));
+conn.onRequest(CheckSetup, async () => {
+  try {
+    return await checkSetup();
+  } catch (e) {
+    throw toResponseError(e);
+  }
+});
 
 conn.onRequest(StopJob, (params) => {
   const ac = jobs.get(params?.jobId);

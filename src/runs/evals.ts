@@ -87,6 +87,8 @@ export interface InspectEval {
     nllBefore?: number;
     nllAfter?: number;
   };
+  /** The dataset's class names, by label index (for display). */
+  classNames?: string[];
 }
 
 /** One stored adversarial example (PNG paths relative to the eval file's directory). */
@@ -140,6 +142,8 @@ export interface SweepEval {
   options: AttackOptions;
   results: SweepPoint[];
   examples: AdversarialExample[];
+  /** The dataset's class names, by label index (for display). */
+  classNames?: string[];
 }
 
 export interface DistanceRow {

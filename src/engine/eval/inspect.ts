@@ -105,6 +105,7 @@ export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ f
       mean: scaled.mean,
       median: scaled.median,
     },
+    classNames: d.classNames,
   };
   const file = writeEval(run.runDir, name, result, images);
   return { file, result };

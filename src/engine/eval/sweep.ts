@@ -133,6 +133,7 @@ export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file:
     options: res.options,
     results,
     examples,
+    classNames: d.classNames,
   };
   const file = writeEval(run.runDir, name, result, images);
   return { file, result };
