@@ -57,10 +57,27 @@ if (fs.existsSync(webviewDir)) {
   }
 }
 
+// vega + vega-lite as one ES module beside the CLI (src/reproduce/report/charts.ts loads it at run
+// time; they cannot go into the CommonJS bundle). Rendering to SVG needs no canvas package.
+targets.push([
+  null,
+  'dist/vega.mjs',
+  {
+    stdin: { contents: "export * as vega from 'vega';\nexport * as vl from 'vega-lite';\n", resolveDir: root, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    external: ['canvas'],
+    logLevel: 'warning',
+  },
+]);
+
 const contexts = [];
 for (const [entry, outfile, opts] of targets) {
-  if (!fs.existsSync(path.join(root, entry))) continue;
-  const options = { ...opts, entryPoints: [path.join(root, entry)], outfile: path.join(root, outfile) };
+  if (entry && !fs.existsSync(path.join(root, entry))) continue;
+  const options = { ...opts, ...(entry ? { entryPoints: [path.join(root, entry)] } : {}), outfile: path.join(root, outfile) };
   if (watch) {
     const ctx = await esbuild.context(options);
     await ctx.watch();
@@ -72,7 +89,7 @@ for (const [entry, outfile, opts] of targets) {
 if (!watch)
   console.log(
     `built ${targets
-      .filter(([e]) => fs.existsSync(path.join(root, e)))
+      .filter(([e]) => !e || fs.existsSync(path.join(root, e)))
       .map(([, o]) => o)
       .join(', ')}`,
   );
