@@ -20,6 +20,16 @@ export const COMMAND = {
   revealRun: 'fim.revealRun',
   showEngineLog: 'fim.showEngineLog',
   restartEngine: 'fim.restartEngine',
+  evalDistance: 'fim.evalDistance',
+  evalTransfer: 'fim.evalTransfer',
+  evalWorstCase: 'fim.evalWorstCase',
+  compareTraining: 'fim.compareTraining',
+  reproduce: 'fim.reproduce',
+  resumeReproduction: 'fim.resumeReproduction',
+  stopReproduction: 'fim.stopReproduction',
+  openReport: 'fim.openReport',
+  revealReproduction: 'fim.revealReproduction',
+  checkSetup: 'fim.checkSetup',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 
 export const CACHE = process.env.FIM_E2E_CACHE ?? path.join(process.env.HOME ?? '/root', '.cache', 'fim-e2e');
 export const ENTRY = path.join(CACHE, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
@@ -187,6 +187,51 @@ export class Workbench {
     }
     await input.press('Enter');
     log(`quick pick "${title}": ${item ?? '(default)'}`);
+  }
+
+  /** The quick pick's rows whose first line (the label) is `label`. */
+  private async rowIndex(label: string): Promise<number> {
+    const names = await this.page.locator('.quick-input-widget .monaco-list-row .label-name').allInnerTexts();
+    return names.findIndex((t) => t.trim() === label);
+  }
+
+  /** Picks the item labelled exactly `label` (typing a filter could leave another item first). */
+  async pickExact(title: string, label: string): Promise<void> {
+    await this.waitForQuickInput(title);
+    const i = await until(`"${label}" in the pick "${title}"`, 20_000, async () => {
+      const n = await this.rowIndex(label);
+      return n >= 0 ? n + 1 : null;
+    });
+    await this.page
+      .locator('.quick-input-widget .monaco-list-row')
+      .nth(i - 1)
+      .click();
+    log(`quick pick "${title}": ${label}`);
+  }
+
+  /** A multi-select pick: exactly `labels` ticked, then OK. */
+  async multiPick(title: string, labels: string[]): Promise<void> {
+    await this.waitForQuickInput(title);
+    const rows = this.page.locator('.quick-input-widget .monaco-list-row');
+    await rows.first().waitFor();
+    const n = await rows.count();
+    for (let i = 0; i < n; i++) {
+      const row = rows.nth(i);
+      const label = (await row.locator('.label-name').first().innerText()).trim();
+      const checked = (await row.getAttribute('aria-checked')) === 'true';
+      if (checked !== labels.includes(label)) await row.locator('.quick-input-list-checkbox, input[type=checkbox]').first().click();
+    }
+    await this.page.locator('.quick-input-widget .quick-input-box input').press('Enter');
+    log(`multi pick "${title}": ${labels.join(', ')}`);
+  }
+
+  /** Right-clicks `target` and runs the context-menu item `item`. */
+  async contextMenu(target: Locator, item: string): Promise<void> {
+    await target.click({ button: 'right' });
+    const entry = this.page.locator('.monaco-menu .action-item', { hasText: item }).first();
+    await entry.waitFor({ state: 'visible', timeout: 10_000 });
+    await entry.click();
+    log(`context menu: ${item}`);
   }
 
   async inputBox(title: string, value?: string): Promise<void> {

@@ -9,7 +9,10 @@ import * as vscode from 'vscode';
 import { COMMAND, type CommandId } from '../commandIds';
 import type { CommandDeps, CommandHandlers } from './context';
 import { evaluateCommands } from './evaluate';
+import { evaluationCommands } from './evaluations';
 import { openCommands } from './open';
+import { reproduceCommands } from './reproduce';
+import { setupCommands } from './setup';
 import { trainCommands } from './train';
 
 export type { CommandDeps } from './context';
@@ -18,7 +21,14 @@ export { runDirFromArg } from './context';
 /** Every command module's handlers, merged; a command id claimed twice is a bug. */
 export function commandHandlers(deps: CommandDeps): CommandHandlers {
   const all: CommandHandlers = {};
-  for (const part of [trainCommands(deps), evaluateCommands(deps), openCommands(deps)]) {
+  for (const part of [
+    trainCommands(deps),
+    evaluateCommands(deps),
+    openCommands(deps),
+    evaluationCommands(deps),
+    reproduceCommands(deps),
+    setupCommands(deps),
+  ]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {
       if (all[id]) throw new Error(`command ${id} has two handlers`);
       all[id] = f;

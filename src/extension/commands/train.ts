@@ -3,8 +3,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Resume, Train, type EngineInfo, type TrainParams } from '../../protocol/engine';
+import {
+  AUGMENTATIONS,
+  defaultAtEpsilonFor,
+  defaultAtStepSize,
+  defaultAugmentationFor,
+  type Augmentation,
+} from '../../protocol/trainDefaults';
+import { parsedBy, runForm, type Field } from '../form';
+import { adversarialOf } from '../trainOptions';
 import { COMMAND } from '../commandIds';
-import { parseMu, parsePositiveInt } from '../inputs';
+import { parseMu, parseNumberIn, parsePositive, parsePositiveInt } from '../inputs';
 import { modelFileKind } from '../modelFiles';
 import { readSettings } from '../settings';
 import { untrustedModelMessage } from '../trust';
@@ -71,6 +80,142 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
 }
 
+/** The training form's answers (src/extension/form.ts). */
+interface TrainAnswers extends Record<string, unknown> {
+  dataset: { name: string; needsDataDir: boolean };
+  mu: number;
+  epochs: number;
+  labelSmoothing: number;
+  augmentation: 'auto' | Augmentation;
+  adversarial: 'off' | 'default' | 'custom';
+  atEpsilon: number;
+  atSteps: number;
+  atStepSize: number;
+  atRatio: number;
+}
+
+/**
+ * The form behind Train Defended / Baseline Model: dataset, μ, epochs, label smoothing (the
+ * paper's LSR comparison), augmentation and PGD adversarial training, each with the default
+ * from the settings (and for the radius and augmentation, the dataset's usual one, as fim train).
+ */
+function trainFields(info: EngineInfo, model: { label: string; defaultDataset?: string }, defended: boolean): Field<TrainAnswers>[] {
+  const s = readSettings().train;
+  const datasets = info.datasets.map((d) => ({
+    label: d.name,
+    detail: d.description,
+    value: { name: d.name, needsDataDir: d.needsDataDir },
+  }));
+  const wanted = model.defaultDataset ?? 'mnist';
+  const eps = (a: Partial<TrainAnswers>) => s.atEpsilon || defaultAtEpsilonFor(a.dataset?.name ?? wanted);
+  return [
+    {
+      type: 'pick',
+      key: 'dataset',
+      title: `dataset for ${model.label}`,
+      when: () => datasets.length > 1,
+      options: () => datasets,
+      initial: () =>
+        Math.max(
+          0,
+          datasets.findIndex((d) => d.label === wanted),
+        ),
+    },
+    {
+      type: 'text',
+      key: 'mu',
+      title: 'weight μ of the trace term (loss = CE + μ·tr G_s)',
+      prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
+      when: () => defended,
+      value: () => '0.022',
+      parse: parsedBy(parseMu, 'μ must be a finite number ≥ 0'),
+    },
+    {
+      type: 'text',
+      key: 'epochs',
+      title: 'epochs',
+      value: () => String(s.epochs),
+      parse: parsedBy(parsePositiveInt, 'a positive integer'),
+    },
+    {
+      type: 'text',
+      key: 'labelSmoothing',
+      title: 'label smoothing α (the paper’s LSR comparison; 0 = off)',
+      prompt: 'targets become y·(1 − α) + α/K; the paper gives no α, 0.1 is usual',
+      value: () => String(s.labelSmoothing),
+      parse: parsedBy((t) => parseNumberIn(t, 0, 1, false), 'α must be a number in [0, 1)'),
+    },
+    {
+      type: 'pick',
+      key: 'augmentation',
+      title: 'augmentation of training batches',
+      options: (a) => [
+        {
+          label: 'dataset default',
+          description: defaultAugmentationFor(a.dataset?.name ?? wanted),
+          detail: 'crop + flip for CIFAR-10, crop for GTSRB, none otherwise',
+          value: 'auto',
+        },
+        { label: 'none', value: 'none' },
+        { label: 'crop', detail: 'random crop of the 4-pixel-padded image', value: 'crop' },
+        { label: 'crop-flip', detail: 'random crop and horizontal flip', value: 'crop-flip' },
+      ],
+      initial: () => ['auto', ...AUGMENTATIONS].indexOf(s.augmentation),
+    },
+    {
+      type: 'pick',
+      key: 'adversarial',
+      title: 'PGD adversarial training (Madry et al.)',
+      options: (a) => [
+        { label: 'off', value: 'off' },
+        {
+          label: 'on',
+          description: `l∞ ε = ${fmtNum(eps(a))}, ${s.atSteps} steps, ratio ${s.atRatio}`,
+          detail: 'each batch partly replaced by PGD adversarials (a baseline defence to compare with)',
+          value: 'default',
+        },
+        { label: 'on, with other settings…', detail: 'choose ε, steps, step size and ratio', value: 'custom' },
+      ],
+      initial: () => (s.adversarialTraining ? 1 : 0),
+    },
+    {
+      type: 'text',
+      key: 'atEpsilon',
+      title: 'adversarial training: l∞ radius ε (pixels in [0, 1])',
+      when: (a) => a.adversarial === 'custom',
+      value: (a) => fmtNum(eps(a)),
+      parse: parsedBy((t) => parsePositive(t, 1), 'ε must be in (0, 1]'),
+    },
+    {
+      type: 'text',
+      key: 'atSteps',
+      title: 'adversarial training: PGD steps per batch',
+      when: (a) => a.adversarial === 'custom',
+      value: () => String(s.atSteps),
+      parse: parsedBy(parsePositiveInt, 'a positive integer'),
+    },
+    {
+      type: 'text',
+      key: 'atStepSize',
+      title: 'adversarial training: PGD step size',
+      prompt: 'default 2.5·ε/steps (Madry et al.)',
+      when: (a) => a.adversarial === 'custom',
+      value: (a) => fmtNum(defaultAtStepSize(a.atEpsilon ?? eps(a), a.atSteps ?? s.atSteps)),
+      parse: parsedBy((t) => parsePositive(t), 'a number > 0'),
+    },
+    {
+      type: 'text',
+      key: 'atRatio',
+      title: 'adversarial training: fraction of each batch replaced by PGD examples',
+      when: (a) => a.adversarial === 'custom',
+      value: () => String(s.atRatio),
+      parse: parsedBy((t) => parsePositive(t, 1), 'a fraction in (0, 1]'),
+    },
+  ];
+}
+
+const fmtNum = (v: number) => String(Number(v.toPrecision(4)));
+
 async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promise<void> {
   const storeDir = requireStore(deps.store);
   if (!storeDir) return;
@@ -78,54 +223,43 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   if (!info) return;
   const model = await pickModel(arg, info);
   if (!model) return;
-  const datasetItems = info.datasets.map((d) => ({
-    label: d.name,
-    detail: d.description,
-    needsDataDir: d.needsDataDir,
-    picked: d.name === (model.defaultDataset ?? 'mnist'),
-  }));
-  datasetItems.sort((a, b) => Number(b.picked) - Number(a.picked));
-  const dataset =
-    datasetItems.length === 1
-      ? datasetItems[0]
-      : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
-  if (!dataset) return;
+  const only = info.datasets.length === 1 ? info.datasets[0] : undefined;
+  const answers = await runForm<TrainAnswers>(
+    defended ? 'Train Defended Model' : 'Train Baseline Model',
+    trainFields(info, model, defended),
+    {
+      mu: 0,
+      atEpsilon: 0,
+      atSteps: 0,
+      atStepSize: 0,
+      atRatio: 0,
+      ...(only ? { dataset: { name: only.name, needsDataDir: only.needsDataDir } } : {}),
+    },
+  );
+  if (!answers) return;
   let dataDir: string | undefined;
-  if (dataset.needsDataDir) {
+  if (answers.dataset.needsDataDir) {
     const dirs = await vscode.window.showOpenDialog({
       canSelectFolders: true,
       canSelectFiles: false,
-      title: `Folder with the ${dataset.label} files`,
+      title: `Folder with the ${answers.dataset.name} files`,
     });
     if (!dirs?.[0]) return;
     dataDir = dirs[0].fsPath;
   }
-  let mu = 0;
-  if (defended) {
-    const muText = await vscode.window.showInputBox({
-      ignoreFocusOut: true,
-      title: 'FIM: weight μ of the trace term (loss = CE + μ·tr G_s)',
-      value: '0.022',
-      prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
-      validateInput: (v) => (parseMu(v) === null ? 'μ must be a finite number ≥ 0' : undefined),
-    });
-    if (muText === undefined) return;
-    mu = parseMu(muText)!;
-  }
-  const epochsText = await vscode.window.showInputBox({
-    ignoreFocusOut: true,
-    title: 'FIM: epochs',
-    value: '2',
-    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
-  });
-  if (epochsText === undefined) return;
+  const mu = defended ? answers.mu : 0;
   const s = readSettings();
+  const adversarialTraining = adversarialOf(answers.adversarial, answers.dataset.name, s.train, answers);
+  const augmentation = answers.augmentation === 'auto' ? defaultAugmentationFor(answers.dataset.name) : answers.augmentation;
   const params: Omit<TrainParams, 'jobId'> = {
     model: model.model,
-    dataset: dataset.label,
+    dataset: answers.dataset.name,
     ...(dataDir ? { dataDir } : {}),
     mu,
-    epochs: parsePositiveInt(epochsText)!,
+    ...(answers.labelSmoothing ? { labelSmoothing: answers.labelSmoothing } : {}),
+    ...(augmentation !== 'none' ? { augmentation } : {}),
+    ...(adversarialTraining ? { adversarialTraining } : {}),
+    epochs: answers.epochs,
     batchSize: s.train.batchSize,
     learningRate: s.train.learningRate,
     seed: s.train.seed,

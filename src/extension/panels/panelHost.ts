@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  panelDirs,
   parseWebviewMessage,
+  type PanelCommand,
   type HostMessage,
   type PanelDataMap,
   type PanelKey,
@@ -25,6 +27,7 @@ export interface PanelHostDeps {
   /** Files whose change should refresh the panel. */
   watch(key: PanelKey): vscode.GlobPattern[];
   open(key: PanelKey): void;
+  runCommand(command: PanelCommand, dir: string): void;
   title(key: PanelKey): string;
 }
 
@@ -102,9 +105,19 @@ export class PanelHost implements vscode.Disposable {
       case 'open':
         this.deps.open(m.key);
         return;
+      case 'command': {
+        // Only on a directory this panel shows.
+        const p = path.resolve(m.path);
+        if (!panelDirs(this.key).some((d) => p === path.resolve(d))) {
+          this.deps.output.warn(`panel ${this.key.kind}: refused ${m.command} on ${m.path}`);
+          return;
+        }
+        this.deps.runCommand(m.command, p);
+        return;
+      }
       case 'reveal': {
         // Only paths inside what this panel shows: never an arbitrary file the webview names.
-        const allowed = 'runDir' in this.key ? [this.key.runDir] : this.key.runDirs;
+        const allowed = panelDirs(this.key);
         const p = path.resolve(m.path);
         if (!allowed.some((d) => p === path.resolve(d) || p.startsWith(path.resolve(d) + path.sep)) || !fs.existsSync(p)) {
           this.deps.output.warn(`panel ${this.key.kind}: refused to reveal ${m.path}`);

@@ -6,17 +6,57 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../runs/paths';
 import { readRun } from '../../runs/reader';
-import { PANEL_KINDS, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
+import { REPRODUCE_FILES } from '../../runs/reproduce';
+import {
+  PANEL_KINDS,
+  panelDirs,
+  parseWebviewState,
+  type InspectData,
+  type PanelCommand,
+  type PanelDataMap,
+  type PanelKey,
+  type PanelKind,
+} from '../../protocol/webview';
 import { localRoots } from './html';
-import { loadAdversarialData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
+import {
+  loadAdversarialData,
+  loadCurvesData,
+  loadDistanceData,
+  loadFoolingData,
+  loadInspectData,
+  loadReportData,
+  loadTrainingData,
+  loadTransferData,
+  loadWorstCaseData,
+} from './panelData';
 import { PanelHost } from './panelHost';
+
+/** What the panels need from the rest of the extension. */
+export interface PanelServices {
+  /** Whether this window runs the reproduction in `dir` (its report panel then offers Stop). */
+  reproductionRunning(dir: string): boolean;
+  runCommand(command: PanelCommand, dir: string): void;
+  /** Where drawing an inspection's missing images stands; starts it on first call when something is missing. */
+  inspectCompletion(runDir: string, evalName: string, data: Omit<InspectData, 'assetsBase'>): InspectData['completion'];
+}
 
 export const VIEW_TYPES: Record<PanelKind, string> = {
   training: 'fim.training',
   inspect: 'fim.inspect',
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
+  report: 'fim.report',
+  distance: 'fim.distance',
+  transfer: 'fim.transfer',
+  worstcase: 'fim.worstcase',
+  curves: 'fim.curves',
 };
+
+const sortedDirs = (dirs: string[]) =>
+  dirs
+    .map((d) => path.resolve(d))
+    .sort()
+    .join('|');
 
 export function keyId(key: PanelKey): string {
   switch (key.kind) {
@@ -26,13 +66,18 @@ export function keyId(key: PanelKey): string {
       return `inspect:${path.resolve(key.runDir)}#${key.evalName}`;
     case 'adversarial':
       return `adversarial:${path.resolve(key.runDir)}`;
+    case 'report':
+      return `report:${path.resolve(key.dir)}`;
     case 'fooling':
-      return `fooling:${key.runDirs
-        .map((d) => path.resolve(d))
-        .sort()
-        .join('|')}`;
+    case 'distance':
+    case 'transfer':
+    case 'worstcase':
+    case 'curves':
+      return `${key.kind}:${sortedDirs(key.runDirs)}`;
   }
 }
+
+const runsTitle = (what: string, dirs: string[]) => (dirs.length === 1 ? `${what}: ${runName(dirs[0]!)}` : `${what}: ${dirs.length} runs`);
 
 function runName(dir: string): string {
   const r = readRun(dir);
@@ -48,7 +93,17 @@ export function panelTitle(key: PanelKey): string {
     case 'adversarial':
       return `Adversarial Images: ${runName(key.runDir)}`;
     case 'fooling':
-      return key.runDirs.length === 1 ? `Fooling Ratio: ${runName(key.runDirs[0]!)}` : `Fooling Ratio: ${key.runDirs.length} runs`;
+      return runsTitle('Fooling Ratio', key.runDirs);
+    case 'report':
+      return `Reproduction Report: ${path.basename(key.dir)}`;
+    case 'distance':
+      return runsTitle('Minimum Distance', key.runDirs);
+    case 'transfer':
+      return runsTitle('Transfer', key.runDirs);
+    case 'worstcase':
+      return runsTitle('Robust Accuracy', key.runDirs);
+    case 'curves':
+      return runsTitle('Training Curves', key.runDirs);
   }
 }
 
@@ -63,6 +118,7 @@ export class PanelManager implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly output: vscode.LogOutputChannel,
+    private readonly services: PanelServices,
   ) {}
 
   private load(key: PanelKey, webview: vscode.Webview): PanelDataMap[PanelKind] {
@@ -70,12 +126,25 @@ export class PanelManager implements vscode.Disposable {
     switch (key.kind) {
       case 'training':
         return loadTrainingData(key.runDir);
-      case 'inspect':
-        return { ...loadInspectData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
+      case 'inspect': {
+        const data = loadInspectData(key.runDir, key.evalName);
+        const completion = this.services.inspectCompletion(key.runDir, key.evalName, data);
+        return { ...data, assetsBase: assets(key.runDir), ...(completion ? { completion } : {}) };
+      }
       case 'adversarial':
         return { ...loadAdversarialData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'fooling':
         return loadFoolingData(key.runDirs);
+      case 'report':
+        return loadReportData(key.dir, this.services.reproductionRunning(key.dir));
+      case 'distance':
+        return loadDistanceData(key.runDirs);
+      case 'transfer':
+        return loadTransferData(key.runDirs);
+      case 'worstcase':
+        return loadWorstCaseData(key.runDirs);
+      case 'curves':
+        return loadCurvesData(key.runDirs);
     }
   }
 
@@ -89,7 +158,14 @@ export class PanelManager implements vscode.Disposable {
       case 'adversarial':
         return [rp(path.join(key.runDir, RUN_FILES.evals), '*.json')];
       case 'fooling':
+      case 'distance':
+      case 'transfer':
+      case 'worstcase':
         return key.runDirs.map((d) => rp(path.join(d, RUN_FILES.evals), '*.json'));
+      case 'report':
+        return [rp(key.dir, `{${REPRODUCE_FILES.reportHtml},${REPRODUCE_FILES.progress}}`)];
+      case 'curves':
+        return key.runDirs.map((d) => rp(d, `{${RUN_FILES.metrics},${RUN_FILES.status}}`));
     }
   }
 
@@ -124,6 +200,7 @@ export class PanelManager implements vscode.Disposable {
       load: (k, w) => this.load(k, w),
       watch: (k) => this.watch(k),
       open: (k) => this.open(k, vscode.ViewColumn.Beside),
+      runCommand: (c, dir) => this.services.runCommand(c, dir),
       title: panelTitle,
     });
     this.panels.set(id, host);
@@ -153,8 +230,7 @@ export class PanelManager implements vscode.Disposable {
   refreshRun(runDir: string): void {
     const r = path.resolve(runDir);
     for (const host of this.panels.values()) {
-      const dirs = 'runDir' in host.key ? [host.key.runDir] : host.key.runDirs;
-      if (dirs.some((d) => path.resolve(d) === r)) host.refreshSoon(50);
+      if (panelDirs(host.key).some((d) => path.resolve(d) === r)) host.refreshSoon(50);
     }
   }
 

@@ -1,0 +1,199 @@
+/**
+ * Reproductions in VS Code: `fim reproduce` processes started from the commands (with a
+ * cancellable progress notification per stage, an entry for FIM: Stop Job and their output in
+ * the "FIM Reproduce" log), and every reproduction directory of the workspace, live from its
+ * progress.json whether VS Code or a terminal started it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readJsonFile } from '../runs/reader';
+import { REPRODUCE_FILES, type ReproduceProgress } from '../runs/reproduce';
+import { COMMAND } from './commandIds';
+import { newJobId } from './engineProcess';
+import type { Jobs } from './jobs';
+import {
+  findReproductions,
+  overallFraction,
+  readReproduction,
+  reproduceArgs,
+  type ReproduceChoice,
+  type ReproductionInfo,
+} from './reproductionModel';
+import { describeReproductionExit, ReproductionProcess, type ReproductionExit } from './reproductionProcess';
+import { chooseRuntime } from './runtime';
+import { readSettings } from './settings';
+
+const REMEMBERED = 'fim.reproductionDirs';
+const POLL_MS = 1000;
+
+/** The workspace's `.fim/` folder, where `fim reproduce` puts its directories by default. */
+export function fimFolder(): string | null {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return folder ? path.join(folder, '.fim') : null;
+}
+
+export class Reproductions implements vscode.Disposable {
+  readonly output: vscode.LogOutputChannel;
+  private readonly running = new Map<string, ReproductionProcess>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly watcher: vscode.FileSystemWatcher | null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly jobs: Jobs,
+  ) {
+    this.output = vscode.window.createOutputChannel('FIM Reproduce', { log: true });
+    const fim = fimFolder();
+    this.watcher = fim
+      ? vscode.workspace.createFileSystemWatcher(
+          new vscode.RelativePattern(
+            vscode.Uri.file(fim),
+            `*/{${REPRODUCE_FILES.progress},${REPRODUCE_FILES.state},${REPRODUCE_FILES.reportHtml}}`,
+          ),
+        )
+      : null;
+    if (this.watcher) {
+      const fire = () => this.fireSoon();
+      this.watcher.onDidChange(fire);
+      this.watcher.onDidCreate(fire);
+      this.watcher.onDidDelete(fire);
+    }
+  }
+
+  private fireSoon(delayMs = 300): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.changed.fire();
+    }, delayMs);
+  }
+
+  private remembered(): string[] {
+    return this.context.workspaceState.get<string[]>(REMEMBERED, []);
+  }
+
+  private remember(dir: string): void {
+    const list = this.remembered().filter((d) => d !== dir);
+    void this.context.workspaceState.update(REMEMBERED, [dir, ...list].slice(0, 20));
+  }
+
+  /** Every reproduction of the workspace (under .fim/, and others started from VS Code). */
+  list(): ReproductionInfo[] {
+    return findReproductions(fimFolder(), [...this.remembered(), ...this.running.keys()]).map((d) => readReproduction(d));
+  }
+
+  isRunning(dir: string): boolean {
+    return this.running.has(path.resolve(dir));
+  }
+
+  /** Starts `fim reproduce`; resolves when it has ended (the user was told how). */
+  async start(choice: ReproduceChoice, started?: () => void): Promise<ReproductionExit | undefined> {
+    const dir = path.resolve(choice.outDir);
+    if (this.running.has(dir)) {
+      void vscode.window.showWarningMessage(`FIM: a reproduction is already running in ${dir}.`);
+      return undefined;
+    }
+    const s = readSettings();
+    const runtime = chooseRuntime({
+      configured: s.nodePath,
+      trusted: vscode.workspace.isTrusted,
+      pathVar: process.env.PATH,
+      execPath: process.execPath,
+    });
+    if (runtime.note) this.output.warn(runtime.note);
+    const args = reproduceArgs(choice, s.backend);
+    const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(dir);
+    const cli = this.context.asAbsolutePath(path.join('dist', 'cli.js'));
+    this.output.info(`${runtime.command} ${cli} ${args.join(' ')} (in ${cwd})`);
+    const proc = new ReproductionProcess(dir, { command: runtime.command, env: { ...process.env, ...runtime.env }, cwd, cli, args }, (l) =>
+      this.output.info(l),
+    );
+    this.running.set(dir, proc);
+    this.remember(dir);
+    this.fireSoon(0);
+    started?.();
+    const title = `Reproduce (${choice.resume ? 'resume' : choice.mode}, ${path.basename(dir)})`;
+    const job = this.jobs.register({
+      jobId: newJobId('reproduce'),
+      kind: 'reproduce',
+      title,
+      cancel: () => this.stop(dir),
+    });
+    let exit: ReproductionExit | undefined;
+    try {
+      exit = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `FIM: ${title}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => this.stop(dir));
+          let reported = 0;
+          let lastMessage = '';
+          let lastUpdate = '';
+          const poll = setInterval(() => {
+            const p = readJsonFile<ReproduceProgress>(path.join(dir, REPRODUCE_FILES.progress));
+            if (!p || p.pid !== proc.pid) return;
+            // The tree and the report panel follow progress.json (rewritten every few seconds at most).
+            if (p.updatedAt !== lastUpdate) this.fireSoon();
+            lastUpdate = p.updatedAt;
+            const frac = overallFraction(p) * 100;
+            const c = p.current;
+            const message = proc.stopping
+              ? 'stopping after the current step (Stop Job again to kill it)…'
+              : c
+                ? `[${c.index + 1}/${p.stages.length}] ${p.stages[c.index]?.title ?? c.key}: ${c.message}`
+                : `${p.stages.filter((x) => x.status === 'reused').length} stages reused`;
+            if (message === lastMessage && frac <= reported) return;
+            lastMessage = message;
+            progress.report({ message, ...(frac > reported ? { increment: frac - reported } : {}) });
+            reported = Math.max(reported, frac);
+          }, POLL_MS);
+          try {
+            progress.report({ message: 'starting…' });
+            return await proc.exited;
+          } finally {
+            clearInterval(poll);
+          }
+        },
+      );
+    } finally {
+      job.dispose();
+      this.running.delete(dir);
+      this.fireSoon(0);
+    }
+    this.tellExit(dir, exit, proc.stderrTail);
+    return exit;
+  }
+
+  private tellExit(dir: string, exit: ReproductionExit, tail: string): void {
+    const how = describeReproductionExit(exit, tail);
+    const hasReport = fs.existsSync(path.join(dir, REPRODUCE_FILES.reportHtml));
+    const actions = [...(hasReport ? ['Open Report'] : []), ...(how.ok ? [] : ['Resume', 'Show Log'])];
+    const show = how.ok || exit.code === 1 || exit.code === 130 ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+    void show(`FIM: reproduction in ${path.basename(dir)} ${how.text}.`, ...actions).then((a) => {
+      if (a === 'Open Report') void vscode.commands.executeCommand(COMMAND.openReport, dir);
+      if (a === 'Resume') void vscode.commands.executeCommand(COMMAND.resumeReproduction, dir);
+      if (a === 'Show Log') this.output.show();
+    });
+  }
+
+  /** Stops the reproduction in `dir` (a second stop kills it). */
+  stop(dir: string): boolean {
+    const proc = this.running.get(path.resolve(dir));
+    if (!proc) return false;
+    const how = proc.stop();
+    this.output.info(`${how === 'kill' ? 'killing' : 'interrupting'} the reproduction in ${dir} (pid ${proc.pid})`);
+    this.fireSoon(0);
+    return true;
+  }
+
+  dispose(): void {
+    // VS Code is closing: let each reproduction stop after its current step, as Ctrl-C would.
+    for (const p of this.running.values()) p.child.kill('SIGTERM');
+    this.watcher?.dispose();
+    if (this.timer) clearTimeout(this.timer);
+    this.changed.dispose();
+    this.output.dispose();
+  }
+}
