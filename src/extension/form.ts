@@ -49,6 +49,27 @@ export type Field<A> = TextField<A> | PickField<A> | MultiPickField<A>;
 
 const BACK = Symbol('back');
 
+/**
+ * VS Code can hide a quick input shown right after another one closed (focus settling after the
+ * previous pick, or a walkthrough page re-taking focus). An input hidden within this time of being
+ * shown, with nothing typed or picked, is shown again once instead of cancelling the form.
+ */
+const EARLY_HIDE_MS = 700;
+
+function onHide(input: vscode.QuickInput, answered: () => boolean, finish: () => void): void {
+  const shownAt = Date.now();
+  let reshown = false;
+  input.onDidHide(() => {
+    if (answered()) return;
+    if (!reshown && Date.now() - shownAt < EARLY_HIDE_MS) {
+      reshown = true;
+      input.show();
+      return;
+    }
+    finish();
+  });
+}
+
 /** Runs the form; resolves with every answer, or undefined when cancelled. */
 export async function runForm<A extends Record<string, unknown>>(
   title: string,
@@ -121,8 +142,12 @@ function askText<A>(
       if ('value' in p) finish(p);
     });
     box.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    box.onDidHide(() => finish(undefined));
     box.show();
+    onHide(
+      box,
+      () => done,
+      () => finish(undefined),
+    );
   });
 }
 
@@ -160,8 +185,12 @@ function askPick<A>(
       if (sel) finish({ value: sel.value });
     });
     pick.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    pick.onDidHide(() => finish(undefined));
     pick.show();
+    onHide(
+      pick,
+      () => done,
+      () => finish(undefined),
+    );
   });
 }
 
@@ -211,8 +240,12 @@ function askMulti<A>(
       finish({ value: pick.selectedItems.map((i) => i.value) });
     });
     pick.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    pick.onDidHide(() => finish(undefined));
     pick.show();
+    onHide(
+      pick,
+      () => done,
+      () => finish(undefined),
+    );
   });
 }
 

@@ -178,7 +178,7 @@ describe(
       await wb.command('FIM: Check Setup');
       const editor = wb.page.locator('.monaco-editor .view-lines', { hasText: 'FIM Inspector: setup' });
       await editor.first().waitFor({ timeout: 120_000 });
-      const text = await editor.first().innerText();
+      const text = (await editor.first().innerText()).replace(/\u00a0/g, ' '); // the editor renders spaces as &nbsp;
       for (const s of ['Engine runtime', 'Backend', 'Native kernels', 'Datasets', 'mnist'])
         assert.ok(text.includes(s), `setup report names ${s}`);
       await wb.waitForNotification(/FIM setup: (wasm|cpu|tfjs-node\S*) backend/, 60_000);
@@ -213,11 +213,13 @@ describe(
       await wb.inputBox('PGD steps per batch', '2');
       await wb.inputBox('PGD step size', '0.15');
       await wb.inputBox('fraction of each batch', '0.5');
-      const row = treeRow('convnet-mu0.022');
+      // The default name says what the run is: μ, label smoothing and PGD-AT.
+      const row = treeRow('convnet-mu0.022-ls0.1-pgdat');
       await row.first().waitFor({ timeout: 120_000 });
       await until('the UI-trained run to complete', 480_000, async () => /completed/.test(await row.first().innerText()), 1000);
       await wb.waitForNotification(/finished: test accuracy \d+\.\d\d%/, 30_000);
-      trainedRun = fs.readdirSync(store).find((d) => d.endsWith('convnet-mu0.022')) ?? '';
+      trainedRun = fs.readdirSync(store).find((d) => d.endsWith('convnet-mu0.022-ls0.1-pgdat')) ?? '';
+      assert.ok(trainedRun, 'the run in the workspace store');
       const config = runFile(path.join(store, trainedRun), 'config.json');
       assert.equal(config.labelSmoothing, 0.1);
       assert.equal(config.augmentation, 'crop');
@@ -226,6 +228,7 @@ describe(
     });
 
     step('the training dashboard of the real defended run: measured points, straight lines, keyboard legends', async () => {
+      await wb.command('View: Close All Editors');
       await wb.command('FIM: Open Training Dashboard');
       await wb.pickExact('training dashboard of run', 'e2e-defended');
       const frame = await wb.webviewFrame('Training: e2e-defended');
@@ -242,6 +245,7 @@ describe(
       assert.equal(await frame.locator('.legend').first().locator('.legend-item[aria-pressed="false"]').count(), 1);
       await wb.page.keyboard.press('Space');
       assert.equal(await frame.locator('.legend').first().locator('.legend-item[aria-pressed="false"]').count(), 0);
+      await frame.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
       await settled(frame);
       await wb.screenshot(results, '1-training-dashboard');
       await wb.command('View: Close All Editors');
@@ -419,11 +423,20 @@ describe(
     step('Table 1, Table 2 and the worst case from the tree menus and the palette, each in its panel', async () => {
       await wb.command('View: Close All Editors');
       await wb.clearNotifications();
-      for (const run of ['e2e-baseline', 'e2e-defended']) {
+      for (const [run, dir] of [
+        ['e2e-baseline', baseline],
+        ['e2e-defended', defended],
+      ] as const) {
         await wb.contextMenu(treeRow(run).first(), 'Evaluate Minimum Distance (Table 1)');
-        await wb.multiPick('attacks (the paper’s Table 1 preselected)', ['fgsm', 'fgm', 'bim-linf', 'deepfool']);
+        await wb.multiPick(
+          'attacks (the paper’s Table 1 preselected)',
+          ['fgsm', 'fgm', 'bim-linf', 'deepfool'],
+          ['bim-l1', 'bim-l2', 'cw', 'jsma', 'pgd'],
+        );
         await wb.inputBox('test samples', '20');
-        await wb.webviewFrame(/Minimum adversarial distance/, 600_000);
+        await until(`${run}'s evals/distance.json`, 600_000, () => fs.existsSync(path.join(dir, 'evals', 'distance.json')), 1000);
+        await wb.webviewFrame(/Minimum adversarial distance/, 60_000);
+        await wb.command('View: Close All Editors');
       }
       await wb.command('View: Close All Editors');
       await showView();
@@ -438,6 +451,7 @@ describe(
       const fooling = await wb.webviewFrame('Fooling ratio vs attack budget');
       await fooling.locator('vscode-button', { hasText: 'Distributions per attack' }).click();
       const dist = await wb.webviewFrame(/Minimum adversarial distance[\s\S]*defended \/ baseline/);
+      await wb.command('View: Close Editors in Other Groups');
       await until('a distribution per attack', 60_000, async () => (await dist.locator('.chart svg').count()) >= 4);
       assert.match(await dist.locator('#app').innerText(), /deepfool[\s\S]*MSE/);
       await settled(dist);
@@ -461,7 +475,7 @@ describe(
       await wb.command('View: Close All Editors');
       await wb.command('FIM: Evaluate Worst Case (Robust Accuracy)');
       await wb.pickExact('run for the worst-case evaluation', 'e2e-defended');
-      await wb.multiPick('attacks (one norm', ['fgsm', 'pgd', 'pgd-margin']);
+      await wb.multiPick('attacks (one norm', ['fgsm', 'pgd', 'pgd-margin'], ['square']);
       await wb.inputBox('budgets ε', '0.05, 0.1, 0.2');
       await wb.inputBox('test samples', '100');
       const worst = await wb.webviewFrame('Robust accuracy against the budget', 600_000);
@@ -478,7 +492,13 @@ describe(
       await walkthroughButton('Reproduce the paper', 'Reproduce (quick)');
       const dir = path.join(workspace, '.fim', 'reproduce-quick');
       const frame = await wb.webviewFrame('Reproduction: reproduce-quick', 120_000);
-      await until('a stage to run', 180_000, async () => /\[1\/\d+\] .*train/i.test(await frame.locator('#app').innerText()));
+      // Stop once the first training has made some steps: it then writes a checkpoint to resume from.
+      await until(
+        'the first training to run',
+        300_000,
+        async () => /\[1\/\d+\] train.*epoch 1\/4 step \d{2,}/.test(await frame.locator('#app').innerText()),
+        1000,
+      );
       // Stop while the first training runs: it writes a checkpoint; the panel then offers Resume.
       await wb.command('FIM: Stop Reproduction');
       await wb.waitForNotification(/reproduction in reproduce-quick stopped/, 180_000);
@@ -487,7 +507,9 @@ describe(
         60_000,
         async () => (await frame.locator('vscode-button', { hasText: 'Resume' }).count()) === 1,
       );
-      assert.match(await treeRow('reproduce-quick').first().innerText(), /stopped/);
+      await until('the tree to show the reproduction stopped', 30_000, async () =>
+        /stopped/.test(await treeRow('reproduce-quick').first().innerText()),
+      );
       await wb.screenshot(results, 'reproduction-stopped');
       await frame.locator('vscode-button', { hasText: 'Resume' }).click();
       await until('the resumed reproduction to be live', 60_000, async () => /live/.test(await frame.locator('#app').innerText()));
@@ -521,6 +543,34 @@ describe(
       assert.match(reportText, /Fig\. 3/);
       await frame.evaluate(() => window.scrollTo(0, 0));
       await wb.screenshot(results, 'reproduction-report');
+      // Its inspection stored images of 4 samples; opened here, every row gets its own (drawn by the engine).
+      const stored = JSON.parse(
+        fs.readFileSync(
+          path.join(
+            dir,
+            'runs',
+            fs.readdirSync(path.join(dir, 'runs')).find((d) => d.endsWith('repro-mu0.022-s0'))!,
+            'evals',
+            'repro-inspect.json',
+          ),
+          'utf8',
+        ),
+      ) as {
+        samples: { image?: string }[];
+      };
+      log(
+        `the reproduction's inspection stored images of ${stored.samples.filter((x) => x.image).length} of ${stored.samples.length} samples`,
+      );
+      await showView();
+      await treeRow('reproduce-quick').first().locator('.monaco-tl-twistie').click();
+      await treeRow('repro-mu0.022-s0').first().locator('.monaco-tl-twistie').click();
+      await treeRow('repro-inspect').first().click();
+      const insp = await wb.webviewFrame('FIM inspection: repro-mu0.022-s0', 60_000);
+      await until('an image in every row of the reproduction’s inspection', 300_000, async () => {
+        const rows = await insp.locator('.vt-row').count();
+        return rows > 5 && (await insp.locator('.vt-row img').count()) >= 2 * rows;
+      });
+      assert.match(await insp.locator('#app').innerText(), /300 test samples/);
     });
 
     step('shows metrics with context when hovering a train.fimlog line', async () => {

@@ -13,7 +13,8 @@ import { h, num, pct } from '../shared/format.js';
 import { errorBanner, initPage, runLine, stat } from '../shared/page.js';
 import { addStyles } from '../shared/styles.js';
 import { roving } from '../shared/roving.js';
-import { onThemeChange } from '../shared/theme.js';
+import { SeriesLegend, type LegendSeries } from '../shared/legend.js';
+import { onThemeChange, palette } from '../shared/theme.js';
 
 addStyles(`
 .controls { display: flex; gap: 16px; align-items: center; flex-wrap: wrap; margin: 10px 0; }
@@ -48,11 +49,12 @@ const className = (ev: SweepEval, c: number) => ev.classNames?.[c] ?? String(c);
 let cardsFocused = false;
 const exampleId = (e: AdversarialExample) => `${e.index}@${e.budget}`;
 
-function probsSpec(ev: SweepEval, e: AdversarialExample): TopLevelSpec {
+function probsSpec(ev: SweepEval, e: AdversarialExample, series: LegendSeries[]): TopLevelSpec {
+  const shown = series.map((s) => s.name);
   const values = [
     ...e.probsOriginal.map((p, c) => ({ class: className(ev, c), p, input: 'original' })),
     ...e.probsAdversarial.map((p, c) => ({ class: className(ev, c), p, input: 'adversarial' })),
-  ];
+  ].filter((v) => shown.includes(v.input));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
@@ -61,9 +63,9 @@ function probsSpec(ev: SweepEval, e: AdversarialExample): TopLevelSpec {
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: 'class', type: 'ordinal', sort: null, title: 'class', axis: { labelAngle: 0 } },
-      xOffset: { field: 'input', sort: ['original', 'adversarial'] },
+      xOffset: { field: 'input', sort: shown },
       y: { field: 'p', type: 'quantitative', scale: { domain: [0, 1] }, title: 'p' },
-      color: { field: 'input', type: 'nominal', title: null, sort: ['original', 'adversarial'] },
+      color: { field: 'input', type: 'nominal', scale: { domain: shown, range: series.map((s) => s.color) }, legend: null },
     },
   };
 }
@@ -212,7 +214,22 @@ function render(d: AdversarialData): void {
         ),
     });
     probsHost.append(probsFigure.element);
-    void probsFigure.render(probsSpec(ev, sel));
+    const colors = palette();
+    const series: LegendSeries[] = [
+      { name: 'original', color: colors[0]! },
+      { name: 'adversarial', color: colors[1]! },
+    ];
+    const fig = probsFigure;
+    const draw = (hidden: ReadonlySet<string> = new Set()) =>
+      void fig.render(
+        probsSpec(
+          ev,
+          sel,
+          series.filter((s) => !hidden.has(s.name)),
+        ),
+      );
+    fig.addLegend(new SeriesLegend('probabilities', series, draw).element);
+    draw();
   }
   const actions = h(
     'div',

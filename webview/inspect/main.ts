@@ -94,7 +94,8 @@ function probsSpec(d: InspectData, s: SampleFimStats): TopLevelSpec {
     encoding: {
       x: { field: 'class', type: 'ordinal', sort: null, title: 'class', axis: { labelAngle: 0 } },
       y: { field: 'p', type: 'quantitative', title: 'p', scale: { domain: [0, 1] } },
-      color: { field: 'role', type: 'nominal', title: null, scale: { domain: ['label', 'predicted', 'other'] } },
+      // The colour key is written under the chart (a Vega legend is out of a keyboard's reach).
+      color: { field: 'role', type: 'nominal', title: null, scale: { domain: ['label', 'predicted', 'other'] }, legend: null },
     },
   };
 }
@@ -215,6 +216,7 @@ function showDetail(d: InspectData, s: SampleFimStats | undefined, host: HTMLEle
       { numericFrom: 1 },
     ),
     detailFigure.element,
+    h('p', { class: 'meta' }, 'Bars: the true class (first colour), the predicted class when it differs (second), the others (third).'),
   );
   void detailFigure.render(probsSpec(d, s));
 }
@@ -245,7 +247,7 @@ function scatterSpec(rows: ScatterRow[], names: string[], colors: string[], scal
         axis: { format: '~s' },
       },
       color: { field: 'series', type: 'nominal', scale: { domain: names, range: colors }, legend: null },
-      shape: { field: 'correct', type: 'nominal', scale: { domain: [true, false], range: ['circle', 'cross'] }, title: 'correct' },
+      shape: { field: 'correct', type: 'nominal', scale: { domain: [true, false], range: ['circle', 'cross'] }, legend: null },
       tooltip: [
         { field: 'series', type: 'nominal' },
         { field: 'index', type: 'quantitative', title: 'sample' },
@@ -355,7 +357,7 @@ function scatterSection(d: InspectData, ui: Partial<Ui>): Node[] {
     redraw();
   });
   const note = compare.length
-    ? 'A smaller λmax(G_x) only means robustness if the margin grows too: the trace term can lower λmax(G_x) by flattening the softmax (after temperature scaling the two models can look alike).'
+    ? 'Dots: correctly classified samples, crosses: misclassified ones. A smaller λmax(G_x) only means robustness if the margin grows too: the trace term can lower λmax(G_x) by flattening the softmax (after temperature scaling the two models can look alike).'
     : 'No other run in this store has an inspection yet: inspect a baseline (or defended) run too, to compare the two here.';
   return [
     h('h2', {}, 'λmax(G_x) against the normalised margin'),

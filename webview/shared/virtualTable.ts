@@ -57,6 +57,8 @@ export class VirtualTable<T> {
   private selected: number | string | null = null;
   /** Position (in the displayed order) of the row in the tab order. */
   private active = 0;
+  /** The active row should take focus once it is rendered (after a scroll the virtualizer reports later). */
+  private pendingFocus = false;
   private readonly virtualizer: Virtualizer<HTMLElement, HTMLElement>;
   private readonly cleanup: () => void;
   private readonly template: string;
@@ -183,7 +185,8 @@ export class VirtualTable<T> {
       this.renderRows();
       el = find();
     }
-    el?.focus({ preventScroll: true });
+    if (el) el.focus({ preventScroll: true });
+    else this.pendingFocus = true;
   }
 
   private toggleSort(key: string): void {
@@ -244,7 +247,10 @@ export class VirtualTable<T> {
     }
     this.spacer.replaceChildren(frag);
     this.scrollEl.tabIndex = activeShown ? -1 : 0;
-    if (hadFocus) this.spacer.querySelector<HTMLElement>(`.vt-row[data-position="${this.active}"]`)?.focus({ preventScroll: true });
+    if ((hadFocus || this.pendingFocus) && activeShown) {
+      this.pendingFocus = false;
+      this.spacer.querySelector<HTMLElement>(`.vt-row[data-position="${this.active}"]`)?.focus({ preventScroll: true });
+    }
   }
 
   dispose(): void {

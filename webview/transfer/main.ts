@@ -36,16 +36,25 @@ function heatmapSpec(cells: Cell[], runs: string[]): TopLevelSpec {
     type: 'nominal' as const,
     title: 'classified by (target)',
     sort: runs,
-    axis: { labelAngle: 0, labelLimit: 200 },
+    axis: { labelAngle: 0, labelLimit: 170, orient: 'top' as const },
   };
   const y = { field: 'source', type: 'nominal' as const, title: 'crafted on (source)', sort: runs, axis: { labelLimit: 200 } };
+  const tooltip = [
+    { field: 'source', type: 'nominal' as const },
+    { field: 'target', type: 'nominal' as const },
+    { field: 'accuracy', type: 'quantitative' as const, format: '.1%' },
+    { field: 'n', type: 'quantitative' as const, title: 'adversarials (fooled the source)' },
+    { field: 'ciLow', type: 'quantitative' as const, format: '.1%', title: '95% CI low' },
+    { field: 'ciHigh', type: 'quantitative' as const, format: '.1%', title: '95% CI high' },
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: 'container',
-    height: { step: 56 },
+    width: { step: 180 },
+    height: { step: 64 },
     data: { values: cells },
     layer: [
       {
+        transform: [{ filter: '!datum.whiteBox' }],
         mark: { type: 'rect', tooltip: true, stroke: 'rgba(128,128,128,0.35)' },
         encoding: {
           x,
@@ -53,23 +62,30 @@ function heatmapSpec(cells: Cell[], runs: string[]): TopLevelSpec {
           color: {
             field: 'accuracy',
             type: 'quantitative',
-            title: 'accuracy',
+            title: 'target accuracy',
             scale: { domain: [0, 1], scheme: 'redyellowgreen' },
             legend: { format: '.0%', orient: 'right', direction: 'vertical' },
           },
-          tooltip: [
-            { field: 'source', type: 'nominal' },
-            { field: 'target', type: 'nominal' },
-            { field: 'accuracy', type: 'quantitative', format: '.1%' },
-            { field: 'n', type: 'quantitative', title: 'adversarials (fooled the source)' },
-            { field: 'ciLow', type: 'quantitative', format: '.1%', title: '95% CI low' },
-            { field: 'ciHigh', type: 'quantitative', format: '.1%', title: '95% CI high' },
-          ],
+          tooltip,
         },
       },
-      { mark: { type: 'text', fontSize: 12, color: 'black' }, encoding: { x, y, text: { field: 'label' } } },
+      // The diagonal is not a transfer: grey, outside the colour scale.
+      {
+        transform: [{ filter: 'datum.whiteBox' }],
+        mark: { type: 'rect', tooltip: true, color: 'rgba(128,128,128,0.25)', stroke: 'rgba(128,128,128,0.35)' },
+        encoding: { x, y, tooltip },
+      },
+      {
+        mark: { type: 'text', fontSize: 12, lineBreak: '\n' },
+        encoding: {
+          x,
+          y,
+          text: { field: 'label' },
+          color: { condition: { test: 'datum.whiteBox', value: '#888' }, value: 'black' },
+        },
+      },
     ],
-  };
+  } as TopLevelSpec;
 }
 
 function render(d: TransferData): void {
@@ -104,7 +120,7 @@ function render(d: TransferData): void {
         n: r.samples,
         ciLow: r.targetAccuracyCi[0],
         ciHigh: r.targetAccuracyCi[1],
-        label: acc === null ? `– (n ${r.samples})` : `${pct(acc)} (n ${r.samples})`,
+        label: acc === null ? `–\nn ${r.samples}` : `${pct(acc)}\nn ${r.samples}`,
         whiteBox: false,
       });
       if (!cells.some((c) => c.group === group && c.source === source && c.target === source))
@@ -116,7 +132,7 @@ function render(d: TransferData): void {
           n: r.crafted ?? r.samples,
           ciLow: null,
           ciHigh: null,
-          label: `${pct(r.sourceAccuracy)} white-box`,
+          label: `white-box\n${pct(r.sourceAccuracy)}`,
           whiteBox: true,
         });
     }
@@ -142,7 +158,7 @@ function render(d: TransferData): void {
     ),
   );
   const groups = [...new Set(cells.map((c) => c.group))];
-  const grid = h('div', { class: 'grid' });
+  const grid = h('div', {});
   for (const g of groups) {
     const gc = cells.filter((c) => c.group === g);
     const runs = [...new Set(gc.flatMap((c) => [c.source, c.target]))].sort();

@@ -67,6 +67,7 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   const pick = await vscode.window.showQuickPick(items, {
     title: 'FIM: model definition to train',
     placeHolder: 'No model file selected: pick a built-in definition',
+    ignoreFocusOut: true,
   });
   if (!pick) return undefined;
   if (pick.browse) {
