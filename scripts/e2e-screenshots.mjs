@@ -30,12 +30,17 @@ if (missing.length) {
   console.error(`e2e-screenshots: ${from} lacks ${missing.join(', ')}; run scripts/e2e.sh first`);
   process.exit(1);
 }
-const browser = await chromium.launch({ executablePath: process.env.FIM_E2E_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const browser = await chromium.launch({
+  executablePath: process.env.FIM_E2E_CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
 try {
   const page = await browser.newPage({ deviceScaleFactor: 1 });
   const scaled = async (src, width, out) => {
     const data = fs.readFileSync(src).toString('base64');
-    await page.setContent(`<html><body style="margin:0"><img id="i" style="display:block;width:${width}px" src="data:image/png;base64,${data}"></body></html>`);
+    await page.setContent(
+      `<html><body style="margin:0"><img id="i" style="display:block;width:${width}px" src="data:image/png;base64,${data}"></body></html>`,
+    );
     const img = page.locator('#i');
     await img.evaluate((el) => (el.complete ? null : new Promise((r) => (el.onload = r))));
     const box = await img.boundingBox();

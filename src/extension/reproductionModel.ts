@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { processAlive, readJsonFile } from '../runs/reader';
+import { executorArgs, type ReproduceExecutorChoice } from '../protocol/reproduce';
 import { REPRODUCE_FILES, type ReproducePlan, type ReproduceProgress, type ReproduceState } from '../runs/reproduce';
 
 export interface ReproductionInfo {
@@ -116,14 +117,18 @@ export interface ReproduceChoice {
   samples?: number;
   tableSamples?: number;
   baselines?: boolean;
-  /** Continue with the directory's own plan (`--resume`). */
+  /** Continue with the directory's own plan (`--plan DIR/plan.json`). */
   resume?: boolean;
 }
 
-/** The CLI arguments for a choice (after `reproduce`). */
-export function reproduceArgs(c: ReproduceChoice, backend: string): string[] {
-  const args = ['reproduce', '--out', c.outDir, '--backend', backend];
-  if (c.resume) return [...args, '--resume'];
+/**
+ * The CLI arguments for a choice (after `reproduce`), with where the stages run (`executorArgs`,
+ * src/protocol/reproduce.ts); a Slurm submission is followed to its end (`--wait`).
+ */
+export function reproduceArgs(c: ReproduceChoice, backend: string, executor: ReproduceExecutorChoice = { executor: 'local' }): string[] {
+  const where = executorArgs(executor);
+  const args = ['reproduce', '--out', c.outDir, '--backend', backend, ...where, ...(where.length ? ['--wait'] : [])];
+  if (c.resume) return [...args, '--plan', path.join(c.outDir, REPRODUCE_FILES.plan)];
   if (c.mode === 'quick') args.push('--quick');
   if (c.mus) args.push('--mu', c.mus.join(','));
   if (c.seeds !== undefined) args.push('--seeds', String(c.seeds));

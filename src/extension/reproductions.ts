@@ -104,7 +104,7 @@ export class Reproductions implements vscode.Disposable {
       execPath: process.execPath,
     });
     if (runtime.note) this.output.warn(runtime.note);
-    const args = reproduceArgs(choice, s.backend);
+    const args = reproduceArgs(choice, s.backend, s.reproduce);
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(dir);
     const cli = this.context.asAbsolutePath(path.join('dist', 'cli.js'));
     this.output.info(`${runtime.command} ${cli} ${args.join(' ')} (in ${cwd})`);

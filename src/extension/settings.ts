@@ -4,6 +4,7 @@ import { DEFAULT_RUNS_DIR } from '../runs/paths';
 import { resolveRunStore } from './storeLocation';
 import type { BackendRequest } from '../protocol/backend';
 import { AUGMENTATIONS, DEFAULT_AT_RATIO, DEFAULT_AT_STEPS, type Augmentation } from '../protocol/trainDefaults';
+import type { ReproduceExecutorChoice } from '../protocol/reproduce';
 
 export const SECTION = 'fim';
 
@@ -35,6 +36,8 @@ export interface Settings {
   distanceSamples: number;
   transferSamples: number;
   worstCaseSamples: number;
+  /** Where FIM: Reproduce runs the stages; pass `executorArgs(reproduce)` to `fim reproduce`. */
+  reproduce: ReproduceExecutorChoice;
 }
 
 const BACKENDS: BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -78,5 +81,17 @@ export function readSettings(): Settings {
     distanceSamples: Math.max(1, int('eval.distanceSamples', 100)),
     transferSamples: Math.max(1, int('eval.transferSamples', 100)),
     worstCaseSamples: Math.max(1, int('eval.worstCaseSamples', 500)),
+    reproduce: {
+      executor: c.get<string>('reproduce.executor', 'local') === 'slurm' ? 'slurm' : 'local',
+      slurm: {
+        partition: c.get<string>('reproduce.slurm.partition', ''),
+        account: c.get<string>('reproduce.slurm.account', ''),
+        time: c.get<string>('reproduce.slurm.time', ''),
+        cpusPerTask: int('reproduce.slurm.cpusPerTask', 0),
+        gpusPerTask: int('reproduce.slurm.gpusPerTask', 0),
+        sbatchArgs: c.get<string[]>('reproduce.slurm.sbatchArgs', []).filter((a) => typeof a === 'string'),
+        shards: Math.max(1, int('reproduce.slurm.shards', 1)),
+      },
+    },
   };
 }

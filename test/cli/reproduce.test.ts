@@ -66,22 +66,11 @@ test('a second reproduction in a directory that is in use is refused', () => {
   assert.match(r.stderr, new RegExp(`another fim reproduce \\(pid ${process.pid}\\) is working in`));
 });
 
-test('--resume refuses plan flags and a directory without a plan', () => {
-  const out = tmpDir();
-  const none = fim(['reproduce', '--resume', '--out', out]);
-  assert.equal(none.status, 2, none.stderr);
-  assert.match(none.stderr, /has no plan\.json to resume/);
-  fs.writeFileSync(path.join(out, FILES.plan), JSON.stringify(makePlan({ quick: true })));
-  const flags = fim(['reproduce', '--resume', '--seeds', '2', '--out', out]);
-  assert.equal(flags.status, 2);
-  assert.match(flags.stderr, /--resume continues with the directory's own plan; drop --seeds/);
-});
-
-test('--resume runs the plan stored in the directory, not one made from flags', () => {
+test('--plan DIR/plan.json resumes with the directory’s own plan (as VS Code’s Resume Reproduction runs it)', () => {
   const out = tmpDir();
   const plan = tinyPlan(out);
   fs.writeFileSync(path.join(out, FILES.plan), JSON.stringify(plan));
-  const r = fim(['reproduce', '--resume', '--out', out, '--json']);
+  const r = fim(['reproduce', '--plan', path.join(out, FILES.plan), '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr.slice(-2000));
   const j = JSON.parse(r.stdout) as { complete: boolean };
   assert.equal(j.complete, true);

@@ -137,7 +137,24 @@ describe('reproduction directories', () => {
       '/d',
       '--backend',
       'auto',
-      '--resume',
+      '--plan',
+      path.join('/d', 'plan.json'),
+    ]);
+    const slurm = { executor: 'slurm' as const, slurm: { partition: 'gpu', shards: 4 } };
+    assert.deepEqual(reproduceArgs({ mode: 'quick', outDir: '/d' }, 'cpu', slurm), [
+      'reproduce',
+      '--out',
+      '/d',
+      '--backend',
+      'cpu',
+      '--executor',
+      'slurm',
+      '--partition',
+      'gpu',
+      '--shards',
+      '4',
+      '--wait',
+      '--quick',
     ]);
   });
 });

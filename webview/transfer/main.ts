@@ -85,7 +85,7 @@ function heatmapSpec(cells: Cell[], runs: string[]): TopLevelSpec {
         },
       },
     ],
-  } as TopLevelSpec;
+  };
 }
 
 function render(d: TransferData): void {

@@ -9,16 +9,28 @@ import {
   openRun,
   requestBase,
   runEvaluation,
+  runShardEvaluation,
   SAMPLE_FLAGS,
   sampleUsage,
+  shardFlag,
 } from './evalShared';
-import { ATTACK_NAMES, distanceRun, TABLE1_ATTACKS, transferRun, worstCaseRun } from '../../engine';
+import { mergeCommand, MERGE_USAGE } from './evalMerge';
+import {
+  ATTACK_NAMES,
+  distanceRun,
+  distanceShard,
+  TABLE1_ATTACKS,
+  transferRun,
+  transferShard,
+  worstCaseRun,
+  worstCaseShard,
+} from '../../engine';
 
 const DISTANCE_SAMPLES = 100;
 const TRANSFER_SAMPLES = 100;
 const WORST_SAMPLES = 500;
 
-const usage = `fim eval <distance|transfer|worst-case> [options]
+const usage = `fim eval <distance|transfer|worst-case|merge> [options]
 
 fim eval distance --run DIR [--attacks LIST] [options]
   Minimum adversarial distance per attack (the paper's Table 1), found by each attack's own
@@ -41,6 +53,8 @@ fim eval worst-case --run DIR --attacks LIST --eps LIST [options]
   --option A.K=V   override option K of attack A (repeatable)
 ${sampleUsage(WORST_SAMPLES, 'worst-case-<norm>')}
 
+${MERGE_USAGE}
+
 Attacks: ${ATTACK_NAMES.join(', ')}`;
 
 const MULTI_FLAGS = {
@@ -56,7 +70,12 @@ async function distance(argv: string[]): Promise<number> {
   const attacks = attackList(v.attacks ?? TABLE1_ATTACKS.join(','));
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress);
+  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      distanceShard(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }, shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) =>
     distanceRun(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }),
   );
@@ -98,11 +117,23 @@ async function transfer(argv: string[]): Promise<number> {
   }
   const options = attackOptions(v.option, [attack])[attack];
   const progress = new Progress();
-  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress);
+  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  const request = (signal: AbortSignal) => ({
+    ...base,
+    attack,
+    ...(budget !== undefined ? { budget } : {}),
+    ...(options ? { options } : {}),
+    signal,
+  });
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      transferShard(await openRun(v.from, 'from', progress), await openRun(v.to, 'to', progress), request(signal), shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) => {
     const from = await openRun(v.from, 'from', progress);
     const to = await openRun(v.to, 'to', progress);
-    return transferRun(from, to, { ...base, attack, ...(budget !== undefined ? { budget } : {}), ...(options ? { options } : {}), signal });
+    return transferRun(from, to, request(signal));
   });
   if (!done) return CANCELLED_EXIT;
   if (v.json) return 0;
@@ -132,7 +163,12 @@ async function worstCase(argv: string[]): Promise<number> {
   const budgets = budgetList('eps', v.eps);
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress);
+  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      worstCaseShard(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }, shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) =>
     worstCaseRun(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }),
   );
@@ -168,11 +204,12 @@ export const evalCommand: Command = {
     if (sub === 'distance') return distance(rest);
     if (sub === 'transfer') return transfer(rest);
     if (sub === 'worst-case') return worstCase(rest);
+    if (sub === 'merge') return mergeCommand(rest);
     if (sub === '--help' || sub === '-h' || sub === 'help') return help();
     throw new UsageError(
       sub
-        ? `unknown evaluation "${sub}"; expected distance, transfer or worst-case`
-        : 'name an evaluation: distance, transfer or worst-case',
+        ? `unknown evaluation "${sub}"; expected distance, transfer, worst-case or merge`
+        : 'name an evaluation: distance, transfer, worst-case or merge',
     );
   },
 };
