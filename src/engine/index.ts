@@ -20,3 +20,6 @@ export { transferRun, transferShard } from './eval/transfer';
 export { worstCaseRun, worstCaseShard } from './eval/worstCase';
 export { argmaxRows, logitsOf } from './models/predict';
 export { resume, train, TRAIN_DEFAULTS, TrainingError, type TrainHooks, type TrainRequest } from './train/trainer';
+export { exportRun, type ExportRequest, type ExportResult } from './eval/exportRun';
+export { supportedOps } from './onnx/compile';
+export { importModel, type ImportRequest, type ImportResult } from './train/importModel';

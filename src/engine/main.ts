@@ -21,6 +21,8 @@ import {
   CompleteInspection,
   Distance,
   EngineErrorCode,
+  ExportModel,
+  ImportModel,
   Initialize,
   Inspect,
   JobProgress,
@@ -49,6 +51,8 @@ import { checkSetup } from './eval/engineJobs';
 import { TABLE1_ATTACKS } from './eval/distance';
 import type { EvalJobKind, EvalJobParams, EvalJobResult } from './evalJobs';
 import { runEvalInWorker } from './evalThread';
+import { exportRun } from './eval/exportRun';
+import { importModel } from './train/importModel';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -221,6 +225,34 @@ conn.onRequest(CheckSetup, async () => {
     throw toResponseError(e);
   }
 });
+
+conn.onRequest(ImportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    const { jobId: _jobId, ...req } = params;
+    void conn.sendNotification(JobProgress, { jobId: params.jobId, phase: 'load', message: `importing ${params.model}` });
+    return importModel({ ...req, backend: backendRequest });
+  }),
+);
+
+conn.onRequest(ExportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    void conn.sendNotification(JobProgress, {
+      jobId: params.jobId,
+      runDir: params.runDir,
+      phase: 'save',
+      message: `writing ${params.out}`,
+    });
+    return exportRun({
+      runDir: params.runDir,
+      out: params.out,
+      format: 'onnx',
+      ...(params.inputLayout ? { inputLayout: params.inputLayout } : {}),
+      backend: backendRequest,
+    });
+  }),
+);
 
 conn.onRequest(StopJob, (params) => {
   const ac = jobs.get(params?.jobId);

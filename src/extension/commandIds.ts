@@ -30,6 +30,8 @@ export const COMMAND = {
   openReport: 'fim.openReport',
   revealReproduction: 'fim.revealReproduction',
   checkSetup: 'fim.checkSetup',
+  importModel: 'fim.importModel',
+  exportOnnx: 'fim.exportOnnx',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];

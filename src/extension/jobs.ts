@@ -10,7 +10,8 @@ import { EngineErrorCode, type JobParams, type JobProgressParams } from '../prot
 import type { Engine } from './engine';
 import { EngineCrashedError, newJobId } from './engineProcess';
 
-export type JobKind = 'train' | 'resume' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case' | 'complete' | 'reproduce';
+export type JobKind =
+  'train' | 'resume' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case' | 'complete' | 'reproduce' | 'import' | 'export';
 
 export interface RunningJob {
   jobId: string;

@@ -10,6 +10,7 @@ import { COMMAND, type CommandId } from '../commandIds';
 import type { CommandDeps, CommandHandlers } from './context';
 import { evaluateCommands } from './evaluate';
 import { evaluationCommands } from './evaluations';
+import { modelCommands } from './models';
 import { openCommands } from './open';
 import { reproduceCommands } from './reproduce';
 import { setupCommands } from './setup';
@@ -28,6 +29,7 @@ export function commandHandlers(deps: CommandDeps): CommandHandlers {
     evaluationCommands(deps),
     reproduceCommands(deps),
     setupCommands(deps),
+    modelCommands(deps),
   ]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {
       if (all[id]) throw new Error(`command ${id} has two handlers`);
