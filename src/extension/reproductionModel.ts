@@ -8,7 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { processAlive, readJsonFile } from '../runs/reader';
 import { executorArgs, type ReproduceExecutorChoice } from '../protocol/reproduce';
-import { REPRODUCE_FILES, type ReproducePlan, type ReproduceProgress, type ReproduceState } from '../runs/reproduce';
+import {
+  REPRODUCE_FILES,
+  type ReproducePlan,
+  type ReproduceProgress,
+  type ReproduceState,
+  type ReproduceStatus,
+  type StageState,
+} from '../runs/reproduce';
 
 export interface ReproductionInfo {
   dir: string;
@@ -137,4 +144,36 @@ export function reproduceArgs(c: ReproduceChoice, backend: string, executor: Rep
   if (c.tableSamples !== undefined) args.push('--table-samples', String(c.tableSamples));
   if (c.baselines === false) args.push('--no-baselines');
   return args;
+}
+
+/**
+ * A Slurm reproduction's stages run on compute nodes, not in the `fim reproduce --wait` process
+ * VS Code started, so its progress.json does not move: VS Code follows it with
+ * `fim reproduce --status --json` (these arguments) and stops it with `--cancel`.
+ */
+export function statusArgs(outDir: string): string[] {
+  return ['reproduce', '--status', '--json', '--out', outDir];
+}
+
+export function cancelArgs(outDir: string): string[] {
+  return ['reproduce', '--cancel', '--out', outDir];
+}
+
+/** One progress line and the fraction of finished stages, from `fim reproduce --status --json`. */
+export function describeStatus(st: ReproduceStatus): { message: string; fraction: number } {
+  const n = st.stages.length;
+  const finished = st.stages.filter((s) => s.state === 'done' || s.state === 'failed' || s.state === 'cancelled').length;
+  const count = (k: StageState) => st.counts[k] ?? 0;
+  const running = st.stages.filter((s) => s.state === 'running').map((s) => s.title);
+  const parts = [
+    `Slurm: ${count('done')}/${n} stages done`,
+    ...(count('running')
+      ? [`${count('running')} running${running.length ? ` (${running.slice(0, 2).join(', ')}${running.length > 2 ? ', …' : ''})` : ''}`]
+      : []),
+    ...(count('queued') ? [`${count('queued')} queued`] : []),
+    ...(count('failed') ? [`${count('failed')} failed`] : []),
+    ...(st.submission && !st.submission.active ? ['no job queued or running'] : []),
+    ...(st.slurmProblem ? [`Slurm states unavailable: ${st.slurmProblem}`] : []),
+  ];
+  return { message: parts.join(' · '), fraction: n ? finished / n : 0 };
 }

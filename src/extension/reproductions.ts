@@ -4,19 +4,23 @@
  * the "FIM Reproduce" log), and every reproduction directory of the workspace, live from its
  * progress.json whether VS Code or a terminal started it.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readJsonFile } from '../runs/reader';
-import { REPRODUCE_FILES, type ReproduceProgress } from '../runs/reproduce';
+import { REPRODUCE_FILES, type ReproduceProgress, type ReproduceStatus } from '../runs/reproduce';
 import { COMMAND } from './commandIds';
 import { newJobId } from './engineProcess';
 import type { Jobs } from './jobs';
 import {
+  cancelArgs,
+  describeStatus,
   findReproductions,
   overallFraction,
   readReproduction,
   reproduceArgs,
+  statusArgs,
   type ReproduceChoice,
   type ReproductionInfo,
 } from './reproductionModel';
@@ -26,6 +30,25 @@ import { readSettings } from './settings';
 
 const REMEMBERED = 'fim.reproductionDirs';
 const POLL_MS = 1000;
+/** `fim reproduce --status` asks squeue/sacct: not more often than this. */
+const SLURM_POLL_MS = 10_000;
+
+interface Launch {
+  command: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  cli: string;
+}
+
+/** Runs the CLI once and returns its stdout (null when it failed; the log says why). */
+function cliOutput(l: Launch, args: string[], log: (line: string) => void): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(l.command, [l.cli, ...args], { cwd: l.cwd, env: l.env, timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) log(`fim ${args.join(' ')}: ${(stderr || err.message).trim().split('\n').pop() ?? ''}`);
+      resolve(err ? null : stdout);
+    });
+  });
+}
 
 /** The workspace's `.fim/` folder, where `fim reproduce` puts its directories by default. */
 export function fimFolder(): string | null {
@@ -36,6 +59,8 @@ export function fimFolder(): string | null {
 export class Reproductions implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
   private readonly running = new Map<string, ReproductionProcess>();
+  /** The reproductions running as Slurm jobs (stopped with --cancel), with how to run the CLI. */
+  private readonly slurm = new Map<string, Launch>();
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly watcher: vscode.FileSystemWatcher | null;
@@ -112,6 +137,9 @@ export class Reproductions implements vscode.Disposable {
       this.output.info(l),
     );
     this.running.set(dir, proc);
+    const launch: Launch = { command: runtime.command, env: { ...process.env, ...runtime.env }, cwd, cli };
+    const onSlurm = s.reproduce.executor === 'slurm';
+    if (onSlurm) this.slurm.set(dir, launch);
     this.remember(dir);
     this.fireSoon(0);
     started?.();
@@ -131,35 +159,60 @@ export class Reproductions implements vscode.Disposable {
           let reported = 0;
           let lastMessage = '';
           let lastUpdate = '';
-          const poll = setInterval(() => {
-            const p = readJsonFile<ReproduceProgress>(path.join(dir, REPRODUCE_FILES.progress));
-            if (!p || p.pid !== proc.pid) return;
-            // The tree and the report panel follow progress.json (rewritten every few seconds at most).
-            if (p.updatedAt !== lastUpdate) this.fireSoon();
-            lastUpdate = p.updatedAt;
-            const frac = overallFraction(p) * 100;
-            const c = p.current;
-            const message = proc.stopping
-              ? 'stopping after the current step (Stop Job again to kill it)…'
-              : c
-                ? `[${c.index + 1}/${p.stages.length}] ${p.stages[c.index]?.title ?? c.key}: ${c.message}`
-                : `${p.stages.filter((x) => x.status === 'reused').length} stages reused`;
+          const report = (message: string, frac: number) => {
             if (message === lastMessage && frac <= reported) return;
             lastMessage = message;
             progress.report({ message, ...(frac > reported ? { increment: frac - reported } : {}) });
             reported = Math.max(reported, frac);
-          }, POLL_MS);
+          };
+          const poll = onSlurm
+            ? null
+            : setInterval(() => {
+                const p = readJsonFile<ReproduceProgress>(path.join(dir, REPRODUCE_FILES.progress));
+                if (!p || p.pid !== proc.pid) return;
+                // The tree and the report panel follow progress.json (rewritten every few seconds at most).
+                if (p.updatedAt !== lastUpdate) this.fireSoon();
+                lastUpdate = p.updatedAt;
+                const c = p.current;
+                const message = proc.stopping
+                  ? 'stopping after the current step (Stop Job again to kill it)…'
+                  : c
+                    ? `[${c.index + 1}/${p.stages.length}] ${p.stages[c.index]?.title ?? c.key}: ${c.message}`
+                    : `${p.stages.filter((x) => x.status === 'reused').length} stages reused`;
+                report(message, overallFraction(p) * 100);
+              }, POLL_MS);
+          // Under Slurm the stages run on compute nodes: follow them through fim reproduce --status.
+          let ended = false;
+          let slurmTimer: NodeJS.Timeout | null = null;
+          const pollSlurm = async () => {
+            const out = await cliOutput(launch, statusArgs(dir), (l) => this.output.warn(l));
+            if (ended) return;
+            try {
+              if (out) {
+                const d = describeStatus(JSON.parse(out) as ReproduceStatus);
+                this.fireSoon();
+                report(proc.stopping ? 'cancelling the Slurm jobs…' : d.message, d.fraction * 100);
+              }
+            } catch {
+              this.output.warn('fim reproduce --status --json printed no JSON');
+            }
+            slurmTimer = setTimeout(() => void pollSlurm(), SLURM_POLL_MS);
+          };
+          if (onSlurm) slurmTimer = setTimeout(() => void pollSlurm(), 2000);
           try {
             progress.report({ message: 'starting…' });
             return await proc.exited;
           } finally {
-            clearInterval(poll);
+            ended = true;
+            if (poll) clearInterval(poll);
+            if (slurmTimer) clearTimeout(slurmTimer);
           }
         },
       );
     } finally {
       job.dispose();
       this.running.delete(dir);
+      this.slurm.delete(dir);
       this.fireSoon(0);
     }
     this.tellExit(dir, exit, proc.stderrTail);
@@ -182,6 +235,18 @@ export class Reproductions implements vscode.Disposable {
   stop(dir: string): boolean {
     const proc = this.running.get(path.resolve(dir));
     if (!proc) return false;
+    const slurm = this.slurm.get(path.resolve(dir));
+    if (slurm && !proc.stopping) {
+      // Interrupting `--wait` only stops following: the jobs are cancelled first (scancel), then it ends.
+      this.output.info(`cancelling the Slurm jobs of the reproduction in ${dir}`);
+      void cliOutput(slurm, cancelArgs(path.resolve(dir)), (l) => this.output.warn(l)).then((out) => {
+        if (out !== null) this.output.info(out.trim() || 'cancelled');
+        proc.stop();
+        this.fireSoon(0);
+      });
+      this.fireSoon(0);
+      return true;
+    }
     const how = proc.stop();
     this.output.info(`${how === 'kill' ? 'killing' : 'interrupting'} the reproduction in ${dir} (pid ${proc.pid})`);
     this.fireSoon(0);

@@ -4,6 +4,7 @@
  * after its step), SIGKILL on a second stop, and what each exit code tells the user.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,11 +15,13 @@ import {
   overallFraction,
   progressLive,
   readReproduction,
+  describeStatus,
   reproduceArgs,
+  statusArgs,
 } from '../../src/extension/reproductionModel';
 import { describeReproductionExit, ReproductionProcess } from '../../src/extension/reproductionProcess';
 import { makePlan } from '../../src/reproduce/plan';
-import { REPRODUCE_FILES, type ReproduceProgress } from '../../src/runs/reproduce';
+import { REPRODUCE_FILES, type ReproduceProgress, type ReproduceStatus } from '../../src/runs/reproduce';
 import { tmpDir } from '../helpers';
 
 function progress(over: Partial<ReproduceProgress> = {}): ReproduceProgress {
@@ -207,5 +210,43 @@ describe('the fim reproduce process', () => {
       describeReproductionExit({ code: 2, signal: null }, 'x\nfim: another fim reproduce (pid 4) is working in /d').text,
       /failed \(exit 2\): fim: another fim reproduce/,
     );
+  });
+});
+
+describe('following a Slurm reproduction (fim reproduce --status --json)', () => {
+  it('reads the CLI’s own status of a directory and says how far it is', () => {
+    const out = tmpDir();
+    const plan = makePlan({ quick: true });
+    fs.writeFileSync(path.join(out, REPRODUCE_FILES.plan), JSON.stringify(plan));
+    const cli = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', cli, ...statusArgs(out)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const st = JSON.parse(r.stdout) as ReproduceStatus;
+    const d = describeStatus(st);
+    assert.equal(d.fraction, 0);
+    assert.match(d.message, new RegExp(`^Slurm: 0/${st.stages.length} stages done`));
+  });
+
+  it('counts finished stages, names the running ones and says when no job is left', () => {
+    const stage = (key: string, state: ReproduceStatus['stages'][number]['state']) => ({
+      key,
+      kind: 'train' as const,
+      title: `train ${key}`,
+      state,
+      attempts: 1,
+      wallSeconds: 1,
+    });
+    const st: ReproduceStatus = {
+      outDir: '/d',
+      mode: 'quick',
+      complete: false,
+      counts: { done: 2, running: 1, queued: 1, failed: 1 },
+      stages: [stage('a', 'done'), stage('b', 'done'), stage('c', 'running'), stage('d', 'queued'), stage('e', 'failed')],
+      submission: { submittedAt: 't', host: 'h', jobs: ['1'], active: false },
+      report: { html: '/d/report.html', exists: false },
+    };
+    const d = describeStatus(st);
+    assert.equal(d.fraction, 3 / 5);
+    assert.equal(d.message, 'Slurm: 2/5 stages done · 1 running (train c) · 1 queued · 1 failed · no job queued or running');
   });
 });

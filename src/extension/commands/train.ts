@@ -15,6 +15,8 @@ import { adversarialOf } from '../trainOptions';
 import { COMMAND } from '../commandIds';
 import { parseMu, parseNumberIn, parsePositive, parsePositiveInt } from '../inputs';
 import { modelFileKind } from '../modelFiles';
+import { BATCHNORM_CHOICES, LAYOUT_CHOICES, modelOptionsOf, type LayoutChoice } from '../onnxOptions';
+import { parseNormalizeSpec } from '../../shared/normalize';
 import { readSettings } from '../settings';
 import { untrustedModelMessage } from '../trust';
 import { engineInfo, pickRun, requireStore, type CommandDeps, type CommandHandlers } from './context';
@@ -98,6 +100,10 @@ interface TrainAnswers extends Record<string, unknown> {
   atSteps: number;
   atStepSize: number;
   atRatio: number;
+  /** ONNX models only: how the graph's input is read (fim train --normalize, --input-layout, --freeze-bn). */
+  normalize: { mean: number[]; std: number[] } | undefined;
+  layout: LayoutChoice;
+  freezeBatchNorm: boolean;
 }
 
 /**
@@ -105,7 +111,11 @@ interface TrainAnswers extends Record<string, unknown> {
  * paper's LSR comparison), augmentation and PGD adversarial training, each with the default
  * from the settings (and for the radius and augmentation, the dataset's usual one, as fim train).
  */
-function trainFields(info: EngineInfo, model: { label: string; defaultDataset?: string }, defended: boolean): Field<TrainAnswers>[] {
+function trainFields(
+  info: EngineInfo,
+  model: { model: string; label: string; defaultDataset?: string },
+  defended: boolean,
+): Field<TrainAnswers>[] {
   const s = readSettings().train;
   const datasets = info.datasets.map((d) => ({
     label: d.name,
@@ -113,6 +123,7 @@ function trainFields(info: EngineInfo, model: { label: string; defaultDataset?: 
     value: { name: d.name, needsDataDir: d.needsDataDir },
   }));
   const wanted = model.defaultDataset ?? 'mnist';
+  const onnx = path.extname(model.model).toLowerCase() === '.onnx';
   const eps = (a: Partial<TrainAnswers>) => s.atEpsilon || defaultAtEpsilonFor(a.dataset?.name ?? wanted);
   return [
     {
@@ -126,6 +137,33 @@ function trainFields(info: EngineInfo, model: { label: string; defaultDataset?: 
           0,
           datasets.findIndex((d) => d.label === wanted),
         ),
+    },
+    {
+      type: 'text',
+      key: 'normalize',
+      title: 'ONNX input normalisation (empty: the model takes pixels in [0, 1] or normalises them itself)',
+      prompt: 'mean=0.1307,std=0.3081   or per channel: mean=0.485:0.456:0.406,std=0.229:0.224:0.225',
+      when: () => onnx,
+      value: () => '',
+      parse: (t) => {
+        if (t.trim() === '') return { value: undefined };
+        const r = parseNormalizeSpec(t);
+        return typeof r === 'string' ? { error: r } : { value: r };
+      },
+    },
+    {
+      type: 'pick',
+      key: 'layout',
+      title: 'layout of the ONNX graph’s input',
+      when: () => onnx,
+      options: () => LAYOUT_CHOICES.map((c) => ({ label: c.label, detail: c.detail, value: c.choice })),
+    },
+    {
+      type: 'pick',
+      key: 'freezeBatchNorm',
+      title: 'BatchNormalization while fine-tuning',
+      when: () => onnx,
+      options: () => BATCHNORM_CHOICES.map((c) => ({ label: c.label, detail: c.detail, value: c.freeze })),
     },
     {
       type: 'text',
@@ -239,6 +277,9 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
       atSteps: 0,
       atStepSize: 0,
       atRatio: 0,
+      normalize: undefined,
+      layout: 'detect',
+      freezeBatchNorm: false,
       ...(only ? { dataset: { name: only.name, needsDataDir: only.needsDataDir } } : {}),
     },
   );
@@ -257,8 +298,10 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   const s = readSettings();
   const adversarialTraining = adversarialOf(answers.adversarial, answers.dataset.name, s.train, answers);
   const augmentation = answers.augmentation === 'auto' ? defaultAugmentationFor(answers.dataset.name) : answers.augmentation;
+  const modelOptions = modelOptionsOf(answers);
   const params: Omit<TrainParams, 'jobId'> = {
     model: model.model,
+    ...(modelOptions ? { modelOptions } : {}),
     dataset: answers.dataset.name,
     ...(dataDir ? { dataDir } : {}),
     mu,
