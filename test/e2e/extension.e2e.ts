@@ -93,6 +93,8 @@ describe(
         distance: false,
         createdAt: new Date('2026-01-01T00:01:00Z'),
       });
+      // A PyTorch model for Import Model / Export Model as ONNX (the ONNX engineer's fixture).
+      fs.copyFileSync(path.join(__dirname, '..', 'fixtures', 'onnx', 'convnet_op13.onnx'), path.join(workspace, 'convnet_op13.onnx'));
       installVsix(vsix, userDir, extDir);
       server = new CodeServer(18000 + Math.floor(Math.random() * 1000), userDir, extDir, workspace);
       await server.start();
@@ -571,6 +573,57 @@ describe(
         return rows > 5 && (await insp.locator('.vt-row img').count()) >= 2 * rows;
       });
       assert.match(await insp.locator('#app').innerText(), /300 test samples/);
+    });
+
+    step('imports an ONNX model from the explorer (layout, BatchNorm mode), inspects it and exports it as ONNX from the tree', async () => {
+      await wb.command('View: Close All Editors');
+      await wb.clearNotifications();
+      await wb.command('View: Show Explorer');
+      const file = wb.page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'convnet_op13.onnx' }).first();
+      await file.waitFor({ timeout: 30_000 });
+      await wb.contextMenu(file, 'Import Model');
+      await wb.pickExact('the dataset convnet_op13.onnx was trained on', 'mnist');
+      await wb.inputBox('input normalisation', '');
+      await wb.pickExact('layout of the graph', 'NCHW');
+      await wb.pickExact('BatchNormalization when this model is fine-tuned', 'Freeze BatchNorm statistics');
+      const imported = await until(
+        'the imported run',
+        300_000,
+        () => {
+          const d = fs.readdirSync(store).find((n) => n.endsWith('convnet_op13-imported'));
+          return d && fs.existsSync(path.join(store, d, 'config.json')) ? path.join(store, d) : null;
+        },
+        500,
+      );
+      const config = runFile(imported, 'config.json') as { modelOptions?: unknown; imported?: unknown };
+      assert.deepEqual(
+        config.modelOptions,
+        { inputLayout: 'nchw', freezeBatchNorm: true },
+        'the choices reach the run as fim import --input-layout nchw --freeze-bn',
+      );
+      assert.ok(config.imported, 'marked as imported');
+      // Import Model goes on to Inspect Run.
+      await wb.inputBox('test samples to inspect', '50');
+      await until(
+        'the imported run’s inspection',
+        300_000,
+        () => fs.existsSync(path.join(imported, 'evals')) && evalsOf(imported).some((f) => f.startsWith('inspect')),
+        1000,
+      );
+      await wb.webviewFrame(/FIM inspection: convnet_op13-imported/, 120_000);
+      await wb.command('View: Close All Editors');
+      await showView();
+      await wb.contextMenu(treeRow('convnet_op13-imported').first(), 'Export Model as ONNX');
+      // The save dialog (code-server's own, a quick input) is proposed the workspace and the run's name.
+      const out = path.join(workspace, 'convnet_op13-imported.onnx');
+      await wb.page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match(await wb.page.locator('.quick-input-widget .quick-input-box input').inputValue(), /convnet_op13-imported\.onnx$/);
+      await wb.page.keyboard.press('Enter');
+      await until('the exported ONNX file', 300_000, () => fs.existsSync(out) && fs.statSync(out).size > 1000, 500);
+      const note = await wb.waitForNotification(/wrote convnet_op13-imported\.onnx/, 120_000);
+      assert.match(note, /the imported graph with the run’s weights/);
+      assert.match(note, /read back within/);
+      await wb.screenshot(results, 'import-export');
     });
 
     step('shows metrics with context when hovering a train.fimlog line', async () => {
