@@ -3,6 +3,7 @@
  * its evaluation worker (src/engine/evalWorker.ts), so both name the same set.
  */
 import type { ProgressSink } from './eval/engineJobs';
+import type { TrustPolicy } from './trust';
 import { completeInspectionJob, distanceJob, inspectJob, sweepJob, transferJob, worstCaseJob } from './eval/engineJobs';
 
 export const EVAL_JOBS = {
@@ -24,6 +25,8 @@ export interface EvalWorkerData {
   kind: EvalJobKind;
   params: unknown;
   backend: string;
+  /** Workspace trust as the engine was told it (src/engine/trust.ts): the worker enforces it too. */
+  trust: TrustPolicy;
   /** Int32 flag, 1 = stop: the worker's jobs run synchronous attack loops that cannot receive events. */
   stop: SharedArrayBuffer;
 }

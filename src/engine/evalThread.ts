@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Cancelled } from './attacks/attack';
 import { InputError } from './errors';
+import type { TrustPolicy } from './trust';
 import type { EvalJobKind, EvalJobParams, EvalJobResult, EvalWorkerData, EvalWorkerMessage, ProgressSink } from './evalJobs';
 
 export const STOP_GRACE_MS = 5000;
@@ -31,12 +32,13 @@ export function runEvalInWorker<K extends EvalJobKind>(
   kind: K,
   params: EvalJobParams<K>,
   backend: string,
+  trust: TrustPolicy,
   progress: ProgressSink,
   signal: AbortSignal,
 ): Promise<EvalJobResult<K>> {
   const stop = new SharedArrayBuffer(4);
   const flag = new Int32Array(stop);
-  const worker = startWorker({ kind, params, backend, stop });
+  const worker = startWorker({ kind, params, backend, trust, stop });
   // The worker's stdout is not the protocol channel: what it prints goes to the engine's log.
   worker.stdout.pipe(process.stderr);
   return new Promise<EvalJobResult<K>>((resolve, reject) => {

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Cancelled } from './attacks/attack';
 import { backendRequestFrom, initBackend } from './backend/select';
 import { isInputError } from './errors';
+import type { TrustPolicy } from './trust';
 import { EVAL_JOBS, type EvalWorkerData, type EvalWorkerMessage } from './evalJobs';
 
 const data = workerData as EvalWorkerData;
@@ -26,8 +27,13 @@ const signal = {
 async function main(): Promise<void> {
   try {
     await initBackend(backendRequestFrom(data.backend));
-    const job = EVAL_JOBS[data.kind] as (p: unknown, progress: (p: unknown) => void, s: AbortSignal) => Promise<unknown>;
-    const result = await job(data.params, (progress) => send({ type: 'progress', progress: progress as never }), signal);
+    const job = EVAL_JOBS[data.kind] as (
+      p: unknown,
+      progress: (p: unknown) => void,
+      s: AbortSignal,
+      trust: TrustPolicy,
+    ) => Promise<unknown>;
+    const result = await job(data.params, (progress) => send({ type: 'progress', progress: progress as never }), signal, data.trust);
     send({ type: 'result', result });
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));

@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     reproductionRunning: (dir) => reproductions.isRunning(dir),
     runCommand: (command, dir) => void vscode.commands.executeCommand(COMMAND[command], dir),
     inspectCompletion: (runDir, evalName, data) => completion.status(runDir, evalName, data),
+    panelRoots: () => [...(store.directory ? [store.directory] : []), ...reproductions.list().map((r) => r.dir)],
   });
   const hover = new FimlogHoverProvider();
   const lenses = new ModelCodeLensProvider(store);
@@ -84,6 +85,9 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       store.reconfigure();
       tree.refresh();
+      // The engine learnt the trust state when it started: an idle one is stopped, so the next
+      // job starts one that may load the workspace's model definitions.
+      if (engine && engine.client.runningJobs.length === 0) void engine.client.stop();
     }),
   );
   return { engine };

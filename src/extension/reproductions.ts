@@ -137,6 +137,8 @@ export class Reproductions implements vscode.Disposable {
       this.output.info(l),
     );
     this.running.set(dir, proc);
+    // The report panel opens at once, and panels open only directories that exist.
+    fs.mkdirSync(dir, { recursive: true });
     const launch: Launch = { command: runtime.command, env: { ...process.env, ...runtime.env }, cwd, cli };
     const onSlurm = s.reproduce.executor === 'slurm';
     if (onSlurm) this.slurm.set(dir, launch);

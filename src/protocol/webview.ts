@@ -6,7 +6,7 @@
  */
 import type { DistanceEval, DistanceRow, InspectEval, SweepEval, SweepPoint, NormName, TransferEval, WorstCaseEval } from '../runs/evals';
 import type { ReproduceProgress } from '../runs/reproduce';
-import type { MetricRecord, RunState } from '../runs/types';
+import type { EffectiveState, MetricRecord } from '../runs/types';
 import { isEvalName } from './names';
 
 export const PANEL_KINDS = [
@@ -45,7 +45,7 @@ export interface RunRef {
   dir: string;
   name: string;
   mu: number | null;
-  state: RunState | 'unreadable';
+  state: EffectiveState;
   model: string | null;
   dataset: string | null;
   /** A model trained elsewhere and imported (fim import): its μ is unknown, not a baseline's 0. */

@@ -71,9 +71,20 @@ export function drawMissingImages(
   const images = new Map<string, Uint8Array>();
   // writeEval replaces the image folder as a whole: carry the images already there over.
   const evalsDir = path.join(run.runDir, RUN_FILES.evals);
+  // Stored paths name writeEval's version folder (`name/<version>/sample-3.png`); they are carried
+  // over under the unversioned key (`name/sample-3.png`), which writeEval maps to its new version.
+  const unversioned = (rel: string) => {
+    const parts = rel.split('/');
+    return parts.length > 2 && parts[0] === name ? [name, ...parts.slice(2)].join('/') : rel;
+  };
   for (const s of ev.samples)
-    for (const rel of [s.image, s.eigenImage])
-      if (rel && fs.existsSync(path.join(evalsDir, rel))) images.set(rel, fs.readFileSync(path.join(evalsDir, rel)));
+    for (const k of ['image', 'eigenImage'] as const) {
+      const rel = s[k];
+      if (!rel || !fs.existsSync(path.join(evalsDir, rel))) continue;
+      const key = unversioned(rel);
+      images.set(key, fs.readFileSync(path.join(evalsDir, rel)));
+      s[k] = key;
+    }
   const size = d.imageShape[0] * d.imageShape[1] * d.imageShape[2];
   const temperature = ev.temperatureScaling?.temperature;
   for (let s0 = 0; s0 < missing.length; s0 += INSPECT_DEFAULTS.batchSize) {

@@ -20,6 +20,7 @@ import { distanceRun, TABLE1_ATTACKS } from './distance';
 import { inspectRun } from './inspect';
 import { loadEvalRun } from './runModel';
 import { assertEvalName } from './store';
+import { assertPathAllowed, assertRunConfigAllowed, type TrustPolicy } from '../trust';
 import { sweepRun } from './sweep';
 import { transferRun } from './transfer';
 import { worstCaseRun } from './worstCase';
@@ -32,10 +33,10 @@ import { worstCaseRun } from './worstCase';
  */
 export type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
 
-export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await inspectRun(run, {
     selection: { split: 'test', start: 0, count: p.samples },
     ...(p.name ? { name: p.name } : {}),
@@ -47,10 +48,10 @@ export async function inspectJob(p: InspectParams, progress: ProgressSink, signa
   return { evalFile: file };
 }
 
-export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await sweepRun(run, {
     attack: p.attack,
     budgets: p.budgets,
@@ -70,10 +71,10 @@ const optionFlags = (o: Record<string, Record<string, unknown>> | undefined, pre
     .flatMap(([a, kv]) => Object.entries(kv).map(([k, v]) => ` --option ${prefixed ? `${a}.` : ''}${k}=${String(v)}`))
     .join('');
 
-export async function distanceJob(p: DistanceParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function distanceJob(p: DistanceParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const attacks = p.attacks.length ? p.attacks : [...TABLE1_ATTACKS];
   const { file } = await distanceRun(run, {
     attacks,
@@ -87,12 +88,17 @@ export async function distanceJob(p: DistanceParams, progress: ProgressSink, sig
   return { evalFile: file };
 }
 
-export async function transferJob(p: TransferParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalFilesResult> {
+export async function transferJob(
+  p: TransferParams,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  trust: TrustPolicy,
+): Promise<EvalFilesResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.fromRunDir)} and ${path.basename(p.toRunDir)}` });
   if (path.resolve(p.fromRunDir) === path.resolve(p.toRunDir)) throw new InputError('transfer needs two different runs');
-  const from = await loadEvalRun(p.fromRunDir);
-  const to = await loadEvalRun(p.toRunDir);
+  const from = await loadEvalRun(p.fromRunDir, trust);
+  const to = await loadEvalRun(p.toRunDir, trust);
   const { files } = await transferRun(from, to, {
     attack: p.attack,
     ...(p.budget !== undefined ? { budget: p.budget } : {}),
@@ -106,10 +112,15 @@ export async function transferJob(p: TransferParams, progress: ProgressSink, sig
   return { evalFile: files[0]!, evalFiles: files };
 }
 
-export async function worstCaseJob(p: WorstCaseParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function worstCaseJob(
+  p: WorstCaseParams,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  trust: TrustPolicy,
+): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await worstCaseRun(run, {
     attacks: p.attacks,
     budgets: p.budgets,
@@ -128,11 +139,13 @@ export async function completeInspectionJob(
   p: CompleteInspectionParams,
   progress: ProgressSink,
   signal: AbortSignal,
+  trust: TrustPolicy,
 ): Promise<CompleteInspectionResult> {
+  assertPathAllowed(trust, p.runDir, 'the run directory');
   const ev = readInspection(p.runDir, p.evalName);
   if (missingImages(ev).length > 0) {
     progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-    const run = await loadEvalRun(p.runDir);
+    const run = await loadEvalRun(p.runDir, trust);
     const out = drawMissingImages(run, p.evalName, {
       onProgress: (message, fraction) => progress({ phase: 'inspect', message, fraction }),
       signal,
@@ -141,6 +154,7 @@ export async function completeInspectionJob(
   }
   const config = readRun(p.runDir).config;
   if (!config) throw new InputError(`${p.runDir} has no readable config.json`);
+  assertRunConfigAllowed(trust, config, p.runDir);
   const data = await loadDataset(config.dataset, config.dataDir);
   const out = addClassNames(p.runDir, p.evalName, data.test.classNames);
   return { evalFile: out.file, rendered: 0, classNames: out.classNames };

@@ -30,6 +30,7 @@ import {
   loadWorstCaseData,
 } from './panelData';
 import { PanelHost } from './panelHost';
+import { confinePanelKey } from './panelPaths';
 
 /** What the panels need from the rest of the extension. */
 export interface PanelServices {
@@ -38,6 +39,11 @@ export interface PanelServices {
   runCommand(command: PanelCommand, dir: string): void;
   /** Where drawing an inspection's missing images stands; starts it on first call when something is missing. */
   inspectCompletion(runDir: string, evalName: string, data: Omit<InspectData, 'assetsBase'>): InspectData['completion'];
+  /**
+   * Where panels may show runs from (symbolic links resolved): the run store and the workspace's
+   * reproduction directories (their trainings are runs too, and a report panel shows the directory).
+   */
+  panelRoots(): string[];
 }
 
 export const VIEW_TYPES: Record<PanelKind, string> = {
@@ -121,6 +127,17 @@ export class PanelManager implements vscode.Disposable {
     private readonly services: PanelServices,
   ) {}
 
+  /** The key with real run paths inside the store (or a reproduction), or null (logged) when a path is outside. */
+  private confine(key: PanelKey): PanelKey | null {
+    const roots = this.services.panelRoots();
+    const confined = roots.length ? confinePanelKey(key, roots) : null;
+    if (!confined)
+      this.output.warn(
+        `refused to open a ${key.kind} panel on a path outside the run store and the reproductions (${roots.join(', ') || 'none'})`,
+      );
+    return confined;
+  }
+
   private load(key: PanelKey, webview: vscode.Webview): PanelDataMap[PanelKind] {
     const assets = (runDir: string) => webview.asWebviewUri(vscode.Uri.file(path.join(runDir, RUN_FILES.evals))).toString();
     switch (key.kind) {
@@ -174,7 +191,9 @@ export class PanelManager implements vscode.Disposable {
   }
 
   /** Shows the panel for `key`, creating it when needed. */
-  open(key: PanelKey, column: vscode.ViewColumn = vscode.ViewColumn.Active, preserveFocus = false): void {
+  open(asked: PanelKey, column: vscode.ViewColumn = vscode.ViewColumn.Active, preserveFocus = false): void {
+    const key = this.confine(asked);
+    if (!key) return;
     const id = keyId(key);
     const existing = this.panels.get(id);
     if (existing) {
@@ -215,12 +234,13 @@ export class PanelManager implements vscode.Disposable {
       vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
         deserializeWebviewPanel: async (panel, state: unknown) => {
           const s = parseWebviewState(state);
-          if (!s || s.key.kind !== kind) {
-            this.output.warn(`could not restore a ${kind} panel: its saved state is missing or invalid`);
+          const key = s && s.key.kind === kind ? this.confine(s.key) : null;
+          if (!key) {
+            this.output.warn(`could not restore a ${kind} panel: its saved state is missing, invalid or outside the run store`);
             panel.dispose();
             return;
           }
-          this.attach(panel, s.key);
+          this.attach(panel, key);
         },
       }),
     );
