@@ -23,7 +23,8 @@ import { copyRuns, trainedStore } from './realRuns';
 import { CodeServer, enginePids, ENTRY, installVsix, launchBrowser, log, settled, until, Workbench } from './workbench';
 
 const root = path.resolve(__dirname, '../..');
-const results = path.join(root, 'test-results', 'e2e');
+// FIM_E2E_RESULTS: another folder, for a partial run (--test-name-pattern) beside a full one.
+const results = process.env.FIM_E2E_RESULTS ?? path.join(root, 'test-results', 'e2e');
 const vsix = process.env.FIM_E2E_VSIX ?? '';
 const ready = fs.existsSync(ENTRY) && vsix && fs.existsSync(vsix);
 
