@@ -32,7 +32,7 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     reproductionRunning: (dir) => reproductions.isRunning(dir),
     runCommand: (command, dir) => void vscode.commands.executeCommand(COMMAND[command], dir),
     inspectCompletion: (runDir, evalName, data) => completion.status(runDir, evalName, data),
-    panelRoots: () => [...(store.directory ? [store.directory] : []), ...reproductions.list().map((r) => r.dir)],
+    panelRoots: () => [...(store.directory ? [store.directory] : []), ...reproductions.roots()],
   });
   const hover = new FimlogHoverProvider();
   const lenses = new ModelCodeLensProvider(store);

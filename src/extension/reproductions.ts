@@ -110,6 +110,15 @@ export class Reproductions implements vscode.Disposable {
     return findReproductions(fimFolder(), [...this.remembered(), ...this.running.keys()]).map((d) => readReproduction(d));
   }
 
+  /**
+   * Where reproductions live, also before their plan.json exists (a report panel opens as the
+   * process starts): the workspace's .fim/ folder, those started from VS Code, those running.
+   */
+  roots(): string[] {
+    const fim = fimFolder();
+    return [...(fim ? [fim] : []), ...this.remembered(), ...this.running.keys()];
+  }
+
   isRunning(dir: string): boolean {
     return this.running.has(path.resolve(dir));
   }
@@ -133,12 +142,12 @@ export class Reproductions implements vscode.Disposable {
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? path.dirname(dir);
     const cli = this.context.asAbsolutePath(path.join('dist', 'cli.js'));
     this.output.info(`${runtime.command} ${cli} ${args.join(' ')} (in ${cwd})`);
+    // The report panel opens at once, and panels open only directories that exist.
+    fs.mkdirSync(dir, { recursive: true });
     const proc = new ReproductionProcess(dir, { command: runtime.command, env: { ...process.env, ...runtime.env }, cwd, cli, args }, (l) =>
       this.output.info(l),
     );
     this.running.set(dir, proc);
-    // The report panel opens at once, and panels open only directories that exist.
-    fs.mkdirSync(dir, { recursive: true });
     const launch: Launch = { command: runtime.command, env: { ...process.env, ...runtime.env }, cwd, cli };
     const onSlurm = s.reproduce.executor === 'slurm';
     if (onSlurm) this.slurm.set(dir, launch);

@@ -51,6 +51,27 @@ describe('panel keys from webviews and restored state', () => {
     assert.equal(confinePanelKey({ kind: 'training', runDir: '/' }, [store]), null);
   });
 
+  it('the report and multi-run panels: inside the store or a reproduction directory, as real paths', () => {
+    const { ws, store, run, outside } = layout();
+    const repro = path.join(ws, '.fim', 'reproduce-quick');
+    const reproRun = path.join(repro, 'runs', 'repro-mu0-s0');
+    fs.mkdirSync(reproRun, { recursive: true });
+    const roots = [store, path.join(ws, '.fim')];
+    assert.deepEqual(confinePanelKey({ kind: 'report', dir: repro }, roots), { kind: 'report', dir: fs.realpathSync(repro) });
+    assert.equal(confinePanelKey({ kind: 'report', dir: outside }, roots), null, 'a report outside');
+    assert.equal(confinePanelKey({ kind: 'report', dir: repro }, [store]), null, 'not a root');
+    for (const kind of ['distance', 'transfer', 'worstcase', 'curves'] as const) {
+      assert.deepEqual(confinePanelKey({ kind, runDirs: [run, reproRun] }, roots), {
+        kind,
+        runDirs: [fs.realpathSync(run), fs.realpathSync(reproRun)],
+      });
+      assert.equal(confinePanelKey({ kind, runDirs: [run, path.join(store, 'sneaky')] }, roots), null, `${kind}: a link out`);
+    }
+    const report = { kind: 'report' as const, dir: fs.realpathSync(repro) };
+    assert.equal(revealablePath(path.join(reproRun), report), fs.realpathSync(reproRun));
+    assert.equal(revealablePath(path.join(outside, 'secret.txt'), report), null);
+  });
+
   it('reveal only what is inside the panel’s runs, links resolved', () => {
     const { run, outside } = layout();
     const key = { kind: 'training' as const, runDir: fs.realpathSync(run) };
