@@ -510,6 +510,7 @@ describe(
         60_000,
         async () => (await frame.locator('vscode-button', { hasText: 'Resume' }).count()) === 1,
       );
+      await showView();
       await until('the tree to show the reproduction stopped', 30_000, async () =>
         /stopped/.test(await treeRow('reproduce-quick').first().innerText()),
       );
