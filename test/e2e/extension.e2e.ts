@@ -618,8 +618,12 @@ describe(
       await wb.contextMenu(treeRow('convnet_op13-imported').first(), 'Export Model as ONNX');
       // The save dialog (code-server's own, a quick input) is proposed the workspace and the run's name.
       const out = path.join(workspace, 'convnet_op13-imported.onnx');
-      await wb.page.locator('.quick-input-widget .quick-input-box input').waitFor({ state: 'visible', timeout: 30_000 });
-      assert.match(await wb.page.locator('.quick-input-widget .quick-input-box input').inputValue(), /convnet_op13-imported\.onnx$/);
+      const saveInput = wb.page.locator('.quick-input-widget .quick-input-box input');
+      await saveInput.waitFor({ state: 'visible', timeout: 30_000 });
+      // The dialog fills in the proposed path after it shows (first the folder, then the name).
+      await until('the proposed file name in the save dialog', 30_000, async () =>
+        /convnet_op13-imported\.onnx$/.test(await saveInput.inputValue()),
+      );
       await wb.page.keyboard.press('Enter');
       await until('the exported ONNX file', 300_000, () => fs.existsSync(out) && fs.statSync(out).size > 1000, 500);
       const note = await wb.waitForNotification(/wrote convnet_op13-imported\.onnx/, 120_000);
