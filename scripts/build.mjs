@@ -16,6 +16,7 @@ const nodeCommon = nodeBundleOptions({ production });
 const targets = [
   ['src/cli/main.ts', 'dist/cli.js', nodeCommon],
   ['src/engine/main.ts', 'dist/engine.js', nodeCommon],
+  ['src/engine/evalWorker.ts', 'dist/evalWorker.js', nodeCommon],
   ['src/extension/main.ts', 'dist/extension.js', nodeCommon],
 ];
 
@@ -34,10 +35,27 @@ if (fs.existsSync(webviewDir)) {
   }
 }
 
+// vega + vega-lite as one ES module beside the CLI (src/reproduce/report/charts.ts loads it at run
+// time; they cannot go into the CommonJS bundle). Rendering to SVG needs no canvas package.
+targets.push([
+  null,
+  'dist/vega.mjs',
+  {
+    stdin: { contents: "export * as vega from 'vega';\nexport * as vl from 'vega-lite';\n", resolveDir: root, loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    external: ['canvas'],
+    logLevel: 'warning',
+  },
+]);
+
 const contexts = [];
 for (const [entry, outfile, opts] of targets) {
-  if (!fs.existsSync(path.join(root, entry))) continue;
-  const options = { ...opts, entryPoints: [path.join(root, entry)], outfile: path.join(root, outfile) };
+  if (entry && !fs.existsSync(path.join(root, entry))) continue;
+  const options = { ...opts, ...(entry ? { entryPoints: [path.join(root, entry)] } : {}), outfile: path.join(root, outfile) };
   if (watch) {
     const ctx = await esbuild.context(options);
     await ctx.watch();
@@ -49,7 +67,7 @@ for (const [entry, outfile, opts] of targets) {
 if (!watch)
   console.log(
     `built ${targets
-      .filter(([e]) => fs.existsSync(path.join(root, e)))
+      .filter(([e]) => !e || fs.existsSync(path.join(root, e)))
       .map(([, o]) => o)
       .join(', ')}`,
   );

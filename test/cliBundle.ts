@@ -21,15 +21,16 @@ export function bundled(entry: 'cli' | 'engine'): Promise<string> {
       const { nodeBundleOptions } = (await import(path.join(root, 'scripts', 'bundle-options.mjs'))) as {
         nodeBundleOptions: () => Record<string, unknown>;
       };
-      fs.mkdirSync(cacheDir, { recursive: true });
-      const outfile = path.join(cacheDir, `${entry}-${process.pid}.js`);
-      await esbuild.build({
-        ...nodeBundleOptions(),
-        sourcemap: false,
-        entryPoints: [path.join(root, 'src', entry, 'main.ts')],
-        outfile,
-      });
-      process.on('exit', () => fs.rmSync(outfile, { force: true }));
+      // A folder per process and entry: the engine's evaluation worker must lie beside it as
+      // evalWorker.js (src/engine/evalThread.ts), as in dist/.
+      const dir = path.join(cacheDir, `${entry}-${process.pid}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const outfile = path.join(dir, `${entry}.js`);
+      const build = (src: string, out: string) =>
+        esbuild.build({ ...nodeBundleOptions(), sourcemap: false, entryPoints: [path.join(root, src)], outfile: out });
+      await build(path.join('src', entry, 'main.ts'), outfile);
+      if (entry === 'engine') await build(path.join('src', 'engine', 'evalWorker.ts'), path.join(dir, 'evalWorker.js'));
+      process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
       return outfile;
     })();
     built.set(entry, p);

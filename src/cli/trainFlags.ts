@@ -2,6 +2,15 @@ import { DEFENCE_KINDS, DEFENCES, isDefenceKind, resolveDefence } from '../runs/
 import type { AdversarialTrainingConfig, DefenceConfig, RunConfig } from '../runs/types';
 import { int, num, UsageError } from './args';
 import { formatDatasetSpec, parseDatasetSpec } from '../engine';
+import {
+  AUGMENTATIONS,
+  DEFAULT_AT_RATIO,
+  DEFAULT_AT_STEPS,
+  defaultAtEpsilonFor,
+  defaultAtStepSize,
+  defaultAugmentationFor,
+  type Augmentation,
+} from '../protocol/trainDefaults';
 
 /**
  * `fim train`'s dataset, augmentation and adversarial-training flags, turned into what the
@@ -42,13 +51,10 @@ export function datasetSpecFromFlags(f: DataFlags): string {
   return formatDatasetSpec(spec.name, options);
 }
 
-export const AUGMENTATIONS = ['none', 'crop', 'crop-flip'] as const;
-export type Augmentation = (typeof AUGMENTATIONS)[number];
+export { AUGMENTATIONS, DEFAULT_AT_STEPS, type Augmentation };
 
-/** What each dataset usually gets: crop + flip for CIFAR-10, crop only for traffic signs (a flipped sign can mean another sign). */
 export function defaultAugmentation(datasetSpec: string): Augmentation {
-  const name = parseDatasetSpec(datasetSpec).name;
-  return name === 'cifar10' ? 'crop-flip' : name === 'gtsrb' ? 'crop' : 'none';
+  return defaultAugmentationFor(parseDatasetSpec(datasetSpec).name);
 }
 
 export function augmentationFromFlag(v: string | undefined, datasetSpec: string): NonNullable<RunConfig['augmentation']> {
@@ -66,17 +72,10 @@ export interface AdversarialFlags {
   ratio?: string | undefined;
 }
 
-/**
- * Default l∞ radius: Madry et al.'s 0.3 for MNIST-like grey digits (mnist, idx), their 8/255 for
- * colour images. Default step size: their rule 2.5·ε/steps, which lets a PGD path reach the edge of
- * the ball from any start.
- */
+/** The dataset-dependent defaults (l∞ radius, step rule) are in src/protocol/trainDefaults.ts. */
 export function defaultAtEpsilon(datasetSpec: string): number {
-  const name = parseDatasetSpec(datasetSpec).name;
-  return name === 'mnist' || name === 'idx' ? 0.3 : 8 / 255;
+  return defaultAtEpsilonFor(parseDatasetSpec(datasetSpec).name);
 }
-
-export const DEFAULT_AT_STEPS = 10;
 
 export function adversarialFromFlags(f: AdversarialFlags, datasetSpec: string): AdversarialTrainingConfig | undefined {
   const given = [
@@ -92,9 +91,9 @@ export function adversarialFromFlags(f: AdversarialFlags, datasetSpec: string): 
   const epsilon = num('at-eps', f.eps, defaultAtEpsilon(datasetSpec));
   if (!(epsilon > 0 && epsilon <= 1)) throw new UsageError(`--at-eps (l∞ radius, pixels in [0, 1]) must be in (0, 1], got ${epsilon}`);
   const steps = int('at-steps', f.steps, DEFAULT_AT_STEPS);
-  const stepSize = num('at-step-size', f.stepSize, (2.5 * epsilon) / steps);
+  const stepSize = num('at-step-size', f.stepSize, defaultAtStepSize(epsilon, steps));
   if (!(stepSize > 0)) throw new UsageError(`--at-step-size must be > 0, got ${stepSize}`);
-  const ratio = num('at-ratio', f.ratio, 1);
+  const ratio = num('at-ratio', f.ratio, DEFAULT_AT_RATIO);
   if (!(ratio > 0 && ratio <= 1))
     throw new UsageError(`--at-ratio (fraction of each batch replaced by PGD examples) must be in (0, 1], got ${ratio}`);
   return { epsilon, steps, stepSize, ratio };

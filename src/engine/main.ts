@@ -18,6 +18,9 @@ import {
 import pkg from '../../package.json';
 import {
   AttackSweep,
+  CheckSetup,
+  CompleteInspection,
+  Distance,
   EngineErrorCode,
   ExportModel,
   ImportModel,
@@ -31,9 +34,12 @@ import {
   Shutdown,
   StopJob,
   Train,
+  Transfer,
+  WorstCase,
   type AttackInfo,
   type EngineInfo,
   type JobParams,
+  type JobProgressParams,
   type TrainParams,
 } from '../protocol/engine';
 import type { BackendRequest } from '../protocol/backend';
@@ -43,7 +49,11 @@ import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { inspectJob, sweepJob, type ProgressSink } from './eval/engineJobs';
+import { Cancelled } from './attacks/attack';
+import { checkSetup } from './eval/engineJobs';
+import { TABLE1_ATTACKS } from './eval/distance';
+import type { EvalJobKind, EvalJobParams, EvalJobResult } from './evalJobs';
+import { runEvalInWorker } from './evalThread';
 import { exportRun } from './eval/exportRun';
 import { importModel } from './train/importModel';
 import { builtinDefinitions } from './models/builtin';
@@ -80,6 +90,7 @@ function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
   const msg = errorMessage(e);
   if (isInputError(e)) return new ResponseError(EngineErrorCode.InputError, msg);
+  if (e instanceof Cancelled) return new ResponseError(EngineErrorCode.Cancelled, msg);
   const summary = (e as { summary?: unknown }).summary;
   log(`job failed: ${e instanceof Error ? (e.stack ?? msg) : msg}`);
   return new ResponseError(EngineErrorCode.EngineFailure, msg, summary ? { summary } : undefined);
@@ -186,6 +197,7 @@ conn.onRequest(Initialize, async (raw) => {
     models: builtinDefinitions().map((b) => ({ name: b.name, description: b.description, defaultDataset: b.defaultDataset })),
     datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
     attacks: attackInfo(),
+    table1Attacks: [...TABLE1_ATTACKS],
   };
   log(
     `initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}, workspace ${trust.trusted ? 'trusted' : `not trusted (restricted to built-in models and ${trust.workspace})`}`,
@@ -209,22 +221,50 @@ conn.onRequest(Resume, async (raw, token) => {
   });
 });
 
+/** An evaluation in its own worker thread (src/engine/evalThread.ts), its progress sent as notifications. */
+function evalJob<K extends EvalJobKind>(
+  kind: K,
+  params: EvalJobParams<K> & JobParams,
+  runDir: string,
+  token: CancellationToken,
+): Promise<EvalJobResult<K>> {
+  const sink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) =>
+    void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir, ...p });
+  return runJob<EvalJobResult<K>>(params, token, (signal) =>
+    ensureBackend().then(() => runEvalInWorker(kind, params, backendRequest, trust, sink, signal)),
+  );
+}
+
 conn.onRequest(Inspect, async (raw, token) => {
   const params = checked('fim/inspect', raw);
-  return runJob(params, token, async (signal) => {
-    await ensureBackend();
-    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
-    return inspectJob(params, progress, signal, trust);
-  });
+  return evalJob('inspect', params, params.runDir, token);
 });
-
 conn.onRequest(AttackSweep, async (raw, token) => {
   const params = checked('fim/attackSweep', raw);
-  return runJob(params, token, async (signal) => {
-    await ensureBackend();
-    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
-    return sweepJob(params, progress, signal, trust);
-  });
+  return evalJob('sweep', params, params.runDir, token);
+});
+conn.onRequest(Distance, async (raw, token) => {
+  const params = checked('fim/distance', raw);
+  return evalJob('distance', params, params.runDir, token);
+});
+conn.onRequest(Transfer, async (raw, token) => {
+  const params = checked('fim/transfer', raw);
+  return evalJob('transfer', params, params.fromRunDir, token);
+});
+conn.onRequest(WorstCase, async (raw, token) => {
+  const params = checked('fim/worstCase', raw);
+  return evalJob('worstCase', params, params.runDir, token);
+});
+conn.onRequest(CompleteInspection, async (raw, token) => {
+  const params = checked('fim/completeInspection', raw);
+  return evalJob('completeInspection', params, params.runDir, token);
+});
+conn.onRequest(CheckSetup, async () => {
+  try {
+    return await checkSetup();
+  } catch (e) {
+    throw toResponseError(e);
+  }
 });
 
 conn.onRequest(ImportModel, async (raw, token) => {

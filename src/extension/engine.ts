@@ -90,6 +90,8 @@ export class Engine implements vscode.Disposable {
     };
     this.statusItem.text = `${icons[state]} FIM${state === 'ready' && info ? `: ${info.backend.name}` : state === 'stopped' ? '' : `: ${state}`}`;
     this.statusItem.tooltip = `FIM engine: ${state}${detail ? ` — ${detail}` : ''}${info ? ` (pid ${info.pid})` : ''}. Click for the engine log.`;
+    // The runs view's welcome content says what to do when the engine cannot run (package.json viewsWelcome).
+    void vscode.commands.executeCommand('setContext', 'fim.engineFailed', state === 'failed');
     this.statusItem.backgroundColor =
       state === 'failed'
         ? new vscode.ThemeColor('statusBarItem.errorBackground')

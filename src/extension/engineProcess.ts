@@ -16,6 +16,7 @@ import {
   type MessageConnection,
   type NotificationType,
   type RequestType,
+  type RequestType0,
 } from 'vscode-jsonrpc/node';
 import { markRunIncomplete } from '../runs/status';
 import {
@@ -309,6 +310,13 @@ export class EngineClient {
         },
       );
     });
+  }
+
+  /** A request without parameters that is not a job (e.g. fim/checkSetup). */
+  async request<R>(type: RequestType0<R, void>): Promise<R> {
+    await this.start();
+    if (!this.conn) throw new Error('the engine is not running');
+    return this.conn.sendRequest(type);
   }
 
   /** Asks the engine to stop a job (training keeps a checkpoint). */

@@ -1,4 +1,5 @@
 /** Parsing what the user types into the commands' input boxes. */
+import type { AttackInfo } from '../protocol/engine';
 
 export function parseMu(v: string): number | null {
   const n = Number(v.trim());
@@ -36,4 +37,24 @@ export function defaultBudgets(attack: string, norm: string | undefined): string
     default:
       return '0.1, 0.2, 0.3';
   }
+}
+
+/** A number in [min, max] (e.g. a label-smoothing α in [0, 1)). */
+export function parseNumberIn(v: string, min: number, max: number, maxInclusive = true): number | null {
+  const n = Number(v.trim());
+  if (v.trim() === '' || !Number.isFinite(n) || n < min) return null;
+  return n < max || (maxInclusive && n === max) ? n : null;
+}
+
+/** A number > 0 and ≤ max. */
+export function parsePositive(v: string, max = Infinity): number | null {
+  const n = parseNumberIn(v, 0, max);
+  return n !== null && n > 0 ? n : null;
+}
+
+/** The norm of a worst-case list, or why there is none: OSSA joins l2 lists with ε as the l2 norm. */
+export function worstCaseNorm(names: string[], attacks: readonly AttackInfo[]): { norm: string } | { error: string } {
+  const norms = new Set(names.map((n) => (n === 'ossa' ? 'l2' : (attacks.find((a) => a.name === n)?.norm ?? '?'))));
+  if (norms.size !== 1) return { error: `the attacks must share a norm (got ${[...norms].join(', ')}); OSSA counts as l2` };
+  return { norm: [...norms][0]! };
 }

@@ -10,7 +10,8 @@ import { EngineErrorCode, type JobParams, type JobProgressParams } from '../prot
 import type { Engine } from './engine';
 import { EngineCrashedError, newJobId } from './engineProcess';
 
-export type JobKind = 'train' | 'resume' | 'inspect' | 'sweep' | 'import' | 'export';
+export type JobKind =
+  'train' | 'resume' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case' | 'complete' | 'reproduce' | 'import' | 'export';
 
 export interface RunningJob {
   jobId: string;
@@ -58,6 +59,16 @@ export class Jobs implements vscode.Disposable {
     return [...this.jobs.values()];
   }
 
+  /** A job that does not run in the engine (a `fim reproduce` process), listed for FIM: Stop Job. */
+  register(job: RunningJob): vscode.Disposable {
+    this.jobs.set(job.jobId, job);
+    this.changed.fire();
+    return new vscode.Disposable(() => {
+      if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
+      this.changed.fire();
+    });
+  }
+
   /** Live progress of the job writing `runDir`, if any. */
   progressFor(runDir: string): JobProgressParams | undefined {
     const r = path.resolve(runDir);
@@ -100,6 +111,10 @@ export class Jobs implements vscode.Disposable {
           progress.report({ message: 'starting the engine…' });
           return await this.engine.client.job(type, full, cts.token);
         } catch (e) {
+          if (e instanceof ResponseError && e.code === EngineErrorCode.Cancelled) {
+            void vscode.window.showInformationMessage(`FIM: ${title} stopped; nothing was written.`);
+            return undefined;
+          }
           const msg = describeJobError(e);
           this.engine.output.error(`${title}: ${msg}`);
           const actions =

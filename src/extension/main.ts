@@ -8,7 +8,10 @@ import { ModelCodeLensProvider } from './codeLens';
 import { Engine } from './engine';
 import { FIMLOG_LANGUAGE, FimlogHoverProvider } from './fimlogHover';
 import { Jobs } from './jobs';
+import { InspectCompletion } from './panels/inspectCompletion';
 import { PanelManager } from './panels/panelManager';
+import { Reproductions } from './reproductions';
+import { ReproductionsTreeProvider } from './reproductionsTree';
 import { RunsTreeProvider } from './runsTree';
 import { RunStore } from './runStore';
 import { SECTION } from './settings';
@@ -21,21 +24,39 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
   const store = new RunStore();
   const jobs = new Jobs(engine);
   const tree = new RunsTreeProvider(store, jobs);
-  const panels = new PanelManager(context.extensionUri, engine.output, () => store.directory);
+  const reproductions = new Reproductions(context, jobs);
+  const reproTree = new ReproductionsTreeProvider(reproductions, jobs);
+  // The completion refreshes panels only after a job, long after `panels` exists.
+  const completion = new InspectCompletion(engine, jobs, (dir) => panels.refreshRun(dir));
+  const panels = new PanelManager(context.extensionUri, engine.output, {
+    reproductionRunning: (dir) => reproductions.isRunning(dir),
+    runCommand: (command, dir) => void vscode.commands.executeCommand(COMMAND[command], dir),
+    inspectCompletion: (runDir, evalName, data) => completion.status(runDir, evalName, data),
+    panelRoots: () => [...(store.directory ? [store.directory] : []), ...reproductions.roots()],
+  });
   const hover = new FimlogHoverProvider();
   const lenses = new ModelCodeLensProvider(store);
   const view = vscode.window.createTreeView('fim.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
+  const reproView = vscode.window.createTreeView('fim.reproductions', {
+    treeDataProvider: reproTree,
+    showCollapseAll: true,
+    canSelectMany: true,
+  });
 
   context.subscriptions.push(
     engine,
     store,
     jobs,
     tree,
+    reproductions,
+    reproTree,
+    completion,
     panels,
     lenses,
     view,
+    reproView,
     ...panels.registerSerializers(),
-    ...registerCommands({ engine, jobs, store, tree, panels }),
+    ...registerCommands({ engine, jobs, store, tree, panels, reproductions }),
     vscode.languages.registerHoverProvider({ language: FIMLOG_LANGUAGE }, hover),
     vscode.workspace.onDidCloseTextDocument((d) => hover.forget(d)),
     vscode.languages.registerCodeLensProvider(
@@ -49,6 +70,10 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     // Progress of a running job moves the tree's live progress; the watcher covers the rest.
     engine.onProgress(() => store.fireSoon(1000)),
     engine.onJobLost(() => store.fireSoon(0)),
+    // A reproduction's panel refreshes from its files; its Stop button follows the process.
+    reproductions.onDidChange(() => {
+      for (const r of reproductions.list()) panels.refreshRun(r.dir);
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.runStore`)) store.reconfigure();
       if (e.affectsConfiguration(`${SECTION}.engine`)) {

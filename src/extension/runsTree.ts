@@ -8,7 +8,7 @@ import { COMMAND } from './commandIds';
 
 export type RunsNode = { type: 'run'; run: RunInfo } | { type: 'eval'; run: RunInfo; evalName: string };
 
-function toTreeItem(m: ItemModel, id: string): vscode.TreeItem {
+export function toTreeItem(m: ItemModel, id: string): vscode.TreeItem {
   const item = new vscode.TreeItem(
     m.label,
     m.collapsible ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
@@ -18,6 +18,19 @@ function toTreeItem(m: ItemModel, id: string): vscode.TreeItem {
   item.tooltip = new vscode.MarkdownString(m.tooltip);
   item.iconPath = new vscode.ThemeIcon(m.icon, m.iconColor ? new vscode.ThemeColor(m.iconColor) : undefined);
   item.contextValue = m.contextValue;
+  return item;
+}
+
+/** The tree item of a run or an evaluation (also under a reproduction, src/extension/reproductionsTree.ts). */
+export function runsNodeItem(node: RunsNode, jobs: Jobs): vscode.TreeItem {
+  if (node.type === 'run') {
+    const item = toTreeItem(runItemModel(node.run, jobs.progressFor(node.run.dir)), node.run.dir);
+    item.command = { command: COMMAND.openDashboard, title: 'Open Training Dashboard', arguments: [node] };
+    return item;
+  }
+  const kind = readEvalKind(node.run.dir, node.evalName);
+  const item = toTreeItem(evalItemModel(node.run.dir, node.evalName, kind), `${node.run.dir}#${node.evalName}`);
+  item.command = { command: COMMAND.openEvaluation, title: 'Open Evaluation', arguments: [node] };
   return item;
 }
 
@@ -46,15 +59,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
-    if (node.type === 'run') {
-      const item = toTreeItem(runItemModel(node.run, this.jobs.progressFor(node.run.dir)), node.run.dir);
-      item.command = { command: COMMAND.openDashboard, title: 'Open Training Dashboard', arguments: [node] };
-      return item;
-    }
-    const kind = readEvalKind(node.run.dir, node.evalName);
-    const item = toTreeItem(evalItemModel(node.run.dir, node.evalName, kind), `${node.run.dir}#${node.evalName}`);
-    item.command = { command: COMMAND.openEvaluation, title: 'Open Evaluation', arguments: [node] };
-    return item;
+    return runsNodeItem(node, this.jobs);
   }
 
   getChildren(node?: RunsNode): RunsNode[] {

@@ -7,6 +7,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { BackendReport, BackendRequest } from './backend';
 import type { RunConfig, RunSummary } from '../runs/types';
+import type { AttackOptions } from '../runs/evals';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -47,6 +48,8 @@ export interface EngineInfo {
   datasets: (NamedDescription & { needsDataDir: boolean })[];
   /** The attacks a sweep can run: what each is and the unit of its budget ε (for the pickers). */
   attacks: AttackInfo[];
+  /** The attacks of the paper's Table 1, the default of a minimum-distance evaluation. */
+  table1Attacks?: string[];
 }
 
 export interface AttackInfo {
@@ -125,6 +128,73 @@ export interface SweepParams extends JobParams {
 export interface EvalResult {
   /** Absolute path of the evals/<name>.json written. */
   evalFile: string;
+}
+
+/** `fim eval distance` (Table 1): the minimum adversarial distance of each attack by its own search. */
+export interface DistanceParams extends JobParams {
+  runDir: string;
+  attacks: string[];
+  samples: number;
+  /** Per-attack option overrides. */
+  options?: Record<string, AttackOptions>;
+  name?: string;
+}
+
+/** `fim eval transfer` (Table 2): adversarials crafted on one run, classified by the other, both ways. */
+export interface TransferParams extends JobParams {
+  fromRunDir: string;
+  toRunDir: string;
+  attack: string;
+  /** Fixed budget in the attack's unit; absent = the attack's minimum-distance search (as the paper). */
+  budget?: number;
+  samples: number;
+  options?: AttackOptions;
+  name?: string;
+}
+
+/** `fim eval worst-case`: robust accuracy when any attack of the list breaking a sample counts. */
+export interface WorstCaseParams extends JobParams {
+  runDir: string;
+  attacks: string[];
+  budgets: number[];
+  samples: number;
+  options?: Record<string, AttackOptions>;
+  name?: string;
+}
+
+/** Transfer writes one file into each run. */
+export interface EvalFilesResult extends EvalResult {
+  evalFiles: string[];
+}
+
+/**
+ * Adds what an inspection needs for display but did not store: the input and OSSA-direction
+ * images of the samples that have none (recomputed from the same checkpoint), and the dataset's
+ * class names. The statistics are not touched.
+ */
+export interface CompleteInspectionParams extends JobParams {
+  runDir: string;
+  evalName: string;
+}
+
+export interface CompleteInspectionResult extends EvalResult {
+  /** Samples whose images were drawn now. */
+  rendered: number;
+  classNames: boolean;
+}
+
+/** What `FIM: Check Setup` asks the engine beyond `fim/initialize`: can each dataset be loaded. */
+export interface DatasetCheck {
+  name: string;
+  description: string;
+  needsDataDir: boolean;
+  /** `ok`: loaded here; `needs-folder`: loads from a folder the user picks; `error`: failed. */
+  status: 'ok' | 'needs-folder' | 'error';
+  detail: string;
+}
+
+export interface SetupReport {
+  datasets: DatasetCheck[];
 }
 
 /** `fim/import`: a model trained elsewhere (ONNX, tfjs Layers) becomes a run (CLI: fim import). */
@@ -221,6 +291,11 @@ export const Train = new RequestType<TrainParams, TrainResult, void>('fim/train'
 export const Resume = new RequestType<ResumeParams, TrainResult, void>('fim/resume');
 export const Inspect = new RequestType<InspectParams, EvalResult, void>('fim/inspect');
 export const AttackSweep = new RequestType<SweepParams, EvalResult, void>('fim/attackSweep');
+export const Distance = new RequestType<DistanceParams, EvalResult, void>('fim/distance');
+export const Transfer = new RequestType<TransferParams, EvalFilesResult, void>('fim/transfer');
+export const WorstCase = new RequestType<WorstCaseParams, EvalResult, void>('fim/worstCase');
+export const CompleteInspection = new RequestType<CompleteInspectionParams, CompleteInspectionResult, void>('fim/completeInspection');
+export const CheckSetup = new RequestType0<SetupReport, void>('fim/checkSetup');
 export const ImportModel = new RequestType<ImportParams, ImportedModelInfo, void>('fim/import');
 export const ExportModel = new RequestType<ExportParams, ExportedModelInfo, void>('fim/export');
 /** Stops a job as if its request were cancelled ($/cancelRequest does the same for the caller). */

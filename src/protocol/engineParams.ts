@@ -12,6 +12,8 @@
 import * as v from 'valibot';
 import { BACKEND_NAMES } from './backend';
 import type {
+  CompleteInspectionParams,
+  DistanceParams,
   ExportParams,
   ImportParams,
   InitializeParams,
@@ -20,6 +22,8 @@ import type {
   StopParams,
   SweepParams,
   TrainParams,
+  TransferParams,
+  WorstCaseParams,
 } from './engine';
 import { evalNameProblem } from './names';
 
@@ -145,6 +149,50 @@ export const ImportParamsSchema = v.object({
 
 export const ExportParamsSchema = v.object({ jobId, runDir: filePath, out: filePath, inputLayout: v.optional(layout) });
 
+/** An attack's option overrides (`--option k=v`): names to numbers, strings or booleans. */
+const attackOptions = v.record(
+  text(100),
+  v.union([finite, v.pipe(v.string(), v.maxLength(1000)), v.boolean()], 'expected a number, a string or true/false'),
+);
+const attackList = v.pipe(v.array(text(100), 'expected a list of attack names'), v.maxLength(100, 'has too many attacks'));
+const budgetList = v.pipe(
+  v.array(nonNegative, 'expected a list of numbers'),
+  v.minLength(1, 'needs at least one budget'),
+  v.maxLength(1000, 'has too many budgets'),
+);
+
+export const DistanceParamsSchema = v.object({
+  jobId,
+  runDir: filePath,
+  attacks: attackList,
+  samples: integer(1),
+  options: v.optional(v.record(text(100), attackOptions)),
+  name: v.optional(evalName),
+});
+
+export const TransferParamsSchema = v.object({
+  jobId,
+  fromRunDir: filePath,
+  toRunDir: filePath,
+  attack: text(100),
+  budget: v.optional(nonNegative),
+  samples: integer(1),
+  options: v.optional(attackOptions),
+  name: v.optional(evalName),
+});
+
+export const WorstCaseParamsSchema = v.object({
+  jobId,
+  runDir: filePath,
+  attacks: v.pipe(attackList, v.minLength(1, 'needs at least one attack')),
+  budgets: budgetList,
+  samples: integer(1),
+  options: v.optional(v.record(text(100), attackOptions)),
+  name: v.optional(evalName),
+});
+
+export const CompleteInspectionParamsSchema = v.object({ jobId, runDir: filePath, evalName: v.pipe(text(200), evalName) });
+
 /** Every request method with parameters, and its schema (fim/shutdown has none). */
 export const PARAMS_SCHEMAS = {
   'fim/initialize': InitializeParamsSchema,
@@ -155,6 +203,10 @@ export const PARAMS_SCHEMAS = {
   'fim/stopJob': StopParamsSchema,
   'fim/import': ImportParamsSchema,
   'fim/export': ExportParamsSchema,
+  'fim/distance': DistanceParamsSchema,
+  'fim/transfer': TransferParamsSchema,
+  'fim/worstCase': WorstCaseParamsSchema,
+  'fim/completeInspection': CompleteInspectionParamsSchema,
 } as const;
 
 export type ParamsMethod = keyof typeof PARAMS_SCHEMAS;
@@ -196,5 +248,9 @@ const schemasMatchTypes: [
   Same<v.InferOutput<typeof StopParamsSchema>, StopParams>,
   Same<v.InferOutput<typeof ImportParamsSchema>, ImportParams>,
   Same<v.InferOutput<typeof ExportParamsSchema>, ExportParams>,
-] = [true, true, true, true, true, true, true, true];
+  Same<v.InferOutput<typeof DistanceParamsSchema>, DistanceParams>,
+  Same<v.InferOutput<typeof TransferParamsSchema>, TransferParams>,
+  Same<v.InferOutput<typeof WorstCaseParamsSchema>, WorstCaseParams>,
+  Same<v.InferOutput<typeof CompleteInspectionParamsSchema>, CompleteInspectionParams>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true];
 void schemasMatchTypes;

@@ -4,12 +4,24 @@
  * untrusted input to the host: everything they send goes through `parseWebviewMessage` and
  * `parseWebviewState`, which accept only the shapes below.
  */
-import type { DistanceRow, InspectEval, SweepEval, SweepPoint, NormName } from '../runs/evals';
+import type { DistanceEval, DistanceRow, InspectEval, SweepEval, SweepPoint, NormName, TransferEval, WorstCaseEval } from '../runs/evals';
+import type { ReproduceProgress } from '../runs/reproduce';
 import type { DefencesPlan, DefencesReport } from '../runs/reproduceDefences';
 import type { EffectiveState, MetricRecord } from '../runs/types';
 import { isEvalName } from './names';
 
-export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling', 'defences'] as const;
+export const PANEL_KINDS = [
+  'training',
+  'inspect',
+  'adversarial',
+  'fooling',
+  'defences',
+  'report',
+  'distance',
+  'transfer',
+  'worstcase',
+  'curves',
+] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
 /** What a panel shows; also what a restored panel (after a reload) re-opens. */
@@ -19,7 +31,17 @@ export type PanelKey =
   | { kind: 'adversarial'; runDir: string; evalName?: string }
   | { kind: 'fooling'; runDirs: string[] }
   /** The defence comparison of a `fim reproduce --defences` directory (its report.json). */
-  | { kind: 'defences'; reproduceDir: string };
+  | { kind: 'defences'; reproduceDir: string }
+  /** A reproduction directory (`fim reproduce --out DIR`). */
+  | { kind: 'report'; dir: string }
+  | { kind: 'distance'; runDirs: string[] }
+  | { kind: 'transfer'; runDirs: string[] }
+  | { kind: 'worstcase'; runDirs: string[] }
+  | { kind: 'curves'; runDirs: string[] };
+
+/** The kinds whose key is a list of runs. */
+export type MultiRunKind = 'fooling' | 'distance' | 'transfer' | 'worstcase' | 'curves';
+const MULTI_RUN_KINDS: readonly string[] = ['fooling', 'distance', 'transfer', 'worstcase', 'curves'] satisfies MultiRunKind[];
 
 /** A run as panels name it. */
 export interface RunRef {
@@ -50,6 +72,27 @@ export interface InspectData {
   eval: InspectEval;
   /** Webview URI of the eval file's directory; sample image paths are relative to it. */
   assetsBase: string;
+  /** Inspections of other runs in the same store, for the λmax(G_x)-vs-margin scatter (the other role first). */
+  compare?: InspectComparison[];
+  /** Images being drawn for the samples that have none, or why they cannot be. */
+  completion?: { state: 'running' | 'failed'; missing: number; message?: string };
+}
+
+/** One point per sample of another run's inspection. */
+export interface InspectComparison {
+  run: RunRef;
+  role: 'baseline' | 'defended';
+  evalName: string;
+  points: ScatterPoint[];
+}
+
+export interface ScatterPoint {
+  index: number;
+  correct: boolean;
+  lambdaMaxGx: number;
+  /** λmax(G_x) after temperature scaling, when stored. */
+  scaledLambdaMaxGx: number | null;
+  normalizedMargin: number;
 }
 
 export interface AdversarialData {
@@ -94,12 +137,52 @@ export interface DefencesData {
   report: DefencesReport;
 }
 
+/** A reproduction's report.html (shown as it is, under the panels' CSP) and where it stands. */
+export interface ReportData {
+  dir: string;
+  name: string;
+  /** report.html as written by `fim reproduce` (rebuilt after every stage), or null before the first. */
+  html: string | null;
+  progress: ReproduceProgress | null;
+  /** A `fim reproduce` works in the directory now. */
+  live: boolean;
+  /** It was started from this VS Code window (so Stop can reach it). */
+  runningHere: boolean;
+  mode: string | null;
+}
+
+export interface DistanceData {
+  evals: { run: RunRef; role: 'baseline' | 'defended'; evalName: string; eval: DistanceEval }[];
+  runsWithout: RunRef[];
+}
+
+export interface TransferData {
+  evals: { run: RunRef; evalName: string; eval: TransferEval }[];
+  /** Every run a transfer row names, by directory (source and target). */
+  runs: RunRef[];
+  runsWithout: RunRef[];
+}
+
+export interface WorstCaseData {
+  evals: { run: RunRef; role: 'baseline' | 'defended'; evalName: string; eval: WorstCaseEval }[];
+  runsWithout: RunRef[];
+}
+
+export interface CurvesData {
+  runs: { run: RunRef; role: 'baseline' | 'defended'; records: MetricRecord[]; totalSteps: number | null; live: boolean }[];
+}
+
 export interface PanelDataMap {
   training: TrainingData;
   inspect: InspectData;
   adversarial: AdversarialData;
   fooling: FoolingData;
   defences: DefencesData;
+  report: ReportData;
+  distance: DistanceData;
+  transfer: TransferData;
+  worstcase: WorstCaseData;
+  curves: CurvesData;
 }
 
 /** Host → webview. */
@@ -118,8 +201,14 @@ export type WebviewMessage =
   | { type: 'open'; key: PanelKey }
   /** Show the eval file or run directory in the editor/explorer. */
   | { type: 'reveal'; path: string }
+  /** Run one of the few commands a panel offers (PANEL_COMMANDS) on a directory the panel shows. */
+  | { type: 'command'; command: PanelCommand; path: string }
   /** An error inside the webview, for the output channel. */
   | { type: 'error'; message: string };
+
+/** The commands a webview may ask for: on the reproduction it shows. */
+export const PANEL_COMMANDS = ['resumeReproduction', 'stopReproduction'] as const;
+export type PanelCommand = (typeof PANEL_COMMANDS)[number];
 
 /** What a webview persists with `setState` (restored on hide/show and by the serializer). */
 export interface WebviewState {
@@ -144,13 +233,15 @@ export function parsePanelKey(v: unknown): PanelKey | null {
       if (!isStr(v.runDir)) return null;
       if (v.evalName === undefined) return { kind: 'adversarial', runDir: v.runDir };
       return isEvalName(v.evalName) ? { kind: 'adversarial', runDir: v.runDir, evalName: v.evalName } : null;
-    case 'fooling':
-      return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d))
-        ? { kind: 'fooling', runDirs: v.runDirs }
-        : null;
     case 'defences':
       return isStr(v.reproduceDir) ? { kind: 'defences', reproduceDir: v.reproduceDir } : null;
+    case 'report':
+      return isStr(v.dir) ? { kind: 'report', dir: v.dir } : null;
     default:
+      if (typeof v.kind === 'string' && MULTI_RUN_KINDS.includes(v.kind))
+        return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d))
+          ? { kind: v.kind as MultiRunKind, runDirs: v.runDirs }
+          : null;
       return null;
   }
 }
@@ -158,12 +249,16 @@ export function parsePanelKey(v: unknown): PanelKey | null {
 /** The directories a panel shows (what it may reveal, and which writes refresh it). */
 export function panelDirs(key: PanelKey): string[] {
   switch (key.kind) {
-    case 'fooling':
-      return key.runDirs;
+    case 'training':
+    case 'inspect':
+    case 'adversarial':
+      return [key.runDir];
+    case 'report':
+      return [key.dir];
     case 'defences':
       return [key.reproduceDir];
     default:
-      return [key.runDir];
+      return key.runDirs;
   }
 }
 
@@ -197,6 +292,12 @@ export function parseWebviewMessage(v: unknown): { ok: true; message: WebviewMes
     }
     case 'reveal':
       return isStr(v.path) ? { ok: true, message: { type: 'reveal', path: v.path } } : { ok: false, reason: 'reveal needs a path' };
+    case 'command':
+      if (!(PANEL_COMMANDS as readonly unknown[]).includes(v.command))
+        return { ok: false, reason: `command must be one of ${PANEL_COMMANDS.join(', ')}` };
+      return isStr(v.path)
+        ? { ok: true, message: { type: 'command', command: v.command as PanelCommand, path: v.path } }
+        : { ok: false, reason: 'command needs a path' };
     case 'error':
       return typeof v.message === 'string'
         ? { ok: true, message: { type: 'error', message: v.message.slice(0, 4000) } }

@@ -8,6 +8,7 @@ import type { InspectEval } from '../runs/evals';
 import { processAlive, readJsonFile, readRun } from '../runs/reader';
 import { markRunIncomplete } from '../runs/status';
 import {
+  REPRODUCE_FILES,
   type FimRow,
   type ReproducePlan,
   type ReproduceReport,
@@ -21,9 +22,10 @@ import { isBackendName, type BackendReport, type BackendRequest } from '../proto
 import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from './plan';
 import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
+import { trackProgress } from './progress';
 import { runSanityCheck } from './sanity';
 import { runDefenceStage } from './defencesRun';
-import { readState, STATE_FILE, updateState } from './stateStore';
+import { readState, updateState } from './stateStore';
 import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
@@ -55,7 +57,8 @@ import {
  * at the end of every invocation, complete or not.
  */
 export interface ReproduceHooks {
-  onStages?(stages: Stage[], reusable: number): void;
+  /** `isDone` tells which stages an earlier invocation finished (they are reused). */
+  onStages?(stages: Stage[], reusable: number, isDone?: (s: Stage) => boolean): void;
   onStageStart?(stage: Stage, index: number, total: number, note: string): void;
   onStageProgress?(stage: Stage, message: string, fraction: number): void;
   onStageEnd?(stage: Stage, record: StageRecord, index: number, total: number): void;
@@ -71,15 +74,8 @@ export interface ReproduceResult {
   failed: number;
 }
 
-export const FILES = {
-  plan: 'plan.json',
-  state: STATE_FILE,
-  runs: 'runs',
-  sanity: 'sanity',
-  reportJson: 'report.json',
-  reportHtml: 'report.html',
-  lock: '.lock',
-} as const;
+/** The directory's files: declared once in src/runs/reproduce.ts (state.json is stateStore's STATE_FILE). */
+export const FILES = REPRODUCE_FILES;
 
 export const INSPECT_EVAL = 'repro-inspect';
 export const TABLE1_EVAL = 'repro-table1';
@@ -422,6 +418,21 @@ function fimPair(r: Runner, base: string, def: string): { baseline: FimRow; defe
   return b && d ? { baseline: b, defended: d } : null;
 }
 
+/** report.json and report.html from what the directory holds now. */
+async function writeReport(
+  plan: ReproducePlan,
+  state: ReproduceState,
+  outDir: string,
+  session: ReproduceSession,
+): Promise<{ report: ReproduceReport; htmlFile: string; jsonFile: string }> {
+  const report = buildReport(plan, state, outDir, session);
+  const jsonFile = path.join(outDir, FILES.reportJson);
+  const htmlFile = path.join(outDir, FILES.reportHtml);
+  writeJsonAtomic(jsonFile, report);
+  writeFileAtomic(htmlFile, await renderHtml(report));
+  return { report, htmlFile, jsonFile };
+}
+
 export interface ReproduceOptions {
   /** Only rebuild the report from what is already there. */
   reportOnly?: boolean;
@@ -453,12 +464,14 @@ export async function runReproduce(
     if (opts.reportOnly) plan = readJsonFile<ReproducePlan>(path.join(outDir, FILES.plan)) ?? plan;
     else writeJsonAtomic(path.join(outDir, FILES.plan), plan);
     const state = readState(outDir);
+    const tracker = opts.reportOnly ? null : trackProgress(outDir, plan.mode, hooks);
+    if (tracker) hooks = tracker.hooks;
     const session: ReproduceSession = { ...environmentOf(backend, plan), startedAt: new Date().toISOString(), stagesRun: 0 };
     const r: Runner = { plan, outDir, state, hooks, signal, backend: backendReq, cache: new Map(), records: new Map() };
     if (!opts.reportOnly) r.session = session;
     const stages = stagesOf(plan);
     const isDone = (s: Stage) => stageDone(outDir, r.state, s);
-    hooks.onStages?.(stages, stages.filter(isDone).length);
+    hooks.onStages?.(stages, stages.filter(isDone).length, isDone);
     let cancelled = false;
     if (!opts.reportOnly) {
       for (let i = 0; i < stages.length; i++) {
@@ -510,17 +523,17 @@ export async function runReproduce(
         saveState(r);
         hooks.onStageEnd?.(s, rec, i, stages.length);
         if (cancelled) break;
+        // The report follows the reproduction: open report.html (or its VS Code panel) while it runs.
+        // A failure here is not lost: the final rebuild below fails the same way and reports it.
+        if (i < stages.length - 1) await writeReport(plan, r.state, outDir, { ...session, loadEnd: os.loadavg() }).catch(() => undefined);
       }
       session.endedAt = new Date().toISOString();
       session.loadEnd = os.loadavg();
       saveState(r);
     }
     const current = opts.reportOnly ? { ...session, loadEnd: os.loadavg() } : session;
-    const report = buildReport(plan, r.state, outDir, current);
-    const jsonFile = path.join(outDir, FILES.reportJson);
-    const htmlFile = path.join(outDir, FILES.reportHtml);
-    writeJsonAtomic(jsonFile, report);
-    writeFileAtomic(htmlFile, await renderHtml(report));
+    const { report, htmlFile, jsonFile } = await writeReport(plan, r.state, outDir, current);
+    tracker?.finish(cancelled ? 'stopped' : 'finished');
     const failed = Object.values(r.state.stages).filter((x) => x.status === 'failed').length;
     return { outDir, report, htmlFile, jsonFile, cancelled, failed };
   } finally {

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeJsonAtomic } from '../runs/atomic';
 import { processAlive, readJsonFile } from '../runs/reader';
-import { REPRODUCE_FORMAT_VERSION, type ReproduceState } from '../runs/reproduce';
+import { REPRODUCE_FILES, REPRODUCE_FORMAT_VERSION, type ReproduceState } from '../runs/reproduce';
 
 /**
  * state.json is the one record of which stages finished. Under the Slurm executor many jobs, on
@@ -16,7 +16,7 @@ import { REPRODUCE_FORMAT_VERSION, type ReproduceState } from '../runs/reproduce
  * seconds). A lock whose owner died on this host, or that is older than STALE_MS whoever holds it
  * (another node's process cannot be checked), is broken.
  */
-export const STATE_FILE = 'state.json';
+export const STATE_FILE = REPRODUCE_FILES.state;
 const LOCK_FILE = 'state.json.lock';
 const STALE_MS = 120_000;
 const WAIT_MS = 10 * 60_000;

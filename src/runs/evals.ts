@@ -89,6 +89,8 @@ export interface InspectEval {
     nllBefore?: number;
     nllAfter?: number;
   };
+  /** The dataset's class names, by label index (for display). */
+  classNames?: string[];
 }
 
 /** One stored adversarial example (PNG paths relative to the eval file's directory). */
@@ -144,6 +146,8 @@ export interface SweepEval {
   examples: AdversarialExample[];
   /** Per attacked (correctly classified) sample: whether each budget fooled it, evaluated and clipped to [0, 1]. */
   perSample?: { index: number; fooled: boolean[]; fooledClipped?: boolean[] }[];
+  /** The dataset's class names, by label index (for display). */
+  classNames?: string[];
 }
 
 export interface DistanceRow {

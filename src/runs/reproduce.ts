@@ -10,12 +10,25 @@
  *   sanity/<id>.json  one SanityCheck per gradient-masking check
  *   report.json    ReproduceReport: every number the report shows, with samples and uncertainty
  *   report.html    the same as one self-contained page (inline SVG charts, no external resources)
+ *   progress.json  ReproduceProgress: what the invocation working here is doing, stage by stage
  */
 import type { AttackOptions, ShardSpec } from './evals';
 import type { DefencesPlan, DefencesReport } from './reproduceDefences';
 import type { AdversarialTrainingConfig, DefenceConfig } from './types';
 
 export const REPRODUCE_FORMAT_VERSION = 1;
+
+/** The files of a reproduction directory, by role (the layout above). */
+export const REPRODUCE_FILES = {
+  plan: 'plan.json',
+  state: 'state.json',
+  runs: 'runs',
+  sanity: 'sanity',
+  reportJson: 'report.json',
+  reportHtml: 'report.html',
+  progress: 'progress.json',
+  lock: '.lock',
+} as const;
 
 export type ReproduceMode = 'quick' | 'full';
 /** The trace defence (μ ≥ 0; μ = 0 is the baseline), label smoothing, PGD adversarial training, a model of the defence comparison (`--defences`). */
@@ -203,6 +216,35 @@ export interface ReproduceStatus {
   /** Why the Slurm states are missing, when squeue/sacct could not answer. */
   slurmProblem?: string;
   report: { html: string; exists: boolean };
+}
+
+/**
+ * progress.json: the stage list of the current (or last) invocation and where it is, rewritten
+ * at every stage start and end and every few seconds in between, so a report panel or a runs tree
+ * shows a reproduction live whichever front end started it.
+ */
+export interface ReproduceProgress {
+  formatVersion: number;
+  mode: ReproduceMode;
+  /** The process working here (a `running` progress whose pid is gone was interrupted). */
+  pid: number;
+  hostname: string;
+  startedAt: string;
+  updatedAt: string;
+  state: 'running' | 'finished' | 'stopped';
+  stages: ReproduceStageProgress[];
+  /** The stage running now, with its last progress message and fraction (0..1). */
+  current?: { key: string; index: number; message: string; fraction: number };
+}
+
+export interface ReproduceStageProgress {
+  key: string;
+  kind: StageKind;
+  title: string;
+  /** `reused`: finished in an earlier invocation; `waiting`: a training it needs has not finished. */
+  status: 'pending' | 'reused' | 'running' | 'done' | 'failed' | 'interrupted' | 'waiting';
+  wallSeconds?: number;
+  message?: string;
 }
 
 export interface ReproduceSession extends ReproduceEnvironment {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { makePlan } from '../../src/reproduce/plan';
 import { FILES } from '../../src/reproduce/orchestrate';
 import { tmpDir } from '../helpers';
+import { tinyPlan } from '../reproduce/tinyPlan';
 
 /**
  * `fim reproduce` on the command line: usage errors, --help, --report-only with --json (exactly
@@ -63,4 +64,26 @@ test('a second reproduction in a directory that is in use is refused', () => {
   const r = fim(['reproduce', '--report-only', '--out', out]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, new RegExp(`another fim reproduce \\(pid ${process.pid}\\) is working in`));
+});
+
+test('--plan DIR/plan.json resumes with the directory’s own plan (as VS Code’s Resume Reproduction runs it)', () => {
+  const out = tmpDir();
+  const plan = tinyPlan(out);
+  fs.writeFileSync(path.join(out, FILES.plan), JSON.stringify(plan));
+  const r = fim(['reproduce', '--plan', path.join(out, FILES.plan), '--out', out, '--json']);
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const j = JSON.parse(r.stdout) as { complete: boolean };
+  assert.equal(j.complete, true);
+  const runs = fs.readdirSync(path.join(out, FILES.runs));
+  assert.equal(runs.length, 2, 'the tiny plan trains two models');
+  for (const run of runs) {
+    const config = JSON.parse(fs.readFileSync(path.join(out, FILES.runs, run, 'config.json'), 'utf8')) as {
+      model: string;
+      trainSamples: number;
+    };
+    assert.equal(config.model, plan.model, 'the stored plan’s model definition');
+    assert.equal(config.trainSamples, plan.trainSamples);
+  }
+  const progress = JSON.parse(fs.readFileSync(path.join(out, FILES.progress), 'utf8')) as { state: string };
+  assert.equal(progress.state, 'finished');
 });

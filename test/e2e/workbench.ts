@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Locator, type Page } from 'playwright-core';
 
 export const CACHE = process.env.FIM_E2E_CACHE ?? path.join(process.env.HOME ?? '/root', '.cache', 'fim-e2e');
 export const ENTRY = path.join(CACHE, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
@@ -175,6 +175,31 @@ export class Workbench {
     await widget.waitFor({ state: 'visible', timeout: timeoutMs });
   }
 
+  /**
+   * Enter in the quick input, pressed again when the input titled `title` is still open 3 s later
+   * (on a loaded machine, or right after a walkthrough button, a first Enter can be lost).
+   */
+  private async accept(title: string): Promise<void> {
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('.quick-input-box input');
+    const titleEl = widget.locator('.quick-input-title');
+    // This input's own title: the next one may contain the same words.
+    const before = await titleEl.innerText({ timeout: 2000 }).catch(() => '');
+    for (let attempt = 1; ; attempt++) {
+      await input.press('Enter');
+      if (!title || !before) return;
+      const moved = await until(`"${title}" to close`, 3000, async () => {
+        if (!(await widget.isVisible())) return true;
+        return (await titleEl.innerText({ timeout: 1000 }).catch(() => '')) !== before;
+      }).then(
+        () => true,
+        () => false,
+      );
+      if (moved || attempt === 3) return;
+      log(`"${title}" still open after Enter; pressing it again`);
+    }
+  }
+
   async quickPick(title: string, item?: string): Promise<void> {
     await this.waitForQuickInput(title);
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
@@ -189,11 +214,71 @@ export class Workbench {
     log(`quick pick "${title}": ${item ?? '(default)'}`);
   }
 
+  /**
+   * Picks the item labelled exactly `label` (typing a filter alone could leave another item
+   * first): filters, then moves down until the focused row is that item, then Enter. Keyboard
+   * rather than a click, which can land while the list is still being laid out.
+   */
+  async pickExact(title: string, label: string): Promise<void> {
+    await this.waitForQuickInput(title);
+    const input = this.page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill(label);
+    const isIt = (aria: string | null) => aria === label || Boolean(aria?.startsWith(`${label}, `));
+    await until(`"${label}" focused in the pick "${title}"`, 20_000, async () => {
+      const aria = await this.page
+        .locator('.quick-input-widget .monaco-list-row.focused')
+        .first()
+        .getAttribute('aria-label', { timeout: 2000 });
+      if (isIt(aria)) return true;
+      await input.press('ArrowDown');
+      return false;
+    });
+    await this.accept(title);
+    log(`quick pick "${title}": ${label}`);
+  }
+
+  /**
+   * A multi-select pick: `tick` ticked and `untick` (e.g. what the command preselects) not, then
+   * OK. Each label is filtered to (the list renders only the rows in view) and toggled by clicking
+   * its row's label, as a user would.
+   */
+  async multiPick(title: string, tick: string[], untick: string[] = []): Promise<void> {
+    await this.waitForQuickInput(title);
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('.quick-input-box input');
+    for (const [label, want] of [...tick.map((l) => [l, true] as const), ...untick.map((l) => [l, false] as const)]) {
+      await input.fill(label);
+      const row = widget
+        .locator('.monaco-list-row')
+        .filter({ has: this.page.locator('.label-name').getByText(label, { exact: true }) })
+        .first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      const state = async () => (await row.getAttribute('aria-checked')) === 'true';
+      if ((await state()) !== want) await row.locator('label.quick-input-list-label').click();
+      await until(`${label} ${want ? 'ticked' : 'not ticked'}`, 5000, async () => (await state()) === want);
+    }
+    await input.fill('');
+    await this.accept(title);
+    log(`multi pick "${title}": ${tick.join(', ')}${untick.length ? ` (not ${untick.join(', ')})` : ''}`);
+  }
+
+  /** Right-clicks `target` and runs the context-menu item `item`. */
+  async contextMenu(target: Locator, item: string): Promise<void> {
+    await target.click({ button: 'right' });
+    const entry = this.page.locator('.monaco-menu .action-item', { hasText: item }).first();
+    await entry.waitFor({ state: 'visible', timeout: 10_000 });
+    // The menu acts on mouse-up after its own hover handling; hover, then Enter, is reliable.
+    await entry.hover();
+    await this.page.keyboard.press('Enter');
+    await entry.waitFor({ state: 'hidden', timeout: 10_000 });
+    log(`context menu: ${item}`);
+  }
+
   async inputBox(title: string, value?: string): Promise<void> {
     await this.waitForQuickInput(title);
     const input = this.page.locator('.quick-input-widget .quick-input-box input');
     if (value !== undefined) await input.fill(value);
-    await input.press('Enter');
+    await this.accept(title);
     log(`input "${title}": ${value ?? '(default)'}`);
   }
 

@@ -51,18 +51,40 @@ describe('panel keys from webviews and restored state', () => {
     assert.equal(confinePanelKey({ kind: 'training', runDir: '/' }, [store]), null);
   });
 
-  it('keep a defence comparison beside the run store (.fim/…), and reveal only inside it', () => {
+  it('keep a defence comparison in the workspace’s .fim/ (a root beside the run store), and reveal only inside it', () => {
     const { ws, store, outside } = layout();
     const repro = path.join(ws, '.fim', 'reproduce-defences');
     fs.mkdirSync(repro);
     fs.writeFileSync(path.join(repro, 'report.json'), '{}');
     const real = fs.realpathSync(repro);
-    assert.deepEqual(confinePanelKey({ kind: 'defences', reproduceDir: repro }, [store]), { kind: 'defences', reproduceDir: real });
-    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: outside }, [store]), null, 'outside .fim');
-    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: ws }, [store]), null, 'the workspace above .fim');
+    const roots = [store, path.join(ws, '.fim')];
+    assert.deepEqual(confinePanelKey({ kind: 'defences', reproduceDir: repro }, roots), { kind: 'defences', reproduceDir: real });
+    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: outside }, roots), null, 'outside .fim');
+    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: ws }, roots), null, 'the workspace above .fim');
     const key = { kind: 'defences' as const, reproduceDir: real };
     assert.equal(revealablePath(path.join(repro, 'report.json'), key), fs.realpathSync(path.join(repro, 'report.json')));
     assert.equal(revealablePath(path.join(store, 'r1'), key), null, 'a run the comparison does not show');
+  });
+
+  it('the report and multi-run panels: inside the store or a reproduction directory, as real paths', () => {
+    const { ws, store, run, outside } = layout();
+    const repro = path.join(ws, '.fim', 'reproduce-quick');
+    const reproRun = path.join(repro, 'runs', 'repro-mu0-s0');
+    fs.mkdirSync(reproRun, { recursive: true });
+    const roots = [store, path.join(ws, '.fim')];
+    assert.deepEqual(confinePanelKey({ kind: 'report', dir: repro }, roots), { kind: 'report', dir: fs.realpathSync(repro) });
+    assert.equal(confinePanelKey({ kind: 'report', dir: outside }, roots), null, 'a report outside');
+    assert.equal(confinePanelKey({ kind: 'report', dir: repro }, [store]), null, 'not a root');
+    for (const kind of ['distance', 'transfer', 'worstcase', 'curves'] as const) {
+      assert.deepEqual(confinePanelKey({ kind, runDirs: [run, reproRun] }, roots), {
+        kind,
+        runDirs: [fs.realpathSync(run), fs.realpathSync(reproRun)],
+      });
+      assert.equal(confinePanelKey({ kind, runDirs: [run, path.join(store, 'sneaky')] }, roots), null, `${kind}: a link out`);
+    }
+    const report = { kind: 'report' as const, dir: fs.realpathSync(repro) };
+    assert.equal(revealablePath(path.join(reproRun), report), fs.realpathSync(reproRun));
+    assert.equal(revealablePath(path.join(outside, 'secret.txt'), report), null);
   });
 
   it('reveal only what is inside the panel’s runs, links resolved', () => {

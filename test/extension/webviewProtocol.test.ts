@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isEvalName } from '../../src/protocol/names';
-import { parsePanelKey, parseWebviewMessage, parseWebviewState, roleOf } from '../../src/protocol/webview';
+import { panelDirs, parsePanelKey, parseWebviewMessage, parseWebviewState, roleOf } from '../../src/protocol/webview';
 
 describe('messages from webviews are validated by the host', () => {
   it('accepts the declared messages', () => {
@@ -55,5 +55,36 @@ describe('messages from webviews are validated by the host', () => {
     assert.equal(roleOf(0), 'baseline');
     assert.equal(roleOf(null), 'baseline');
     assert.equal(roleOf(0.022), 'defended');
+  });
+});
+
+describe('the panels added for reproductions and the evaluations', () => {
+  it('accepts their keys and nothing malformed', () => {
+    assert.deepEqual(parsePanelKey({ kind: 'report', dir: '/w/.fim/reproduce-quick' }), { kind: 'report', dir: '/w/.fim/reproduce-quick' });
+    for (const kind of ['distance', 'transfer', 'worstcase', 'curves'])
+      assert.deepEqual(parsePanelKey({ kind, runDirs: ['/a', '/b'] }), { kind, runDirs: ['/a', '/b'] });
+    assert.equal(parsePanelKey({ kind: 'report' }), null);
+    assert.equal(parsePanelKey({ kind: 'curves', runDirs: [] }), null);
+    assert.equal(parsePanelKey({ kind: 'transfer', runDirs: ['/a', 3] }), null);
+    assert.equal(parsePanelKey({ kind: 'worstcase', runDir: '/a' }), null);
+  });
+
+  it('a panel may ask only for the declared commands, on a path', () => {
+    assert.deepEqual(parseWebviewMessage({ type: 'command', command: 'stopReproduction', path: '/w/.fim/r' }), {
+      ok: true,
+      message: { type: 'command', command: 'stopReproduction', path: '/w/.fim/r' },
+    });
+    for (const bad of [
+      { type: 'command', command: 'fim.trainDefended', path: '/w' },
+      { type: 'command', command: 'workbench.action.terminal.sendSequence', path: '/w' },
+      { type: 'command', command: 'resumeReproduction' },
+    ])
+      assert.equal(parseWebviewMessage(bad).ok, false, JSON.stringify(bad));
+  });
+
+  it('names the directories a panel shows (what reveal and command may touch)', () => {
+    assert.deepEqual(panelDirs({ kind: 'report', dir: '/d' }), ['/d']);
+    assert.deepEqual(panelDirs({ kind: 'inspect', runDir: '/r', evalName: 'inspect' }), ['/r']);
+    assert.deepEqual(panelDirs({ kind: 'transfer', runDirs: ['/a', '/b'] }), ['/a', '/b']);
   });
 });

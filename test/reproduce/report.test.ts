@@ -6,7 +6,7 @@ import { parse, type DefaultTreeAdapterMap } from 'parse5';
 import { renderHtml, SECTIONS } from '../../src/reproduce/report/html';
 import { FILES, readState, runReproduce } from '../../src/reproduce/orchestrate';
 import { stagesOf } from '../../src/reproduce/plan';
-import type { ReproduceReport } from '../../src/runs/reproduce';
+import type { ReproduceProgress, ReproduceReport } from '../../src/runs/reproduce';
 import { tmpDir, useEngineBackend } from '../helpers';
 import { tinyPlan } from './tinyPlan';
 
@@ -23,6 +23,8 @@ let dir: string;
 let out: string;
 let report: ReproduceReport;
 let html: string;
+/** At each stage end: progress.json's statuses, and whether a report was there already. */
+const snapshots: { key: string; progress: ReproduceProgress; reportExists: boolean }[] = [];
 
 function walk(n: Node, f: (e: Element) => void): void {
   if ('tagName' in n) f(n);
@@ -36,7 +38,14 @@ before(async () => {
   dir = tmpDir('fim-repro-');
   out = path.join(dir, 'out');
   const plan = tinyPlan(dir);
-  const r = await runReproduce(plan, out);
+  const r = await runReproduce(plan, out, {
+    onStageEnd: (s) =>
+      snapshots.push({
+        key: s.key,
+        progress: JSON.parse(fs.readFileSync(path.join(out, FILES.progress), 'utf8')) as ReproduceProgress,
+        reportExists: fs.existsSync(path.join(out, FILES.reportHtml)),
+      }),
+  });
   assert.equal(r.failed, 0, JSON.stringify(Object.values(readState(out).stages).filter((s) => s.status === 'failed')));
   assert.equal(r.cancelled, false);
   report = r.report;
@@ -124,6 +133,26 @@ test('the HTML parses cleanly, has every section and one well-formed SVG per cha
   assert.equal(JSON.parse(embedded).createdAt, report.createdAt);
 });
 
+test('progress.json follows the stages, and the report is rebuilt after each one (live)', () => {
+  const stages = stagesOf(report.plan);
+  assert.equal(snapshots.length, stages.length);
+  snapshots.forEach((snap, i) => {
+    assert.equal(snap.progress.pid, process.pid);
+    assert.equal(snap.progress.state, 'running');
+    assert.deepEqual(
+      snap.progress.stages.map((s) => s.status),
+      stages.map((_, j) => (j <= i ? 'done' : 'pending')),
+      `after ${snap.key}`,
+    );
+    // The hook runs before the rebuild that follows the stage: from the second stage on, a report is there.
+    assert.equal(snap.reportExists, i > 0, `report.html after ${snap.key}`);
+  });
+  const final = JSON.parse(fs.readFileSync(path.join(out, FILES.progress), 'utf8')) as ReproduceProgress;
+  assert.equal(final.state, 'finished');
+  assert.equal(final.current, undefined);
+  assert.ok(final.stages.every((s) => s.status === 'done' && s.wallSeconds !== undefined));
+});
+
 test('every value from the plan, the stage state and the evaluations is escaped: markup in them injects no element', async () => {
   // plan.json and state.json are files a user (or a repository) can edit; the CSP blocks scripts,
   // but markup must not reach the page either.
@@ -164,6 +193,11 @@ test('a second invocation reuses every finished stage and an unfinished one resu
   const ran: string[] = [];
   const again = await runReproduce(report.plan, out, { onStageStart: (s) => ran.push(s.key) });
   assert.deepEqual(ran, [key]);
+  const progress = JSON.parse(fs.readFileSync(path.join(out, FILES.progress), 'utf8')) as ReproduceProgress;
+  assert.deepEqual(
+    progress.stages.filter((s) => s.status !== 'reused').map((s) => [s.key, s.status]),
+    [[key, 'done']],
+  );
   assert.equal(again.report.complete, true);
   assert.equal(readState(out).stages[key]!.attempts, 2);
   assert.equal(again.report.sessions.length, 2);

@@ -12,7 +12,9 @@ import { button } from '../shared/elements.js';
 import { h, num, pct } from '../shared/format.js';
 import { errorBanner, initPage, runLine, stat } from '../shared/page.js';
 import { addStyles } from '../shared/styles.js';
-import { onThemeChange } from '../shared/theme.js';
+import { roving } from '../shared/roving.js';
+import { SeriesLegend, type LegendSeries } from '../shared/legend.js';
+import { onThemeChange, palette } from '../shared/theme.js';
 
 addStyles(`
 .controls { display: flex; gap: 16px; align-items: center; flex-wrap: wrap; margin: 10px 0; }
@@ -41,13 +43,18 @@ interface Ui extends Record<string, unknown> {
 
 const url = (d: AdversarialData, rel: string) => `${d.assetsBase}/${rel.split('/').map(encodeURIComponent).join('/')}`;
 const top = (probs: number[], c: number) => (probs[c] === undefined ? '' : ` (p=${num(probs[c], 3)})`);
+/** A class by its dataset name (sweeps store them; older ones show the index). */
+const className = (ev: SweepEval, c: number) => ev.classNames?.[c] ?? String(c);
+/** Whether focus was on the cards when a re-render replaced them (it goes back to the selected one). */
+let cardsFocused = false;
 const exampleId = (e: AdversarialExample) => `${e.index}@${e.budget}`;
 
-function probsSpec(e: AdversarialExample): TopLevelSpec {
+function probsSpec(ev: SweepEval, e: AdversarialExample, series: LegendSeries[]): TopLevelSpec {
+  const shown = series.map((s) => s.name);
   const values = [
-    ...e.probsOriginal.map((p, c) => ({ class: String(c), p, input: 'original' })),
-    ...e.probsAdversarial.map((p, c) => ({ class: String(c), p, input: 'adversarial' })),
-  ];
+    ...e.probsOriginal.map((p, c) => ({ class: className(ev, c), p, input: 'original' })),
+    ...e.probsAdversarial.map((p, c) => ({ class: className(ev, c), p, input: 'adversarial' })),
+  ].filter((v) => shown.includes(v.input));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
@@ -56,9 +63,9 @@ function probsSpec(e: AdversarialExample): TopLevelSpec {
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: 'class', type: 'ordinal', sort: null, title: 'class', axis: { labelAngle: 0 } },
-      xOffset: { field: 'input', sort: ['original', 'adversarial'] },
+      xOffset: { field: 'input', sort: shown },
       y: { field: 'p', type: 'quantitative', scale: { domain: [0, 1] }, title: 'p' },
-      color: { field: 'input', type: 'nominal', title: null, sort: ['original', 'adversarial'] },
+      color: { field: 'input', type: 'nominal', scale: { domain: shown, range: series.map((s) => s.color) }, legend: null },
     },
   };
 }
@@ -133,13 +140,20 @@ function render(d: AdversarialData): void {
   );
   const examples = ev.examples.filter((e) => e.budget === budget);
   const selId = examples.some((e) => exampleId(e) === ui.selected) ? (ui.selected as string) : examples[0] ? exampleId(examples[0]) : null;
-  const cards = h('div', { class: 'cards' });
+  const cards = h('div', { class: 'cards', role: 'listbox', 'aria-label': 'adversarial examples: arrow keys move, Enter selects' });
   const probsHost = h('div');
   for (const e of examples) {
     const fooled = e.predictedAdversarial !== e.predictedOriginal;
+    const selectedCard = exampleId(e) === selId;
     const card = h(
       'div',
-      { class: exampleId(e) === selId ? 'card selected' : 'card', tabindex: 0, 'data-index': e.index },
+      {
+        class: selectedCard ? 'card selected' : 'card',
+        role: 'option',
+        'aria-selected': selectedCard ? 'true' : 'false',
+        'aria-label': `sample ${e.index}, label ${className(ev, e.label)}: predicted ${className(ev, e.predictedOriginal)}, under attack ${className(ev, e.predictedAdversarial)}${fooled ? ', fooled' : ', held'}`,
+        'data-index': e.index,
+      },
       h(
         'div',
         { class: 'imgs' },
@@ -147,7 +161,7 @@ function render(d: AdversarialData): void {
           'figure',
           {},
           h('img', { class: 'px', src: url(d, e.original), alt: `original ${e.index}` }),
-          h('figcaption', {}, `original: ${e.predictedOriginal}${top(e.probsOriginal, e.predictedOriginal)}`),
+          h('figcaption', {}, `original: ${className(ev, e.predictedOriginal)}${top(e.probsOriginal, e.predictedOriginal)}`),
         ),
         h(
           'figure',
@@ -162,18 +176,26 @@ function render(d: AdversarialData): void {
           h(
             'figcaption',
             { class: fooled ? 'fooled' : 'held' },
-            `adversarial: ${e.predictedAdversarial}${top(e.probsAdversarial, e.predictedAdversarial)}`,
+            `adversarial: ${className(ev, e.predictedAdversarial)}${top(e.probsAdversarial, e.predictedAdversarial)}`,
           ),
         ),
       ),
-      h('div', { class: 'meta' }, `sample ${e.index}, label ${e.label} · ${fooled ? 'fooled' : 'prediction held'}`),
+      h('div', { class: 'meta' }, `sample ${e.index}, label ${className(ev, e.label)} · ${fooled ? 'fooled' : 'prediction held'}`),
     );
-    card.addEventListener('click', () => {
-      saveUi({ selected: exampleId(e) });
-      render(d);
-    });
     cards.append(card);
   }
+  const selIndex = Math.max(
+    0,
+    examples.findIndex((e) => exampleId(e) === selId),
+  );
+  roving(cards, '.card', selIndex, {
+    grid: true,
+    onActivate: (i) => {
+      cardsFocused = true;
+      saveUi({ selected: exampleId(examples[i]!) });
+      render(d);
+    },
+  });
   const sel = examples.find((e) => exampleId(e) === selId);
   probsFigure?.dispose();
   probsFigure = null;
@@ -192,7 +214,22 @@ function render(d: AdversarialData): void {
         ),
     });
     probsHost.append(probsFigure.element);
-    void probsFigure.render(probsSpec(sel));
+    const colors = palette();
+    const series: LegendSeries[] = [
+      { name: 'original', color: colors[0]! },
+      { name: 'adversarial', color: colors[1]! },
+    ];
+    const fig = probsFigure;
+    const draw = (hidden: ReadonlySet<string> = new Set()) =>
+      void fig.render(
+        probsSpec(
+          ev,
+          sel,
+          series.filter((s) => !hidden.has(s.name)),
+        ),
+      );
+    fig.addLegend(new SeriesLegend('probabilities', series, draw).element);
+    draw();
   }
   const actions = h(
     'div',
@@ -239,6 +276,8 @@ function render(d: AdversarialData): void {
     h('h2', {}, `Examples at ε = ${budget === undefined ? '–' : num(budget)} (${examples.length})`),
     ...body,
   );
+  if (cardsFocused) cards.querySelector<HTMLElement>('.card.selected')?.focus();
+  cardsFocused = false;
 }
 
 onThemeChange(() => last && render(last));

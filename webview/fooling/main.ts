@@ -10,7 +10,9 @@ import { toCsv } from '../shared/csv.js';
 import { button, smallTable } from '../shared/elements.js';
 import { h, num, pct } from '../shared/format.js';
 import { errorBanner, initPage } from '../shared/page.js';
-import { onThemeChange } from '../shared/theme.js';
+import { SeriesLegend, type LegendSeries } from '../shared/legend.js';
+import { LINE_INTERPOLATION } from '../shared/lineChart.js';
+import { onThemeChange, palette } from '../shared/theme.js';
 
 const app = initPage();
 let figures: Figure[] = [];
@@ -50,11 +52,26 @@ function rowsOf(d: FoolingData): Row[] {
   );
 }
 
-function spec(rows: Row[], field: 'foolingRatio' | 'accuracy', unit: string): TopLevelSpec {
+/** Series of the charts in legend order: baselines dashed (webview/shared/legend.ts draws the legend). */
+function seriesOf(rows: Row[]): LegendSeries[] {
+  const colors = palette();
+  const names = [...new Map(rows.map((r) => [r.series, r.role])).entries()].sort(
+    (a, b) => a[1].localeCompare(b[1]) || a[0].localeCompare(b[0]),
+  );
+  return names.map(([name, role], i) => ({ name, color: colors[i % colors.length]!, dashed: role === 'baseline' }));
+}
+
+function spec(rows: Row[], field: 'foolingRatio' | 'accuracy', unit: string, series: LegendSeries[]): TopLevelSpec {
   const x = { field: 'budget', type: 'quantitative' as const, title: unit.startsWith('ε') ? unit : `ε (${unit})` };
-  const color = { field: 'series', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const, columns: 1 } };
+  const color = {
+    field: 'series',
+    type: 'nominal' as const,
+    title: null,
+    scale: { domain: series.map((s) => s.name), range: series.map((s) => s.color) },
+    legend: null,
+  };
   const line = {
-    mark: { type: 'line' as const, point: true },
+    mark: { type: 'line' as const, point: true, interpolate: LINE_INTERPOLATION },
     encoding: {
       x,
       y: {
@@ -168,7 +185,18 @@ function render(d: FoolingData): void {
       });
       figures.push(fig);
       grid.append(fig.element);
-      void fig.render(spec(ar, field, unit));
+      const series = seriesOf(ar);
+      const draw = (hidden: ReadonlySet<string> = new Set()) =>
+        void fig.render(
+          spec(
+            ar.filter((r) => !hidden.has(r.series)),
+            field,
+            unit,
+            series.filter((x) => !hidden.has(x.name)),
+          ),
+        );
+      fig.addLegend(new SeriesLegend(title, series, draw).element);
+      draw();
     }
   }
   nodes.push(grid);
@@ -191,6 +219,18 @@ function render(d: FoolingData): void {
     );
   }
   nodes.push(h('h2', {}, 'Minimum adversarial distance (paper Table 1)'));
+  const distanceRuns = [...new Set(d.distances.map((x) => x.run.dir))];
+  if (distanceRuns.length)
+    nodes.push(
+      h(
+        'div',
+        { class: 'toolbar' },
+        button('Distributions per attack', () => post({ type: 'open', key: { kind: 'distance', runDirs: distanceRuns } }), {
+          icon: 'ruler',
+          secondary: true,
+        }),
+      ),
+    );
   const dist = d.distances.flatMap((x) => x.rows.map((r) => ({ ...r, run: x.run.name, role: x.role })));
   if (dist.length === 0) {
     nodes.push(h('p', { class: 'hint' }, 'No minimum-distance evaluation in these runs (fim eval distance writes one).'));

@@ -5,7 +5,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { FimAggregate, SampleFimStats } from '../../src/runs/evals.js';
-import type { InspectData } from '../../src/protocol/webview.js';
+import type { InspectComparison, InspectData } from '../../src/protocol/webview.js';
 import { post, saveUi, startPanel, uiState } from '../shared/api.js';
 import { Figure } from '../shared/chart.js';
 import { toCsv } from '../shared/csv.js';
@@ -13,8 +13,10 @@ import { button, smallTable } from '../shared/elements.js';
 import { h, num, pct } from '../shared/format.js';
 import { errorBanner, initPage, runLine, stat } from '../shared/page.js';
 import { addStyles } from '../shared/styles.js';
-import { onThemeChange } from '../shared/theme.js';
+import { SeriesLegend } from '../shared/legend.js';
+import { onThemeChange, palette } from '../shared/theme.js';
 import { VirtualTable, type Column, type SortDir } from '../shared/virtualTable.js';
+import { parseFilter } from './filter.js';
 
 addStyles(`
 .inspect-layout { display: grid; grid-template-columns: minmax(0, 1fr) 300px; gap: 16px; align-items: start; }
@@ -38,7 +40,13 @@ interface Ui extends Record<string, unknown> {
   sortDir: SortDir;
   selected: number;
   scrollTop: number;
+  filter: string;
+  compareWith: string;
+  scaled: boolean;
 }
+
+/** A class by its dataset name (inspections store them; older ones show the index). */
+const className = (d: InspectData, c: number) => d.eval.classNames?.[c] ?? String(c);
 
 const imgUrl = (d: InspectData, rel: string | undefined) =>
   rel ? `${d.assetsBase}/${rel.split('/').map(encodeURIComponent).join('/')}` : undefined;
@@ -70,19 +78,24 @@ function histSpec(values: { v: number }[], title: string): TopLevelSpec {
   };
 }
 
-function probsSpec(s: SampleFimStats): TopLevelSpec {
+function probsSpec(d: InspectData, s: SampleFimStats): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     width: 'container',
     height: 110,
     data: {
-      values: s.probs.map((p, c) => ({ class: String(c), p, role: c === s.label ? 'label' : c === s.predicted ? 'predicted' : 'other' })),
+      values: s.probs.map((p, c) => ({
+        class: className(d, c),
+        p,
+        role: c === s.label ? 'label' : c === s.predicted ? 'predicted' : 'other',
+      })),
     },
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: 'class', type: 'ordinal', sort: null, title: 'class', axis: { labelAngle: 0 } },
       y: { field: 'p', type: 'quantitative', title: 'p', scale: { domain: [0, 1] } },
-      color: { field: 'role', type: 'nominal', title: null, scale: { domain: ['label', 'predicted', 'other'] } },
+      // The colour key is written under the chart (a Vega legend is out of a keyboard's reach).
+      color: { field: 'role', type: 'nominal', title: null, scale: { domain: ['label', 'predicted', 'other'] }, legend: null },
     },
   };
 }
@@ -107,15 +120,16 @@ function columns(d: InspectData): Column<SampleFimStats>[] {
       width: '76px',
       render: (s) => img(imgUrl(d, s.eigenImage), `eigen-direction of sample ${s.index}`),
     },
-    { key: 'label', label: 'label', width: '44px', sortValue: (s) => s.label, render: (s) => String(s.label), numeric: true },
+    { key: 'label', label: 'label', width: '64px', sortValue: (s) => s.label, render: (s) => className(d, s.label) },
     {
       key: 'pred',
       label: 'pred.',
-      width: '44px',
+      width: '64px',
       sortValue: (s) => s.predicted,
       render: (s) =>
-        s.predicted === s.label ? String(s.predicted) : h('span', { class: 'wrong', title: 'misclassified' }, String(s.predicted)),
-      numeric: true,
+        s.predicted === s.label
+          ? className(d, s.predicted)
+          : h('span', { class: 'wrong', title: 'misclassified' }, className(d, s.predicted)),
     },
     {
       key: 'plabel',
@@ -177,7 +191,11 @@ function showDetail(d: InspectData, s: SampleFimStats | undefined, host: HTMLEle
   });
   host.replaceChildren(
     h('h2', {}, `Sample ${s.index}`),
-    h('p', { class: 'meta' }, `label ${s.label}, predicted ${s.predicted}${s.predicted === s.label ? '' : ' (wrong)'}`),
+    h(
+      'p',
+      { class: 'meta' },
+      `label ${className(d, s.label)}, predicted ${className(d, s.predicted)}${s.predicted === s.label ? '' : ' (wrong)'}`,
+    ),
     h(
       'div',
       { class: 'pair' },
@@ -198,8 +216,155 @@ function showDetail(d: InspectData, s: SampleFimStats | undefined, host: HTMLEle
       { numericFrom: 1 },
     ),
     detailFigure.element,
+    h('p', { class: 'meta' }, 'Bars: the true class (first colour), the predicted class when it differs (second), the others (third).'),
   );
-  void detailFigure.render(probsSpec(s));
+  void detailFigure.render(probsSpec(d, s));
+}
+
+interface ScatterRow {
+  series: string;
+  index: number;
+  margin: number;
+  lambda: number;
+  correct: boolean;
+}
+
+/** λmax(G_x) against the normalised margin, this run and another (baseline vs defended, design §1). */
+function scatterSpec(rows: ScatterRow[], names: string[], colors: string[], scaled: boolean): TopLevelSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: 'container',
+    height: 260,
+    data: { values: rows.filter((r) => r.lambda > 0 && Number.isFinite(r.lambda) && Number.isFinite(r.margin)) },
+    mark: { type: 'point', filled: true, opacity: 0.55, size: 16, tooltip: true },
+    encoding: {
+      x: { field: 'margin', type: 'quantitative', title: 'normalised margin m/‖∇ₓm‖₂ (distance to the boundary, first order)' },
+      y: {
+        field: 'lambda',
+        type: 'quantitative',
+        scale: { type: 'log' },
+        title: scaled ? 'λmax(G_x) after temperature scaling' : 'λmax(G_x)',
+        axis: { format: '~s' },
+      },
+      color: { field: 'series', type: 'nominal', scale: { domain: names, range: colors }, legend: null },
+      shape: { field: 'correct', type: 'nominal', scale: { domain: [true, false], range: ['circle', 'cross'] }, legend: null },
+      tooltip: [
+        { field: 'series', type: 'nominal' },
+        { field: 'index', type: 'quantitative', title: 'sample' },
+        { field: 'lambda', type: 'quantitative', format: '.4~g', title: 'λmax(G_x)' },
+        { field: 'margin', type: 'quantitative', format: '.4~g', title: 'normalised margin' },
+        { field: 'correct', type: 'nominal' },
+      ],
+    },
+  };
+}
+
+function scatterSection(d: InspectData, ui: Partial<Ui>): Node[] {
+  const compare = d.compare ?? [];
+  const own = (scaled: boolean): ScatterRow[] =>
+    d.eval.samples.map((s) => ({
+      series: `${d.run.name} (${d.run.mu ? `μ=${d.run.mu}` : 'baseline'})`,
+      index: s.index,
+      margin: s.normalizedMargin,
+      lambda: scaled ? (s.scaled?.lambdaMaxGx ?? NaN) : s.lambdaMaxGx,
+      correct: s.predicted === s.label,
+    }));
+  const other = (c: InspectComparison | undefined, scaled: boolean): ScatterRow[] =>
+    c
+      ? c.points.map((p) => ({
+          series: `${c.run.name} (${c.run.mu ? `μ=${c.run.mu}` : 'baseline'})`,
+          index: p.index,
+          margin: p.normalizedMargin,
+          lambda: scaled ? (p.scaledLambdaMaxGx ?? NaN) : p.lambdaMaxGx,
+          correct: p.correct,
+        }))
+      : [];
+  const fig = new Figure({
+    title: 'λmax(G_x) against the normalised margin',
+    fileName: `${d.run.id}-${d.evalName}-lambda-vs-margin`,
+    csv: () =>
+      toCsv(
+        [...own(state.scaled), ...other(chosen(), state.scaled)],
+        [
+          ['series', (r) => r.series],
+          ['index', (r) => r.index],
+          ['normalized_margin', (r) => r.margin],
+          [state.scaled ? 'lambda_max_gx_scaled' : 'lambda_max_gx', (r) => r.lambda],
+          ['correct', (r) => r.correct],
+        ],
+      ),
+  });
+  figures.push(fig);
+  const state = { compareWith: (ui.compareWith as string) ?? '', scaled: ui.scaled === true };
+  const chosen = () =>
+    compare.find((c) => `${c.run.dir}#${c.evalName}` === state.compareWith) ?? (state.compareWith === 'none' ? undefined : compare[0]);
+  const select = h('select', { 'aria-label': 'compare with the inspection of' });
+  select.append(h('option', { value: 'none' }, 'no other run'));
+  for (const c of compare)
+    select.append(
+      h(
+        'option',
+        { value: `${c.run.dir}#${c.evalName}`, selected: c === chosen() },
+        `${c.run.name} (${c.role === 'baseline' ? 'baseline' : `defended μ=${c.run.mu}`}) · ${c.evalName}`,
+      ),
+    );
+  const scale = h('select', { 'aria-label': 'λmax(G_x) before or after temperature scaling' });
+  scale.append(
+    h('option', { value: 'raw', selected: !state.scaled }, 'as the model outputs it'),
+    h('option', { value: 'scaled', selected: state.scaled }, 'after temperature scaling'),
+  );
+  const colors = palette();
+  const legendHost = h('div');
+  const draw = (hidden: ReadonlySet<string> = new Set()) => {
+    const c = chosen();
+    const mine = own(state.scaled);
+    const theirs = other(c, state.scaled);
+    const seriesNames = [mine[0]?.series ?? d.run.name, ...(theirs[0] ? [theirs[0].series] : [])];
+    // Baseline orange, defended blue, as in every panel.
+    const mineColor = colors[d.run.mu ? 1 : 0]!;
+    const theirColor = Boolean(c?.run.mu) === Boolean(d.run.mu) ? colors[2]! : colors[c?.run.mu ? 1 : 0]!;
+    const seriesColors = [mineColor, ...(c ? [theirColor] : [])];
+    const shown = seriesNames.filter((n) => !hidden.has(n));
+    void fig.render(
+      scatterSpec(
+        [...mine, ...theirs].filter((r) => shown.includes(r.series)),
+        shown,
+        shown.map((n) => seriesColors[seriesNames.indexOf(n)]!),
+        state.scaled,
+      ),
+    );
+    return { seriesNames, seriesColors };
+  };
+  const { seriesNames, seriesColors } = draw();
+  const legend = new SeriesLegend(
+    'λmax(G_x) against the normalised margin',
+    seriesNames.map((name, i) => ({ name, color: seriesColors[i]! })),
+    (hidden) => draw(hidden),
+  );
+  legendHost.append(legend.element);
+  fig.addLegend(legendHost);
+  const redraw = () => {
+    saveUi({ compareWith: state.compareWith, scaled: state.scaled });
+    const r = draw();
+    legend.setSeries(r.seriesNames.map((name, i) => ({ name, color: r.seriesColors[i]! })));
+  };
+  select.addEventListener('change', () => {
+    state.compareWith = select.value;
+    redraw();
+  });
+  scale.addEventListener('change', () => {
+    state.scaled = scale.value === 'scaled';
+    redraw();
+  });
+  const note = compare.length
+    ? 'Dots: correctly classified samples, crosses: misclassified ones. A smaller λmax(G_x) only means robustness if the margin grows too: the trace term can lower λmax(G_x) by flattening the softmax (after temperature scaling the two models can look alike).'
+    : 'No other run in this store has an inspection yet: inspect a baseline (or defended) run too, to compare the two here.';
+  return [
+    h('h2', {}, 'λmax(G_x) against the normalised margin'),
+    h('p', { class: 'meta' }, note),
+    h('div', { class: 'toolbar' }, h('vscode-label', {}, 'Compare with'), select, h('vscode-label', {}, 'λmax(G_x)'), scale),
+    fig.element,
+  ];
 }
 
 function render(d: InspectData): void {
@@ -261,6 +426,9 @@ function render(d: InspectData): void {
   }
   const detail = h('div', { class: 'detail' });
   table = new VirtualTable<SampleFimStats>(columns(d), {
+    label: `samples of ${d.run.name}: arrow keys move, Enter selects`,
+    rowLabel: (s) =>
+      `sample ${s.index}, label ${className(d, s.label)}, predicted ${className(d, s.predicted)}${s.predicted === s.label ? '' : ' (wrong)'}, λmax(G_x) ${num(s.lambdaMaxGx)}`,
     rowHeight: 36,
     rowId: (s) => s.index,
     sort: { key: (ui.sortKey as string) ?? 'lambdaMaxGx', dir: (ui.sortDir as SortDir) ?? 'desc' },
@@ -271,9 +439,30 @@ function render(d: InspectData): void {
     },
     ...(ui.scrollTop ? { scrollTop: ui.scrollTop } : {}),
     onScroll: (top) => saveUi({ scrollTop: top }),
-    footer: (n) => `${n} samples · click a column to sort · default order: largest λmax(G_x) first (most fragile)`,
+    footer: (n) =>
+      `${n === ev.samples.length ? `${n} samples` : `${n} of ${ev.samples.length} samples match the filter`} · click a column to sort · default order: largest λmax(G_x) first (most fragile)`,
   });
-  table.setRows(ev.samples);
+  const filterInput = h('input', {
+    type: 'search',
+    value: (ui.filter as string) ?? '',
+    placeholder: 'filter: wrong, label:7, pred:3, λ>10, 100-200, a class name…',
+    'aria-label': 'filter the samples',
+    'aria-describedby': 'filter-help',
+  });
+  const filterMessage = h('span', { class: 'meta', id: 'filter-help', role: 'status' });
+  const applyFilter = () => {
+    const f = parseFilter(filterInput.value);
+    if (!f.ok) {
+      filterMessage.textContent = f.error;
+      return;
+    }
+    filterMessage.textContent = '';
+    table!.setRows(ev.samples.filter((s) => f.test(s, (c) => className(d, c))));
+    saveUi({ filter: filterInput.value });
+  };
+  filterInput.addEventListener('input', applyFilter);
+  const filterBar = h('div', { class: 'filter' }, h('vscode-label', {}, 'Filter'), filterInput, filterMessage);
+  applyFilter();
   const sel = ui.selected !== undefined ? ev.samples.find((s) => s.index === ui.selected) : table.orderedRows[0];
   if (sel) table.select(sel.index);
   showDetail(d, sel, detail);
@@ -290,6 +479,15 @@ function render(d: InspectData): void {
       secondary: true,
     }),
   );
+  const completion = d.completion
+    ? h(
+        'p',
+        { class: 'hint', role: 'status' },
+        d.completion.state === 'running'
+          ? `Drawing the input and OSSA-direction images of the ${d.completion.missing} samples this inspection did not store (recomputed from the same checkpoint)…`
+          : `The images of ${d.completion.missing} samples could not be drawn: ${d.completion.message ?? 'see the FIM Engine log'}.`,
+      )
+    : null;
   app.replaceChildren(
     head,
     stats,
@@ -297,7 +495,10 @@ function render(d: InspectData): void {
     agg,
     h('h2', {}, 'Distributions'),
     hist,
+    ...scatterSection(d, ui),
     h('h2', {}, 'Samples, most fragile first'),
+    ...(completion ? [completion] : []),
+    filterBar,
     h('div', { class: 'inspect-layout' }, table.element, detail),
   );
 }

@@ -58,6 +58,11 @@ export class Figure {
     });
   }
 
+  /** Puts a keyboard-accessible legend (webview/shared/legend.ts) under the chart. */
+  addLegend(el: HTMLElement): void {
+    this.chartEl.after(el);
+  }
+
   /** Redraws with the current theme. */
   async rerender(): Promise<void> {
     if (this.spec) await this.render(this.spec);

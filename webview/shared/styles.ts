@@ -40,6 +40,19 @@ img.px { image-rendering: pixelated; background: #000; }
 .vt-row.selected { background: var(--vscode-list-activeSelectionBackground); color: var(--vscode-list-activeSelectionForeground); }
 .vt-row > div { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .vt-row img { height: 30px; width: 30px; display: block; }
+/* keyboard focus: always visible (the theme's focus colour) */
+.vt-row:focus-visible, .vt-head > div:focus-visible, .card:focus-visible, .legend-item:focus-visible, .vt-scroll:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible { outline: 2px solid var(--vscode-focusBorder); outline-offset: -2px; }
+.vt-row:focus-visible { z-index: 1; }
+/* HTML chart legends (webview/shared/legend.ts) */
+.legend { display: flex; flex-wrap: wrap; gap: 4px 10px; margin: 4px 0 2px; }
+.legend-item { display: inline-flex; align-items: center; gap: 6px; background: transparent; color: var(--vscode-foreground); border: 1px solid transparent; border-radius: 3px; padding: 2px 6px; font: inherit; cursor: pointer; }
+.legend-item:hover { background: var(--vscode-list-hoverBackground); }
+.legend-item.off { opacity: 0.45; text-decoration: line-through; }
+.legend-item .swatch { width: 18px; height: 0; border-top: 3px solid var(--swatch); display: inline-block; }
+.legend-item .swatch.dashed { border-top-style: dashed; }
+.filter { display: flex; gap: 8px; align-items: center; margin: 6px 0; }
+.filter input { min-width: 320px; background: var(--vscode-input-background); color: var(--vscode-input-foreground); border: 1px solid var(--vscode-input-border, transparent); padding: 4px 6px; font: inherit; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .vt-foot { padding: 4px 8px; color: var(--vscode-descriptionForeground); font-size: 0.9em; border-top: 1px solid var(--vscode-panel-border, var(--vscode-editorWidget-border)); }
 `;
 

@@ -1,5 +1,4 @@
 /** Training dashboard: loss, cross-entropy, tr G_s and accuracy curves, live while training. */
-import type { TopLevelSpec } from 'vega-lite';
 import type { EpochMetrics, StepMetrics } from '../../src/runs/types.js';
 import type { TrainingData } from '../../src/protocol/webview.js';
 import { post, startPanel } from '../shared/api.js';
@@ -7,45 +6,19 @@ import { Figure } from '../shared/chart.js';
 import { toCsv } from '../shared/csv.js';
 import { button, smallTable } from '../shared/elements.js';
 import { h, num, pct } from '../shared/format.js';
+import { SeriesLegend, type LegendSeries } from '../shared/legend.js';
+import { stepChartSpec, type StepPoint } from '../shared/lineChart.js';
 import { errorBanner, initPage, runLine, stat } from '../shared/page.js';
-import { onThemeChange } from '../shared/theme.js';
+import { onThemeChange, palette } from '../shared/theme.js';
 
 const app = initPage();
 let figures: Figure[] = [];
 let last: TrainingData | null = null;
 
-interface Point {
-  step: number;
-  epoch: number;
-  series: string;
-  value: number;
-}
-
-function lineSpec(points: Point[], yTitle: string, opts: { log?: boolean; percent?: boolean; totalSteps: number | null }): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: 'container',
-    height: 180,
-    data: { values: points },
-    mark: { type: 'line', point: points.length < 60, interpolate: 'monotone' },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step', ...(opts.totalSteps ? { scale: { domain: [0, opts.totalSteps] } } : {}) },
-      y: {
-        field: 'value',
-        type: 'quantitative',
-        title: yTitle,
-        scale: opts.log ? { type: 'log' } : { zero: false },
-        axis: opts.percent ? { format: '.0%' } : opts.log ? { format: '~s', tickCount: 5 } : { format: '.3~g' },
-      },
-      color: { field: 'series', type: 'nominal', title: null },
-      tooltip: [
-        { field: 'series', type: 'nominal' },
-        { field: 'step', type: 'quantitative' },
-        { field: 'epoch', type: 'quantitative' },
-        { field: 'value', type: 'quantitative', format: opts.percent ? '.2%' : '.4~g' },
-      ],
-    },
-  };
+/** One chart's series, in legend order: measured values only (no smoothing, webview/shared/lineChart.ts). */
+function seriesOf(names: string[]): LegendSeries[] {
+  const colors = palette();
+  return names.map((name, i) => ({ name, color: colors[i % colors.length]!, dashed: name.startsWith('test') || name.includes('epoch') }));
 }
 
 function render(d: TrainingData): void {
@@ -97,9 +70,9 @@ function render(d: TrainingData): void {
     app.replaceChildren(...nodes);
     return;
   }
-  const pts = (series: string, rows: { step: number; epoch: number }[], f: (r: never) => number): Point[] =>
+  const pts = (series: string, rows: { step: number; epoch: number }[], f: (r: never) => number): StepPoint[] =>
     rows.map((r) => ({ step: r.step, epoch: r.epoch, series, value: f(r as never) }));
-  const specs: [string, string, Point[], { log?: boolean; percent?: boolean }][] = [
+  const specs: [string, string, StepPoint[], { log?: boolean; percent?: boolean }][] = [
     [
       'Loss (CE + μ·tr G_s)',
       'loss',
@@ -147,7 +120,11 @@ function render(d: TrainingData): void {
     });
     figures.push(fig);
     grid.append(fig.element);
-    void fig.render(lineSpec(points, yTitle, { ...o, totalSteps: d.totalSteps }));
+    const series = seriesOf([...new Set(points.map((p) => p.series))]);
+    const draw = (hidden?: ReadonlySet<string>) =>
+      void fig.render(stepChartSpec(points, { ...o, yTitle, series, totalSteps: d.totalSteps, ...(hidden ? { hidden } : {}) }));
+    fig.addLegend(new SeriesLegend(title, series, draw).element);
+    draw();
   }
   nodes.push(grid);
   if (epochs.length) {

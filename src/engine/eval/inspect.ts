@@ -60,6 +60,8 @@ export interface InspectHeader {
   images: number;
   checkpointSha256: string;
   engineVersion: string;
+  /** The dataset's class names, stored with the result for display. */
+  classNames?: string[];
 }
 
 export interface InspectPart {
@@ -95,6 +97,7 @@ export function inspectPlan(run: EvalRun, req: InspectRequest): ShardPlan<Inspec
     images: Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length),
     checkpointSha256: run.checkpointSha256,
     engineVersion: pkg.version,
+    classNames: d.classNames,
   };
   const compute = (u0: number, u1: number, images: Map<string, Uint8Array>): InspectPart => {
     const rows: SampleFimStats[] = [];
@@ -156,6 +159,7 @@ export function inspectResult(h: InspectHeader, parts: InspectPart[], provenance
       mean: scaled.mean,
       median: scaled.median,
     },
+    ...(h.classNames ? { classNames: h.classNames } : {}),
   };
 }
 

@@ -43,6 +43,8 @@ export interface SweepHeader {
   examples: number;
   checkpointSha256: string;
   engineVersion: string;
+  /** The dataset's class names, stored with the result for display. */
+  classNames?: string[];
 }
 
 /** One attacked sample's results, one entry per budget (success flags 0/1). */
@@ -100,6 +102,7 @@ export function sweepPlan(run: EvalRun, req: SweepRequest): ShardPlan<SweepHeade
     examples: Math.min(req.examples ?? 4, c),
     checkpointSha256: run.checkpointSha256,
     engineVersion: pkg.version,
+    classNames: d.classNames,
   };
   const compute = (u0: number, u1: number, images: Map<string, Uint8Array>): SweepPart => {
     const pos = clean.correct.slice(u0, u1);
@@ -227,6 +230,7 @@ export function sweepResult(h: SweepHeader, parts: SweepPart[], provenance: Eval
       fooled: r.success.map(Boolean),
       ...(r.clipped ? { fooledClipped: r.clipped.map(Boolean) } : {}),
     })),
+    ...(h.classNames ? { classNames: h.classNames } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import type { Engine } from '../engine';
 import type { Jobs } from '../jobs';
 import type { PanelManager } from '../panels/panelManager';
 import type { RunsNode, RunsTreeProvider } from '../runsTree';
+import type { Reproductions } from '../reproductions';
 import type { RunStore } from '../runStore';
 
 /** The handlers a command module contributes, by command id (registered in commands/index.ts). */
@@ -22,6 +23,13 @@ export interface CommandDeps {
   store: RunStore;
   tree: RunsTreeProvider;
   panels: PanelManager;
+  reproductions: Reproductions;
+}
+
+/** Several runs from a command invoked on a tree selection (VS Code passes the clicked node and the selection). */
+export function runDirsFromArgs(arg: unknown, selected?: unknown): string[] {
+  const list = Array.isArray(selected) && selected.length > 1 ? (selected as unknown[]) : arg ? [arg] : [];
+  return list.map(runDirFromArg).filter((d): d is string => Boolean(d));
 }
 
 /** A run directory from a command argument: a tree node, a path, a Uri, or nothing. */

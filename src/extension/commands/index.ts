@@ -10,8 +10,11 @@ import { COMMAND, type CommandId } from '../commandIds';
 import type { CommandDeps, CommandHandlers } from './context';
 import { defencesCommands } from './defences';
 import { evaluateCommands } from './evaluate';
+import { evaluationCommands } from './evaluations';
 import { modelCommands } from './models';
 import { openCommands } from './open';
+import { reproduceCommands } from './reproduce';
+import { setupCommands } from './setup';
 import { trainCommands } from './train';
 
 export type { CommandDeps } from './context';
@@ -20,7 +23,16 @@ export { runDirFromArg } from './context';
 /** Every command module's handlers, merged; a command id claimed twice is a bug. */
 export function commandHandlers(deps: CommandDeps): CommandHandlers {
   const all: CommandHandlers = {};
-  for (const part of [trainCommands(deps), evaluateCommands(deps), openCommands(deps), modelCommands(deps), defencesCommands(deps)]) {
+  for (const part of [
+    trainCommands(deps),
+    evaluateCommands(deps),
+    openCommands(deps),
+    evaluationCommands(deps),
+    reproduceCommands(deps),
+    setupCommands(deps),
+    modelCommands(deps),
+    defencesCommands(deps),
+  ]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {
       if (all[id]) throw new Error(`command ${id} has two handlers`);
       all[id] = f;

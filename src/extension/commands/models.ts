@@ -10,6 +10,7 @@ import * as vscode from 'vscode';
 import { ExportModel, ImportModel, type ImportParams } from '../../protocol/engine';
 import { parseNormalizeSpec } from '../../shared/normalize';
 import { COMMAND } from '../commandIds';
+import { BATCHNORM_CHOICES, LAYOUT_CHOICES, modelOptionsOf } from '../onnxOptions';
 import { untrustedModelMessage } from '../trust';
 import { engineInfo, hasCheckpoint, pickRun, requireStore, type CommandDeps, type CommandHandlers } from './context';
 
@@ -58,7 +59,7 @@ async function importModel(deps: CommandDeps, arg: unknown): Promise<void> {
     if (!dirs?.[0]) return;
     dataDir = dirs[0].fsPath;
   }
-  let normalize: { mean: number[]; std: number[] } | undefined;
+  let modelOptions: ImportParams['modelOptions'];
   if (ext === '.onnx') {
     const text = await vscode.window.showInputBox({
       ignoreFocusOut: true,
@@ -71,14 +72,23 @@ async function importModel(deps: CommandDeps, arg: unknown): Promise<void> {
       },
     });
     if (text === undefined) return;
-    if (text.trim()) normalize = parseNormalizeSpec(text) as { mean: number[]; std: number[] };
+    const normalize = text.trim() ? (parseNormalizeSpec(text) as { mean: number[]; std: number[] }) : undefined;
+    // The CLI's --input-layout and --freeze-bn; the first item of each is the CLI's default.
+    const layout = await vscode.window.showQuickPick(LAYOUT_CHOICES, { title: 'FIM: layout of the graph’s input', ignoreFocusOut: true });
+    if (!layout) return;
+    const bn = await vscode.window.showQuickPick(BATCHNORM_CHOICES, {
+      title: 'FIM: BatchNormalization when this model is fine-tuned',
+      ignoreFocusOut: true,
+    });
+    if (!bn) return;
+    modelOptions = modelOptionsOf({ normalize, layout: layout.choice, freezeBatchNorm: bn.freeze });
   }
   const params: Omit<ImportParams, 'jobId'> = {
     model: file,
     dataset: dataset.label,
     ...(dataDir ? { dataDir } : {}),
     storeDir,
-    ...(normalize ? { modelOptions: { normalize } } : {}),
+    ...(modelOptions ? { modelOptions } : {}),
   };
   const result = await deps.jobs.run('import', `Import ${path.basename(file)}`, ImportModel, params);
   deps.store.fireSoon(0);

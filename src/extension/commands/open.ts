@@ -2,39 +2,69 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { runFile } from '../../runs/paths';
+import type { PanelKey } from '../../protocol/webview';
+import type { EvalKind, TransferEval } from '../../runs/evals';
+import { evalFile, runFile } from '../../runs/paths';
+import { readJsonFile } from '../../runs/reader';
+import type { RunInfo } from '../../runs/types';
 import { COMMAND } from '../commandIds';
 import { evalsOfKind } from '../panels/panelData';
 import type { RunsNode } from '../runsTree';
 import { readEvalKind } from '../runsTreeModel';
-import { pickRun, runDirFromArg, type CommandDeps, type CommandHandlers } from './context';
+import { pickRun, runDirFromArg, runDirsFromArgs, type CommandDeps, type CommandHandlers } from './context';
 
-async function compareRuns(deps: CommandDeps, arg: unknown, selected?: unknown[]): Promise<void> {
-  const fromArgs = (selected && selected.length > 1 ? selected : arg ? [arg] : [])
-    .map(runDirFromArg)
-    .filter((d): d is string => Boolean(d));
-  if (fromArgs.length > 1) {
-    deps.panels.open({ kind: 'fooling', runDirs: fromArgs });
-    return;
-  }
+/** Runs from a tree selection, or else a multi-pick over the store (`preselect` ticks the likely ones). */
+async function pickRuns(
+  deps: CommandDeps,
+  arg: unknown,
+  selected: unknown,
+  title: string,
+  describe: (r: RunInfo) => string,
+  preselect: (r: RunInfo) => boolean,
+): Promise<string[] | undefined> {
+  const fromArgs = runDirsFromArgs(arg, selected);
+  if (fromArgs.length > 1) return fromArgs;
   const runs = deps.store.runs();
   if (runs.length === 0) {
     void vscode.window.showInformationMessage('FIM: no runs to compare yet.');
-    return;
+    return undefined;
   }
-  const withSweeps = new Set(runs.filter((r) => evalsOfKind(r, 'sweep').length > 0).map((r) => r.dir));
   const picks = await vscode.window.showQuickPick(
     runs.map((r) => ({
       label: r.config?.name ?? r.id,
-      description: `${r.config?.mu ? `defended μ=${r.config.mu}` : 'baseline'}${withSweeps.has(r.dir) ? ' · has attack sweeps' : ' · no attack sweep yet'}`,
+      description: `${r.config?.mu ? `defended μ=${r.config.mu}` : 'baseline'} · ${describe(r)}`,
       detail: r.id,
-      picked: withSweeps.has(r.dir) || fromArgs.includes(r.dir),
+      picked: fromArgs.includes(r.dir) || (fromArgs.length === 0 && preselect(r)),
       run: r,
     })),
-    { title: 'FIM: runs to compare (baseline and defended overlaid)', canPickMany: true },
+    { title, canPickMany: true, ignoreFocusOut: true },
   );
-  if (!picks || picks.length === 0) return;
-  deps.panels.open({ kind: 'fooling', runDirs: picks.map((p) => p.run.dir) });
+  return picks && picks.length > 0 ? picks.map((p) => p.run.dir) : undefined;
+}
+
+async function compareRuns(deps: CommandDeps, arg: unknown, selected?: unknown): Promise<void> {
+  const withSweeps = (r: RunInfo) => evalsOfKind(r, 'sweep').length > 0;
+  const dirs = await pickRuns(
+    deps,
+    arg,
+    selected,
+    'FIM: runs to compare (baseline and defended overlaid)',
+    (r) => (withSweeps(r) ? 'has attack sweeps' : 'no attack sweep yet'),
+    withSweeps,
+  );
+  if (dirs) deps.panels.open({ kind: 'fooling', runDirs: dirs });
+}
+
+async function compareTraining(deps: CommandDeps, arg: unknown, selected?: unknown): Promise<void> {
+  const dirs = await pickRuns(
+    deps,
+    arg,
+    selected,
+    'FIM: runs whose training curves to overlay',
+    (r) => `${r.effectiveState}${r.config ? ` · ${r.config.epochs} epoch(s)` : ''}`,
+    (r) => r.effectiveState === 'completed',
+  );
+  if (dirs) deps.panels.open({ kind: 'curves', runDirs: dirs });
 }
 
 async function openTrainingLog(deps: CommandDeps, arg: unknown): Promise<void> {
@@ -51,19 +81,53 @@ async function openTrainingLog(deps: CommandDeps, arg: unknown): Promise<void> {
   });
 }
 
+/** The panel of an evaluation of one run (transfer panels show both runs of the pair). */
+export function evalPanelKey(runDir: string, evalName: string, kind: EvalKind | null): PanelKey | null {
+  switch (kind) {
+    case 'inspect':
+      return { kind: 'inspect', runDir, evalName };
+    case 'sweep':
+      return { kind: 'adversarial', runDir, evalName };
+    case 'distance':
+      return { kind: 'distance', runDirs: [runDir] };
+    case 'transfer': {
+      const other = readJsonFile<TransferEval>(evalFile(runDir, evalName))?.otherRunDir;
+      return { kind: 'transfer', runDirs: other ? [runDir, other] : [runDir] };
+    }
+    case 'worst-case':
+      return { kind: 'worstcase', runDirs: [runDir] };
+    default:
+      return null;
+  }
+}
+
 async function openEvaluation(deps: CommandDeps, arg: unknown): Promise<void> {
-  if (!arg || typeof arg !== 'object' || !('evalName' in arg)) return;
-  const node = arg as Extract<RunsNode, { type: 'eval' }>;
-  const kind = readEvalKind(node.run.dir, node.evalName);
-  if (kind === 'inspect') deps.panels.open({ kind: 'inspect', runDir: node.run.dir, evalName: node.evalName });
-  else if (kind === 'sweep') deps.panels.open({ kind: 'adversarial', runDir: node.run.dir, evalName: node.evalName });
-  else if (kind === 'distance') deps.panels.open({ kind: 'fooling', runDirs: [node.run.dir] });
-  else await vscode.window.showTextDocument(vscode.Uri.file(path.join(node.run.dir, 'evals', `${node.evalName}.json`)));
+  let runDir: string;
+  let evalName: string;
+  if (arg && typeof arg === 'object' && 'evalName' in arg) {
+    const node = arg as Extract<RunsNode, { type: 'eval' }>;
+    runDir = node.run.dir;
+    evalName = node.evalName;
+  } else {
+    const run = await pickRun(deps, arg, 'FIM: evaluation of run', (r) => r.evals.length > 0);
+    if (!run) return;
+    const pick = await vscode.window.showQuickPick(
+      run.evals.map((n) => ({ label: n, description: readEvalKind(run.dir, n) ?? 'unknown kind' })),
+      { title: `FIM: evaluation of ${run.config?.name ?? run.id}` },
+    );
+    if (!pick) return;
+    runDir = run.dir;
+    evalName = pick.label;
+  }
+  const key = evalPanelKey(runDir, evalName, readEvalKind(runDir, evalName));
+  if (key) deps.panels.open(key);
+  else await vscode.window.showTextDocument(vscode.Uri.file(path.join(runDir, 'evals', `${evalName}.json`)));
 }
 
 export function openCommands(deps: CommandDeps): CommandHandlers {
   return {
-    [COMMAND.compareRuns]: (arg, selected) => compareRuns(deps, arg, selected as unknown[] | undefined),
+    [COMMAND.compareRuns]: (arg, selected) => compareRuns(deps, arg, selected),
+    [COMMAND.compareTraining]: (arg, selected) => compareTraining(deps, arg, selected),
     [COMMAND.openTrainingLog]: (arg) => openTrainingLog(deps, arg),
     [COMMAND.openDashboard]: async (arg) => {
       const run = await pickRun(deps, arg, 'FIM: training dashboard of run');

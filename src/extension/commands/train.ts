@@ -3,10 +3,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Resume, Train, type EngineInfo, type TrainParams } from '../../protocol/engine';
-import { DEFENCES, defenceInfo, defenceLabel, resolveDefence } from '../../runs/defence';
+import { DEFENCES, defenceInfo, defenceLabel, resolveDefence, type DefenceKind } from '../../runs/defence';
+import {
+  AUGMENTATIONS,
+  defaultAtEpsilonFor,
+  defaultAtStepSize,
+  defaultAugmentationFor,
+  type Augmentation,
+} from '../../protocol/trainDefaults';
+import { parsedBy, runForm, type Field } from '../form';
+import { adversarialOf } from '../trainOptions';
 import { COMMAND } from '../commandIds';
-import { parseMu, parsePositiveInt } from '../inputs';
+import { parseMu, parseNumberIn, parsePositive, parsePositiveInt } from '../inputs';
 import { modelFileKind } from '../modelFiles';
+import { BATCHNORM_CHOICES, LAYOUT_CHOICES, modelOptionsOf, type LayoutChoice } from '../onnxOptions';
+import { parseNormalizeSpec } from '../../shared/normalize';
 import { readSettings } from '../settings';
 import { untrustedModelMessage, untrustedResumeProblem } from '../trust';
 import { engineInfo, pickRun, requireStore, type CommandDeps, type CommandHandlers } from './context';
@@ -62,6 +73,7 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   const pick = await vscode.window.showQuickPick(items, {
     title: 'FIM: model definition to train',
     placeHolder: 'No model file selected: pick a built-in definition',
+    ignoreFocusOut: true,
   });
   if (!pick) return undefined;
   if (pick.browse) {
@@ -77,24 +89,186 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
 }
 
-/** The defence and its weight (docs/defences.md); the options keep their defaults (the CLI's --defence-option sets them). */
-async function pickDefence(): Promise<ReturnType<typeof resolveDefence> | undefined> {
-  const kind = await vscode.window.showQuickPick(
-    DEFENCES.map((d) => ({ label: d.kind, detail: d.title, picked: d.kind === 'trace' })),
-    { title: 'FIM: defence', placeHolder: "the paper's trace term, or a FIM-derived defence beyond it", ignoreFocusOut: true },
-  );
-  if (!kind) return undefined;
-  const info = defenceInfo(kind.label);
-  const text = await vscode.window.showInputBox({
-    ignoreFocusOut: true,
-    title: `FIM: ${info.weightMeaning}`,
-    value: String(info.defaultWeight),
-    prompt: kind.label === 'trace' ? 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline' : info.title,
-    validateInput: (v) => (parseMu(v) === null ? 'the weight must be a finite number ≥ 0' : undefined),
-  });
-  if (text === undefined) return undefined;
-  return resolveDefence(kind.label, parseMu(text)!);
+/** The training form's answers (src/extension/form.ts). */
+interface TrainAnswers extends Record<string, unknown> {
+  dataset: { name: string; needsDataDir: boolean };
+  /** Train Defended Model only: the defence (docs/defences.md) and its weight (the trace term's μ). */
+  defence: DefenceKind;
+  weight: number;
+  epochs: number;
+  labelSmoothing: number;
+  augmentation: 'auto' | Augmentation;
+  adversarial: 'off' | 'default' | 'custom';
+  atEpsilon: number;
+  atSteps: number;
+  atStepSize: number;
+  atRatio: number;
+  /** ONNX models only: how the graph's input is read (fim train --normalize, --input-layout, --freeze-bn). */
+  normalize: { mean: number[]; std: number[] } | undefined;
+  layout: LayoutChoice;
+  freezeBatchNorm: boolean;
 }
+
+/**
+ * The form behind Train Defended / Baseline Model: dataset, μ, epochs, label smoothing (the
+ * paper's LSR comparison), augmentation and PGD adversarial training, each with the default
+ * from the settings (and for the radius and augmentation, the dataset's usual one, as fim train).
+ */
+function trainFields(
+  info: EngineInfo,
+  model: { model: string; label: string; defaultDataset?: string },
+  defended: boolean,
+): Field<TrainAnswers>[] {
+  const s = readSettings().train;
+  const datasets = info.datasets.map((d) => ({
+    label: d.name,
+    detail: d.description,
+    value: { name: d.name, needsDataDir: d.needsDataDir },
+  }));
+  const wanted = model.defaultDataset ?? 'mnist';
+  const onnx = path.extname(model.model).toLowerCase() === '.onnx';
+  const eps = (a: Partial<TrainAnswers>) => s.atEpsilon || defaultAtEpsilonFor(a.dataset?.name ?? wanted);
+  return [
+    {
+      type: 'pick',
+      key: 'dataset',
+      title: `dataset for ${model.label}`,
+      when: () => datasets.length > 1,
+      options: () => datasets,
+      initial: () =>
+        Math.max(
+          0,
+          datasets.findIndex((d) => d.label === wanted),
+        ),
+    },
+    {
+      type: 'text',
+      key: 'normalize',
+      title: 'ONNX input normalisation (empty: the model takes pixels in [0, 1] or normalises them itself)',
+      prompt: 'mean=0.1307,std=0.3081   or per channel: mean=0.485:0.456:0.406,std=0.229:0.224:0.225',
+      when: () => onnx,
+      value: () => '',
+      parse: (t) => {
+        if (t.trim() === '') return { value: undefined };
+        const r = parseNormalizeSpec(t);
+        return typeof r === 'string' ? { error: r } : { value: r };
+      },
+    },
+    {
+      type: 'pick',
+      key: 'layout',
+      title: 'layout of the ONNX graph’s input',
+      when: () => onnx,
+      options: () => LAYOUT_CHOICES.map((c) => ({ label: c.label, detail: c.detail, value: c.choice })),
+    },
+    {
+      type: 'pick',
+      key: 'freezeBatchNorm',
+      title: 'BatchNormalization while fine-tuning',
+      when: () => onnx,
+      options: () => BATCHNORM_CHOICES.map((c) => ({ label: c.label, detail: c.detail, value: c.freeze })),
+    },
+    {
+      type: 'pick',
+      key: 'defence',
+      title: "defence: the paper's trace term, or a FIM-derived defence beyond it",
+      when: () => defended,
+      options: () => DEFENCES.map((d) => ({ label: d.kind, detail: d.title, value: d.kind })),
+    },
+    {
+      type: 'text',
+      key: 'weight',
+      title: 'weight of the defence (for the trace term: μ in CE + μ·tr G_s)',
+      prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline; other options: fim train --defence-option',
+      when: () => defended,
+      value: (a) => String(defenceInfo(a.defence ?? 'trace').defaultWeight),
+      parse: parsedBy(parseMu, 'the weight must be a finite number ≥ 0'),
+    },
+    {
+      type: 'text',
+      key: 'epochs',
+      title: 'epochs',
+      value: () => String(s.epochs),
+      parse: parsedBy(parsePositiveInt, 'a positive integer'),
+    },
+    {
+      type: 'text',
+      key: 'labelSmoothing',
+      title: 'label smoothing α (the paper’s LSR comparison; 0 = off)',
+      prompt: 'targets become y·(1 − α) + α/K; the paper gives no α, 0.1 is usual',
+      value: () => String(s.labelSmoothing),
+      parse: parsedBy((t) => parseNumberIn(t, 0, 1, false), 'α must be a number in [0, 1)'),
+    },
+    {
+      type: 'pick',
+      key: 'augmentation',
+      title: 'augmentation of training batches',
+      options: (a) => [
+        {
+          label: 'dataset default',
+          description: defaultAugmentationFor(a.dataset?.name ?? wanted),
+          detail: 'crop + flip for CIFAR-10, crop for GTSRB, none otherwise',
+          value: 'auto',
+        },
+        { label: 'none', value: 'none' },
+        { label: 'crop', detail: 'random crop of the 4-pixel-padded image', value: 'crop' },
+        { label: 'crop-flip', detail: 'random crop and horizontal flip', value: 'crop-flip' },
+      ],
+      initial: () => ['auto', ...AUGMENTATIONS].indexOf(s.augmentation),
+    },
+    {
+      type: 'pick',
+      key: 'adversarial',
+      title: 'PGD adversarial training (Madry et al.)',
+      options: (a) => [
+        { label: 'off', value: 'off' },
+        {
+          label: 'on',
+          description: `l∞ ε = ${fmtNum(eps(a))}, ${s.atSteps} steps, ratio ${s.atRatio}`,
+          detail: 'each batch partly replaced by PGD adversarials (a baseline defence to compare with)',
+          value: 'default',
+        },
+        { label: 'on, with other settings…', detail: 'choose ε, steps, step size and ratio', value: 'custom' },
+      ],
+      initial: () => (s.adversarialTraining ? 1 : 0),
+    },
+    {
+      type: 'text',
+      key: 'atEpsilon',
+      title: 'adversarial training: l∞ radius ε (pixels in [0, 1])',
+      when: (a) => a.adversarial === 'custom',
+      value: (a) => fmtNum(eps(a)),
+      parse: parsedBy((t) => parsePositive(t, 1), 'ε must be in (0, 1]'),
+    },
+    {
+      type: 'text',
+      key: 'atSteps',
+      title: 'adversarial training: PGD steps per batch',
+      when: (a) => a.adversarial === 'custom',
+      value: () => String(s.atSteps),
+      parse: parsedBy(parsePositiveInt, 'a positive integer'),
+    },
+    {
+      type: 'text',
+      key: 'atStepSize',
+      title: 'adversarial training: PGD step size',
+      prompt: 'default 2.5·ε/steps (Madry et al.)',
+      when: (a) => a.adversarial === 'custom',
+      value: (a) => fmtNum(defaultAtStepSize(a.atEpsilon ?? eps(a), a.atSteps ?? s.atSteps)),
+      parse: parsedBy((t) => parsePositive(t), 'a number > 0'),
+    },
+    {
+      type: 'text',
+      key: 'atRatio',
+      title: 'adversarial training: fraction of each batch replaced by PGD examples',
+      when: (a) => a.adversarial === 'custom',
+      value: () => String(s.atRatio),
+      parse: parsedBy((t) => parsePositive(t, 1), 'a fraction in (0, 1]'),
+    },
+  ];
+}
+
+const fmtNum = (v: number) => String(Number(v.toPrecision(4)));
 
 async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promise<void> {
   const storeDir = requireStore(deps.store);
@@ -103,50 +277,59 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
   if (!info) return;
   const model = await pickModel(arg, info);
   if (!model) return;
-  const datasetItems = info.datasets.map((d) => ({
-    label: d.name,
-    detail: d.description,
-    needsDataDir: d.needsDataDir,
-    picked: d.name === (model.defaultDataset ?? 'mnist'),
-  }));
-  datasetItems.sort((a, b) => Number(b.picked) - Number(a.picked));
-  const dataset =
-    datasetItems.length === 1
-      ? datasetItems[0]
-      : await vscode.window.showQuickPick(datasetItems, { title: `FIM: dataset for ${model.label}`, ignoreFocusOut: true });
-  if (!dataset) return;
+  const only = info.datasets.length === 1 ? info.datasets[0] : undefined;
+  const answers = await runForm<TrainAnswers>(
+    defended ? 'Train Defended Model' : 'Train Baseline Model',
+    trainFields(info, model, defended),
+    {
+      defence: 'trace',
+      weight: 0,
+      atEpsilon: 0,
+      atSteps: 0,
+      atStepSize: 0,
+      atRatio: 0,
+      normalize: undefined,
+      layout: 'detect',
+      freezeBatchNorm: false,
+      ...(only ? { dataset: { name: only.name, needsDataDir: only.needsDataDir } } : {}),
+    },
+  );
+  if (!answers) return;
   let dataDir: string | undefined;
-  if (dataset.needsDataDir) {
+  if (answers.dataset.needsDataDir) {
     const dirs = await vscode.window.showOpenDialog({
       canSelectFolders: true,
       canSelectFiles: false,
-      title: `Folder with the ${dataset.label} files`,
+      title: `Folder with the ${answers.dataset.name} files`,
     });
     if (!dirs?.[0]) return;
     dataDir = dirs[0].fsPath;
   }
   let choice: ReturnType<typeof resolveDefence> = { mu: 0 };
   if (defended) {
-    const picked = await pickDefence();
-    if (!picked) return;
-    choice = picked;
+    try {
+      choice = resolveDefence(answers.defence, answers.weight);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`FIM: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
   }
   const { mu, defence } = choice;
-  const epochsText = await vscode.window.showInputBox({
-    ignoreFocusOut: true,
-    title: 'FIM: epochs',
-    value: '2',
-    validateInput: (v) => (parsePositiveInt(v) === null ? 'a positive integer' : undefined),
-  });
-  if (epochsText === undefined) return;
   const s = readSettings();
+  const adversarialTraining = adversarialOf(answers.adversarial, answers.dataset.name, s.train, answers);
+  const augmentation = answers.augmentation === 'auto' ? defaultAugmentationFor(answers.dataset.name) : answers.augmentation;
+  const modelOptions = modelOptionsOf(answers);
   const params: Omit<TrainParams, 'jobId'> = {
     model: model.model,
-    dataset: dataset.label,
+    ...(modelOptions ? { modelOptions } : {}),
+    dataset: answers.dataset.name,
     ...(dataDir ? { dataDir } : {}),
     mu,
     ...(defence ? { defence } : {}),
-    epochs: parsePositiveInt(epochsText)!,
+    ...(answers.labelSmoothing ? { labelSmoothing: answers.labelSmoothing } : {}),
+    ...(augmentation !== 'none' ? { augmentation } : {}),
+    ...(adversarialTraining ? { adversarialTraining } : {}),
+    epochs: answers.epochs,
     batchSize: s.train.batchSize,
     learningRate: s.train.learningRate,
     seed: s.train.seed,

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
+  panelDirs,
   parseWebviewMessage,
+  type PanelCommand,
   type HostMessage,
   type PanelDataMap,
   type PanelKey,
@@ -26,6 +28,7 @@ export interface PanelHostDeps {
   /** Files whose change should refresh the panel. */
   watch(key: PanelKey): vscode.GlobPattern[];
   open(key: PanelKey): void;
+  runCommand(command: PanelCommand, dir: string): void;
   title(key: PanelKey): string;
 }
 
@@ -103,6 +106,16 @@ export class PanelHost implements vscode.Disposable {
       case 'open':
         this.deps.open(m.key);
         return;
+      case 'command': {
+        // Only on a directory this panel shows.
+        const p = path.resolve(m.path);
+        if (!panelDirs(this.key).some((d) => p === path.resolve(d))) {
+          this.deps.output.warn(`panel ${this.key.kind}: refused ${m.command} on ${m.path}`);
+          return;
+        }
+        this.deps.runCommand(m.command, p);
+        return;
+      }
       case 'reveal': {
         // Only paths inside what this panel shows, symbolic links resolved: never an arbitrary file the webview names.
         const p = revealablePath(m.path, this.key);

@@ -6,11 +6,46 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../runs/paths';
 import { readRun } from '../../runs/reader';
-import { PANEL_KINDS, panelDirs, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
+import { REPRODUCE_FILES } from '../../runs/reproduce';
+import {
+  PANEL_KINDS,
+  panelDirs,
+  parseWebviewState,
+  type InspectData,
+  type PanelCommand,
+  type PanelDataMap,
+  type PanelKey,
+  type PanelKind,
+} from '../../protocol/webview';
 import { localRoots } from './html';
-import { loadAdversarialData, loadDefencesData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
+import {
+  loadAdversarialData,
+  loadCurvesData,
+  loadDefencesData,
+  loadDistanceData,
+  loadFoolingData,
+  loadInspectData,
+  loadReportData,
+  loadTrainingData,
+  loadTransferData,
+  loadWorstCaseData,
+} from './panelData';
 import { PanelHost } from './panelHost';
 import { confinePanelKey } from './panelPaths';
+
+/** What the panels need from the rest of the extension. */
+export interface PanelServices {
+  /** Whether this window runs the reproduction in `dir` (its report panel then offers Stop). */
+  reproductionRunning(dir: string): boolean;
+  runCommand(command: PanelCommand, dir: string): void;
+  /** Where drawing an inspection's missing images stands; starts it on first call when something is missing. */
+  inspectCompletion(runDir: string, evalName: string, data: Omit<InspectData, 'assetsBase'>): InspectData['completion'];
+  /**
+   * Where panels may show runs from (symbolic links resolved): the run store and the workspace's
+   * reproduction directories (their trainings are runs too, and a report panel shows the directory).
+   */
+  panelRoots(): string[];
+}
 
 export const VIEW_TYPES: Record<PanelKind, string> = {
   training: 'fim.training',
@@ -18,7 +53,18 @@ export const VIEW_TYPES: Record<PanelKind, string> = {
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
   defences: 'fim.defences',
+  report: 'fim.report',
+  distance: 'fim.distance',
+  transfer: 'fim.transfer',
+  worstcase: 'fim.worstcase',
+  curves: 'fim.curves',
 };
+
+const sortedDirs = (dirs: string[]) =>
+  dirs
+    .map((d) => path.resolve(d))
+    .sort()
+    .join('|');
 
 export function keyId(key: PanelKey): string {
   switch (key.kind) {
@@ -28,15 +74,20 @@ export function keyId(key: PanelKey): string {
       return `inspect:${path.resolve(key.runDir)}#${key.evalName}`;
     case 'adversarial':
       return `adversarial:${path.resolve(key.runDir)}`;
+    case 'report':
+      return `report:${path.resolve(key.dir)}`;
     case 'fooling':
-      return `fooling:${key.runDirs
-        .map((d) => path.resolve(d))
-        .sort()
-        .join('|')}`;
+    case 'distance':
+    case 'transfer':
+    case 'worstcase':
+    case 'curves':
+      return `${key.kind}:${sortedDirs(key.runDirs)}`;
     case 'defences':
       return `defences:${path.resolve(key.reproduceDir)}`;
   }
 }
+
+const runsTitle = (what: string, dirs: string[]) => (dirs.length === 1 ? `${what}: ${runName(dirs[0]!)}` : `${what}: ${dirs.length} runs`);
 
 function runName(dir: string): string {
   const r = readRun(dir);
@@ -52,7 +103,17 @@ export function panelTitle(key: PanelKey): string {
     case 'adversarial':
       return `Adversarial Images: ${runName(key.runDir)}`;
     case 'fooling':
-      return key.runDirs.length === 1 ? `Fooling Ratio: ${runName(key.runDirs[0]!)}` : `Fooling Ratio: ${key.runDirs.length} runs`;
+      return runsTitle('Fooling Ratio', key.runDirs);
+    case 'report':
+      return `Reproduction Report: ${path.basename(key.dir)}`;
+    case 'distance':
+      return runsTitle('Minimum Distance', key.runDirs);
+    case 'transfer':
+      return runsTitle('Transfer', key.runDirs);
+    case 'worstcase':
+      return runsTitle('Robust Accuracy', key.runDirs);
+    case 'curves':
+      return runsTitle('Training Curves', key.runDirs);
     case 'defences':
       return `Defences Compared: ${path.basename(key.reproduceDir)}`;
   }
@@ -69,15 +130,17 @@ export class PanelManager implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly output: vscode.LogOutputChannel,
-    /** The run store: panels show only runs inside it. */
-    private readonly storeDir: () => string | null = () => null,
+    private readonly services: PanelServices,
   ) {}
 
-  /** The key with real run paths inside the store, or null (logged) when a path is outside it. */
+  /** The key with real run paths inside the store (or a reproduction), or null (logged) when a path is outside. */
   private confine(key: PanelKey): PanelKey | null {
-    const store = this.storeDir();
-    const confined = store ? confinePanelKey(key, [store]) : null;
-    if (!confined) this.output.warn(`refused to open a ${key.kind} panel on a path outside the run store ${store ?? '(none)'}`);
+    const roots = this.services.panelRoots();
+    const confined = roots.length ? confinePanelKey(key, roots) : null;
+    if (!confined)
+      this.output.warn(
+        `refused to open a ${key.kind} panel on a path outside the run store and the reproductions (${roots.join(', ') || 'none'})`,
+      );
     return confined;
   }
 
@@ -86,14 +149,27 @@ export class PanelManager implements vscode.Disposable {
     switch (key.kind) {
       case 'training':
         return loadTrainingData(key.runDir);
-      case 'inspect':
-        return { ...loadInspectData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
+      case 'inspect': {
+        const data = loadInspectData(key.runDir, key.evalName);
+        const completion = this.services.inspectCompletion(key.runDir, key.evalName, data);
+        return { ...data, assetsBase: assets(key.runDir), ...(completion ? { completion } : {}) };
+      }
       case 'adversarial':
         return { ...loadAdversarialData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'fooling':
         return loadFoolingData(key.runDirs);
       case 'defences':
         return loadDefencesData(key.reproduceDir);
+      case 'report':
+        return loadReportData(key.dir, this.services.reproductionRunning(key.dir));
+      case 'distance':
+        return loadDistanceData(key.runDirs);
+      case 'transfer':
+        return loadTransferData(key.runDirs);
+      case 'worstcase':
+        return loadWorstCaseData(key.runDirs);
+      case 'curves':
+        return loadCurvesData(key.runDirs);
     }
   }
 
@@ -107,9 +183,16 @@ export class PanelManager implements vscode.Disposable {
       case 'adversarial':
         return [rp(path.join(key.runDir, RUN_FILES.evals), '*.json')];
       case 'fooling':
+      case 'distance':
+      case 'transfer':
+      case 'worstcase':
         return key.runDirs.map((d) => rp(path.join(d, RUN_FILES.evals), '*.json'));
       case 'defences':
         return [rp(key.reproduceDir, 'report.json')];
+      case 'report':
+        return [rp(key.dir, `{${REPRODUCE_FILES.reportHtml},${REPRODUCE_FILES.progress}}`)];
+      case 'curves':
+        return key.runDirs.map((d) => rp(d, `{${RUN_FILES.metrics},${RUN_FILES.status}}`));
     }
   }
 
@@ -146,6 +229,7 @@ export class PanelManager implements vscode.Disposable {
       load: (k, w) => this.load(k, w),
       watch: (k) => this.watch(k),
       open: (k) => this.open(k, vscode.ViewColumn.Beside),
+      runCommand: (c, dir) => this.services.runCommand(c, dir),
       title: panelTitle,
     });
     this.panels.set(id, host);
@@ -176,8 +260,7 @@ export class PanelManager implements vscode.Disposable {
   refreshRun(runDir: string): void {
     const r = path.resolve(runDir);
     for (const host of this.panels.values()) {
-      const dirs = panelDirs(host.key);
-      if (dirs.some((d) => path.resolve(d) === r)) host.refreshSoon(50);
+      if (panelDirs(host.key).some((d) => path.resolve(d) === r)) host.refreshSoon(50);
     }
   }
 

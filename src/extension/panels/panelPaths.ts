@@ -4,7 +4,6 @@
  * roots and files to read, so each is resolved to its real path (symbolic links followed) and
  * must lie inside the run store. No `vscode` import, so it is tested under plain Node.
  */
-import * as path from 'node:path';
 import { panelDirs, type PanelKey } from '../../protocol/webview';
 import { realPathWithin } from '../../runs/paths';
 
@@ -18,16 +17,22 @@ export function confinePanelKey(key: PanelKey, roots: string[]): PanelKey | null
       const runDir = inside(key.runDir);
       return runDir ? { ...key, runDir } : null;
     }
-    case 'fooling': {
+    case 'report': {
+      const dir = inside(key.dir);
+      return dir ? { kind: 'report', dir } : null;
+    }
+    case 'fooling':
+    case 'distance':
+    case 'transfer':
+    case 'worstcase':
+    case 'curves': {
       const runDirs = key.runDirs.map(inside);
-      return runDirs.every((d): d is string => d !== null) ? { kind: 'fooling', runDirs } : null;
+      return runDirs.every((d): d is string => d !== null) ? { kind: key.kind, runDirs } : null;
     }
     case 'defences': {
-      // Reproductions live beside the run store (.fim/reproduce-defences beside .fim/runs).
-      const reproduceDir = realPathWithin(
-        key.reproduceDir,
-        roots.map((r) => path.dirname(r)),
-      );
+      // The roots include the workspace's .fim/ (where fim reproduce --defences writes by default)
+      // and the reproductions started from VS Code (extension/main.ts panelRoots).
+      const reproduceDir = inside(key.reproduceDir);
       return reproduceDir ? { kind: 'defences', reproduceDir } : null;
     }
   }

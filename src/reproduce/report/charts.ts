@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
 import type { ReproduceReport, SweepSeries } from '../../runs/reproduce';
 
@@ -28,12 +31,16 @@ type Vega = typeof import('vega', { with: { 'resolution-mode': 'import' } });
 /* eslint-enable @typescript-eslint/consistent-type-imports, @typescript-eslint/no-unsafe-assignment */
 
 /**
- * vega and vega-lite are loaded at run time from node_modules, not bundled: vega-canvas uses a
- * top-level await that esbuild cannot put into the CommonJS bundle. A computed specifier keeps
+ * vega and vega-lite are loaded at run time, not bundled into the CLI: vega-canvas uses a
+ * top-level await that esbuild cannot put into the CommonJS bundle. The build puts both into one
+ * ES-module bundle beside the CLI's (dist/vega.mjs, which the VSIX ships instead of their ~80
+ * packages); from the TypeScript sources they come from node_modules. A computed specifier keeps
  * esbuild from following the import; Node's import() loads the ES modules from CommonJS.
  */
 async function loadVega(): Promise<{ vl: VegaLite; vega: Vega }> {
   const load = (name: string) => import(name);
+  const bundle = path.join(__dirname, 'vega.mjs');
+  if (!__filename.endsWith('.ts') && fs.existsSync(bundle)) return (await load(pathToFileURL(bundle).href)) as { vl: VegaLite; vega: Vega };
   const [vl, vega] = await Promise.all([load('vega-lite') as Promise<VegaLite>, load('vega') as Promise<Vega>]);
   return { vl, vega };
 }
