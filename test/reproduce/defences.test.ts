@@ -173,6 +173,18 @@ test('the findings follow the table by their stated rules', () => {
   assert.match(by('what tracescaled0.1 does').ours, /^beats the baseline .*no masking check has run yet/);
   assert.equal(by('what tracescaled0.1 does').verdict, 'not measured');
   assert.equal(defencesReportOf({ ...plan, defences: undefined }, { formatVersion: 1, stages: {}, sessions: [] }, '/x'), undefined);
+
+  // The goal asks for a Fisher-derived defence: PGD-AT meeting it is said apart, and does not meet it.
+  const withAt = makePlan({ quick: true, mus: [0.02], defences: parseCompared('trades,pgd-at') });
+  const g = defenceFindings(withAt, [
+    row('mu0', 0.99, 0.3, 1),
+    row('mu0.02', 0.98, 0.32, 0.1),
+    row('trades6', 0.975, 0.9, 0.8),
+    row('pgdat0.1', 0.984, 0.93, 1),
+  ]).find((x) => x.topic === 'the goal')!;
+  assert.equal(g.verdict, 'differs');
+  assert.match(g.ours, /^met by no Fisher-derived defence; closest: trades6: clean 97\.5%/);
+  assert.match(g.ours, /of the comparisons \(not Fisher-derived\), pgdat0\.1: clean 98\.4% .* meets it/);
 });
 
 test('without --only-defences the comparison adds its stages to the paper’s, and the paper’s stages leave the compared models alone', () => {
