@@ -16,5 +16,6 @@ export { loadEvalRun, samplesOf, type EvalRequestBase, type EvalRun, type Sample
 export { sweepRun } from './eval/sweep';
 export { transferRun } from './eval/transfer';
 export { worstCaseRun } from './eval/worstCase';
+export { AUTOATTACK_NAMES, AUTOATTACK_STANDARD, autoAttackAttack, autoAttackRun, type AutoAttackRequest } from './eval/autoattack';
 export { argmaxRows, logitsOf } from './models/predict';
 export { resume, train, TRAIN_DEFAULTS, TrainingError, type TrainHooks, type TrainRequest } from './train/trainer';

@@ -85,6 +85,7 @@ const EVAL_ICON: Record<EvalKind, string> = {
   distance: 'ruler',
   transfer: 'arrow-swap',
   'worst-case': 'shield',
+  autoattack: 'shield',
 };
 
 const EVAL_LABEL: Record<EvalKind, string> = {
@@ -93,6 +94,7 @@ const EVAL_LABEL: Record<EvalKind, string> = {
   distance: 'min. distances',
   transfer: 'transfer',
   'worst-case': 'worst case',
+  autoattack: 'AutoAttack',
 };
 
 /**
