@@ -3,10 +3,10 @@
  * tooltip, icon, context value), so it can be tested without VS Code. The provider maps it onto
  * TreeItems.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalKind } from '../runs/evals';
 import { evalFile } from '../runs/paths';
+import { readEvalKindField } from '../runs/reader';
 import type { RunInfo } from '../runs/types';
 import type { JobProgressParams } from '../protocol/engine';
 
@@ -97,24 +97,10 @@ const EVAL_LABEL: Record<EvalKind, string> = {
   autoattack: 'AutoAttack',
 };
 
-/**
- * Reads an eval file's kind from its first bytes (the writers put `kind` first), so the tree
- * does not parse multi-megabyte inspection files.
- */
+/** An eval file's kind, if it is one the tree knows (see readEvalKindField). */
 export function readEvalKind(runDir: string, name: string): EvalKind | null {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(evalFile(runDir, name), 'r');
-    const buf = Buffer.alloc(512);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const m = /"kind"\s*:\s*"([a-z-]+)"/.exec(buf.subarray(0, n).toString('utf8'));
-    const k = m?.[1];
-    return k && k in EVAL_ICON ? (k as EvalKind) : null;
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  const k = readEvalKindField(runDir, name);
+  return k && k in EVAL_ICON ? (k as EvalKind) : null;
 }
 
 export function evalItemModel(runDir: string, name: string, kind: EvalKind | null): ItemModel {

@@ -20,6 +20,7 @@ import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from 
 import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
+import { runAutoAttackStage } from './autoattackStage';
 import {
   Cancelled,
   distanceRun,
@@ -297,6 +298,11 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       const file = path.join(r.outDir, FILES.sanity, `${s.check}.json`);
       writeJsonAtomic(file, check);
       rec.files = [rel(r, file)];
+      break;
+    }
+    case 'autoattack': {
+      const run = await evalRun(r, s.model!, s.seed!);
+      rec.files = (await runAutoAttackStage(run, s, common)).map((f) => rel(r, f));
       break;
     }
   }

@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import { listRuns } from '../../runs/reader';
+import { latestAutoAttack } from '../../runs/autoattack';
 import { defineCommand } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 
 const usage = `fim runs [--out DIR] [--json]
-  List the runs in the run store, newest first, with status and results.
+  List the runs in the run store, newest first, with status and results (the latest AutoAttack
+  robust accuracy among them).
   --out DIR   run store [${DEFAULT_RUNS_DIR}]
   --json      print {"store": DIR, "runs": [...]} as one JSON object`;
 
@@ -16,7 +18,7 @@ export const runsCommand = defineCommand({
   flags: { out: { type: 'string' }, json: { type: 'boolean' } },
   async run(v) {
     const store = path.resolve(v.out ?? DEFAULT_RUNS_DIR);
-    const runs = listRuns(store);
+    const runs = listRuns(store).map((r) => ({ ...r, autoattack: latestAutoAttack(r.dir, r.evals) }));
     if (v.json) {
       printJson({ store, runs });
       return 0;
@@ -32,10 +34,11 @@ export const runsCommand = defineCommand({
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
+      r.autoattack ? `${pct(r.autoattack.robustAccuracy, 1)} ${r.autoattack.norm === 'linf' ? 'l∞' : 'l2'} ${r.autoattack.epsilon}` : '-',
       r.evals.join(',') || '-',
       r.problems.join('; '),
     ]);
-    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
+    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'AutoAttack', 'evals', 'problems'], rows) + '\n');
     return 0;
   },
 });

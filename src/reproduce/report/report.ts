@@ -26,6 +26,7 @@ import { PAPER } from '../paper';
 import { fingerprint, modelOf, muKey, stagesOf } from '../plan';
 import { bootstrapMeanCi, bootstrapRatioCi, sampleSd } from '../stats';
 import { foolbox2Units } from '../../engine';
+import { autoAttackSection } from './autoattack';
 
 /**
  * Builds the report from the files of a reproduction (never from memory), so a resumed or partial
@@ -304,6 +305,11 @@ export function buildReport(plan: ReproducePlan, state: ReproduceState, outDir: 
     findings: [],
     paper: PAPER,
   };
+  if (plan.autoattack) {
+    const aa = autoAttackSection(plan, (key, i) => readStageEval(c, key, i));
+    report.autoattack = aa.rows;
+    report.curves = aa.curves;
+  }
   report.findings = findingsOf(report);
   return report;
 }
