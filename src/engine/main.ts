@@ -17,6 +17,7 @@ import {
 import pkg from '../../package.json';
 import {
   AttackSweep,
+  RunAutoAttack,
   EngineErrorCode,
   Initialize,
   Inspect,
@@ -37,8 +38,9 @@ import type { BackendRequest } from '../protocol/backend';
 import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
+import { Cancelled } from './attacks/attack';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { inspectJob, sweepJob } from './eval/engineJobs';
+import { autoAttackJob, inspectJob, sweepJob } from './eval/engineJobs';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -59,6 +61,7 @@ function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (isInputError(e)) return new ResponseError(EngineErrorCode.InputError, msg);
+  if (e instanceof Cancelled) return new ResponseError(EngineErrorCode.Cancelled, msg);
   const summary = (e as { summary?: unknown }).summary;
   log(`job failed: ${e instanceof Error ? (e.stack ?? msg) : msg}`);
   return new ResponseError(EngineErrorCode.EngineFailure, msg, summary ? { summary } : undefined);
@@ -193,6 +196,13 @@ conn.onRequest(AttackSweep, (params, token) =>
   runJob(params, token, async (signal) => {
     await ensureBackend();
     return sweepJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+  }),
+);
+
+conn.onRequest(RunAutoAttack, (params, token) =>
+  runJob(params, token, async (signal) => {
+    await ensureBackend();
+    return autoAttackJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
   }),
 );
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { EvalKind } from '../runs/evals';
 import { evalFile } from '../runs/paths';
 import { readEvalKindField } from '../runs/reader';
+import { latestAutoAttack } from '../runs/autoattack';
 import type { RunInfo } from '../runs/types';
 import type { JobProgressParams } from '../protocol/engine';
 
@@ -48,6 +49,8 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
     parts.push(state);
   }
   if (run.summary?.testAccuracy !== undefined && run.summary.testAccuracy !== null) parts.push(`acc ${pct(run.summary.testAccuracy)}`);
+  const aa = latestAutoAttack(run.dir, run.evals);
+  if (aa) parts.push(`AutoAttack ${pct(aa.robustAccuracy)} @ ${aa.norm === 'linf' ? 'l∞' : 'l2'} ${aa.epsilon}`);
   const [icon, iconColor] = STATE_ICON[state] ?? ['circle-outline'];
   const tip = [`**${name}**`, '', `\`${run.dir}\``, ''];
   if (run.config) {
@@ -66,6 +69,10 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
       `test accuracy ${pct(s.testAccuracy)}, tr G_s mean ${s.testMeanTraceGs?.toPrecision(4) ?? '–'} / median ${s.testMedianTraceGs?.toPrecision(4) ?? '–'}, ${s.epochsCompleted}/${s.epochs} epochs, ${s.backend}`,
     );
   }
+  if (aa)
+    tip.push(
+      `latest AutoAttack (${aa.version}, ${aa.name}): robust accuracy **${pct(aa.robustAccuracy)}** [${pct(aa.robustAccuracyCi[0])}, ${pct(aa.robustAccuracyCi[1])}] at ${aa.norm === 'linf' ? 'l∞' : 'l2'} ε = ${aa.epsilon} on ${aa.samples} test samples`,
+    );
   if (run.problems.length) tip.push('', `problems: ${run.problems.join('; ')}`);
   const resumable = state === 'stopped' || state === 'incomplete' || (state === 'failed' && Boolean(run.status?.latestCheckpoint));
   return {

@@ -113,6 +113,17 @@ export interface SweepParams extends JobParams {
   name?: string;
 }
 
+export interface AutoAttackParams extends JobParams {
+  runDir: string;
+  norm: 'linf' | 'l2';
+  /** The budget: the perturbation's norm (pixels in [0, 1]). */
+  epsilon: number;
+  samples: number;
+  /** Robustness curve over the first N samples (0: none). */
+  curveSamples?: number;
+  name?: string;
+}
+
 export interface EvalResult {
   /** Absolute path of the evals/<name>.json written. */
   evalFile: string;
@@ -159,6 +170,8 @@ export const Train = new RequestType<TrainParams, TrainResult, void>('fim/train'
 export const Resume = new RequestType<ResumeParams, TrainResult, void>('fim/resume');
 export const Inspect = new RequestType<InspectParams, EvalResult, void>('fim/inspect');
 export const AttackSweep = new RequestType<SweepParams, EvalResult, void>('fim/attackSweep');
+/** AutoAttack's standard cascade at one budget (`fim eval autoattack`); resumable between attacks. */
+export const RunAutoAttack = new RequestType<AutoAttackParams, EvalResult, void>('fim/autoattack');
 /** Stops a job as if its request were cancelled ($/cancelRequest does the same for the caller). */
 export const StopJob = new RequestType<StopParams, { stopped: boolean }, void>('fim/stopJob');
 export const Shutdown = new RequestType0<void, void>('fim/shutdown');

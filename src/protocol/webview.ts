@@ -4,11 +4,11 @@
  * untrusted input to the host: everything they send goes through `parseWebviewMessage` and
  * `parseWebviewState`, which accept only the shapes below.
  */
-import type { DistanceRow, InspectEval, SweepEval, SweepPoint, NormName } from '../runs/evals';
+import type { AutoAttackEval, DistanceRow, InspectEval, RobustnessCurve, SweepEval, SweepPoint, NormName } from '../runs/evals';
 import type { MetricRecord, RunState } from '../runs/types';
 import { isEvalName } from './names';
 
-export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling'] as const;
+export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling', 'autoattack'] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
 /** What a panel shows; also what a restored panel (after a reload) re-opens. */
@@ -16,7 +16,8 @@ export type PanelKey =
   | { kind: 'training'; runDir: string }
   | { kind: 'inspect'; runDir: string; evalName: string }
   | { kind: 'adversarial'; runDir: string; evalName?: string }
-  | { kind: 'fooling'; runDirs: string[] };
+  | { kind: 'fooling'; runDirs: string[] }
+  | { kind: 'autoattack'; runDir: string; evalName?: string };
 
 /** A run as panels name it. */
 export interface RunRef {
@@ -76,11 +77,23 @@ export interface FoolingData {
   runsWithoutSweeps: RunRef[];
 }
 
+/** A run's AutoAttack evaluations, and the robustness curves of the other runs in its store to overlay. */
+export interface AutoAttackData {
+  run: RunRef;
+  /** Newest first; `selected` is shown first. */
+  evals: { evalName: string; eval: AutoAttackEval }[];
+  selected: string;
+  /** Curves of other runs' AutoAttack evaluations (any norm; the panel shows those of the selected one's). */
+  overlays: { run: RunRef; evalName: string; epsilon: number; curve: RobustnessCurve }[];
+  assetsBase: string;
+}
+
 export interface PanelDataMap {
   training: TrainingData;
   inspect: InspectData;
   adversarial: AdversarialData;
   fooling: FoolingData;
+  autoattack: AutoAttackData;
 }
 
 /** Host → webview. */
@@ -125,6 +138,10 @@ export function parsePanelKey(v: unknown): PanelKey | null {
       if (!isStr(v.runDir)) return null;
       if (v.evalName === undefined) return { kind: 'adversarial', runDir: v.runDir };
       return isEvalName(v.evalName) ? { kind: 'adversarial', runDir: v.runDir, evalName: v.evalName } : null;
+    case 'autoattack':
+      if (!isStr(v.runDir)) return null;
+      if (v.evalName === undefined) return { kind: 'autoattack', runDir: v.runDir };
+      return isEvalName(v.evalName) ? { kind: 'autoattack', runDir: v.runDir, evalName: v.evalName } : null;
     case 'fooling':
       return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d))
         ? { kind: 'fooling', runDirs: v.runDirs }

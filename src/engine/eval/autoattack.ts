@@ -8,8 +8,9 @@ import { RUN_FILES } from '../../runs/paths';
 import { readJsonFile } from '../../runs/reader';
 import { evalNameFrom } from '../../protocol/names';
 import { wilsonInterval } from '../../shared/stats';
+import { Cancelled } from '../attacks/attack';
 import { getAttack, resolveOptions } from '../attacks/registry';
-import { runAttack } from '../attacks/run';
+import { runAttackAsync } from '../attacks/run';
 import { AUTOATTACK_SQUARE } from '../attacks/square';
 import { InputError } from '../errors';
 import { argmaxRows, logitsOf } from '../models/predict';
@@ -91,6 +92,17 @@ export function autoAttackStateFile(runDir: string, name: string): string {
 }
 
 export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
+  const kept = { attacks: 0 };
+  try {
+    return await cascade(run, req, kept);
+  } catch (e) {
+    if (e instanceof Cancelled && kept.attacks > 0)
+      throw new Cancelled(`cancelled; the ${kept.attacks} finished attack(s) are kept, and the same evaluation continues after them`);
+    throw e;
+  }
+}
+
+async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: number }): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
   assertEvalName(req.name);
   const started = Date.now();
   const { norm, epsilon } = req;
@@ -140,6 +152,7 @@ export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promi
           wallSeconds: 0,
         };
   const resumedAfter = state.steps.length;
+  kept.attacks = resumedAfter;
   const priorWall = state.wallSeconds;
   const correct = new Set(clean.correct);
   const robustRows = () => clean.correct.filter((i) => state.brokenBy[i] === null);
@@ -159,7 +172,7 @@ export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promi
     const rows = robustRows();
     const step: AutoAttackStep = { attack, attacked: rows.length, broken: 0, robustAccuracy: 0, robustAccuracyCi: [0, 0], wallSeconds: 0, options: options[ai]! };
     if (rows.length > 0) {
-      const r = runAttack(
+      const r = await runAttackAsync(
         attack,
         { model: run.model, x: rowsOf(clean.x, rows, size), shape: d.imageShape, labels: Int32Array.from(rows, (i) => clean.labels[i]!) },
         [epsilon],
@@ -190,6 +203,7 @@ export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promi
     step.wallSeconds = (Date.now() - t0) / 1000;
     state.steps.push(step);
     save();
+    kept.attacks = state.steps.length;
     req.onProgress?.(`${attack} done: robust accuracy ${pct(robust / n)} (${step.broken} of ${step.attacked} broken)`, (1 - curveShare) * ((ai + 1) / attacks.length));
   }
 
@@ -197,7 +211,7 @@ export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promi
     const curveFingerprint = hash({ fingerprint, curveSamples, bisections });
     if (state.curve?.fingerprint !== curveFingerprint) {
       const positions = indices.slice(0, Math.min(curveSamples, n)).map((_, i) => i);
-      const r = robustnessCurve(
+      const r = await robustnessCurve(
         {
           model: run.model,
           shape: d.imageShape,

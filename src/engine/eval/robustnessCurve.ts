@@ -42,15 +42,17 @@ export interface CurveInput {
   batchSize?: number;
 }
 
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 /** Runs an iterative attack with a radius per sample; returns which broke and the norms of their adversarials. */
-function attackAtRadii(
+async function attackAtRadii(
   input: CurveInput,
   attackName: string,
   rows: number[],
   radius: number[],
   tag: string,
   signal?: AbortSignal,
-): { broken: boolean[]; norm: number[] } {
+): Promise<{ broken: boolean[]; norm: number[] }> {
   const attack = getAttack(attackName);
   if (attack.kind !== 'iterative') throw new Error(`${attackName} is not an iterative attack`);
   const opts = resolveOptions(attack, {}, { seed: input.seed, ...(input.batchSize ? { batchSize: input.batchSize } : {}) });
@@ -59,6 +61,8 @@ function attackAtRadii(
   const broken: boolean[] = [];
   const norm: number[] = [];
   for (let s0 = 0; s0 < rows.length; s0 += bs) {
+    // A turn of the event loop between batches lets the engine process receive a cancel.
+    await nextTurn();
     if (signal?.aborted) throw new Cancelled();
     const part = rows.slice(s0, s0 + bs);
     const ctx = makeContext(input.model, rowsOf(input.x, part, size), input.shape, Int32Array.from(part, (i) => input.labels[i]!), undefined, `${attackName}:curve:${tag}:${input.seed}:${s0}`);
@@ -80,11 +84,11 @@ function attackAtRadii(
   return { broken, norm };
 }
 
-export function robustnessCurve(
+export async function robustnessCurve(
   input: CurveInput,
   onProgress?: (message: string, fraction: number) => void,
   signal?: AbortSignal,
-): { curve: RobustnessCurve; minNorm: (number | null)[] } {
+): Promise<{ curve: RobustnessCurve; minNorm: (number | null)[] }> {
   const started = Date.now();
   const { norm, epsilon, positions } = input;
   const size = input.shape[0] * input.shape[1] * input.shape[2];
@@ -100,20 +104,32 @@ export function robustnessCurve(
   });
   const rounds = input.bisections + 1;
   if (positions.length > 0) {
-    const m = minimalAdversarial(
-      fab,
-      { model: input.model, x: rowsOf(input.x, positions, size), shape: input.shape, labels: Int32Array.from(positions, (i) => input.labels[i]!) },
-      {
-        seed: input.seed,
-        options: { stopAtNorm: 0 },
-        ...(input.batchSize ? { batchSize: input.batchSize } : {}),
-        onProgress: (done, total, detail) => onProgress?.(`${fab} minimum norms: ${done}/${total} batches${detail ? `, ${detail}` : ''}`, (0.5 * done) / total),
-        ...(signal ? { signal } : {}),
-      },
-    );
-    positions.forEach((i, j) => {
-      if (m.found[j]) keep(i, m.distance[j]!);
-    });
+    // FAB-T has no randomness, so running it a batch at a time (with a turn of the event loop in
+    // between, for a cancel to arrive) gives the same norms as one call.
+    const bs = input.batchSize ?? 100;
+    for (let s0 = 0; s0 < positions.length; s0 += bs) {
+      await nextTurn();
+      if (signal?.aborted) throw new Cancelled();
+      const part = positions.slice(s0, s0 + bs);
+      const m = minimalAdversarial(
+        fab,
+        { model: input.model, x: rowsOf(input.x, part, size), shape: input.shape, labels: Int32Array.from(part, (i) => input.labels[i]!) },
+        {
+          seed: input.seed,
+          options: { stopAtNorm: 0 },
+          batchSize: bs,
+          onProgress: (done, total, detail) =>
+            onProgress?.(
+              `${fab} minimum norms: samples ${s0 + 1}–${s0 + part.length} of ${positions.length}${detail ? `, ${detail}` : ''}`,
+              (0.5 * (s0 + (part.length * done) / total)) / positions.length,
+            ),
+          ...(signal ? { signal } : {}),
+        },
+      );
+      part.forEach((i, j) => {
+        if (m.found[j]) keep(i, m.distance[j]!);
+      });
+    }
     // The APGD bisection: samples with no adversarial yet are tried at the top of the range first.
     const top = Math.max(2 * epsilon, ...[...best.values()].map((v) => v * 1.05));
     const lo = new Map<number, number>(positions.map((i) => [i, 0]));
@@ -122,7 +138,7 @@ export function robustnessCurve(
       if (rows.length === 0) continue;
       const radius = rows.map((i) => (round === 0 ? top : (lo.get(i)! + best.get(i)!) / 2));
       onProgress?.(`${apgd} bisection ${round + 1}/${rounds} on ${rows.length} samples`, 0.5 + (0.5 * round) / rounds);
-      const r = attackAtRadii(input, apgd, rows, radius, `r${round}`, signal);
+      const r = await attackAtRadii(input, apgd, rows, radius, `r${round}`, signal);
       rows.forEach((i, j) => {
         if (r.broken[j]) keep(i, r.norm[j]!);
         else lo.set(i, radius[j]!);

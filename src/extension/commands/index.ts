@@ -11,6 +11,7 @@ import type { CommandDeps, CommandHandlers } from './context';
 import { evaluateCommands } from './evaluate';
 import { openCommands } from './open';
 import { trainCommands } from './train';
+import { autoattackCommands } from './autoattack';
 
 export type { CommandDeps } from './context';
 export { runDirFromArg } from './context';
@@ -18,7 +19,7 @@ export { runDirFromArg } from './context';
 /** Every command module's handlers, merged; a command id claimed twice is a bug. */
 export function commandHandlers(deps: CommandDeps): CommandHandlers {
   const all: CommandHandlers = {};
-  for (const part of [trainCommands(deps), evaluateCommands(deps), openCommands(deps)]) {
+  for (const part of [trainCommands(deps), evaluateCommands(deps), openCommands(deps), autoattackCommands(deps)]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {
       if (all[id]) throw new Error(`command ${id} has two handlers`);
       all[id] = f;

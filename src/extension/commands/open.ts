@@ -58,6 +58,7 @@ async function openEvaluation(deps: CommandDeps, arg: unknown): Promise<void> {
   if (kind === 'inspect') deps.panels.open({ kind: 'inspect', runDir: node.run.dir, evalName: node.evalName });
   else if (kind === 'sweep') deps.panels.open({ kind: 'adversarial', runDir: node.run.dir, evalName: node.evalName });
   else if (kind === 'distance') deps.panels.open({ kind: 'fooling', runDirs: [node.run.dir] });
+  else if (kind === 'autoattack') deps.panels.open({ kind: 'autoattack', runDir: node.run.dir, evalName: node.evalName });
   else await vscode.window.showTextDocument(vscode.Uri.file(path.join(node.run.dir, 'evals', `${node.evalName}.json`)));
 }
 

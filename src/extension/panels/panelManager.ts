@@ -10,12 +10,14 @@ import { PANEL_KINDS, parseWebviewState, type PanelDataMap, type PanelKey, type 
 import { localRoots } from './html';
 import { loadAdversarialData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
 import { PanelHost } from './panelHost';
+import { loadAutoAttackData } from './autoattackData';
 
 export const VIEW_TYPES: Record<PanelKind, string> = {
   training: 'fim.training',
   inspect: 'fim.inspect',
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
+  autoattack: 'fim.autoattack',
 };
 
 export function keyId(key: PanelKey): string {
@@ -26,6 +28,8 @@ export function keyId(key: PanelKey): string {
       return `inspect:${path.resolve(key.runDir)}#${key.evalName}`;
     case 'adversarial':
       return `adversarial:${path.resolve(key.runDir)}`;
+    case 'autoattack':
+      return `autoattack:${path.resolve(key.runDir)}`;
     case 'fooling':
       return `fooling:${key.runDirs
         .map((d) => path.resolve(d))
@@ -49,12 +53,14 @@ export function panelTitle(key: PanelKey): string {
       return `Adversarial Images: ${runName(key.runDir)}`;
     case 'fooling':
       return key.runDirs.length === 1 ? `Fooling Ratio: ${runName(key.runDirs[0]!)}` : `Fooling Ratio: ${key.runDirs.length} runs`;
+    case 'autoattack':
+      return `AutoAttack: ${runName(key.runDir)}`;
   }
 }
 
 /** Data folders a panel may load images from (narrow: the evaluated runs' evals/ folders). */
 function dataDirs(key: PanelKey): string[] {
-  return key.kind === 'inspect' || key.kind === 'adversarial' ? [path.join(key.runDir, RUN_FILES.evals)] : [];
+  return key.kind === 'inspect' || key.kind === 'adversarial' || key.kind === 'autoattack' ? [path.join(key.runDir, RUN_FILES.evals)] : [];
 }
 
 export class PanelManager implements vscode.Disposable {
@@ -76,6 +82,8 @@ export class PanelManager implements vscode.Disposable {
         return { ...loadAdversarialData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'fooling':
         return loadFoolingData(key.runDirs);
+      case 'autoattack':
+        return { ...loadAutoAttackData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
     }
   }
 
@@ -90,6 +98,9 @@ export class PanelManager implements vscode.Disposable {
         return [rp(path.join(key.runDir, RUN_FILES.evals), '*.json')];
       case 'fooling':
         return key.runDirs.map((d) => rp(path.join(d, RUN_FILES.evals), '*.json'));
+      case 'autoattack':
+        // The run's evaluations and the other runs' in the store (their curves are overlaid).
+        return [rp(path.dirname(key.runDir), `*/${RUN_FILES.evals}/*.json`)];
     }
   }
 
