@@ -17,7 +17,8 @@ import { inputFimTopEigen } from '../src/engine/fim/inputFim';
 import { buildModel, resolveDefinition } from '../src/engine/models/load';
 import { predictLogits } from '../src/engine/models/predict';
 import { train } from '../src/engine/train/trainer';
-import { TASKS, type OursResult, type Task } from './tasks';
+import { AUTOATTACK_BENCH, TASKS, type OursResult, type Task } from './tasks';
+import { autoAttackRun, loadEvalRun, samplesOf } from '../src/engine';
 
 const MU = 0.022;
 const WARMUP_STEPS = 10;
@@ -117,6 +118,24 @@ async function main(): Promise<void> {
           runAttack('pgd', warmInputs, [0.3], { batchSize: 100, options: { steps: 10 } });
           out.samplesPerSecond.pgd10 = samples / timeIt(() => runAttack('pgd', inputs, [0.3], { batchSize: 100, options: { steps: 10 } }));
           break;
+        // The AutoAttack rows evaluate the trained run of bench/trained.ts on the first MNIST test images.
+        case 'apgd-ce100': {
+          const run = await loadEvalRun(arg('run', ''));
+          const n = Number(arg('test-samples', String(AUTOATTACK_BENCH.testSamples)));
+          const { x, labels } = samplesOf(run.data.test, Array.from(range(0, n)));
+          const test = { model: run.model, shape: run.data.test.imageShape, labels, x };
+          runAttack('apgd-ce', { ...test, labels: labels.subarray(0, 20), x: x.subarray(0, 20 * 784) }, [AUTOATTACK_BENCH.epsilon]);
+          out.samplesPerSecond['apgd-ce100'] = n / timeIt(() => runAttack('apgd-ce', test, [AUTOATTACK_BENCH.epsilon], { batchSize: 100 }));
+          break;
+        }
+        case 'autoattack': {
+          const run = await loadEvalRun(arg('run', ''));
+          const n = Number(arg('test-samples', String(AUTOATTACK_BENCH.testSamples)));
+          const t0 = performance.now();
+          await autoAttackRun(run, { norm: 'linf', epsilon: AUTOATTACK_BENCH.epsilon, selection: { split: 'test', start: 0, count: n }, name: 'bench-autoattack' });
+          out.samplesPerSecond.autoattack = n / ((performance.now() - t0) / 1000);
+          break;
+        }
       }
     }
   } finally {

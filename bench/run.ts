@@ -14,7 +14,8 @@ import * as path from 'node:path';
 import { limitDataset } from '../src/engine/data/dataset';
 import { loadDataset } from '../src/engine/data/registry';
 import { median } from '../src/shared/stats';
-import { TASKS, type OursResult, type Task } from './tasks';
+import { AUTOATTACK_BENCH, TASKS, type OursResult, type Task } from './tasks';
+import { prepareTrained } from './trained';
 
 const root = path.resolve(__dirname, '..');
 const PYTHON = '/usr/bin/python3';
@@ -36,6 +37,8 @@ const LABELS: Record<Task, string> = {
   fim: 'exact λmax(G_x) + eigenvector',
   ossa: 'OSSA attack (ε = 6, squared l2)',
   pgd10: 'PGD-10 attack (l∞, ε = 0.3)',
+  'apgd-ce100': `APGD-CE, 100 iterations (l∞, ε = ${AUTOATTACK_BENCH.epsilon}; trained ConvNet, MNIST test)`,
+  autoattack: `AutoAttack standard cascade (l∞, ε = ${AUTOATTACK_BENCH.epsilon}; trained ConvNet, MNIST test)`,
 };
 
 interface PeerResult {
@@ -106,13 +109,15 @@ async function main(): Promise<void> {
     );
   const dataFile = path.join(root, 'bench', '.tmp', 'inputs.bin');
   await writeInputs(dataFile, 128 * (10 + trainSteps));
-  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps)];
+  const testSamples = quick ? 200 : AUTOATTACK_BENCH.testSamples;
+  const trained = await prepareTrained(path.join(root, 'bench', '.tmp'), testSamples, log);
+  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), '--test-samples', String(testSamples)];
   const ours: OursResult[] = [];
   const peer: Record<1 | 2, PeerResult[]> = { 1: [], 2: [] };
   const t0 = Date.now();
   for (let r = 0; r < repeats; r++) {
     log(`repeat ${r + 1}/${repeats}: engine`);
-    ours.push(runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common]));
+    ours.push(runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common, '--run', trained.runDir]));
     if (torch) {
       for (const threads of [1, 2] as const) {
         log(`repeat ${r + 1}/${repeats}: PyTorch, ${threads} thread${threads > 1 ? 's' : ''}`);
@@ -120,7 +125,7 @@ async function main(): Promise<void> {
         peer[threads].push(
           runJson<PeerResult>(
             PYTHON,
-            [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...common],
+            [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...common, '--checkpoint', trained.checkpoint],
             env,
           ),
         );
