@@ -132,7 +132,12 @@ async function main(): Promise<void> {
           const run = await loadEvalRun(arg('run', ''));
           const n = Number(arg('test-samples', String(AUTOATTACK_BENCH.testSamples)));
           const t0 = performance.now();
-          await autoAttackRun(run, { norm: 'linf', epsilon: AUTOATTACK_BENCH.epsilon, selection: { split: 'test', start: 0, count: n }, name: 'bench-autoattack' });
+          await autoAttackRun(run, {
+            norm: 'linf',
+            epsilon: AUTOATTACK_BENCH.epsilon,
+            selection: { split: 'test', start: 0, count: n },
+            name: 'bench-autoattack',
+          });
           out.samplesPerSecond.autoattack = n / ((performance.now() - t0) / 1000);
           break;
         }

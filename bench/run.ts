@@ -111,13 +111,24 @@ async function main(): Promise<void> {
   await writeInputs(dataFile, 128 * (10 + trainSteps));
   const testSamples = quick ? 200 : AUTOATTACK_BENCH.testSamples;
   const trained = await prepareTrained(path.join(root, 'bench', '.tmp'), testSamples, log);
-  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), '--test-samples', String(testSamples)];
+  const common = [
+    '--tasks',
+    TASKS.join(','),
+    '--samples',
+    String(samples),
+    '--train-steps',
+    String(trainSteps),
+    '--test-samples',
+    String(testSamples),
+  ];
   const ours: OursResult[] = [];
   const peer: Record<1 | 2, PeerResult[]> = { 1: [], 2: [] };
   const t0 = Date.now();
   for (let r = 0; r < repeats; r++) {
     log(`repeat ${r + 1}/${repeats}: engine`);
-    ours.push(runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common, '--run', trained.runDir]));
+    ours.push(
+      runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common, '--run', trained.runDir]),
+    );
     if (torch) {
       for (const threads of [1, 2] as const) {
         log(`repeat ${r + 1}/${repeats}: PyTorch, ${threads} thread${threads > 1 ? 's' : ''}`);
@@ -125,7 +136,16 @@ async function main(): Promise<void> {
         peer[threads].push(
           runJson<PeerResult>(
             PYTHON,
-            [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...common, '--checkpoint', trained.checkpoint],
+            [
+              path.join('bench', 'peer', 'torch_tasks.py'),
+              '--data',
+              dataFile,
+              '--threads',
+              String(threads),
+              ...common,
+              '--checkpoint',
+              trained.checkpoint,
+            ],
             env,
           ),
         );

@@ -10,13 +10,27 @@ import { exportCheckpoint } from './peer/export_checkpoint';
 
 export const TRAINED_NAME = 'bench-convnet-mu0-e1';
 
-export async function prepareTrained(tmp: string, testSamples: number, log: (m: string) => void): Promise<{ runDir: string; checkpoint: string }> {
+export async function prepareTrained(
+  tmp: string,
+  testSamples: number,
+  log: (m: string) => void,
+): Promise<{ runDir: string; checkpoint: string }> {
   const store = path.join(tmp, 'trained');
   let run = listRuns(store).find((r) => r.config?.name === TRAINED_NAME && r.effectiveState === 'completed');
   if (!run) {
     log('training the ConvNet for the AutoAttack rows (1 epoch, μ = 0)');
     await initBackend();
-    const summary = await train({ model: 'convnet', dataset: 'mnist', mu: 0, epochs: 1, batchSize: 128, learningRate: 1e-3, seed: 1, storeDir: store, name: TRAINED_NAME });
+    const summary = await train({
+      model: 'convnet',
+      dataset: 'mnist',
+      mu: 0,
+      epochs: 1,
+      batchSize: 128,
+      learningRate: 1e-3,
+      seed: 1,
+      storeDir: store,
+      name: TRAINED_NAME,
+    });
     if (summary.state !== 'completed') throw new Error(`training the bench model ended ${summary.state}: ${summary.message ?? ''}`);
     run = listRuns(store).find((r) => r.dir === path.resolve(summary.runDir))!;
   }

@@ -11,7 +11,8 @@ import { initBackend, loadEvalRun, logitsOf, samplesOf } from '../../src/engine'
 
 export async function exportCheckpoint(runDir: string, samples: number, out: string): Promise<string> {
   const run = await loadEvalRun(path.resolve(runDir));
-  if (run.config.model !== 'convnet') throw new Error(`the PyTorch side rebuilds the built-in ConvNet only (this run's model: ${run.config.model})`);
+  if (run.config.model !== 'convnet')
+    throw new Error(`the PyTorch side rebuilds the built-in ConvNet only (this run's model: ${run.config.model})`);
   const weights: Record<string, { shape: number[]; data: number[] }> = {};
   for (const w of run.model.weights) weights[w.name] = { shape: w.shape as number[], data: Array.from(w.read().dataSync()) };
   const d = run.data.test;
@@ -21,7 +22,14 @@ export async function exportCheckpoint(runDir: string, samples: number, out: str
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(
     out,
-    JSON.stringify({ runDir: run.runDir, checkpoint: run.checkpoint, checkpointSha256: run.checkpointSha256, weights, samples: idx.length, logits: Array.from(logits) }),
+    JSON.stringify({
+      runDir: run.runDir,
+      checkpoint: run.checkpoint,
+      checkpointSha256: run.checkpointSha256,
+      weights,
+      samples: idx.length,
+      logits: Array.from(logits),
+    }),
   );
   return `wrote ${out}: ${Object.keys(weights).length} weight tensors of ${run.runDir} (${run.checkpoint}), logits of ${idx.length} test samples`;
 }

@@ -202,7 +202,11 @@ conn.onRequest(AttackSweep, (params, token) =>
 conn.onRequest(RunAutoAttack, (params, token) =>
   runJob(params, token, async (signal) => {
     await ensureBackend();
-    return autoAttackJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
+    return autoAttackJob(
+      params,
+      (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }),
+      signal,
+    );
   }),
 );
 

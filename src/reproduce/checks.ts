@@ -82,7 +82,12 @@ export function decideMarginVsCe(
   reference?: { model: string; pairs: { label: string; ce: Flags; margin: Flags }[] },
 ): Decision {
   const strong = (ps: { label: string; ce: Flags; margin: Flags }[]) => ps.map((p) => ({ label: p.label, ce: p.ce, strong: p.margin }));
-  return decideStrongerThanCe(strong(pairs), 'PGD-margin', 'PGD on the margin', reference && { model: reference.model, pairs: strong(reference.pairs) });
+  return decideStrongerThanCe(
+    strong(pairs),
+    'PGD-margin',
+    'PGD on the margin',
+    reference && { model: reference.model, pairs: strong(reference.pairs) },
+  );
 }
 
 /**
@@ -94,7 +99,12 @@ export function decideDlrVsCe(
   reference?: { model: string; pairs: { label: string; ce: Flags; dlr: Flags }[] },
 ): Decision {
   const strong = (ps: { label: string; ce: Flags; dlr: Flags }[]) => ps.map((p) => ({ label: p.label, ce: p.ce, strong: p.dlr }));
-  return decideStrongerThanCe(strong(pairs), 'APGD-DLR', 'APGD on DLR', reference && { model: reference.model, pairs: strong(reference.pairs) });
+  return decideStrongerThanCe(
+    strong(pairs),
+    'APGD-DLR',
+    'APGD on DLR',
+    reference && { model: reference.model, pairs: strong(reference.pairs) },
+  );
 }
 
 /** The rule behind both: an attack on a loss that does not saturate, much stronger than CE-PGD, means CE gradients are masked. */

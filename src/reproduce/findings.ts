@@ -75,7 +75,10 @@ function autoAttackFinding(r: ReproduceReport): Finding | null {
   const overstated = rows.flatMap((x) =>
     [x.baseline!, x.defended!]
       .filter((c) => c.pgd40 && c.pgd40.ci[0] > c.ci[1])
-      .map((c) => `${c.label} at ${norm(x.norm)} ε = ${x.epsilon}: PGD-40 ${pct(c.pgd40!.robustAccuracy)} vs AutoAttack ${pct(c.robustAccuracy)}`),
+      .map(
+        (c) =>
+          `${c.label} at ${norm(x.norm)} ε = ${x.epsilon}: PGD-40 ${pct(c.pgd40!.robustAccuracy)} vs AutoAttack ${pct(c.robustAccuracy)}`,
+      ),
   );
   const whys: string[] = [];
   if (higher.length < rows.length)
@@ -89,12 +92,13 @@ function autoAttackFinding(r: ReproduceReport): Finding | null {
   return {
     topic: `AutoAttack robust accuracy at the standard MNIST budgets, μ = ${r.plan.muRoles.headline} vs μ = 0 (not in the paper)`,
     paper: 'the defence makes the model robust to adversarial attacks (evaluated with OSSA and Foolbox attacks, not AutoAttack)',
-    ours: rows
-      .map(
-        (x) =>
-          `${norm(x.norm)} ε = ${x.epsilon}: ${pct(x.defended!.robustAccuracy)} ${ci(x.defended!.ci)} vs ${pct(x.baseline!.robustAccuracy)} ${ci(x.baseline!.ci)}`,
-      )
-      .join('; ') + ` (${rows[0]!.defended!.samples} test samples each)`,
+    ours:
+      rows
+        .map(
+          (x) =>
+            `${norm(x.norm)} ε = ${x.epsilon}: ${pct(x.defended!.robustAccuracy)} ${ci(x.defended!.ci)} vs ${pct(x.baseline!.robustAccuracy)} ${ci(x.baseline!.ci)}`,
+        )
+        .join('; ') + ` (${rows[0]!.defended!.samples} test samples each)`,
     verdict: higher.length === rows.length ? 'agrees' : higher.length === 0 ? 'differs' : 'partly',
     ...(whys.length ? { why: whys.join('; ') } : {}),
   };

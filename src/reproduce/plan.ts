@@ -130,7 +130,11 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   // AutoAttack at the standard budgets, on the baseline and the headline model; the field uses 1,000
   // test samples or more. Its standard cascade mostly ends after APGD-CE on these models.
   const aaSamples = o.samples !== undefined ? Math.min(o.samples, 1000) : quick ? 200 : 1000;
-  const autoattack: AutoAttackPlan = { samples: aaSamples, budgets: AUTOATTACK_BUDGETS, curveSamples: Math.min(aaSamples, quick ? 50 : 200) };
+  const autoattack: AutoAttackPlan = {
+    samples: aaSamples,
+    budgets: AUTOATTACK_BUDGETS,
+    curveSamples: Math.min(aaSamples, quick ? 50 : 200),
+  };
 
   if (quick) {
     if (!o.mus)

@@ -241,7 +241,11 @@ function dlrVsCe(c: Ctx): Decision {
     const dlr = fool(c, model, 'apgd-dlr', idx, budgets);
     pairs.set(
       model,
-      budgets.map((b, i) => ({ label: `l∞ ε = ${b}`, ce: note(c, label, 'PGD-CE', b, ce[i]!), dlr: note(c, label, 'APGD-DLR', b, dlr[i]!) })),
+      budgets.map((b, i) => ({
+        label: `l∞ ε = ${b}`,
+        ce: note(c, label, 'PGD-CE', b, ce[i]!),
+        dlr: note(c, label, 'APGD-DLR', b, dlr[i]!),
+      })),
     );
   }
   return decideDlrVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });

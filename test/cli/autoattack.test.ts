@@ -26,7 +26,16 @@ before(async () => {
 
 test('fim eval autoattack --json: robustAccuracy at the top with its interval, the cascade, which attack broke each sample', () => {
   const args = ['eval', 'autoattack', '--run', runDir, '--norm', 'linf', '--eps', '0.05', '--samples', '12', '--version', 'custom'];
-  const cheap = ['--attacks', 'apgd-ce,fab-t', '--option', 'apgd-ce.steps=10', '--option', 'fab-t.steps=10', '--option', 'fab-t.targetClasses=2'];
+  const cheap = [
+    '--attacks',
+    'apgd-ce,fab-t',
+    '--option',
+    'apgd-ce.steps=10',
+    '--option',
+    'fab-t.steps=10',
+    '--option',
+    'fab-t.targetClasses=2',
+  ];
   const r = fim([...args, ...cheap, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -48,7 +57,9 @@ test('fim eval autoattack --json: robustAccuracy at the top with its interval, t
   const runs = fim(['runs', '--out', store]);
   assert.match(runs.stdout, /AutoAttack/);
   assert.match(runs.stdout, /% l∞ 0\.05/);
-  const listed = JSON.parse(fim(['runs', '--out', store, '--json']).stdout) as { runs: { autoattack: { robustAccuracy: number } | null }[] };
+  const listed = JSON.parse(fim(['runs', '--out', store, '--json']).stdout) as {
+    runs: { autoattack: { robustAccuracy: number } | null }[];
+  };
   assert.equal(typeof listed.runs[0]!.autoattack!.robustAccuracy, 'number');
 });
 

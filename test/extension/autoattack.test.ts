@@ -54,7 +54,10 @@ describe('AutoAttack in the extension', () => {
 
   it('says why when there is nothing to show', () => {
     const bare = writeFixtureRun(tmpDir(), { name: 'bare', mu: 0, samples: 0, sweep: false, distance: false });
-    assert.throws(() => loadAutoAttackData(bare), (e: unknown) => e instanceof PanelDataError && /no AutoAttack evaluation yet/.test(e.message));
+    assert.throws(
+      () => loadAutoAttackData(bare),
+      (e: unknown) => e instanceof PanelDataError && /no AutoAttack evaluation yet/.test(e.message),
+    );
     assert.throws(() => loadAutoAttackData(dir, 'nosuch'), /no AutoAttack evaluation named nosuch/);
     assert.throws(() => loadAutoAttackData(path.join(store, 'missing')), /not a readable run/);
     // A damaged file is skipped, not shown.
@@ -67,7 +70,11 @@ describe('AutoAttack in the extension', () => {
 
   it('the panel key is validated like the others', () => {
     assert.deepEqual(parsePanelKey({ kind: 'autoattack', runDir: '/r' }), { kind: 'autoattack', runDir: '/r' });
-    assert.deepEqual(parsePanelKey({ kind: 'autoattack', runDir: '/r', evalName: 'aa-1' }), { kind: 'autoattack', runDir: '/r', evalName: 'aa-1' });
+    assert.deepEqual(parsePanelKey({ kind: 'autoattack', runDir: '/r', evalName: 'aa-1' }), {
+      kind: 'autoattack',
+      runDir: '/r',
+      evalName: 'aa-1',
+    });
     assert.equal(parsePanelKey({ kind: 'autoattack', runDir: '/r', evalName: '../x' }), null);
     assert.equal(parsePanelKey({ kind: 'autoattack' }), null);
     const open = parseWebviewMessage({ type: 'open', key: { kind: 'autoattack', runDir: '/r' } });

@@ -53,13 +53,20 @@ describe('fim/autoattack over JSON-RPC', { timeout: 240_000 }, () => {
     assert.equal(path.basename(r.evalFile), 'autoattack-linf.json');
     assert.match(ev.provenance.command!, /^fim eval autoattack --run .* --norm linf --eps 0.3 --samples 8 \(VS Code\)$/);
     const mine = progress.filter((p) => p.jobId === jobId && p.phase === 'attack');
-    assert.ok(mine.some((p) => /^apgd-ce \(1\/4\)/.test(p.message) && /robust accuracy so far/.test(p.message)), 'progress names the attack');
+    assert.ok(
+      mine.some((p) => /^apgd-ce \(1\/4\)/.test(p.message) && /robust accuracy so far/.test(p.message)),
+      'progress names the attack',
+    );
     assert.ok(mine.every((p) => p.fraction === undefined || (p.fraction >= 0 && p.fraction <= 1)));
   });
 
   it('stops when cancelled', async () => {
     const ac = new CancellationTokenSource();
-    const done = client.job(RunAutoAttack, { jobId: newJobId('autoattack'), runDir, norm: 'l2', epsilon: 0.5, samples: 64, name: 'aa-cancel' }, ac.token);
+    const done = client.job(
+      RunAutoAttack,
+      { jobId: newJobId('autoattack'), runDir, norm: 'l2', epsilon: 0.5, samples: 64, name: 'aa-cancel' },
+      ac.token,
+    );
     setTimeout(() => ac.cancel(), 300);
     await assert.rejects(done, (e: unknown) => e instanceof ResponseError && e.code === EngineErrorCode.Cancelled);
     assert.ok(!fs.existsSync(path.join(runDir, 'evals', 'aa-cancel.json')));

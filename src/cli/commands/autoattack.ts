@@ -1,6 +1,16 @@
 import { parse, UsageError } from '../args';
 import { fmt, pct, Progress, table } from '../output';
-import { attackOptions, CANCELLED_EXIT, ciText, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
+import {
+  attackOptions,
+  CANCELLED_EXIT,
+  ciText,
+  openRun,
+  optionalInt,
+  requestBase,
+  runEvaluation,
+  SAMPLE_FLAGS,
+  sampleUsage,
+} from './evalShared';
 import { AUTOATTACK_NAMES, AUTOATTACK_STANDARD, autoAttackRun } from '../../engine';
 
 /** `fim eval autoattack`: AutoAttack's verdict (Croce & Hein 2020) at one budget. */
@@ -85,7 +95,14 @@ export async function autoattackEval(argv: string[]): Promise<number> {
   }
   if (v.json) return 0;
   const r = done.result;
-  const rows = r.cascade.map((s) => [s.attack, s.attacked, s.broken, pct(s.robustAccuracy), ciText(s.robustAccuracyCi), `${s.wallSeconds.toFixed(1)} s`]);
+  const rows = r.cascade.map((s) => [
+    s.attack,
+    s.attacked,
+    s.broken,
+    pct(s.robustAccuracy),
+    ciText(s.robustAccuracyCi),
+    `${s.wallSeconds.toFixed(1)} s`,
+  ]);
   const lines = [
     `AutoAttack (${r.version}, ${r.norm}, ε = ${fmt(r.epsilon)}) on ${r.samples} samples; clean accuracy ${pct(r.cleanAccuracy)}`,
     table(['attack', 'attacked', 'broken', 'robust acc. after', '95% CI', 'wall'], rows),
@@ -96,7 +113,8 @@ export async function autoattackEval(argv: string[]): Promise<number> {
     const at = (e: number) => c.points.reduce((a, p) => (Math.abs(p.epsilon - e) < Math.abs(a.epsilon - e) ? p : a));
     const marks = [0.25, 0.5, 1, 1.5, 2].map((f) => at(f * r.epsilon));
     lines.push(
-      `robustness curve over ${c.samples} samples (${c.sources.join('; ')}): ` + marks.map((p) => `ε ${fmt(p.epsilon, 3)}: ${pct(p.robustAccuracy, 1)}`).join(', '),
+      `robustness curve over ${c.samples} samples (${c.sources.join('; ')}): ` +
+        marks.map((p) => `ε ${fmt(p.epsilon, 3)}: ${pct(p.robustAccuracy, 1)}`).join(', '),
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

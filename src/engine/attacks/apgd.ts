@@ -115,7 +115,14 @@ function gaussian(rng: () => number): number {
 }
 
 /** The reference's starting point: on the ε-sphere (l∞: a scaled uniform vector; l2: Gaussian), then clipped. */
-function startingPoint(x0: Float32Array, eps: number, norm: ApgdNorm, rng: () => number, bounds: [number, number], out: Float32Array): void {
+function startingPoint(
+  x0: Float32Array,
+  eps: number,
+  norm: ApgdNorm,
+  rng: () => number,
+  bounds: [number, number],
+  out: Float32Array,
+): void {
   const n = x0.length;
   const u = new Float64Array(n);
   let scale = 0;
@@ -310,7 +317,13 @@ function classAtRank(logits: Float32Array, k: number, rank: number): Int32Array 
 }
 
 /** APGD with restarts (and, for DLR-T without user targets, the cycle over target classes) on one batch. */
-export function autoPgd(ctx: BatchContext, run: IterativeRun, norm: ApgdNorm, loss: ApgdLoss, opts: AttackOptions): { adv: Float32Array; success: Uint8Array } {
+export function autoPgd(
+  ctx: BatchContext,
+  run: IterativeRun,
+  norm: ApgdNorm,
+  loss: ApgdLoss,
+  opts: AttackOptions,
+): { adv: Float32Array; success: Uint8Array } {
   const n = ctx.labels.length;
   const size = ctx.size;
   const k = ctx.numClasses;
@@ -326,10 +339,9 @@ export function autoPgd(ctx: BatchContext, run: IterativeRun, norm: ApgdNorm, lo
     for (let restart = 0; restart < restarts; restart++) {
       const rows = robust();
       if (rows.length === 0 || steps < 1) return;
-      const note = ctx.note;
       const sub: BatchContext = {
         ...ctx,
-        note: (d) => note?.(`${label}${restarts > 1 ? `restart ${restart + 1}/${restarts}, ` : ''}${d}`),
+        note: (d) => ctx.note?.(`${label}${restarts > 1 ? `restart ${restart + 1}/${restarts}, ` : ''}${d}`),
       };
       const r = apgdRun(sub, {
         norm,
@@ -372,7 +384,13 @@ function make(loss: ApgdLoss, norm: ApgdNorm): IterativeAttack {
     budgetUnit: () => `ε = ${NORM_LABEL[norm]} norm of the perturbation`,
     radius: (budget) => budget,
     clipByDefault: true,
-    fixedRun: (radius, opts) => ({ radius, stepsize: radius.map((r) => 2 * r), steps: Number(opts.steps), randomStart: true, returnEarly: true }),
+    fixedRun: (radius, opts) => ({
+      radius,
+      stepsize: radius.map((r) => 2 * r),
+      steps: Number(opts.steps),
+      randomStart: true,
+      returnEarly: true,
+    }),
     // Foolbox 2-style grow-and-bisect search on ε (attacks/search.ts), `searchSteps` iterations per try.
     searchRun: (opts, size) => ({
       radius: Number(opts.searchEpsilon) * foolbox2Unit(norm, size),

@@ -24,7 +24,14 @@ const L2_ZERO = 1e-8;
 let work: { at: Int32Array; aw: Float64Array; cap: Float64Array; rate: Float64Array; bp: Float64Array; sorted: Float64Array } | null = null;
 function scratch(n: number) {
   if (!work || work.at.length < n)
-    work = { at: new Int32Array(n), aw: new Float64Array(n), cap: new Float64Array(n), rate: new Float64Array(n), bp: new Float64Array(n), sorted: new Float64Array(n) };
+    work = {
+      at: new Int32Array(n),
+      aw: new Float64Array(n),
+      cap: new Float64Array(n),
+      rate: new Float64Array(n),
+      bp: new Float64Array(n),
+      sorted: new Float64Array(n),
+    };
   return work;
 }
 

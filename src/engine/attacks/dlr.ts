@@ -22,7 +22,8 @@ export const DLR_TINY = 1e-12;
 
 /** One-hot rows [n, K] of the classes at rank `rank` (0 = largest logit) per row. */
 function rankMask(top: tf.Tensor2D, rank: number, k: number): tf.Tensor2D {
-  return tf.cast(tf.oneHot(tf.squeeze(tf.slice(top, [0, rank], [-1, 1]), [1]) as tf.Tensor1D, k), 'float32') as tf.Tensor2D;
+  const classes: tf.Tensor1D = tf.squeeze(tf.slice(top, [0, rank], [-1, 1]), [1]);
+  return tf.cast(tf.oneHot(classes, k) as tf.Tensor2D, 'float32');
 }
 
 const rowDot = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.sum(tf.mul(a, b), 1);
@@ -48,20 +49,20 @@ function ratioLoss(logits: tf.Tensor2D, du: tf.Tensor2D, dv: tf.Tensor2D, save: 
 
 const dlrOp = tf.customGrad(((logits: tf.Tensor2D, onehotY: tf.Tensor2D, save: tf.GradSaveFunc) => {
   const k = logits.shape[1];
-  const top = tf.topk(logits, 3, true).indices as tf.Tensor2D;
+  const top = tf.topk(logits, 3, true).indices;
   const m1 = rankMask(top, 0, k);
   // The largest other logit: the runner-up when the label is on top, else the top.
   const labelOnTop = tf.expandDims(rowDot(m1, onehotY), 1);
   const other = tf.add(tf.mul(labelOnTop, rankMask(top, 1, k)), tf.mul(tf.sub(1, labelOnTop), m1));
-  const r = ratioLoss(logits, tf.sub(onehotY, other) as tf.Tensor2D, tf.sub(m1, rankMask(top, 2, k)) as tf.Tensor2D, save);
+  const r = ratioLoss(logits, tf.sub<tf.Tensor2D>(onehotY, other), tf.sub<tf.Tensor2D>(m1, rankMask(top, 2, k)), save);
   return { value: r.value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [r.gradFunc(dy, saved), tf.zerosLike(onehotY)] };
 }) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 const dlrTargetedOp = tf.customGrad(((logits: tf.Tensor2D, onehotY: tf.Tensor2D, onehotT: tf.Tensor2D, save: tf.GradSaveFunc) => {
   const k = logits.shape[1];
-  const top = tf.topk(logits, 4, true).indices as tf.Tensor2D;
-  const spread = tf.sub(rankMask(top, 0, k), tf.mul(tf.add(rankMask(top, 2, k), rankMask(top, 3, k)), 0.5)) as tf.Tensor2D;
-  const r = ratioLoss(logits, tf.sub(onehotY, onehotT) as tf.Tensor2D, spread, save);
+  const top = tf.topk(logits, 4, true).indices;
+  const spread = tf.sub<tf.Tensor2D>(rankMask(top, 0, k), tf.mul(tf.add(rankMask(top, 2, k), rankMask(top, 3, k)), 0.5));
+  const r = ratioLoss(logits, tf.sub<tf.Tensor2D>(onehotY, onehotT), spread, save);
   return {
     value: r.value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [r.gradFunc(dy, saved), tf.zerosLike(onehotY), tf.zerosLike(onehotT)],

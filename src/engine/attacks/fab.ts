@@ -35,11 +35,19 @@ function norm(v: ArrayLike<number>, p: FabNorm): number {
 }
 
 /** f = z_t − z_y and ∇_x f per row, one backward pass. */
-function boundaryGradient(ctx: BatchContext, x: Float32Array, labels: Int32Array, targets: Int32Array): { f: Float32Array; grad: Float32Array } {
+function boundaryGradient(
+  ctx: BatchContext,
+  x: Float32Array,
+  labels: Int32Array,
+  targets: Int32Array,
+): { f: Float32Array; grad: Float32Array } {
   const m = labels.length;
   const [grad, f] = tidyReadAll(() => {
     const k = ctx.numClasses;
-    const sel = tf.sub(tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), k), 'float32'), tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), k), 'float32'));
+    const sel = tf.sub(
+      tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), k), 'float32'),
+      tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), k), 'float32'),
+    );
     let value: tf.Tensor | undefined;
     const g = tf.grad((inp: tf.Tensor) => {
       const z = ctx.model.apply(inp, { training: false }) as tf.Tensor2D;
@@ -141,9 +149,8 @@ export function fabTargeted(ctx: BatchContext, opts: AttackOptions, p: FabNorm):
     const targets = ctx.targets ?? rankedClass(clean!, k, c);
     const rows = Array.from({ length: n }, (_, s) => s).filter((s) => !(stopAt > 0 && bestDist[s]! <= stopAt));
     if (rows.length === 0) break;
-    const note = ctx.note;
     const r = fabRun(
-      { ...ctx, note: (d) => note?.(`${classes > 1 ? `target ${c}/${classes}, ` : ''}${d}`) },
+      { ...ctx, note: (d) => ctx.note?.(`${classes > 1 ? `target ${c}/${classes}, ` : ''}${d}`) },
       rows,
       Int32Array.from(rows, (s) => targets[s]!),
       p,

@@ -82,7 +82,12 @@ export function squareL2(ctx: BatchContext, run: IterativeRun, opts: AttackOptio
     const logits = tf.tidy(() => logitsOf(ctx.model, tf.tensor4d(gatherRows(data, rows, size), [rows.length, ...ctx.shape])));
     const pred = argmaxRows(logits, ctx.numClasses);
     return {
-      margin: margins(logits, ctx.numClasses, Int32Array.from(rows, (s) => classes[s]!), targeted),
+      margin: margins(
+        logits,
+        ctx.numClasses,
+        Int32Array.from(rows, (s) => classes[s]!),
+        targeted,
+      ),
       adversarial: rows.map((s, i) => isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])),
     };
   };
@@ -199,6 +204,11 @@ export const squareL2Attack: IterativeAttack = {
   clipByDefault: true,
   fixedRun: (radius, opts) => ({ radius, stepsize: radius, steps: Number(opts.queries), randomStart: true, returnEarly: true }),
   // Foolbox 2-style binary search on ε (attacks/search.ts), searchEpsilon in its RMS unit.
-  searchRun: (opts, size) => ({ radius: Number(opts.searchEpsilon) * foolbox2Unit('l2', size), stepRatio: 1, steps: Number(opts.searchQueries), randomStart: true }),
+  searchRun: (opts, size) => ({
+    radius: Number(opts.searchEpsilon) * foolbox2Unit('l2', size),
+    stepRatio: 1,
+    steps: Number(opts.searchQueries),
+    randomStart: true,
+  }),
   iterate: (ctx, run, opts) => squareL2(ctx, run, opts),
 };

@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdversarialExample, AttackOptions, AutoAttackEval, AutoAttackSample, AutoAttackStep, RobustnessCurve } from '../../runs/evals';
+import type {
+  AdversarialExample,
+  AttackOptions,
+  AutoAttackEval,
+  AutoAttackSample,
+  AutoAttackStep,
+  RobustnessCurve,
+} from '../../runs/evals';
 import { writeJsonAtomic } from '../../runs/atomic';
 import { RUN_FILES } from '../../runs/paths';
 import { readJsonFile } from '../../runs/reader';
@@ -91,7 +98,10 @@ export function autoAttackStateFile(runDir: string, name: string): string {
   return path.join(runDir, RUN_FILES.evals, `.${name}.state.json`);
 }
 
-export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
+export async function autoAttackRun(
+  run: EvalRun,
+  req: AutoAttackRequest,
+): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
   const kept = { attacks: 0 };
   try {
     return await cascade(run, req, kept);
@@ -102,14 +112,20 @@ export async function autoAttackRun(run: EvalRun, req: AutoAttackRequest): Promi
   }
 }
 
-async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: number }): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
+async function cascade(
+  run: EvalRun,
+  req: AutoAttackRequest,
+  kept: { attacks: number },
+): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
   assertEvalName(req.name);
   const started = Date.now();
   const { norm, epsilon } = req;
   if (norm !== 'linf' && norm !== 'l2') throw new InputError(`AutoAttack runs in linf or l2 (got "${String(norm)}")`);
-  if (!(Number.isFinite(epsilon) && epsilon > 0)) throw new InputError(`the AutoAttack budget ε must be a finite number > 0 (got ${epsilon})`);
+  if (!(Number.isFinite(epsilon) && epsilon > 0))
+    throw new InputError(`the AutoAttack budget ε must be a finite number > 0 (got ${epsilon})`);
   const version = req.version ?? 'standard';
-  if (version !== 'standard' && version !== 'custom') throw new InputError(`--version must be standard or custom (got "${String(version)}")`);
+  if (version !== 'standard' && version !== 'custom')
+    throw new InputError(`--version must be standard or custom (got "${String(version)}")`);
   if (version === 'standard' && req.attacks?.length)
     throw new InputError('the standard version runs APGD-CE, APGD-T, FAB-T and Square; give --version custom to choose the attacks');
   if (version === 'standard' && req.options && Object.keys(req.options).length)
@@ -119,15 +135,18 @@ async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: nu
   const attacks = given.map((a) => autoAttackAttack(a, norm));
   if (new Set(attacks).size !== attacks.length) throw new InputError(`an attack appears twice in the cascade: ${attacks.join(', ')}`);
   for (const key of Object.keys(req.options ?? {}))
-    if (!given.includes(key) && !attacks.includes(key)) throw new InputError(`--option for ${key}, which is not in the cascade (${given.join(', ')})`);
+    if (!given.includes(key) && !attacks.includes(key))
+      throw new InputError(`--option for ${key}, which is not in the cascade (${given.join(', ')})`);
   const options = attacks.map((a, i) => {
     const own = { ...autoAttackSettings(a, epsilon), ...(req.options?.[given[i]!] ?? {}), ...(req.options?.[a] ?? {}) };
     return resolveOptions(getAttack(a), own, { seed: req.seed ?? 0, ...(req.batchSize ? { batchSize: req.batchSize } : {}) });
   });
   const curveSamples = req.curveSamples ?? 0;
-  if (!Number.isInteger(curveSamples) || curveSamples < 0) throw new InputError(`--curve-samples must be an integer ≥ 0 (got ${curveSamples})`);
+  if (!Number.isInteger(curveSamples) || curveSamples < 0)
+    throw new InputError(`--curve-samples must be an integer ≥ 0 (got ${curveSamples})`);
   const bisections = req.curveBisections ?? CURVE_DEFAULTS.bisections;
-  if (!Number.isInteger(bisections) || bisections < 0) throw new InputError(`--curve-bisections must be an integer ≥ 0 (got ${bisections})`);
+  if (!Number.isInteger(bisections) || bisections < 0)
+    throw new InputError(`--curve-bisections must be an integer ≥ 0 (got ${bisections})`);
 
   const d = splitOf(run, req.selection.split);
   const size = imageSizeOf(d);
@@ -170,7 +189,15 @@ async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: nu
     const t0 = Date.now();
     const attack = attacks[ai]!;
     const rows = robustRows();
-    const step: AutoAttackStep = { attack, attacked: rows.length, broken: 0, robustAccuracy: 0, robustAccuracyCi: [0, 0], wallSeconds: 0, options: options[ai]! };
+    const step: AutoAttackStep = {
+      attack,
+      attacked: rows.length,
+      broken: 0,
+      robustAccuracy: 0,
+      robustAccuracyCi: [0, 0],
+      wallSeconds: 0,
+      options: options[ai]!,
+    };
     if (rows.length > 0) {
       const r = await runAttackAsync(
         attack,
@@ -204,7 +231,10 @@ async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: nu
     state.steps.push(step);
     save();
     kept.attacks = state.steps.length;
-    req.onProgress?.(`${attack} done: robust accuracy ${pct(robust / n)} (${step.broken} of ${step.attacked} broken)`, (1 - curveShare) * ((ai + 1) / attacks.length));
+    req.onProgress?.(
+      `${attack} done: robust accuracy ${pct(robust / n)} (${step.broken} of ${step.attacked} broken)`,
+      (1 - curveShare) * ((ai + 1) / attacks.length),
+    );
   }
 
   if (curveSamples > 0) {
@@ -244,7 +274,13 @@ async function cascade(run: EvalRun, req: AutoAttackRequest, kept: { attacks: nu
     const adv = Float32Array.from(ex.adv);
     const tag = `${name}/sample-${idx}`;
     images.set(`${tag}.png`, imagePng(orig, d.imageShape));
-    images.set(`${tag}-perturbation.png`, signedPng(adv.map((v, t) => v - orig[t]!), d.imageShape));
+    images.set(
+      `${tag}-perturbation.png`,
+      signedPng(
+        adv.map((v, t) => v - orig[t]!),
+        d.imageShape,
+      ),
+    );
     images.set(`${tag}-adversarial.png`, imagePng(adv, d.imageShape));
     const logits = tf.tidy(() => logitsOf(run.model, tf.tensor4d(Float32Array.from([...orig, ...adv]), [2, ...d.imageShape])));
     const example: AdversarialExample & { attack: string } = {

@@ -59,6 +59,7 @@ export async function autoAttackJob(p: AutoAttackParams, progress: ProgressSink,
     onProgress: (message, fraction) => progress({ phase: 'attack', message, fraction }),
     signal,
   });
-  if (resumedAfter > 0) progress({ phase: 'save', message: `continued after ${resumedAfter} attack(s) an earlier call had finished`, fraction: 1 });
+  if (resumedAfter > 0)
+    progress({ phase: 'save', message: `continued after ${resumedAfter} attack(s) an earlier call had finished`, fraction: 1 });
   return { evalFile: file };
 }

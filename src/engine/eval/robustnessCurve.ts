@@ -65,7 +65,14 @@ async function attackAtRadii(
     await nextTurn();
     if (signal?.aborted) throw new Cancelled();
     const part = rows.slice(s0, s0 + bs);
-    const ctx = makeContext(input.model, rowsOf(input.x, part, size), input.shape, Int32Array.from(part, (i) => input.labels[i]!), undefined, `${attackName}:curve:${tag}:${input.seed}:${s0}`);
+    const ctx = makeContext(
+      input.model,
+      rowsOf(input.x, part, size),
+      input.shape,
+      Int32Array.from(part, (i) => input.labels[i]!),
+      undefined,
+      `${attackName}:curve:${tag}:${input.seed}:${s0}`,
+    );
     try {
       const r = Float32Array.from(radius.slice(s0, s0 + bs));
       const out = attack.iterate(ctx, attack.fixedRun(r, opts), opts);
@@ -148,9 +155,9 @@ export async function robustnessCurve(
   const minNorm: (number | null)[] = Array.from({ length: input.samples }, (_, i) => (positions.includes(i) ? (best.get(i) ?? null) : 0));
   const finite = [...best.values()];
   const top = Math.max(2 * epsilon, ...finite);
-  const grid = [...new Set([...Array.from({ length: CURVE_DEFAULTS.gridPoints + 1 }, (_, j) => (top * j) / CURVE_DEFAULTS.gridPoints), epsilon])].sort(
-    (a, b) => a - b,
-  );
+  const grid = [
+    ...new Set([...Array.from({ length: CURVE_DEFAULTS.gridPoints + 1 }, (_, j) => (top * j) / CURVE_DEFAULTS.gridPoints), epsilon]),
+  ].sort((a, b) => a - b);
   const n = input.samples;
   const points = grid.map((e) => {
     const robust = positions.filter((i) => {
@@ -164,7 +171,11 @@ export async function robustnessCurve(
       norm,
       samples: n,
       correct: positions.length,
-      sources: [`${fab} minimum norms (9 target classes)`, 'the cascade’s adversarials at ε', `${apgd} bisection on ε (${input.bisections} rounds)`],
+      sources: [
+        `${fab} minimum norms (9 target classes)`,
+        'the cascade’s adversarials at ε',
+        `${apgd} bisection on ε (${input.bisections} rounds)`,
+      ],
       points,
       wallSeconds: (Date.now() - started) / 1000,
     },

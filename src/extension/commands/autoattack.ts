@@ -62,13 +62,18 @@ async function runAutoAttack(deps: CommandDeps, arg: unknown): Promise<void> {
   });
   if (curveText === undefined) return;
   const epsilon = parseEpsilon(epsText)!;
-  const result = await deps.jobs.run('autoattack', `AutoAttack ${norm.label} ε=${epsilon} on ${run.config?.name ?? run.id}`, RunAutoAttack, {
-    runDir: run.dir,
-    norm: norm.norm,
-    epsilon,
-    samples: parsePositiveInt(samplesText)!,
-    curveSamples: parseCount(curveText)!,
-  });
+  const result = await deps.jobs.run(
+    'autoattack',
+    `AutoAttack ${norm.label} ε=${epsilon} on ${run.config?.name ?? run.id}`,
+    RunAutoAttack,
+    {
+      runDir: run.dir,
+      norm: norm.norm,
+      epsilon,
+      samples: parsePositiveInt(samplesText)!,
+      curveSamples: parseCount(curveText)!,
+    },
+  );
   deps.store.fireSoon(0);
   if (result) deps.panels.open({ kind: 'autoattack', runDir: run.dir, evalName: path.basename(result.evalFile, '.json') });
 }

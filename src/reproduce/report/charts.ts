@@ -300,7 +300,9 @@ export function curvesSpec(r: ReproduceReport): TopLevelSpec | null {
   const norms = [...new Set(curves.map((c) => c.norm))];
   const panels = norms.map((norm) => {
     const series = curves.filter((c) => c.norm === norm);
-    const values = series.flatMap((c) => c.points.map((p) => ({ model: c.label, epsilon: p.epsilon, acc: p.robustAccuracy, lo: p.ci[0], hi: p.ci[1] })));
+    const values = series.flatMap((c) =>
+      c.points.map((p) => ({ model: c.label, epsilon: p.epsilon, acc: p.robustAccuracy, lo: p.ci[0], hi: p.ci[1] })),
+    );
     const budgets = (r.plan.autoattack?.budgets ?? []).filter((b) => b.norm === norm).map((b) => ({ epsilon: b.epsilon }));
     const x = { field: 'epsilon', type: 'quantitative' as const, title: `ε (${norm === 'linf' ? 'l∞' : 'l2'} norm of the perturbation)` };
     const y = { type: 'quantitative' as const, title: 'robust accuracy', scale: { domain: [0, 1] }, axis: pctAxis };
@@ -310,9 +312,21 @@ export function curvesSpec(r: ReproduceReport): TopLevelSpec | null {
       height: 210,
       title: { text: norm === 'linf' ? 'l∞' : 'l2', subtitle: `first ${series[0]!.samples} test samples; dashed: the AutoAttack budgets` },
       layer: [
-        { data: { values }, mark: { type: 'area' as const, opacity: 0.15 }, encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color } },
-        { data: { values }, mark: { type: 'line' as const, interpolate: 'step-after' as const }, encoding: { x, y: { ...y, field: 'acc' }, color } },
-        { data: { values: budgets }, mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#888' }, encoding: { x: { field: 'epsilon', type: 'quantitative' as const } } },
+        {
+          data: { values },
+          mark: { type: 'area' as const, opacity: 0.15 },
+          encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color },
+        },
+        {
+          data: { values },
+          mark: { type: 'line' as const, interpolate: 'step-after' as const },
+          encoding: { x, y: { ...y, field: 'acc' }, color },
+        },
+        {
+          data: { values: budgets },
+          mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#888' },
+          encoding: { x: { field: 'epsilon', type: 'quantitative' as const } },
+        },
       ],
     };
   });
@@ -320,7 +334,9 @@ export function curvesSpec(r: ReproduceReport): TopLevelSpec | null {
     $schema: SCHEMA,
     title: {
       text: 'Robustness curves — robust accuracy vs ε',
-      subtitle: ['from per-sample minimum adversarial norms (FAB-T, the AutoAttack adversarials, an APGD-CE bisection); bands: 95% Wilson CI'],
+      subtitle: [
+        'from per-sample minimum adversarial norms (FAB-T, the AutoAttack adversarials, an APGD-CE bisection); bands: 95% Wilson CI',
+      ],
     },
     hconcat: panels,
     resolve: { scale: { color: 'shared' } },

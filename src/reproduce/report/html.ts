@@ -349,7 +349,13 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     aa
       ? `<p>AutoAttack (Croce &amp; Hein 2020), standard version: APGD-CE → APGD-T → FAB-T → Square, each on the samples still robust, with the reference implementation's settings; robust accuracy over the first ${aa.samples} test samples (clean errors count as not robust), 95% Wilson CI. PGD-40 (40 steps of ε/30, random start, cross-entropy) on the same samples beside it: where AutoAttack is lower, PGD-40 overstated the robustness.</p>` +
           table(
-            ['budget', `AutoAttack μ = 0`, 'PGD-40 μ = 0', `AutoAttack μ = ${r.plan.muRoles.headline}`, `PGD-40 μ = ${r.plan.muRoles.headline}`],
+            [
+              'budget',
+              `AutoAttack μ = 0`,
+              'PGD-40 μ = 0',
+              `AutoAttack μ = ${r.plan.muRoles.headline}`,
+              `PGD-40 μ = ${r.plan.muRoles.headline}`,
+            ],
             (r.autoattack ?? []).map((x) => [
               `${x.norm === 'linf' ? 'l∞' : 'l2'} ε = ${x.epsilon}`,
               aaCell(x.baseline),

@@ -50,10 +50,16 @@ test('the projections: l∞ clips to the cube, l2 rescales onto the sphere, both
   const x0 = [0.5, 0.5, 0.1, 0.9];
   const out = new Float64Array(4);
   projectBallBox([0.9, 0.45, -0.3, 0.95], x0, 0.2, 'linf', [0, 1], out);
-  assert.deepEqual(Array.from(out, (v) => +v.toFixed(9)), [0.7, 0.45, 0, 0.95]);
+  assert.deepEqual(
+    Array.from(out, (v) => +v.toFixed(9)),
+    [0.7, 0.45, 0, 0.95],
+  );
   // Inside the l2 ball nothing moves.
   projectBallBox([0.55, 0.45, 0.12, 0.88], x0, 0.2, 'l2', [0, 1], out);
-  assert.deepEqual(Array.from(out, (v) => +v.toFixed(9)), [0.55, 0.45, 0.12, 0.88]);
+  assert.deepEqual(
+    Array.from(out, (v) => +v.toFixed(9)),
+    [0.55, 0.45, 0.12, 0.88],
+  );
   // Outside: δ = (0.3, −0.4, 0, 0) has norm 0.5 → scaled to 0.2, same direction.
   projectBallBox([0.8, 0.1, 0.1, 0.9], x0, 0.2, 'l2', [0, 1], out);
   assert.ok(Math.abs(out[0]! - 0.62) < 1e-9 && Math.abs(out[1]! - 0.34) < 1e-9, `${Array.from(out)}`);

@@ -98,7 +98,8 @@ test('APGD-T with user targets succeeds only on the target class, and runs repea
 
 test("the l2 Square Attack's η pattern: concentric rings of weight 1/(k+1)², by hand", () => {
   const unit = (v: number[]) => v.map((x) => x / Math.sqrt(v.reduce((s, y) => s + y * y, 0)));
-  const close = (a: ArrayLike<number>, b: number[]) => b.forEach((v, i) => assert.ok(Math.abs(a[i]! - v) < 1e-12, `${Array.from(a)} vs ${b}`));
+  const close = (a: ArrayLike<number>, b: number[]) =>
+    b.forEach((v, i) => assert.ok(Math.abs(a[i]! - v) < 1e-12, `${Array.from(a)} vs ${b}`));
   // 1×3: the centre ring gets 1, the next ring (covering all) 1/4 more.
   close(etaRectangles(1, 3), unit([0.25, 1.25, 0.25]));
   // 2×3: centre at (1, 1).

@@ -47,10 +47,10 @@ test('DLR is invariant to shifting and scaling the logits', () => {
   const z = tf.tensor2d([[0.3, 2.2, -1, 0.9, 0.1]]);
   const y = tf.tensor1d([1], 'int32');
   const base = values(dlrLoss(z, y))[0]!;
-  const moved = values(dlrLoss(tf.add(tf.mul(z, 1000), 7) as tf.Tensor2D, y))[0]!;
+  const moved = values(dlrLoss(tf.add<tf.Tensor2D>(tf.mul(z, 1000), 7), y))[0]!;
   assert.ok(Math.abs(base - moved) < 1e-5, `${base} vs ${moved}`);
   const tb = values(dlrTargetedLoss(z, y, tf.tensor1d([3], 'int32')))[0]!;
-  const tm = values(dlrTargetedLoss(tf.mul(z, 0.01) as tf.Tensor2D, y, tf.tensor1d([3], 'int32')))[0]!;
+  const tm = values(dlrTargetedLoss(tf.mul<tf.Tensor2D>(z, 0.01), y, tf.tensor1d([3], 'int32')))[0]!;
   assert.ok(Math.abs(tb - tm) < 1e-4, `${tb} vs ${tm}`);
 });
 
@@ -108,7 +108,10 @@ test('the DLR input gradient through a model matches finite differences of the f
         const xm = Float64Array.from(x);
         xm[t]! -= h;
         const fd = (f(xp) - f(xm)) / (2 * h);
-        assert.ok(Math.abs(gv[s * n + t]! - fd) < 1e-3 * Math.max(1, Math.abs(fd)), `targeted=${targeted} ∂/∂x${t}: ${gv[s * n + t]} vs ${fd}`);
+        assert.ok(
+          Math.abs(gv[s * n + t]! - fd) < 1e-3 * Math.max(1, Math.abs(fd)),
+          `targeted=${targeted} ∂/∂x${t}: ${gv[s * n + t]} vs ${fd}`,
+        );
       }
     }
   }

@@ -34,7 +34,13 @@ function bruteForce(x: number[], w: number[], b: number, p: HyperplaneNorm, step
       for (let j = 0; j < n - 1; j++) rest -= w[j]! * z[j]!;
       z[n - 1] = rest / w[n - 1]!;
       if (z[n - 1]! < 0 || z[n - 1]! > 1) return;
-      best = Math.min(best, normOf(z.map((v, j) => v - x[j]!), p));
+      best = Math.min(
+        best,
+        normOf(
+          z.map((v, j) => v - x[j]!),
+          p,
+        ),
+      );
       return;
     }
     for (let k = 0; k <= steps; k++) {
@@ -81,10 +87,16 @@ test('the step: the unconstrained projection when the box does not bind, the clo
   const w = [1, 2, -2];
   const wx = w.reduce((s, wi, i) => s + wi * x[i]!, 0);
   boxHyperplaneStep(x, w, wx + 0.3, 'l2', [0, 1], d);
-  assert.deepEqual(Array.from(d, (v) => +v.toFixed(12)), [0.1 / 3, 0.2 / 3, -0.2 / 3].map((v) => +v.toFixed(12)));
+  assert.deepEqual(
+    Array.from(d, (v) => +v.toFixed(12)),
+    [0.1 / 3, 0.2 / 3, -0.2 / 3].map((v) => +v.toFixed(12)),
+  );
   // l∞: every coordinate moves by c/‖w‖₁ = 0.3/5 along sign(w).
   boxHyperplaneStep(x, w, wx + 0.3, 'linf', [0, 1], d);
-  assert.deepEqual(Array.from(d, (v) => +v.toFixed(12)), [0.06, 0.06, -0.06]);
+  assert.deepEqual(
+    Array.from(d, (v) => +v.toFixed(12)),
+    [0.06, 0.06, -0.06],
+  );
   // Out of reach (the box's largest w·z is 1 + 2 + 0 = 3): the corner (1, 1, 0), reported as not reached.
   for (const p of ['linf', 'l2'] as const) {
     assert.equal(boxHyperplaneStep(x, w, 10, p, [0, 1], d), false);

@@ -25,7 +25,12 @@ const SEL = (count: number) => ({ split: 'test' as const, start: 0, count });
 const CHEAP: Partial<AutoAttackRequest> = {
   version: 'custom',
   attacks: ['apgd-ce', 'apgd-t', 'fab-t', 'square'],
-  options: { 'apgd-ce': { steps: 10 }, 'apgd-t': { steps: 10, targetClasses: 3 }, 'fab-t': { steps: 10, targetClasses: 3 }, square: { queries: 100 } },
+  options: {
+    'apgd-ce': { steps: 10 },
+    'apgd-t': { steps: 10, targetClasses: 3 },
+    'fab-t': { steps: 10, targetClasses: 3 },
+    square: { queries: 100 },
+  },
 };
 
 before(async () => {
@@ -59,7 +64,10 @@ test('the standard cascade: APGD-CE → APGD-T → FAB-T → Square, each on the
   const { file, result } = await autoAttackRun(run, { norm: 'linf', epsilon: eps, selection: SEL(16), name: 'aa-std' });
   assert.deepEqual(result.attacks, ['apgd-ce', 'apgd-t', 'fab-t', 'square']);
   assert.equal(result.version, 'standard');
-  assert.deepEqual(result.cascade.map((s) => s.options.steps ?? s.options.queries), [100, 100, 100, 5000]);
+  assert.deepEqual(
+    result.cascade.map((s) => s.options.steps ?? s.options.queries),
+    [100, 100, 100, 5000],
+  );
   assert.equal(result.cascade[2]!.options.stopAtNorm, eps);
   assert.equal(result.cascade[3]!.options.pInit, 0.8);
   assert.equal(result.cascade[3]!.options.rescaleSchedule, false);
@@ -89,7 +97,17 @@ test('a one-attack cascade breaks exactly what the attack breaks when run direct
   const d = run.data.test;
   const indices = Array.from({ length: 24 }, (_, i) => i);
   const clean = cleanSet(run.model, d, indices);
-  const direct = runAttack('apgd-ce', { model: run.model, x: rowsOf(clean.x, clean.correct, 784), shape: [28, 28, 1], labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!) }, [eps], { seed: 3 });
+  const direct = runAttack(
+    'apgd-ce',
+    {
+      model: run.model,
+      x: rowsOf(clean.x, clean.correct, 784),
+      shape: [28, 28, 1],
+      labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+    },
+    [eps],
+    { seed: 3 },
+  );
   const brokenDirect = clean.correct.filter((_, j) => direct.budgets[0]!.success[j]);
   const brokenCascade = result.perSample.map((s, i) => (s.brokenBy ? i : -1)).filter((i) => i >= 0);
   assert.deepEqual(brokenCascade, brokenDirect);
@@ -153,8 +171,12 @@ test('the l2 cascade and the robustness curve from per-sample minimum norms', as
   assert.equal(c.correct, head.filter((s) => s.predicted === s.label).length);
   assert.equal(c.points[0]!.epsilon, 0);
   assert.equal(c.points[0]!.robustAccuracy, c.correct / 10, 'at ε = 0 the curve is the clean accuracy');
-  for (let i = 1; i < c.points.length; i++) assert.ok(c.points[i]!.robustAccuracy <= c.points[i - 1]!.robustAccuracy, 'the curve never rises');
-  assert.ok(c.points.some((p) => p.epsilon === eps), 'the curve has a point at the evaluated ε');
+  for (let i = 1; i < c.points.length; i++)
+    assert.ok(c.points[i]!.robustAccuracy <= c.points[i - 1]!.robustAccuracy, 'the curve never rises');
+  assert.ok(
+    c.points.some((p) => p.epsilon === eps),
+    'the curve has a point at the evaluated ε',
+  );
   for (const [i, s] of head.entries()) {
     if (s.predicted !== s.label) assert.equal(s.minNorm, 0, `sample ${i} is misclassified clean`);
     else if (s.brokenBy !== null) assert.ok(s.minNorm! <= s.distance! + 1e-9, `sample ${i}: the curve knows the cascade's adversarial`);
@@ -176,7 +198,13 @@ test('bad requests are input errors', async () => {
   await assert.rejects(autoAttackRun(run, { ...base, epsilon: 0 }), /must be a finite number > 0/);
   await assert.rejects(autoAttackRun(run, { ...base, epsilon: NaN }), /must be a finite number > 0/);
   await assert.rejects(autoAttackRun(run, { ...base, norm: 'l1' as never }), /linf or l2/);
-  await assert.rejects(autoAttackRun(run, { ...base, version: 'custom', attacks: ['apgd-ce'], options: { 'apgd-ce': { bogus: 1 } } }), /has no option "bogus"/);
-  await assert.rejects(autoAttackRun(run, { ...base, version: 'custom', attacks: ['apgd-ce'], options: { square: { queries: 1 } } }), /not in the cascade/);
+  await assert.rejects(
+    autoAttackRun(run, { ...base, version: 'custom', attacks: ['apgd-ce'], options: { 'apgd-ce': { bogus: 1 } } }),
+    /has no option "bogus"/,
+  );
+  await assert.rejects(
+    autoAttackRun(run, { ...base, version: 'custom', attacks: ['apgd-ce'], options: { square: { queries: 1 } } }),
+    /not in the cascade/,
+  );
   await assert.rejects(autoAttackRun(run, { ...base, name: '../x' }), /is not allowed/);
 });
