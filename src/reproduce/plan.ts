@@ -133,7 +133,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const autoattack: AutoAttackPlan = {
     samples: aaSamples,
     budgets: AUTOATTACK_BUDGETS,
-    curveSamples: Math.min(aaSamples, quick ? 50 : 200),
+    curveSamples: Math.min(aaSamples, quick ? 25 : 200),
   };
 
   if (quick) {
