@@ -2,14 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import type {
-  AdversarialExample,
-  AttackOptions,
-  AutoAttackEval,
-  AutoAttackSample,
-  AutoAttackStep,
-  RobustnessCurve,
-} from '../../runs/evals';
+import type { AttackOptions, AutoAttackEval, AutoAttackSample, AutoAttackStep, RobustnessCurve } from '../../runs/evals';
 import { writeJsonAtomic } from '../../runs/atomic';
 import { RUN_FILES } from '../../runs/paths';
 import { readJsonFile } from '../../runs/reader';
@@ -21,7 +14,8 @@ import { runAttackAsync } from '../attacks/run';
 import { AUTOATTACK_SQUARE } from '../attacks/square';
 import { InputError } from '../errors';
 import { argmaxRows, logitsOf } from '../models/predict';
-import { cleanSet, imageSizeOf, rowsOf } from './common';
+import { cleanSet, imageSizeOf, rowsOf, type CleanSet } from './common';
+import type { Dataset } from '../data/dataset';
 import { imagePng, signedPng } from './images';
 import { robustnessCurve, CURVE_DEFAULTS } from './robustnessCurve';
 import { makeProvenance, selectIndices, splitOf, type EvalRequestBase, type EvalRun } from './runModel';
@@ -94,31 +88,8 @@ interface CascadeState {
   wallSeconds: number;
 }
 
-export function autoAttackStateFile(runDir: string, name: string): string {
-  return path.join(runDir, RUN_FILES.evals, `.${name}.state.json`);
-}
-
-export async function autoAttackRun(
-  run: EvalRun,
-  req: AutoAttackRequest,
-): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
-  const kept = { attacks: 0 };
-  try {
-    return await cascade(run, req, kept);
-  } catch (e) {
-    if (e instanceof Cancelled && kept.attacks > 0)
-      throw new Cancelled(`cancelled; the ${kept.attacks} finished attack(s) are kept, and the same evaluation continues after them`);
-    throw e;
-  }
-}
-
-async function cascade(
-  run: EvalRun,
-  req: AutoAttackRequest,
-  kept: { attacks: number },
-): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
-  assertEvalName(req.name);
-  const started = Date.now();
+/** The request checked and resolved: which attacks run, with which options. */
+function cascadePlan(req: AutoAttackRequest) {
   const { norm, epsilon } = req;
   if (norm !== 'linf' && norm !== 'l2') throw new InputError(`AutoAttack runs in linf or l2 (got "${String(norm)}")`);
   if (!(Number.isFinite(epsilon) && epsilon > 0))
@@ -147,6 +118,35 @@ async function cascade(
   const bisections = req.curveBisections ?? CURVE_DEFAULTS.bisections;
   if (!Number.isInteger(bisections) || bisections < 0)
     throw new InputError(`--curve-bisections must be an integer ≥ 0 (got ${bisections})`);
+  return { norm, epsilon, version, attacks, options, curveSamples, bisections };
+}
+
+export function autoAttackStateFile(runDir: string, name: string): string {
+  return path.join(runDir, RUN_FILES.evals, `.${name}.state.json`);
+}
+
+export async function autoAttackRun(
+  run: EvalRun,
+  req: AutoAttackRequest,
+): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
+  const kept = { attacks: 0 };
+  try {
+    return await cascade(run, req, kept);
+  } catch (e) {
+    if (e instanceof Cancelled && kept.attacks > 0)
+      throw new Cancelled(`cancelled; the ${kept.attacks} finished attack(s) are kept, and the same evaluation continues after them`);
+    throw e;
+  }
+}
+
+async function cascade(
+  run: EvalRun,
+  req: AutoAttackRequest,
+  kept: { attacks: number },
+): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
+  assertEvalName(req.name);
+  const started = Date.now();
+  const { norm, epsilon, version, attacks, options, curveSamples, bisections } = cascadePlan(req);
 
   const d = splitOf(run, req.selection.split);
   const size = imageSizeOf(d);
@@ -264,41 +264,7 @@ async function cascade(
     }
   }
 
-  const images = new Map<string, Uint8Array>();
-  const examples: AutoAttackEval['examples'] = [];
-  const k = d.numClasses;
-  for (const ex of state.examples) {
-    const i = ex.position;
-    const idx = indices[i]!;
-    const orig = clean.x.subarray(i * size, (i + 1) * size);
-    const adv = Float32Array.from(ex.adv);
-    const tag = `${name}/sample-${idx}`;
-    images.set(`${tag}.png`, imagePng(orig, d.imageShape));
-    images.set(
-      `${tag}-perturbation.png`,
-      signedPng(
-        adv.map((v, t) => v - orig[t]!),
-        d.imageShape,
-      ),
-    );
-    images.set(`${tag}-adversarial.png`, imagePng(adv, d.imageShape));
-    const logits = tf.tidy(() => logitsOf(run.model, tf.tensor4d(Float32Array.from([...orig, ...adv]), [2, ...d.imageShape])));
-    const example: AdversarialExample & { attack: string } = {
-      index: idx,
-      label: clean.labels[i]!,
-      budget: epsilon,
-      original: `${tag}.png`,
-      perturbation: `${tag}-perturbation.png`,
-      adversarial: `${tag}-adversarial.png`,
-      predictedOriginal: argmaxRows(logits.subarray(0, k), k)[0]!,
-      predictedAdversarial: argmaxRows(logits.subarray(k), k)[0]!,
-      probsOriginal: softmax(logits.subarray(0, k)),
-      probsAdversarial: softmax(logits.subarray(k)),
-      distance: state.distance[i]!,
-      attack: ex.attack,
-    };
-    examples.push(example);
-  }
+  const { images, examples } = exampleImages(run.model, d, clean, indices, name, epsilon, state);
   const perSample: AutoAttackSample[] = indices.map((idx, i) => ({
     index: idx,
     label: clean.labels[i]!,
@@ -331,6 +297,54 @@ async function cascade(
   const file = writeEval(run.runDir, name, result, images);
   fs.rmSync(stateFile, { force: true });
   return { file, result, resumedAfter };
+}
+
+/** Images and probabilities of the kept broken samples: original, perturbation, adversarial. */
+function exampleImages(
+  model: EvalRun['model'],
+  d: Dataset,
+  clean: CleanSet,
+  indices: number[],
+  name: string,
+  epsilon: number,
+  state: CascadeState,
+): { images: Map<string, Uint8Array>; examples: AutoAttackEval['examples'] } {
+  const size = imageSizeOf(d);
+  const k = d.numClasses;
+  const images = new Map<string, Uint8Array>();
+  const examples: AutoAttackEval['examples'] = [];
+  for (const ex of state.examples) {
+    const i = ex.position;
+    const idx = indices[i]!;
+    const orig = clean.x.subarray(i * size, (i + 1) * size);
+    const adv = Float32Array.from(ex.adv);
+    const tag = `${name}/sample-${idx}`;
+    images.set(`${tag}.png`, imagePng(orig, d.imageShape));
+    images.set(
+      `${tag}-perturbation.png`,
+      signedPng(
+        Float32Array.from(adv, (v, t) => v - orig[t]!),
+        d.imageShape,
+      ),
+    );
+    images.set(`${tag}-adversarial.png`, imagePng(adv, d.imageShape));
+    const logits = tf.tidy(() => logitsOf(model, tf.tensor4d(Float32Array.from([...orig, ...adv]), [2, ...d.imageShape])));
+    examples.push({
+      index: idx,
+      label: clean.labels[i]!,
+      budget: epsilon,
+      original: `${tag}.png`,
+      perturbation: `${tag}-perturbation.png`,
+      adversarial: `${tag}-adversarial.png`,
+      predictedOriginal: argmaxRows(logits.subarray(0, k), k)[0]!,
+      predictedAdversarial: argmaxRows(logits.subarray(k), k)[0]!,
+      probsOriginal: softmax(logits.subarray(0, k)),
+      probsAdversarial: softmax(logits.subarray(k)),
+      distance: state.distance[i]!,
+      attack: ex.attack,
+    });
+  }
+  return { images, examples };
 }
 
 function hash(v: unknown): string {
