@@ -291,7 +291,7 @@ describe(
         'the runs tree shows the verdict',
       );
       await settled(frame);
-      await wb.screenshot(results, '5-autoattack');
+      await wb.screenshot(results, '4b-autoattack');
     });
 
     step('renders fooling-ratio charts with baseline and defended overlaid, and the min-distance table', async () => {
