@@ -17,7 +17,7 @@ import { inputFimTopEigen } from '../src/engine/fim/inputFim';
 import { buildModel, resolveDefinition } from '../src/engine/models/load';
 import { predictLogits } from '../src/engine/models/predict';
 import { train } from '../src/engine/train/trainer';
-import { AUTOATTACK_BENCH, TASKS, type OursResult, type Task } from './tasks';
+import { AUTOATTACK_BENCH, ONNX_CONVNET, TASKS, type OursResult, type Task } from './tasks';
 import { autoAttackRun, loadEvalRun, samplesOf } from '../src/engine';
 
 const MU = 0.022;
@@ -32,10 +32,10 @@ function arg(name: string, fallback: string): string {
  * Training through train(): the first log interval (10 steps: kernel set-up, heap growth) is
  * warm-up, like the peer's 5 unmeasured steps; the rate is samples over time of the rest.
  */
-async function trainRate(batch: number, steps: number, store: string): Promise<{ rate: number; loss: number }> {
+async function trainRate(batch: number, steps: number, store: string, model = 'convnet'): Promise<{ rate: number; loss: number }> {
   const total = WARMUP_STEPS + (batch >= 128 ? steps : steps * 2);
   const summary = await train({
-    model: 'convnet',
+    model,
     dataset: 'mnist',
     mu: MU,
     epochs: 1,
@@ -100,14 +100,31 @@ async function main(): Promise<void> {
           out.samplesPerSecond.infer = n / timeIt(() => predictLogits(model, data, range(0, n)));
           break;
         }
-        case 'fim': {
+        case 'fim':
+        case 'fim-onnx': {
+          const m =
+            task === 'fim'
+              ? model
+              : (
+                  await buildModel(
+                    await resolveDefinition(path.resolve(ONNX_CONVNET), { inputShape: data.imageShape, numClasses: data.numClasses }),
+                    { imageShape: data.imageShape, numClasses: data.numClasses, seed: 1 },
+                  )
+                ).model;
           // Warm-up on one full chunk (32 samples = 320 tiled rows): the heap grows to its working size.
           const warm = floatBatch(data, 32);
-          inputFimTopEigen(model, warm);
+          inputFimTopEigen(m, warm);
           warm.dispose();
           const x = floatBatch(data, samples);
-          out.samplesPerSecond.fim = samples / timeIt(() => inputFimTopEigen(model, x));
+          out.samplesPerSecond[task] = samples / timeIt(() => inputFimTopEigen(m, x));
           x.dispose();
+          if (m !== model) m.dispose();
+          break;
+        }
+        case 'train-128-onnx': {
+          const r = await trainRate(128, trainSteps, store, path.resolve(ONNX_CONVNET));
+          out.samplesPerSecond[task] = r.rate;
+          out.trainLoss[task] = r.loss;
           break;
         }
         case 'ossa':

@@ -3,6 +3,8 @@ import { UsageError, type Command } from './args';
 import { attackCommand } from './commands/attack';
 import { backendCommand } from './commands/backend';
 import { evalCommand } from './commands/eval';
+import { exportCommand } from './commands/export';
+import { importCommand } from './commands/import';
 import { inspectCommand } from './commands/inspect';
 import { quickstartCommand } from './commands/quickstart';
 import { reproduceCommand } from './commands/reproduce';
@@ -20,6 +22,8 @@ const COMMANDS: Command[] = [
   attackCommand,
   evalCommand,
   reproduceCommand,
+  importCommand,
+  exportCommand,
 ];
 
 function usage(): string {

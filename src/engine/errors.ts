@@ -1,6 +1,7 @@
 import { DataFormatError } from './data/idx';
 import { DatasetError } from './data/registry';
 import { ModelDefinitionError } from './models/load';
+import { OnnxImportError } from './onnx/errors';
 
 /**
  * Errors caused by what the user asked for (bad value, missing or corrupt file, a model that does
@@ -20,6 +21,7 @@ export function isInputError(e: unknown): boolean {
     e instanceof RangeError ||
     e instanceof DataFormatError ||
     e instanceof DatasetError ||
-    e instanceof ModelDefinitionError
+    e instanceof ModelDefinitionError ||
+    e instanceof OnnxImportError
   );
 }

@@ -19,6 +19,8 @@ import {
   AttackSweep,
   RunAutoAttack,
   EngineErrorCode,
+  ExportModel,
+  ImportModel,
   Initialize,
   Inspect,
   JobProgress,
@@ -41,6 +43,8 @@ import { isInputError } from './errors';
 import { Cancelled } from './attacks/attack';
 import { listAttacks, resolveOptions } from './attacks/registry';
 import { autoAttackJob, inspectJob, sweepJob } from './eval/engineJobs';
+import { exportRun } from './eval/exportRun';
+import { importModel } from './train/importModel';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
 
@@ -207,6 +211,34 @@ conn.onRequest(RunAutoAttack, (params, token) =>
       (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }),
       signal,
     );
+  }),
+);
+
+conn.onRequest(ImportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    const { jobId: _jobId, ...req } = params;
+    void conn.sendNotification(JobProgress, { jobId: params.jobId, phase: 'load', message: `importing ${params.model}` });
+    return importModel({ ...req, backend: backendRequest });
+  }),
+);
+
+conn.onRequest(ExportModel, (params, token) =>
+  runJob(params, token, async () => {
+    await ensureBackend();
+    void conn.sendNotification(JobProgress, {
+      jobId: params.jobId,
+      runDir: params.runDir,
+      phase: 'save',
+      message: `writing ${params.out}`,
+    });
+    return exportRun({
+      runDir: params.runDir,
+      out: params.out,
+      format: 'onnx',
+      ...(params.inputLayout ? { inputLayout: params.inputLayout } : {}),
+      backend: backendRequest,
+    });
   }),
 );
 

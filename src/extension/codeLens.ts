@@ -19,7 +19,7 @@ export class ModelCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     const kind = modelFileKind(doc.fileName, doc.getText());
-    if (!kind) return [];
+    if (!kind || kind === 'onnx') return [];
     const line = definitionLine(kind, doc.getText());
     const range = new vscode.Range(line, 0, line, 0);
     const lenses = [

@@ -22,6 +22,8 @@ export const COMMAND = {
   revealRun: 'fim.revealRun',
   showEngineLog: 'fim.showEngineLog',
   restartEngine: 'fim.restartEngine',
+  importModel: 'fim.importModel',
+  exportOnnx: 'fim.exportOnnx',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];

@@ -10,7 +10,7 @@ import { EngineErrorCode, type JobParams, type JobProgressParams } from '../prot
 import type { Engine } from './engine';
 import { EngineCrashedError, newJobId } from './engineProcess';
 
-export type JobKind = 'train' | 'resume' | 'inspect' | 'sweep' | 'autoattack';
+export type JobKind = 'train' | 'resume' | 'inspect' | 'sweep' | 'import' | 'export' | 'autoattack';
 
 export interface RunningJob {
   jobId: string;

@@ -6,11 +6,12 @@ import * as path from 'node:path';
 
 export const MODULE_EXTENSIONS = ['.js', '.cjs', '.mjs', '.ts', '.mts', '.cts'];
 
-export type ModelFileKind = 'model-json' | 'module';
+export type ModelFileKind = 'model-json' | 'module' | 'onnx';
 
-/** Decides from a file's name and text whether it is a model definition. */
+/** Decides from a file's name and text whether it is a model definition (an .onnx file by its name alone). */
 export function modelFileKind(fileName: string, text: string): ModelFileKind | null {
   const ext = path.extname(fileName).toLowerCase();
+  if (ext === '.onnx') return 'onnx';
   if (ext === '.json') return /"modelTopology"\s*:/.test(text.slice(0, 200_000)) ? 'model-json' : null;
   if (MODULE_EXTENSIONS.includes(ext)) {
     if (/\.d\.[cm]?ts$/.test(fileName)) return null;
@@ -24,7 +25,7 @@ export function modelFileKind(fileName: string, text: string): ModelFileKind | n
 }
 
 /** The line a CodeLens goes above: the default export of a module, the topology of a model.json. */
-export function definitionLine(kind: ModelFileKind, text: string): number {
+export function definitionLine(kind: Exclude<ModelFileKind, 'onnx'>, text: string): number {
   const re = kind === 'module' ? /\bexport\s+default\b|module\.exports\s*=/ : /"modelTopology"\s*:/;
   const m = re.exec(text);
   if (!m) return 0;

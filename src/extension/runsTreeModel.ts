@@ -39,7 +39,8 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
   const name = run.config?.name ?? run.summary?.name ?? run.id;
   const mu = run.config?.mu ?? run.summary?.mu;
   const parts: string[] = [];
-  parts.push(mu === undefined ? 'μ=?' : mu === 0 ? 'baseline' : `μ=${mu}`);
+  const imported = run.config?.imported;
+  parts.push(imported ? 'imported' : mu === undefined ? 'μ=?' : mu === 0 ? 'baseline' : `μ=${mu}`);
   if (state === 'running' && live) {
     parts.push(live.fraction !== undefined ? `${Math.round(live.fraction * 100)}%` : 'running');
     if (live.epoch !== undefined && live.epochs !== undefined) parts.push(`epoch ${live.epoch}/${live.epochs}`);
@@ -53,7 +54,11 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
   if (aa) parts.push(`AutoAttack ${pct(aa.robustAccuracy)} @ ${aa.norm === 'linf' ? 'l∞' : 'l2'} ${aa.epsilon}`);
   const [icon, iconColor] = STATE_ICON[state] ?? ['circle-outline'];
   const tip = [`**${name}**`, '', `\`${run.dir}\``, ''];
-  if (run.config) {
+  if (imported) {
+    tip.push(
+      `imported from \`${imported.source}\` (${imported.format}${imported.opset ? `, opset ${imported.opset}, ${imported.inputLayout?.toUpperCase()} input` : ''}) on ${run.config!.dataset} (${run.config!.testSamples} test samples); fine-tune it with Train Defended Model on the file`,
+    );
+  } else if (run.config) {
     tip.push(
       `model \`${path.basename(run.config.model)}\` on ${run.config.dataset} (${run.config.trainSamples} train / ${run.config.testSamples} test)`,
     );
@@ -81,7 +86,7 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
     tooltip: tip.join('\n\n').replace(/\n\n\n\n/g, '\n\n'),
     icon,
     ...(iconColor ? { iconColor } : {}),
-    contextValue: `fimRun.${state}${resumable ? '.resumable' : ''}${run.config ? '' : '.noconfig'}`,
+    contextValue: `fimRun.${state}${resumable ? '.resumable' : ''}${run.config ? '' : '.noconfig'}${imported ? '.imported' : ''}`,
     collapsible: run.evals.length > 0,
   };
 }

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { DEFAULT_RUNS_DIR } from '../runs/paths';
 import { resolveRunStore } from './storeLocation';
 import type { BackendRequest } from '../protocol/backend';
+import type { ReproduceExecutorChoice } from '../protocol/reproduce';
 
 export const SECTION = 'fim';
 
@@ -14,6 +15,8 @@ export interface Settings {
   train: { batchSize: number; learningRate: number; seed: number; limitTrain: number; limitTest: number; logEvery: number };
   inspectSamples: number;
   attackSamples: number;
+  /** Where FIM: Reproduce runs the stages; pass `executorArgs(reproduce)` to `fim reproduce`. */
+  reproduce: ReproduceExecutorChoice;
 }
 
 const BACKENDS: BackendRequest[] = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -40,5 +43,17 @@ export function readSettings(): Settings {
     },
     inspectSamples: Math.max(1, int('inspect.samples', 1000)),
     attackSamples: Math.max(1, int('attack.samples', 500)),
+    reproduce: {
+      executor: c.get<string>('reproduce.executor', 'local') === 'slurm' ? 'slurm' : 'local',
+      slurm: {
+        partition: c.get<string>('reproduce.slurm.partition', ''),
+        account: c.get<string>('reproduce.slurm.account', ''),
+        time: c.get<string>('reproduce.slurm.time', ''),
+        cpusPerTask: int('reproduce.slurm.cpusPerTask', 0),
+        gpusPerTask: int('reproduce.slurm.gpusPerTask', 0),
+        sbatchArgs: c.get<string[]>('reproduce.slurm.sbatchArgs', []).filter((a) => typeof a === 'string'),
+        shards: Math.max(1, int('reproduce.slurm.shards', 1)),
+      },
+    },
   };
 }

@@ -82,6 +82,8 @@ export interface TrainSpec {
   adversarialTraining?: RunConfig['adversarialTraining'];
   /** Write a metrics record every this many steps (engine default 20). */
   logEvery?: number;
+  /** How an ONNX model definition is read. */
+  modelOptions?: RunConfig['modelOptions'];
 }
 
 export interface TrainParams extends JobParams, TrainSpec {}
@@ -129,6 +131,59 @@ export interface EvalResult {
   evalFile: string;
 }
 
+/** `fim/import`: a model trained elsewhere (ONNX, tfjs Layers) becomes a run (CLI: fim import). */
+export interface ImportParams extends JobParams {
+  /** Absolute path of an .onnx file or a tfjs Layers model.json with weights. */
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  storeDir: string;
+  name?: string;
+  limitTest?: number;
+  modelOptions?: RunConfig['modelOptions'];
+}
+
+export interface ImportedModelInfo {
+  runDir: string;
+  model: string;
+  format: 'onnx' | 'tfjs-layers';
+  testAccuracy: number;
+  testSamples: number;
+  testMeanTraceGs: number;
+  testMedianTraceGs: number;
+  testMeanLambdaMaxGs: number;
+  parameters: number;
+  trainableParameters: number;
+  opset?: number;
+  inputLayout?: 'nchw' | 'nhwc';
+  notes: string[];
+}
+
+/** `fim/export`: a run's newest checkpoint as an ONNX file (CLI: fim export). */
+export interface ExportParams extends JobParams {
+  runDir: string;
+  /** Absolute path of the .onnx file to write. */
+  out: string;
+  inputLayout?: 'nchw' | 'nhwc';
+}
+
+export interface ExportedModelInfo {
+  file: string;
+  runDir: string;
+  checkpoint: string;
+  /** 'imported': the original graph with the run's weights; 'converted': built from tfjs layers. */
+  kind: 'imported' | 'converted';
+  inputName: string;
+  outputName: string;
+  inputShape: (number | string | null)[];
+  opset: number;
+  bytes: number;
+  /** Largest logit difference between the file read back and the run's model, relative. */
+  maxRelativeDifference: number;
+  checkedSamples: number;
+  notes: string[];
+}
+
 export interface StopParams {
   jobId: string;
 }
@@ -172,6 +227,8 @@ export const Inspect = new RequestType<InspectParams, EvalResult, void>('fim/ins
 export const AttackSweep = new RequestType<SweepParams, EvalResult, void>('fim/attackSweep');
 /** AutoAttack's standard cascade at one budget (`fim eval autoattack`); resumable between attacks. */
 export const RunAutoAttack = new RequestType<AutoAttackParams, EvalResult, void>('fim/autoattack');
+export const ImportModel = new RequestType<ImportParams, ImportedModelInfo, void>('fim/import');
+export const ExportModel = new RequestType<ExportParams, ExportedModelInfo, void>('fim/export');
 /** Stops a job as if its request were cancelled ($/cancelRequest does the same for the caller). */
 export const StopJob = new RequestType<StopParams, { stopped: boolean }, void>('fim/stopJob');
 export const Shutdown = new RequestType0<void, void>('fim/shutdown');

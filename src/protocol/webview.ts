@@ -28,6 +28,8 @@ export interface RunRef {
   state: RunState | 'unreadable';
   model: string | null;
   dataset: string | null;
+  /** A model trained elsewhere and imported (fim import): its μ is unknown, not a baseline's 0. */
+  imported?: boolean;
 }
 
 export interface TrainingData {
@@ -199,6 +201,12 @@ export function parseWebviewState(v: unknown): WebviewState | null {
 }
 
 /** Baseline when μ is 0 (or unknown), defended otherwise. */
+/** How a run is named in charts and headers: imported, baseline, or defended with its μ. */
+export function runRoleLabel(run: Pick<RunRef, 'mu' | 'imported'>): string {
+  if (run.imported) return 'imported';
+  return run.mu ? `defended μ=${run.mu}` : 'baseline';
+}
+
 export function roleOf(mu: number | null): 'baseline' | 'defended' {
   return mu ? 'defended' : 'baseline';
 }

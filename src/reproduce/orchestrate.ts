@@ -5,8 +5,8 @@ import pkg from '../../package.json';
 import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
 import type { InspectEval } from '../runs/evals';
 import { processAlive, readJsonFile, readRun } from '../runs/reader';
+import { markRunIncomplete } from '../runs/status';
 import {
-  REPRODUCE_FORMAT_VERSION,
   type FimRow,
   type ReproducePlan,
   type ReproduceReport,
@@ -15,26 +15,34 @@ import {
   type StageRecord,
 } from '../runs/reproduce';
 import type { RunSummary } from '../runs/types';
+import type { ShardSpec } from '../runs/evals';
 import { isBackendName, type BackendReport, type BackendRequest } from '../protocol/backend';
 import { fig5Budget, fingerprint, modelOf, runName, stagesOf, type Stage } from './plan';
 import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
 import { runAutoAttackStage } from './autoattackStage';
+import { readState, STATE_FILE, updateState } from './stateStore';
+import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
   distanceRun,
+  distanceShard,
   initBackend,
   InputError,
   inspectRun,
+  inspectShard,
   loadEvalRun,
   resume,
   samplesOf,
   sweepRun,
+  sweepShard,
   train,
   TrainingError,
   transferRun,
+  transferShard,
   type EvalRun,
+  type ShardWritten,
   type TrainHooks,
 } from '../engine';
 
@@ -64,7 +72,7 @@ export interface ReproduceResult {
 
 export const FILES = {
   plan: 'plan.json',
-  state: 'state.json',
+  state: STATE_FILE,
   runs: 'runs',
   sanity: 'sanity',
   reportJson: 'report.json',
@@ -77,14 +85,13 @@ export const TABLE1_EVAL = 'repro-table1';
 export const sweepEval = (attack: string) => (attack === 'ossa' ? 'repro-fig3-ossa' : `repro-fig5-${attack}`);
 export const transferEval = (attack: string) => `repro-table2-${attack}`;
 
-export function readState(outDir: string): ReproduceState {
-  const s = readJsonFile<ReproduceState>(path.join(outDir, FILES.state));
-  if (s && s.formatVersion === REPRODUCE_FORMAT_VERSION && s.stages) return { ...s, sessions: s.sessions ?? [] };
-  return { formatVersion: REPRODUCE_FORMAT_VERSION, stages: {}, sessions: [] };
-}
+export { readState };
 
-/** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). */
-function lock(outDir: string): () => void {
+/** Stage kinds that can run as shards (`--shards N` under Slurm): their evaluation is sharded and merged (engine eval/shard.ts). */
+export const SHARDABLE_KINDS: ReadonlySet<string> = new Set(['inspect', 'sweep', 'distance', 'transfer']);
+
+/** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). A Slurm submission holds it while it submits. */
+export function lock(outDir: string): () => void {
   const file = path.join(outDir, FILES.lock);
   const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
   if (other && other !== process.pid && processAlive(other))
@@ -93,8 +100,10 @@ function lock(outDir: string): () => void {
   return () => fs.rmSync(file, { force: true });
 }
 
-function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit<ReproduceSession, 'startedAt' | 'stagesRun'> {
+export function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit<ReproduceSession, 'startedAt' | 'stagesRun'> {
   return {
+    host: os.hostname(),
+    pid: process.pid,
     backend: backend?.name ?? plan.backend,
     backendDetails: backend?.details ?? [],
     cpus: os.cpus().length,
@@ -108,12 +117,18 @@ function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit
 }
 
 /** Whether a finished stage's outputs are still there. */
-function outputsExist(outDir: string, r: StageRecord): boolean {
+export function outputsExist(outDir: string, r: StageRecord): boolean {
   if (r.runDir && !fs.existsSync(path.join(outDir, r.runDir))) return false;
   return (r.files ?? []).every((f) => fs.existsSync(path.join(outDir, f)));
 }
 
-interface Runner {
+/** Whether stage `s` finished with its current parameters and its outputs are still there. */
+export function stageDone(outDir: string, state: ReproduceState, s: Stage): boolean {
+  const rec = state.stages[s.key];
+  return rec?.status === 'done' && rec.fingerprint === fingerprint(s.params) && outputsExist(outDir, rec);
+}
+
+export interface Runner {
   plan: ReproducePlan;
   outDir: string;
   state: ReproduceState;
@@ -121,12 +136,50 @@ interface Runner {
   signal: AbortSignal | undefined;
   backend: BackendRequest;
   cache: Map<string, EvalRun>;
+  /** The records this process writes (live objects) and its session; saveState merges only these into state.json. */
+  records: Map<string, StageRecord>;
+  session?: ReproduceSession;
+  /** Set in a shard job: evaluation stages compute this shard only (stageJob.ts merges). */
+  shard?: ShardSpec;
 }
 
 const rel = (r: Runner, p: string) => path.relative(r.outDir, p);
 
-function saveState(r: Runner): void {
-  writeJsonAtomic(path.join(r.outDir, FILES.state), r.state);
+/** Merges this process's records and session into state.json (other processes may be writing theirs; stateStore.ts). */
+export function saveState(r: Runner): void {
+  r.state = updateState(r.outDir, (disk) => {
+    for (const [key, rec] of r.records) disk.stages[key] = rec;
+    const s = r.session;
+    if (s) {
+      const i = disk.sessions.findIndex((x) => x.startedAt === s.startedAt && x.host === s.host && x.pid === s.pid);
+      if (i >= 0) disk.sessions[i] = s;
+      else disk.sessions.push(s);
+    }
+  });
+}
+
+/**
+ * Runs an evaluation stage whole, or only shard `r.shard` of it (a Slurm shard job; the job that
+ * writes the last shard merges them, see stageJob.ts).
+ */
+async function evaluation(
+  r: Runner,
+  rec: StageRecord,
+  whole: () => Promise<string[]>,
+  shard: (s: ShardSpec) => Promise<ShardWritten>,
+): Promise<void> {
+  if (!r.shard) {
+    rec.files = (await whole()).map((f) => rel(r, f));
+    return;
+  }
+  const w = await shard(r.shard);
+  const prev = rec.shards?.count === r.shard.count ? rec.shards.done : [];
+  rec.shards = {
+    count: r.shard.count,
+    done: [...new Set([...prev, r.shard.index])].sort((a, b) => a - b),
+    runDir: rel(r, w.runDir),
+    name: w.name,
+  };
 }
 
 function trainedRun(r: Runner, model: string, seed: number): string | null {
@@ -143,6 +196,28 @@ async function evalRun(r: Runner, model: string, seed: number): Promise<EvalRun>
     r.cache.set(dir, run);
   }
   return run;
+}
+
+/**
+ * A training whose run is marked running by a process that is gone — a Slurm job killed by
+ * scancel, a time limit or a node failure, possibly on another node, where its pid cannot be
+ * checked — is taken over (marked incomplete, then resumed). Callers make sure no other process
+ * runs this stage: the local executor refuses while a Slurm submission has jobs, and a
+ * submission never runs two jobs of one stage at once.
+ */
+export function takeOverTraining(r: Runner, rec: StageRecord, by: string): void {
+  if (!rec.runDir) return;
+  const dir = path.join(r.outDir, rec.runDir);
+  const status = readRun(dir).status;
+  if (status?.state !== 'running') return;
+  const here = !status.hostname || status.hostname === os.hostname();
+  if (here && status.pid !== undefined && status.pid !== process.pid && processAlive(status.pid))
+    throw new InputError(`the training in ${dir} is still running here (pid ${status.pid})`);
+  markRunIncomplete(
+    dir,
+    status.pid,
+    `its process (${status.hostname ?? '?'} pid ${status.pid ?? '?'}) ended without finishing; resumed ${by}`,
+  );
 }
 
 async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
@@ -206,7 +281,7 @@ async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
   }
 }
 
-async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
+export async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
   const progress = (message: string, fraction: number) => r.hooks.onStageProgress?.(s, message, fraction);
   const common = { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), command: `fim reproduce (${s.key})` };
   const selection = (count: number) => ({ split: 'test' as const, start: 0, count });
@@ -215,14 +290,19 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       return runTrain(r, s, rec);
     case 'inspect': {
       const run = await evalRun(r, s.model!, s.seed!);
-      const { file } = await inspectRun(run, {
+      const req = {
         ...common,
         selection: selection(r.plan.inspect.samples),
         heldOut: r.plan.inspect.heldOut,
         images: 4,
         name: INSPECT_EVAL,
-      });
-      rec.files = [rel(r, file)];
+      };
+      await evaluation(
+        r,
+        rec,
+        async () => [(await inspectRun(run, req)).file],
+        (shard) => inspectShard(run, req, shard),
+      );
       break;
     }
     case 'sweep': {
@@ -230,7 +310,7 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       const ossa = s.attack === 'ossa';
       const size = run.data.test.imageShape.reduce((a, b) => a * b, 1);
       const budgets = ossa ? r.plan.fig3.budgets : r.plan.fig5.budgets.map((e) => fig5Budget(s.attack!, e, size));
-      const { file } = await sweepRun(run, {
+      const req = {
         ...common,
         attack: s.attack!,
         budgets,
@@ -238,22 +318,26 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
         ...(ossa ? { clip: r.plan.fig3.clip } : {}),
         examples: 2,
         name: sweepEval(s.attack!),
-      });
-      rec.files = [rel(r, file)];
+      };
+      await evaluation(
+        r,
+        rec,
+        async () => [(await sweepRun(run, req)).file],
+        (shard) => sweepShard(run, req, shard),
+      );
       break;
     }
     case 'distance': {
       const run = await evalRun(r, s.model!, s.seed!);
       const attacks = r.plan.table1.attacks;
       const options = Object.fromEntries(Object.entries(r.plan.table1.options).filter(([a]) => attacks.includes(a)));
-      const { file } = await distanceRun(run, {
-        ...common,
-        attacks,
-        options,
-        selection: selection(r.plan.table1.samples),
-        name: TABLE1_EVAL,
-      });
-      rec.files = [rel(r, file)];
+      const req = { ...common, attacks, options, selection: selection(r.plan.table1.samples), name: TABLE1_EVAL };
+      await evaluation(
+        r,
+        rec,
+        async () => [(await distanceRun(run, req)).file],
+        (shard) => distanceShard(run, req, shard),
+      );
       break;
     }
     case 'transfer': {
@@ -262,15 +346,20 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       const to = await evalRun(r, b!.model, b!.seed);
       const attack = s.attack!;
       const options = r.plan.table2.options[attack];
-      const { files } = await transferRun(from, to, {
+      const req = {
         ...common,
         attack,
         ...(attack === 'ossa' ? { budget: r.plan.table2.ossaBudget } : {}),
         ...(options ? { options } : {}),
         selection: selection(r.plan.table2.samples),
         name: transferEval(attack),
-      });
-      rec.files = files.map((f) => rel(r, f));
+      };
+      await evaluation(
+        r,
+        rec,
+        async () => (await transferRun(from, to, req)).files,
+        (shard) => transferShard(from, to, req, shard),
+      );
       break;
     }
     case 'sanity': {
@@ -306,7 +395,8 @@ async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
       break;
     }
   }
-  rec.status = 'done';
+  // A shard is not the stage: it is done when its last shard is merged (stageJob.ts).
+  if (!r.shard) rec.status = 'done';
 }
 
 function fimPair(r: Runner, base: string, def: string): { baseline: FimRow; defended: FimRow } | null {
@@ -324,6 +414,8 @@ function fimPair(r: Runner, base: string, def: string): { baseline: FimRow; defe
 export interface ReproduceOptions {
   /** Only rebuild the report from what is already there. */
   reportOnly?: boolean;
+  /** Asked whether an earlier Slurm submission still has jobs (tests stand in for Slurm). */
+  slurm?: SlurmClient;
 }
 
 export async function runReproduce(
@@ -337,6 +429,11 @@ export async function runReproduce(
   fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
   const unlock = lock(outDir);
   try {
+    if (!opts.reportOnly) {
+      // Slurm jobs of an earlier submission would work on the same stages.
+      const busy = activeSubmissionProblem(outDir, opts.slurm);
+      if (busy) throw new InputError(busy);
+    }
     const backendReq = plan.backend === 'auto' || isBackendName(plan.backend) ? plan.backend : 'auto';
     const backend = await initBackend(backendReq);
     hooks.onBackend?.(backend);
@@ -345,13 +442,10 @@ export async function runReproduce(
     else writeJsonAtomic(path.join(outDir, FILES.plan), plan);
     const state = readState(outDir);
     const session: ReproduceSession = { ...environmentOf(backend, plan), startedAt: new Date().toISOString(), stagesRun: 0 };
-    if (!opts.reportOnly) state.sessions.push(session);
-    const r: Runner = { plan, outDir, state, hooks, signal, backend: backendReq, cache: new Map() };
+    const r: Runner = { plan, outDir, state, hooks, signal, backend: backendReq, cache: new Map(), records: new Map() };
+    if (!opts.reportOnly) r.session = session;
     const stages = stagesOf(plan);
-    const isDone = (s: Stage) => {
-      const rec = state.stages[s.key];
-      return rec?.status === 'done' && rec.fingerprint === fingerprint(s.params) && outputsExist(outDir, rec);
-    };
+    const isDone = (s: Stage) => stageDone(outDir, r.state, s);
     hooks.onStages?.(stages, stages.filter(isDone).length);
     let cancelled = false;
     if (!opts.reportOnly) {
@@ -365,7 +459,7 @@ export async function runReproduce(
         const missing = s.needs.filter((n) => !trainedRun(r, n.model, n.seed));
         if (missing.length > 0) continue;
         const fp = fingerprint(s.params);
-        const prev = state.stages[s.key];
+        const prev = r.state.stages[s.key];
         // A training keeps its run directory across attempts (resume); other stages start over.
         const rec: StageRecord = {
           key: s.key,
@@ -376,7 +470,8 @@ export async function runReproduce(
           wallSeconds: prev?.fingerprint === fp ? prev.wallSeconds : 0,
           attempts: (prev?.fingerprint === fp ? prev.attempts : 0) + 1,
         };
-        state.stages[s.key] = rec;
+        r.state.stages[s.key] = rec;
+        r.records.set(s.key, rec);
         saveState(r);
         hooks.onStageStart?.(
           s,
@@ -386,6 +481,8 @@ export async function runReproduce(
         );
         const t0 = Date.now();
         try {
+          // A training left "running" by a Slurm job of an earlier submission (none is active now).
+          if (s.kind === 'train' && r.state.slurm?.length) takeOverTraining(r, rec, 'by a local fim reproduce');
           await runStage(r, s, rec);
         } catch (e) {
           if (e instanceof Cancelled) {
@@ -407,12 +504,12 @@ export async function runReproduce(
       saveState(r);
     }
     const current = opts.reportOnly ? { ...session, loadEnd: os.loadavg() } : session;
-    const report = buildReport(plan, state, outDir, current);
+    const report = buildReport(plan, r.state, outDir, current);
     const jsonFile = path.join(outDir, FILES.reportJson);
     const htmlFile = path.join(outDir, FILES.reportHtml);
     writeJsonAtomic(jsonFile, report);
     writeFileAtomic(htmlFile, await renderHtml(report));
-    const failed = Object.values(state.stages).filter((x) => x.status === 'failed').length;
+    const failed = Object.values(r.state.stages).filter((x) => x.status === 'failed').length;
     return { outDir, report, htmlFile, jsonFile, cancelled, failed };
   } finally {
     unlock();

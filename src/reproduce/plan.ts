@@ -198,8 +198,10 @@ export interface Stage {
   key: string;
   kind: StageKind;
   title: string;
-  /** Trainings this stage evaluates (model key, seed). */
+  /** Trainings this stage evaluates (model key, seed): it runs only once they are done. */
   needs: { model: string; seed: number }[];
+  /** Other stages whose outcome, done or not, this one reads, so it starts after they end (stage keys, listed before it). */
+  after?: string[];
   /** Everything that determines the stage's result; a change re-runs it. */
   params: Record<string, unknown>;
   model?: string;
@@ -339,6 +341,7 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
       title: `sanity check: ${c.title}`,
       needs,
       params: { ...plan.sanity, models: [base, head], ...(c.id === 'temperature-scaling' ? { inspect: plan.inspect } : {}) },
+      ...(c.id === 'temperature-scaling' ? { after: [base, head].map((k) => `inspect:${k}:s${modelOf(plan, k).seeds[0]}`) } : {}),
       check: c.id,
     });
   }

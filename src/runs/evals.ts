@@ -27,6 +27,8 @@ export interface EvalProvenance {
   wallSeconds: number;
   /** The command line or request that produced it, for humans. */
   command?: string;
+  /** When merged from shards (`--shard I/N`, `fim eval merge`): each shard's wall time, command and backend. */
+  shards?: { count: number; wallSeconds: number[]; commands: string[]; backends: string[] };
 }
 
 /** A value of an attack option. Options are stored with every evaluation and reproduction plan. */
@@ -140,6 +142,8 @@ export interface SweepEval {
   options: AttackOptions;
   results: SweepPoint[];
   examples: AdversarialExample[];
+  /** Per attacked (correctly classified) sample: whether each budget fooled it, evaluated and clipped to [0, 1]. */
+  perSample?: { index: number; fooled: boolean[]; fooledClipped?: boolean[] }[];
 }
 
 export interface DistanceRow {
@@ -187,6 +191,8 @@ export interface TransferRow {
   /** Source and target run directories. */
   sourceRunDir?: string;
   targetRunDir?: string;
+  /** Per crafted sample: whether it fooled the source, and whether the target then classified it correctly (null if it did not fool the source). */
+  perSample?: { index: number; fooledSource: boolean; targetCorrect: boolean | null }[];
 }
 
 /** Transfer accuracies in both directions (the paper's Table 2). */
@@ -213,6 +219,8 @@ export interface WorstCaseEval {
   correct?: number;
   cleanAccuracy?: number;
   options?: Record<string, AttackOptions>;
+  /** Per attacked (correctly classified) sample and budget: the attacks that broke it. */
+  perSample?: { index: number; brokenBy: string[][] }[];
 }
 
 /** One attack of an AutoAttack cascade, run on the samples still robust before it. */
@@ -283,3 +291,35 @@ export interface AutoAttackEval {
 }
 
 export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval | AutoAttackEval;
+
+/** Slice I of N of a sharded evaluation (`--shard I/N`); I counts from 1. */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
+/**
+ * One shard of an evaluation, stored as `evals/.shards/<name>/<I>-of-<N>.json` (+ its images in
+ * `<I>-of-<N>/`) until `fim eval merge` combines the N shards into `evals/<name>.json`. `units` are
+ * the samples the evaluation attacks or inspects, in order; a shard covers whole batches of them.
+ */
+export interface EvalShardFile {
+  kind: 'eval-shard';
+  formatVersion: 1;
+  evalKind: EvalKind;
+  name: string;
+  shard: ShardSpec;
+  /** Hash of `header`, `name`, the kind and the shard count: equal in every shard of one evaluation. */
+  fingerprint: string;
+  /** The units [start, end) this shard covers, of `totalUnits`. */
+  units: [number, number];
+  totalUnits: number;
+  /** This shard's own provenance (its command, backend and wall time). */
+  provenance: EvalProvenance;
+  /** What the aggregation needs besides the units' results; identical in every shard (kind-specific). */
+  header: Record<string, unknown>;
+  /** Per-unit results in unit order (kind-specific); non-finite numbers are stored as the strings "NaN", "Infinity", "-Infinity". */
+  part: Record<string, unknown>;
+  /** Images this shard wrote, as paths relative to evals/ (the merged evaluation's paths). */
+  images: string[];
+}

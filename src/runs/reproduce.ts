@@ -11,7 +11,7 @@
  *   report.json    ReproduceReport: every number the report shows, with samples and uncertainty
  *   report.html    the same as one self-contained page (inline SVG charts, no external resources)
  */
-import type { AttackOptions } from './evals';
+import type { AttackOptions, ShardSpec } from './evals';
 import type { AdversarialTrainingConfig } from './types';
 
 export const REPRODUCE_FORMAT_VERSION = 1;
@@ -111,6 +111,11 @@ export interface StageRecord {
   attempts: number;
   finishedAt?: string;
   message?: string;
+  /** The Slurm job (`<array id>_<task>`) of the latest attempt and its log, relative to the reproduction directory. */
+  slurmJob?: string;
+  log?: string;
+  /** A stage run as shards (`--shards N`): which are written, and where the merged evaluation goes. */
+  shards?: { count: number; done: number[]; runDir: string; name: string };
 }
 
 export interface ReproduceState {
@@ -118,6 +123,93 @@ export interface ReproduceState {
   stages: Record<string, StageRecord>;
   /** One entry per invocation of `fim reproduce` on this directory (a resumed reproduction has several). */
   sessions: ReproduceSession[];
+  /** Every Slurm submission of this directory, oldest first (`fim reproduce --executor slurm`). */
+  slurm?: SlurmSubmission[];
+}
+
+/** Where a reproduction's stages run: in this process, one after another, or as Slurm jobs. */
+export type ReproduceExecutor = 'local' | 'slurm';
+
+/** The `fim reproduce --executor slurm` options (and the `fim.reproduce.slurm.*` settings). */
+export interface SlurmOptions {
+  partition?: string;
+  account?: string;
+  /** Time limit per job, in sbatch's format (e.g. 2:00:00). */
+  time?: string;
+  cpusPerTask?: number;
+  gpusPerTask?: number;
+  /** Further sbatch arguments for every job, e.g. --mem=8G or --qos=short. */
+  sbatchArgs?: string[];
+  /** Shards per evaluation stage (each its own array task, merged by the last) [1]. */
+  shards?: number;
+}
+
+/** One array task of a submission: a stage, or one shard of it. */
+export interface SlurmTask {
+  stage: string;
+  shard?: ShardSpec;
+  /** Its log, relative to the reproduction directory. */
+  log: string;
+}
+
+/** One sbatch call: a job array of tasks (task i is tasks[i]), or the report job (no tasks). */
+export interface SlurmJob {
+  id: string;
+  name: string;
+  /** The batch script, relative to the reproduction directory. */
+  script: string;
+  tasks: SlurmTask[];
+  dependency?: string;
+}
+
+export interface SlurmSubmission {
+  submittedAt: string;
+  host: string;
+  options: SlurmOptions;
+  jobs: SlurmJob[];
+  /** The last job: rebuilds report.html/json once every other job ended, whatever their outcome. */
+  reportJob?: string;
+  cancelledAt?: string;
+}
+
+/** How a stage stands, for `fim reproduce --status` (and the extension's live view). */
+export type StageState = 'done' | 'failed' | 'running' | 'queued' | 'interrupted' | 'cancelled' | 'pending';
+
+/** A Slurm task's state as squeue or sacct report it (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, …). */
+export interface SlurmTaskState {
+  job: string;
+  state: string;
+  reason?: string;
+  log: string;
+  shard?: ShardSpec;
+}
+
+export interface StageStatus {
+  key: string;
+  kind: StageKind;
+  title: string;
+  state: StageState;
+  attempts: number;
+  wallSeconds: number;
+  message?: string;
+  log?: string;
+  shards?: { count: number; done: number[] };
+  /** The tasks of the latest submission that ran or will run this stage. */
+  slurm?: SlurmTaskState[];
+}
+
+/** `fim reproduce --status --json`. */
+export interface ReproduceStatus {
+  outDir: string;
+  mode: ReproduceMode;
+  complete: boolean;
+  counts: Partial<Record<StageState, number>>;
+  stages: StageStatus[];
+  /** The latest Slurm submission, if any, and whether any of its jobs is still queued or running. */
+  submission?: { submittedAt: string; host: string; jobs: string[]; active: boolean; cancelledAt?: string; reportJob?: string };
+  /** Why the Slurm states are missing, when squeue/sacct could not answer. */
+  slurmProblem?: string;
+  report: { html: string; exists: boolean };
 }
 
 export interface ReproduceSession extends ReproduceEnvironment {
@@ -125,6 +217,10 @@ export interface ReproduceSession extends ReproduceEnvironment {
   endedAt?: string;
   /** Stages this invocation ran (not those it reused). */
   stagesRun: number;
+  /** The process (a Slurm job runs one stage per session, on its node). */
+  host?: string;
+  pid?: number;
+  slurmJob?: string;
 }
 
 /* ---------------------------------------------------------------- report */

@@ -44,6 +44,33 @@ export interface RunConfig {
   /** Backend asked for; `auto` = best available. */
   backendRequested: string;
   createdAt: string;
+  /** How an ONNX model definition is read (input layout, normalisation, BatchNorm mode). */
+  modelOptions?: ModelImportOptions;
+  /** Set for a run made by `fim import`: its checkpoint is a model trained elsewhere (epochs 0). */
+  imported?: ImportedModel;
+}
+
+/** Options of an ONNX model definition (`fim import`, `fim train --model m.onnx`). */
+export interface ModelImportOptions {
+  /** Layout of the ONNX graph's input; detected from its shape when absent. */
+  inputLayout?: 'nchw' | 'nhwc';
+  /** Per-channel normalisation put in front of the graph, for models that expect normalised input. */
+  normalize?: { mean: number[]; std: number[] };
+  /** BatchNormalization keeps its running statistics while fine-tuning (default: PyTorch's train mode). */
+  freezeBatchNorm?: boolean;
+}
+
+/** Where an imported run's model came from. */
+export interface ImportedModel {
+  /** Absolute path of the file imported. */
+  source: string;
+  format: 'onnx' | 'tfjs-layers';
+  /** SHA-256 of the file imported. */
+  sha256: string;
+  /** ONNX: the default-domain opset and the input layout used. */
+  opset?: number;
+  inputLayout?: 'nchw' | 'nhwc';
+  importedAt: string;
 }
 
 export interface AdversarialTrainingConfig {

@@ -103,7 +103,7 @@ function render(d: AdversarialData): void {
   const head = h(
     'div',
     {},
-    h('h1', {}, `Adversarial images: ${d.run.name}`),
+    h('h1', {}, `Adversarial images: ${d.run.name}${d.run.imported ? ' (imported model)' : ''}`),
     h(
       'p',
       { class: 'meta' },

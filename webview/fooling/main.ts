@@ -3,7 +3,7 @@
  * Fig. 3–5), accuracy under attack, and the minimum-distance table (Table 1).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { FoolingData } from '../../src/protocol/webview.js';
+import { runRoleLabel, type FoolingData, type RunRef } from '../../src/protocol/webview.js';
 import { post, startPanel } from '../shared/api.js';
 import { Figure } from '../shared/chart.js';
 import { toCsv } from '../shared/csv.js';
@@ -37,7 +37,7 @@ function rowsOf(d: FoolingData): Row[] {
       attack: s.attack,
       run: s.run.name,
       role: s.role,
-      series: `${s.role === 'baseline' ? 'baseline' : `defended μ=${s.run.mu}`} · ${s.run.name}`,
+      series: `${runRoleLabel(s.run)} · ${s.run.name}`,
       budget: r.budget,
       foolingRatio: r.foolingRatio,
       ciLow: r.foolingRatioCi[0],
@@ -107,9 +107,9 @@ function render(d: FoolingData): void {
   last = d;
   for (const f of figures) f.dispose();
   figures = [];
-  const runs = new Map<string, { name: string; mu: number | null }>();
-  for (const s of d.series) runs.set(s.run.dir, { name: s.run.name, mu: s.run.mu });
-  for (const r of d.runsWithoutSweeps) runs.set(r.dir, { name: r.name, mu: r.mu });
+  const runs = new Map<string, RunRef>();
+  for (const s of d.series) runs.set(s.run.dir, s.run);
+  for (const r of d.runsWithoutSweeps) runs.set(r.dir, r);
   const head = h(
     'div',
     {},
@@ -117,7 +117,7 @@ function render(d: FoolingData): void {
     h(
       'p',
       { class: 'meta' },
-      `${runs.size} run(s): ${[...runs.values()].map((r) => `${r.name} (${r.mu ? `μ=${r.mu}` : 'baseline'})`).join(', ')}. Fooling ratio = fraction of correctly classified samples whose prediction the attack changed; bands are 95% Wilson intervals.`,
+      `${runs.size} run(s): ${[...runs.values()].map((r) => `${r.name} (${runRoleLabel(r)})`).join(', ')}. Fooling ratio = fraction of correctly classified samples whose prediction the attack changed; bands are 95% Wilson intervals.`,
     ),
   );
   const nodes: Node[] = [head];

@@ -213,7 +213,7 @@ function render(d: InspectData): void {
   const head = h(
     'div',
     {},
-    h('h1', {}, `FIM inspection: ${d.run.name}`),
+    h('h1', {}, `FIM inspection: ${d.run.name}${d.run.imported ? ' (imported model)' : ''}`),
     h(
       'p',
       { class: 'meta' },

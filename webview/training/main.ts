@@ -61,7 +61,7 @@ function render(d: TrainingData): void {
   const head = h(
     'div',
     {},
-    h('h1', {}, `Training: ${d.run.name}`),
+    h('h1', {}, `Training: ${d.run.name}${d.run.imported ? ' (imported model)' : ''}`),
     h('p', { class: 'meta' }, runLine(d.run), d.live ? ' · ' : '', d.live ? h('vscode-badge', { variant: 'counter' }, 'live') : ''),
   );
   const stats = h(

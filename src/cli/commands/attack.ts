@@ -10,10 +10,12 @@ import {
   optionalInt,
   requestBase,
   runEvaluation,
+  runShardEvaluation,
   SAMPLE_FLAGS,
   sampleUsage,
+  shardFlag,
 } from './evalShared';
-import { listAttacks, sweepRun } from '../../engine';
+import { listAttacks, sweepRun, sweepShard } from '../../engine';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -60,22 +62,23 @@ export const attackCommand = defineCommand({
     const examples = optionalInt('examples', v.examples, 0);
     const clip = v.clip ? { clip: true } : v['no-clip'] ? { clip: false } : {};
     const progress = new Progress();
-    const base = requestBase(v, DEFAULT_SAMPLES, 'attack', argv, progress);
+    const base = requestBase(v, DEFAULT_SAMPLES, 'attack', argv, progress, true);
+    const shard = shardFlag(v.shard);
+    const request = (signal: AbortSignal) => ({
+      ...base,
+      attack,
+      budgets,
+      ...(options ? { options } : {}),
+      ...clip,
+      ...(examples !== undefined ? { examples } : {}),
+      signal,
+    });
+    if (shard)
+      return runShardEvaluation(progress, v, async (signal) => sweepShard(await openRun(v.run, 'run', progress), request(signal), shard));
     const done = await runEvaluation(
       progress,
       v,
-      async (signal) => {
-        const run = await openRun(v.run, 'run', progress);
-        return sweepRun(run, {
-          ...base,
-          attack,
-          budgets,
-          ...(options ? { options } : {}),
-          ...clip,
-          ...(examples !== undefined ? { examples } : {}),
-          signal,
-        });
-      },
+      async (signal) => sweepRun(await openRun(v.run, 'run', progress), request(signal)),
       // The issue's shape names each budget `eps`.
       (d) => ({ file: d.file, ...d.result, results: d.result.results.map((r) => ({ eps: r.budget, ...r })) }),
     );

@@ -9,17 +9,29 @@ import {
   openRun,
   requestBase,
   runEvaluation,
+  runShardEvaluation,
   SAMPLE_FLAGS,
   sampleUsage,
+  shardFlag,
 } from './evalShared';
-import { ATTACK_NAMES, distanceRun, TABLE1_ATTACKS, transferRun, worstCaseRun } from '../../engine';
+import { mergeCommand, MERGE_USAGE } from './evalMerge';
+import {
+  ATTACK_NAMES,
+  distanceRun,
+  distanceShard,
+  TABLE1_ATTACKS,
+  transferRun,
+  transferShard,
+  worstCaseRun,
+  worstCaseShard,
+} from '../../engine';
 import { autoattackEval, autoattackUsage } from './autoattack';
 
 const DISTANCE_SAMPLES = 100;
 const TRANSFER_SAMPLES = 100;
 const WORST_SAMPLES = 500;
 
-const usage = `fim eval <distance|transfer|worst-case|autoattack> [options]
+const usage = `fim eval <distance|transfer|worst-case|autoattack|merge> [options]
 
 fim eval distance --run DIR [--attacks LIST] [options]
   Minimum adversarial distance per attack (the paper's Table 1), found by each attack's own
@@ -44,6 +56,8 @@ ${sampleUsage(WORST_SAMPLES, 'worst-case-<norm>')}
 
 ${autoattackUsage}
 
+${MERGE_USAGE}
+
 Attacks: ${ATTACK_NAMES.join(', ')}`;
 
 const MULTI_FLAGS = {
@@ -59,7 +73,12 @@ async function distance(argv: string[]): Promise<number> {
   const attacks = attackList(v.attacks ?? TABLE1_ATTACKS.join(','));
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress);
+  const base = requestBase(v, DISTANCE_SAMPLES, 'eval', ['distance', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      distanceShard(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }, shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) =>
     distanceRun(await openRun(v.run, 'run', progress), { ...base, attacks, options, signal }),
   );
@@ -101,11 +120,23 @@ async function transfer(argv: string[]): Promise<number> {
   }
   const options = attackOptions(v.option, [attack])[attack];
   const progress = new Progress();
-  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress);
+  const base = requestBase(v, TRANSFER_SAMPLES, 'eval', ['transfer', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  const request = (signal: AbortSignal) => ({
+    ...base,
+    attack,
+    ...(budget !== undefined ? { budget } : {}),
+    ...(options ? { options } : {}),
+    signal,
+  });
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      transferShard(await openRun(v.from, 'from', progress), await openRun(v.to, 'to', progress), request(signal), shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) => {
     const from = await openRun(v.from, 'from', progress);
     const to = await openRun(v.to, 'to', progress);
-    return transferRun(from, to, { ...base, attack, ...(budget !== undefined ? { budget } : {}), ...(options ? { options } : {}), signal });
+    return transferRun(from, to, request(signal));
   });
   if (!done) return CANCELLED_EXIT;
   if (v.json) return 0;
@@ -135,7 +166,12 @@ async function worstCase(argv: string[]): Promise<number> {
   const budgets = budgetList('eps', v.eps);
   const options = attackOptions(v.option, attacks);
   const progress = new Progress();
-  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress);
+  const base = requestBase(v, WORST_SAMPLES, 'eval', ['worst-case', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      worstCaseShard(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }, shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) =>
     worstCaseRun(await openRun(v.run, 'run', progress), { ...base, attacks, budgets, options, signal }),
   );
@@ -172,11 +208,12 @@ export const evalCommand: Command = {
     if (sub === 'transfer') return transfer(rest);
     if (sub === 'worst-case') return worstCase(rest);
     if (sub === 'autoattack') return autoattackEval(rest);
+    if (sub === 'merge') return mergeCommand(rest);
     if (sub === '--help' || sub === '-h' || sub === 'help') return help();
     throw new UsageError(
       sub
-        ? `unknown evaluation "${sub}"; expected distance, transfer, worst-case or autoattack`
-        : 'name an evaluation: distance, transfer, worst-case or autoattack',
+        ? `unknown evaluation "${sub}"; expected distance, transfer, worst-case, autoattack or merge`
+        : 'name an evaluation: distance, transfer, worst-case, autoattack or merge',
     );
   },
 };

@@ -3,16 +3,21 @@ import { type AttackOptions } from '../../runs/evals';
 import { evalNameProblem } from '../../protocol/names';
 import { backendFlag, int, UsageError } from '../args';
 import { bar, pct, printJson, type Progress } from '../output';
+import type { ShardSpec } from '../../runs/evals';
 import {
   ATTACK_NAMES,
   Cancelled,
   describeBackend,
   getAttack,
   initBackend,
+  isInputError,
   loadEvalRun,
+  parseShardSpec,
+  shardLabel,
   type EvalRequestBase,
   type EvalRun,
   type SampleSelection,
+  type ShardWritten,
 } from '../../engine';
 
 /** Flags and helpers shared by `fim inspect`, `fim attack` and `fim eval …`. */
@@ -25,6 +30,7 @@ export const SAMPLE_FLAGS = {
   batch: { type: 'string' },
   backend: { type: 'string' },
   name: { type: 'string' },
+  shard: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -34,6 +40,8 @@ export const SAMPLE_USAGE = `  --samples N     number of samples, the first N fr
   --seed S        seed of random starts and random targets [0]
   --batch N       samples per batch [attack-dependent]
   --name NAME     evaluation file name under the run's evals/ [%NAME%]
+  --shard I/N     compute only slice I of N (whole batches) into evals/.shards/NAME/; once all N
+                  are written, fim eval merge makes the evaluation, identical to an unsharded run
   --backend B     auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
   --json          print the result as one JSON object on stdout (progress stays on stderr)`;
 
@@ -127,12 +135,15 @@ export function commandLine(command: string, argv: string[]): string {
  * a bad value fails at once.
  */
 export function requestBase(
-  v: { samples?: string; start?: string; split?: string; seed?: string; batch?: string; name?: string },
+  v: { samples?: string; start?: string; split?: string; seed?: string; batch?: string; name?: string; shard?: string },
   defaultSamples: number,
   command: string,
   argv: string[],
   progress: Progress,
+  /** Whether the command handles --shard (with shardFlag and runShardEvaluation); otherwise --shard is refused. */
+  shardable = false,
 ): Omit<EvalRequestBase, 'signal'> {
+  if (v.shard !== undefined && !shardable) throw new UsageError('--shard: this evaluation cannot run as shards yet');
   const seed = optionalInt('seed', v.seed, 0);
   const nameProblem = v.name === undefined ? null : evalNameProblem(v.name);
   if (nameProblem) throw new UsageError(`--name: ${nameProblem}`);
@@ -205,4 +216,38 @@ export async function runEvaluation<T extends { file?: string; files?: string[];
 /** A 95% interval as text, e.g. "[31.5%, 44.3%]". */
 export function ciText(c: [number, number]): string {
   return `[${pct(c[0], 1)}, ${pct(c[1], 1)}]`;
+}
+
+/** `--shard I/N`, or undefined without the flag. */
+export function shardFlag(v: string | undefined): ShardSpec | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseShardSpec(v);
+  } catch (e) {
+    if (isInputError(e)) throw new UsageError(`--shard: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+/**
+ * The course of an evaluation command with --shard: like runEvaluation, but what it writes is one
+ * shard, and it says how to merge. Resolves to the exit code.
+ */
+export async function runShardEvaluation(
+  progress: Progress,
+  v: { backend?: string; json?: boolean },
+  f: (signal: AbortSignal) => Promise<ShardWritten>,
+): Promise<number> {
+  await startBackend(v.backend, progress);
+  const done = await cancellable(progress, f);
+  if (!done) return CANCELLED_EXIT;
+  progress.clear();
+  const [u0, u1] = done.units;
+  progress.line(`wrote shard ${shardLabel(done.shard)} (units ${u0}–${u1} of ${done.totalUnits}) to ${done.file}`);
+  if (v.json) printJson(done);
+  else
+    process.stdout.write(
+      `shard ${shardLabel(done.shard)} of "${done.name}": ${u1 - u0} of ${done.totalUnits} units; when all ${done.shard.count} are written: fim eval merge --run ${done.runDir} --name ${done.name}\n`,
+    );
+  return 0;
 }

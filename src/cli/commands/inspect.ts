@@ -1,7 +1,17 @@
 import { defineCommand, num } from '../args';
 import { fmt, pct, Progress, table } from '../output';
-import { CANCELLED_EXIT, openRun, optionalInt, requestBase, runEvaluation, SAMPLE_FLAGS, sampleUsage } from './evalShared';
-import { INSPECT_DEFAULTS, inspectRun } from '../../engine';
+import {
+  CANCELLED_EXIT,
+  openRun,
+  optionalInt,
+  requestBase,
+  runEvaluation,
+  runShardEvaluation,
+  SAMPLE_FLAGS,
+  sampleUsage,
+  shardFlag,
+} from './evalShared';
+import { INSPECT_DEFAULTS, inspectRun, inspectShard } from '../../engine';
 
 const DEFAULT_SAMPLES = 1000;
 
@@ -29,17 +39,18 @@ export const inspectCommand = defineCommand({
     const images = optionalInt('images', v.images, 0);
     const heldOut = optionalInt('held-out', v['held-out']);
     const progress = new Progress();
-    const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress);
-    const done = await runEvaluation(progress, v, async (signal) => {
-      const run = await openRun(v.run, 'run', progress);
-      return inspectRun(run, {
-        ...base,
-        tau,
-        ...(images !== undefined ? { images } : {}),
-        ...(heldOut !== undefined ? { heldOut } : {}),
-        signal,
-      });
+    const base = requestBase(v, DEFAULT_SAMPLES, 'inspect', argv, progress, true);
+    const shard = shardFlag(v.shard);
+    const request = (signal: AbortSignal) => ({
+      ...base,
+      tau,
+      ...(images !== undefined ? { images } : {}),
+      ...(heldOut !== undefined ? { heldOut } : {}),
+      signal,
     });
+    if (shard)
+      return runShardEvaluation(progress, v, async (signal) => inspectShard(await openRun(v.run, 'run', progress), request(signal), shard));
+    const done = await runEvaluation(progress, v, async (signal) => inspectRun(await openRun(v.run, 'run', progress), request(signal)));
     if (!done) return CANCELLED_EXIT;
     if (v.json) return 0;
     const r = done.result;

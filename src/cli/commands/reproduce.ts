@@ -1,7 +1,10 @@
 import * as path from 'node:path';
+import type { ReproducePlan } from '../../runs/reproduce';
+import { readJsonFile } from '../../runs/reader';
 import { duration } from '../../reproduce/report/html';
 import { makePlan } from '../../reproduce/plan';
 import { runReproduce } from '../../reproduce/orchestrate';
+import { cancelCommand, checkSlurmFlags, SLURM_FLAGS, SLURM_USAGE, stageCommand, statusCommand, submitCommand } from './reproduceSlurm';
 import { backendFlag, defineCommand, int, numList, UsageError } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
 import { CANCELLED_EXIT } from './evalShared';
@@ -29,8 +32,11 @@ const usage = `fim reproduce [options]
   --table-samples N  test samples for Tables 1 and 2 [100; --quick: 12]
   --no-baselines   skip the LSR and PGD-AT comparison models
   --report-only    rebuild report.html / report.json from what is there, running nothing
+  --plan FILE      run the plan in FILE (another reproduction's plan.json) instead of one made
+                   from --quick, --mu, --seeds, --epochs, --samples, --table-samples
   --backend B      auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
   --json           print a summary (files, findings, sanity checks) as one JSON object on stdout
+${SLURM_USAGE}
   Exit code 0 when the report is complete, 1 when a stage failed, 130 when interrupted.`;
 
 export const reproduceCommand = defineCommand({
@@ -49,22 +55,37 @@ export const reproduceCommand = defineCommand({
     'report-only': { type: 'boolean' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
+    plan: { type: 'string' },
+    ...SLURM_FLAGS,
   },
   async run(v) {
+    const executor = checkSlurmFlags(v);
+    const outOf = () => path.resolve(v.out ?? (v.quick ? DEFAULT_QUICK_DIR : DEFAULT_REPRODUCE_DIR));
+    if (v.status) return statusCommand(outOf(), Boolean(v.json));
+    if (v.cancel) return cancelCommand(outOf(), Boolean(v.json));
+    if (v.stage !== undefined) return stageCommand(v, outOf());
     const backend = backendFlag(v.backend);
     const mus = v.mu === undefined ? undefined : numList('mu', v.mu);
     if (mus?.some((m) => m < 0)) throw new UsageError(`--mu: every μ must be ≥ 0, got ${v.mu}`);
-    const plan = makePlan({
-      quick: Boolean(v.quick),
-      ...(mus ? { mus } : {}),
-      ...(v.seeds !== undefined ? { seeds: int('seeds', v.seeds) } : {}),
-      ...(v.epochs !== undefined ? { epochs: int('epochs', v.epochs) } : {}),
-      ...(v.samples !== undefined ? { samples: int('samples', v.samples) } : {}),
-      ...(v['table-samples'] !== undefined ? { tableSamples: int('table-samples', v['table-samples']) } : {}),
-      baselines: !v['no-baselines'],
-      backend,
-    });
-    const outDir = path.resolve(v.out ?? (v.quick ? DEFAULT_QUICK_DIR : DEFAULT_REPRODUCE_DIR));
+    const fromFlags = (['quick', 'mu', 'seeds', 'epochs', 'samples', 'table-samples', 'no-baselines'] as const).filter(
+      (k) => v[k] !== undefined,
+    );
+    if (v.plan !== undefined && fromFlags.length) throw new UsageError(`--plan FILE replaces ${fromFlags.map((k) => `--${k}`).join(', ')}`);
+    const plan =
+      v.plan !== undefined
+        ? planFile(v.plan, v.backend === undefined ? undefined : backend)
+        : makePlan({
+            quick: Boolean(v.quick),
+            ...(mus ? { mus } : {}),
+            ...(v.seeds !== undefined ? { seeds: int('seeds', v.seeds) } : {}),
+            ...(v.epochs !== undefined ? { epochs: int('epochs', v.epochs) } : {}),
+            ...(v.samples !== undefined ? { samples: int('samples', v.samples) } : {}),
+            ...(v['table-samples'] !== undefined ? { tableSamples: int('table-samples', v['table-samples']) } : {}),
+            baselines: !v['no-baselines'],
+            backend,
+          });
+    const outDir = outOf();
+    if (executor === 'slurm' && !v['report-only']) return submitCommand(v, plan, outDir);
     const progress = new Progress();
     const ac = new AbortController();
     let presses = 0;
@@ -142,3 +163,17 @@ export const reproduceCommand = defineCommand({
     }
   },
 });
+
+/** A plan.json given with --plan: read, and refused with a clear message when it is not one. */
+function planFile(file: string, backend: string | undefined): ReproducePlan {
+  const problems: string[] = [];
+  const plan = readJsonFile<ReproducePlan>(path.resolve(file), problems);
+  if (!plan) throw new UsageError(`--plan ${file}: ${problems.join('; ') || 'no such file'}`);
+  const fresh = makePlan({ quick: true });
+  const missing = Object.keys(fresh).filter((k) => !(k in plan));
+  if (plan.formatVersion !== fresh.formatVersion || missing.length > 0)
+    throw new UsageError(
+      `--plan ${file} is not a reproduction plan of this version${missing.length ? ` (no ${missing.slice(0, 5).join(', ')})` : ''}`,
+    );
+  return backend === undefined ? plan : { ...plan, backend };
+}

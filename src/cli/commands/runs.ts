@@ -29,8 +29,9 @@ export const runsCommand = defineCommand({
     }
     const rows = runs.map((r) => [
       r.id,
-      r.effectiveState,
-      r.config ? String(r.config.mu) : '-',
+      // An imported model's run is complete by construction; its μ is not known (not a baseline's 0).
+      r.config?.imported ? 'imported' : r.effectiveState,
+      r.config && !r.config.imported ? String(r.config.mu) : '-',
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),

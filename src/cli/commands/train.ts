@@ -3,13 +3,15 @@ import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import type { RunSummary } from '../../runs/types';
 import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
+import { MODEL_FLAGS, MODEL_FLAGS_USAGE, modelOptionsFromFlags } from '../modelFlags';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
 import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
 export const trainUsage = `fim train [options]
   Train a classifier with the paper's loss CE + μ·Σ 1/p_i (μ = 0 is the plain baseline).
 
-  --model NAME|PATH      built-in definition (convnet, vgg11, resnet14) or a tfjs Layers model.json / JS/TS model module [${TRAIN_DEFAULTS.model}]
+  --model NAME|PATH      built-in definition (convnet, vgg11, resnet14), an ONNX file (fine-tunes its weights),
+                         or a tfjs Layers model.json / JS/TS model module [${TRAIN_DEFAULTS.model}]
   --dataset NAME         mnist | cifar10 | gtsrb | idx | folder [${TRAIN_DEFAULTS.dataset}]
   --data-dir DIR         dataset files (datasets other than the built-in MNIST)
   --image-size N|HxW     folder: resize images to this size [32]; gtsrb: side of the square [32]
@@ -34,6 +36,7 @@ export const trainUsage = `fim train [options]
   --out DIR              run store [${DEFAULT_RUNS_DIR}]
   --name NAME            run name [model-mu<μ>]
   --backend B            auto | tfjs-node-gpu | tfjs-node | wasm | cpu [auto, or $FIM_BACKEND]
+${MODEL_FLAGS_USAGE}
   --resume DIR           continue an interrupted run from its last checkpoint (other options ignored)
   --json                 print only the summary as one JSON object on stdout
   Ctrl-C stops after writing a checkpoint; --resume continues it.`;
@@ -135,6 +138,7 @@ export const trainCommand = defineCommand({
     backend: { type: 'string' },
     resume: { type: 'string' },
     json: { type: 'boolean' },
+    ...MODEL_FLAGS,
   },
   async run(v) {
     const json = Boolean(v.json);
@@ -186,6 +190,8 @@ export const trainCommand = defineCommand({
       if (lt !== undefined) req.limitTrain = lt;
       if (le !== undefined) req.limitTest = le;
       if (v.name) req.name = v.name;
+      const modelOptions = modelOptionsFromFlags(v);
+      if (modelOptions) req.modelOptions = modelOptions;
       summary = await runTraining(req, { json });
     }
     if (json) printJson(summary);

@@ -121,6 +121,12 @@ export interface RunSettings {
   batchSize?: number;
   /** Evaluate the clipped adversarial (default: the attack's clipByDefault). */
   clip?: boolean;
+  /**
+   * Position of the first input in a larger list of attacked samples. Batches are seeded by their
+   * position in that list, so a shard of an evaluation (eval/shard.ts), which attacks a run of
+   * whole batches from the middle, draws the same random numbers as the whole evaluation. [0]
+   */
+  firstSample?: number;
   /** Batches (× budgets) done of total, with the running attack's own note when it has one. */
   onProgress?(done: number, total: number, detail?: string): void;
   signal?: AbortSignal;

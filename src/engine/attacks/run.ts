@@ -35,7 +35,8 @@ export function validateBudgets(attack: Attack, budgets: number[]): void {
   }
 }
 
-function settingsOf(attack: Attack, s: RunSettings): AttackOptions {
+/** The options an attack runs with for these settings (its defaults, the overrides, seed, batch size, clip). */
+export function runOptions(attack: Attack, s: RunSettings): AttackOptions {
   return resolveOptions(attack, s.options ?? {}, {
     ...(s.seed !== undefined ? { seed: s.seed } : {}),
     ...(s.batchSize !== undefined ? { batchSize: s.batchSize } : {}),
@@ -154,7 +155,7 @@ function* attackSteps(
 ): Generator<void, AttackResult, void> {
   const attack = typeof attackOrName === 'string' ? getAttack(attackOrName) : attackOrName;
   validateBudgets(attack, budgets);
-  const opts = settingsOf(attack, settings);
+  const opts = runOptions(attack, settings);
   const size = checkInputs(inputs);
   const n = inputs.labels.length;
   const k = inputs.model.outputs[0]!.shape[1] as number;
@@ -176,7 +177,7 @@ function* attackSteps(
   let done = 0;
   for (const [s0, s1] of parts) {
     if (settings.signal?.aborted) throw new Cancelled();
-    const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:${opts.seed}:${s0}`);
+    const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:${opts.seed}:${(settings.firstSample ?? 0) + s0}`);
     ctx.note = (detail) => settings.onProgress?.(done, parts.length * per.length, detail);
     const state: Parameters<typeof adversarialsAt>[4] = {};
     try {
@@ -220,7 +221,7 @@ function* attackSteps(
 /** The closest adversarial per sample by the attack's own search (paper Table 1). */
 export function minimalAdversarial(attackOrName: Attack | string, inputs: AttackInputs, settings: RunSettings = {}): MinimalResult {
   const attack = typeof attackOrName === 'string' ? getAttack(attackOrName) : attackOrName;
-  const opts = settingsOf(attack, settings);
+  const opts = runOptions(attack, settings);
   const size = checkInputs(inputs);
   const n = inputs.labels.length;
   const k = inputs.model.outputs[0]!.shape[1] as number;
@@ -231,7 +232,7 @@ export function minimalAdversarial(attackOrName: Attack | string, inputs: Attack
   const parts = batches(n, Number(opts.batchSize) || 100);
   parts.forEach(([s0, s1], bi) => {
     if (settings.signal?.aborted) throw new Cancelled();
-    const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:min:${opts.seed}:${s0}`);
+    const ctx = batchContext(inputs, size, s0, s1, `${attack.name}:min:${opts.seed}:${(settings.firstSample ?? 0) + s0}`);
     ctx.note = (detail) => settings.onProgress?.(bi, parts.length, detail);
     try {
       cleanPredicted.set(argmaxRows(logitsOf(ctx.model, ctx.x), k), s0);

@@ -1,11 +1,13 @@
-import type { DistanceEval, DistanceRow, NormName } from '../../runs/evals';
+import pkg from '../../../package.json';
+import type { DistanceEval, DistanceRow, EvalProvenance, NormName, ShardSpec } from '../../runs/evals';
 import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
-import { minimalAdversarial } from '../attacks/run';
+import { minimalAdversarial, runOptions } from '../attacks/run';
 import { InputError } from '../errors';
 import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
+import { batchOf, blockOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
 import { assertEvalName, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
@@ -31,7 +33,25 @@ export interface DistanceRequest extends EvalRequestBase {
   options?: Record<string, AttackOptions>;
 }
 
-export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {
+/** What every shard of a minimum-distance evaluation shares (eval/shard.ts). */
+export interface DistanceHeader {
+  attacks: { name: string; norm: NormName; options: AttackOptions }[];
+  /** Pixels per sample (for Foolbox 2's units). */
+  size: number;
+  /** Dataset indices of the correctly classified samples, in order (the units). */
+  correctIndices: number[];
+  checkpointSha256: string;
+  engineVersion: string;
+}
+
+export interface DistancePart {
+  /** Per unit: the natural-norm distance found by each attack, null where its search failed. */
+  rows: { distance: (number | null)[] }[];
+  /** Wall seconds per attack, one list per computation (a merge adds them up). */
+  wallSeconds: number[][];
+}
+
+export function distancePlan(run: EvalRun, req: DistanceRequest): ShardPlan<DistanceHeader, DistancePart> {
   assertEvalName(req.name);
   const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
@@ -47,51 +67,99 @@ export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{
   const c = clean.correct.length;
   if (c === 0) throw new InputError(`the model classifies none of the ${indices.length} samples correctly; there is nothing to attack`);
   const seed = req.seed ?? 0;
-  const inputs = {
-    model: run.model,
-    x: rowsOf(clean.x, clean.correct, size),
-    shape: d.imageShape,
-    labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+  const settings = attacks.map((attack) => ({
+    ...(req.options?.[attack.name] ? { options: req.options[attack.name] } : {}),
+    seed,
+    ...(req.batchSize ? { batchSize: req.batchSize } : {}),
+  }));
+  const resolved = attacks.map((a, ai) => runOptions(a, settings[ai]!));
+  const header: DistanceHeader = {
+    attacks: attacks.map((a, ai) => ({ name: a.name, norm: a.norm, options: resolved[ai]! })),
+    size,
+    correctIndices: clean.correct.map((i) => indices[i]!),
+    checkpointSha256: run.checkpointSha256,
+    engineVersion: pkg.version,
   };
-  const results: DistanceRow[] = [];
-  attacks.forEach((attack, ai) => {
-    const t0 = Date.now();
-    const r = minimalAdversarial(attack, inputs, {
-      ...(req.options?.[attack.name] ? { options: req.options[attack.name] } : {}),
-      seed,
-      ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-      onProgress: (done, total, detail) =>
-        req.onProgress?.(
-          `${attack.name} (${ai + 1}/${attacks.length}): batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
-          (ai + done / total) / attacks.length,
-        ),
-      ...(req.signal ? { signal: req.signal } : {}),
+  const compute = (u0: number, u1: number): DistancePart => {
+    const pos = clean.correct.slice(u0, u1);
+    const rows = pos.map(() => ({ distance: [] as (number | null)[] }));
+    const wall: number[] = [];
+    const inputs = {
+      model: run.model,
+      x: rowsOf(clean.x, pos, size),
+      shape: d.imageShape,
+      labels: Int32Array.from(pos, (i) => clean.labels[i]!),
+    };
+    attacks.forEach((attack, ai) => {
+      const t0 = Date.now();
+      if (pos.length > 0) {
+        const r = minimalAdversarial(attack, inputs, {
+          ...settings[ai]!,
+          firstSample: u0,
+          onProgress: (done, total, detail) =>
+            req.onProgress?.(
+              `${attack.name} (${ai + 1}/${attacks.length}): batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
+              (ai + done / total) / attacks.length,
+            ),
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+        rows.forEach((row, j) => row.distance.push(Number.isNaN(r.distance[j]!) ? null : r.distance[j]!));
+        req.onProgress?.(`${attack.name}: done (${r.found.reduce((a, v) => a + v, 0)}/${pos.length} found)`, (ai + 1) / attacks.length);
+      }
+      wall.push((Date.now() - t0) / 1000);
     });
-    const ok = Array.from(r.distance).filter((v) => !Number.isNaN(v));
-    const fb = ok.map((v) => foolbox2Units(attack.norm, v, size));
+    return { rows, wallSeconds: [wall] };
+  };
+  return {
+    kind: 'distance',
+    name: req.name ?? evalNameFrom('distance'),
+    runDir: run.runDir,
+    header,
+    units: c,
+    block: blockOf(resolved.map(batchOf)),
+    compute,
+    provenance: () => makeProvenance('distance', run, req.selection.split, indices, seed, started, req.command),
+  };
+}
+
+/** The evaluation from its samples' distances (those of one run, or of all shards in order). */
+export function distanceResult(h: DistanceHeader, parts: DistancePart[], provenance: EvalProvenance): DistanceEval {
+  const rows = parts.flatMap((p) => p.rows);
+  const c = h.correctIndices.length;
+  if (rows.length !== c) throw new InputError(`a minimum-distance evaluation needs all ${c} attacked samples, got ${rows.length}`);
+  const results: DistanceRow[] = h.attacks.map((a, ai) => {
+    const all = rows.map((r) => r.distance[ai] ?? null);
+    const ok = all.filter((v): v is number => v !== null);
+    const fb = ok.map((v) => foolbox2Units(a.norm, v, h.size));
     const found = ok.length;
-    results.push({
-      attack: attack.name,
-      norm: attack.norm,
+    return {
+      attack: a.name,
+      norm: a.norm,
       meanDistance: mean(ok),
       medianDistance: median(ok),
       successRate: found / c,
       samples: c,
-      foolbox2: { unit: UNIT[attack.norm], mean: mean(fb), median: median(fb) },
-      options: r.options,
+      foolbox2: { unit: UNIT[a.norm], mean: mean(fb), median: median(fb) },
+      options: a.options,
       attacked: c,
       found,
       successRateCi: wilsonInterval(found, c),
-      perSample: clean.correct.map((i, j) => ({ index: indices[i]!, distance: Number.isNaN(r.distance[j]!) ? null : r.distance[j]! })),
-      wallSeconds: (Date.now() - t0) / 1000,
-    });
-    req.onProgress?.(`${attack.name}: done (${found}/${c} found)`, (ai + 1) / attacks.length);
+      perSample: all.map((distance, j) => ({ index: h.correctIndices[j]!, distance })),
+      wallSeconds: parts.reduce((s, p) => s + p.wallSeconds.reduce((t, w) => t + (w[ai] ?? 0), 0), 0),
+    };
   });
-  const result: DistanceEval = {
-    kind: 'distance',
-    provenance: makeProvenance('distance', run, req.selection.split, indices, seed, started, req.command),
-    results,
-  };
-  const file = writeEval(run.runDir, req.name ?? evalNameFrom('distance'), result);
+  return { kind: 'distance', provenance, results };
+}
+
+export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {
+  const plan = distancePlan(run, req);
+  const part = plan.compute(0, plan.units, new Map());
+  const result = distanceResult(plan.header, [part], plan.provenance());
+  const file = writeEval(run.runDir, plan.name, result);
   return { file, result };
+}
+
+/** Shard `shard` of the evaluation `req` (merge the shards with mergeEvalShards). */
+export async function distanceShard(run: EvalRun, req: DistanceRequest, shard: ShardSpec): Promise<ShardWritten> {
+  return writeShard(distancePlan(run, req), shard);
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { InspectEval, SampleFimStats } from '../../runs/evals';
+import pkg from '../../../package.json';
+import type { EvalProvenance, InspectEval, SampleFimStats, ShardSpec } from '../../runs/evals';
 import type { Dataset } from '../data/dataset';
 import { InputError } from '../errors';
 import { aggregateFim, sampleFimStats } from '../fim/sampleStats';
@@ -8,6 +9,7 @@ import { Cancelled } from '../attacks/attack';
 import { logitsOf } from '../models/predict';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
+import { writeShard, type ShardPlan, type ShardWritten } from './shard';
 import { assertEvalName, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
@@ -48,7 +50,23 @@ function heldOutSet(run: EvalRun, split: 'train' | 'test', used: number[], want:
   );
 }
 
-export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
+/** What every shard of an inspection shares (eval/shard.ts): the temperature fit is done in each, identically. */
+export interface InspectHeader {
+  tau: number;
+  temperatureScaling: { temperature: number; heldOutSamples: number; heldOut: string; nllBefore: number; nllAfter: number };
+  /** The inspected dataset indices, in order (the units). */
+  indices: number[];
+  /** The first `images` units keep their input and eigenvector PNGs. */
+  images: number;
+  checkpointSha256: string;
+  engineVersion: string;
+}
+
+export interface InspectPart {
+  rows: SampleFimStats[];
+}
+
+export function inspectPlan(run: EvalRun, req: InspectRequest): ShardPlan<InspectHeader, InspectPart> {
   assertEvalName(req.name);
   const started = Date.now();
   const tau = req.tau ?? INSPECT_DEFAULTS.tau;
@@ -62,50 +80,95 @@ export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ f
   const fit = fitTemperature(hLogits, hs.labels, d.numClasses);
 
   const batch = req.batchSize ?? INSPECT_DEFAULTS.batchSize;
-  const nImages = Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length);
   const name = req.name ?? evalNameFrom('inspect');
-  const images = new Map<string, Uint8Array>();
-  const samples: SampleFimStats[] = [];
   const size = d.imageShape[0] * d.imageShape[1] * d.imageShape[2];
-  for (let s0 = 0; s0 < indices.length; s0 += batch) {
-    if (req.signal?.aborted) throw new Cancelled();
-    const idx = indices.slice(s0, s0 + batch);
-    const { x, labels } = samplesOf(d, idx);
-    const xt = tf.tensor4d(x, [idx.length, ...d.imageShape]);
-    const { stats, eigenvectors } = sampleFimStats(run.model, xt, labels, idx, { tau, temperature: fit.temperature });
-    xt.dispose();
-    stats.forEach((st, i) => {
-      if (s0 + i < nImages) {
-        st.image = `${name}/sample-${st.index}.png`;
-        st.eigenImage = `${name}/sample-${st.index}-eigenvector.png`;
-        images.set(st.image, imagePng(x.subarray(i * size, (i + 1) * size), d.imageShape));
-        images.set(st.eigenImage, signedPng(eigenvectors.subarray(i * size, (i + 1) * size), d.imageShape));
-      }
-      samples.push(st);
-    });
-    req.onProgress?.(`inspecting: ${samples.length}/${indices.length} samples`, samples.length / indices.length);
-  }
-  const accuracy = samples.filter((s) => s.predicted === s.label).length / samples.length;
-  const plain = aggregateFim(samples);
-  const scaled = aggregateFim(samples, true);
-  const result: InspectEval = {
-    kind: 'inspect',
-    provenance: makeProvenance('inspect', run, req.selection.split, indices, 0, started, req.command),
+  const header: InspectHeader = {
     tau,
-    accuracy,
-    samples,
-    mean: plain.mean,
-    median: plain.median,
     temperatureScaling: {
       temperature: fit.temperature,
       heldOutSamples: held.indices.length,
       heldOut: held.label,
       nllBefore: fit.nllAtOne,
       nllAfter: fit.nll,
+    },
+    indices,
+    images: Math.min(req.images ?? INSPECT_DEFAULTS.images, indices.length),
+    checkpointSha256: run.checkpointSha256,
+    engineVersion: pkg.version,
+  };
+  const compute = (u0: number, u1: number, images: Map<string, Uint8Array>): InspectPart => {
+    const rows: SampleFimStats[] = [];
+    for (let s0 = u0; s0 < u1; s0 += batch) {
+      if (req.signal?.aborted) throw new Cancelled();
+      const idx = indices.slice(s0, Math.min(u1, s0 + batch));
+      const { x, labels } = samplesOf(d, idx);
+      const xt = tf.tensor4d(x, [idx.length, ...d.imageShape]);
+      const { stats, eigenvectors } = sampleFimStats(run.model, xt, labels, idx, { tau, temperature: fit.temperature });
+      xt.dispose();
+      stats.forEach((st, i) => {
+        if (s0 + i < header.images) {
+          st.image = `${name}/sample-${st.index}.png`;
+          st.eigenImage = `${name}/sample-${st.index}-eigenvector.png`;
+          images.set(st.image, imagePng(x.subarray(i * size, (i + 1) * size), d.imageShape));
+          images.set(st.eigenImage, signedPng(eigenvectors.subarray(i * size, (i + 1) * size), d.imageShape));
+        }
+        rows.push(st);
+      });
+      req.onProgress?.(`inspecting: ${rows.length}/${u1 - u0} samples`, rows.length / (u1 - u0));
+    }
+    return { rows };
+  };
+  return {
+    kind: 'inspect',
+    name,
+    runDir: run.runDir,
+    header,
+    units: indices.length,
+    block: batch,
+    compute,
+    provenance: () => makeProvenance('inspect', run, req.selection.split, indices, 0, started, req.command),
+  };
+}
+
+/** The inspection from its samples' statistics (those of one run, or of all shards in order). */
+export function inspectResult(h: InspectHeader, parts: InspectPart[], provenance: EvalProvenance): InspectEval {
+  const samples = parts.flatMap((p) => p.rows);
+  if (samples.length !== h.indices.length)
+    throw new InputError(`an inspection needs all ${h.indices.length} samples, got ${samples.length}`);
+  const accuracy = samples.filter((s) => s.predicted === s.label).length / samples.length;
+  const plain = aggregateFim(samples);
+  const scaled = aggregateFim(samples, true);
+  const t = h.temperatureScaling;
+  return {
+    kind: 'inspect',
+    provenance,
+    tau: h.tau,
+    accuracy,
+    samples,
+    mean: plain.mean,
+    median: plain.median,
+    temperatureScaling: {
+      temperature: t.temperature,
+      heldOutSamples: t.heldOutSamples,
+      heldOut: t.heldOut,
+      nllBefore: t.nllBefore,
+      nllAfter: t.nllAfter,
       mean: scaled.mean,
       median: scaled.median,
     },
   };
-  const file = writeEval(run.runDir, name, result, images);
+}
+
+export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
+  const plan = inspectPlan(run, req);
+  const images = new Map<string, Uint8Array>();
+  const part = plan.compute(0, plan.units, images);
+  const result = inspectResult(plan.header, [part], plan.provenance());
+  const file = writeEval(run.runDir, plan.name, result, images);
   return { file, result };
+}
+
+/** Shard `shard` of the inspection `req` (merge the shards with mergeEvalShards). */
+export async function inspectShard(run: EvalRun, req: InspectRequest, shard: ShardSpec): Promise<ShardWritten> {
+  return writeShard(inspectPlan(run, req), shard);
 }

@@ -1,14 +1,16 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { TransferEval, TransferRow } from '../../runs/evals';
+import pkg from '../../../package.json';
+import type { EvalProvenance, ShardSpec, TransferEval, TransferRow } from '../../runs/evals';
 import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
-import { minimalAdversarial, runAttack, validateBudgets } from '../attacks/run';
+import { minimalAdversarial, runAttack, runOptions, validateBudgets } from '../attacks/run';
 import { argmaxRows, logitsOf } from '../models/predict';
 import { InputError } from '../errors';
 import { wilsonInterval } from '../../shared/stats';
 import { imageSizeOf, rowsOf } from './common';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
+import { batchOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
 import { assertEvalName, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
@@ -35,7 +37,27 @@ function sameData(a: EvalRun, b: EvalRun): void {
   }
 }
 
-export async function transferRun(from: EvalRun, to: EvalRun, req: TransferRequest): Promise<{ files: string[]; result: TransferEval }> {
+/** What every shard of a transfer evaluation shares (eval/shard.ts). */
+export interface TransferHeader {
+  attack: string;
+  budget: number | null;
+  options: AttackOptions;
+  /** The two runs (crafting on `runs[0]` first), each with its checkpoint and the evaluation's name in it. */
+  runs: { runDir: string; checkpoint: string; checkpointSha256: string; name: string }[];
+  /** Dataset indices of the samples both classify correctly, in order (the units). */
+  both: number[];
+  split: 'train' | 'test';
+  indices: number[];
+  seed: number;
+  engineVersion: string;
+}
+
+export interface TransferPart {
+  /** Per unit and direction (runs[0] → runs[1], then back): fooled the source (0/1); the target right on it (0/1, null if not fooled). */
+  rows: { fooled: number[]; targetCorrect: (number | null)[] }[];
+}
+
+export function transferPlan(from: EvalRun, to: EvalRun, req: TransferRequest): ShardPlan<TransferHeader, TransferPart> {
   assertEvalName(req.name);
   const started = Date.now();
   sameData(from, to);
@@ -52,73 +74,146 @@ export async function transferRun(from: EvalRun, to: EvalRun, req: TransferReque
   const both = indices.map((_, i) => i).filter((i) => pf[i] === labels[i] && pt[i] === labels[i]);
   if (both.length === 0) throw new InputError('the two models classify none of the samples both correctly');
   const seed = req.seed ?? 0;
-  const xs = rowsOf(x, both, size);
-  const ys = Int32Array.from(both, (i) => labels[i]!);
-  let options: AttackOptions = {};
-  const direction = (source: EvalRun, target: EvalRun, step: number): TransferRow => {
-    req.onProgress?.(`${attack.name}: crafting on ${path.basename(source.runDir)}`, step / 2);
-    const inputs = { model: source.model, x: xs, shape: d.imageShape, labels: ys };
-    const settings = {
-      ...(req.options ? { options: req.options } : {}),
-      seed,
-      ...(req.batchSize ? { batchSize: req.batchSize } : {}),
-      ...(req.signal ? { signal: req.signal } : {}),
-      onProgress: (done: number, total: number, detail?: string) =>
-        req.onProgress?.(
-          `${attack.name}: crafting on ${path.basename(source.runDir)}, batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
-          (step + done / total) / 2,
-        ),
+  const settingsBase = { ...(req.options ? { options: req.options } : {}), seed, ...(req.batchSize ? { batchSize: req.batchSize } : {}) };
+  const options = runOptions(attack, settingsBase);
+  const block = batchOf(options);
+  const names = [from, to].map(
+    (self) => req.name ?? evalNameFrom('transfer', attack.name, path.basename((self === from ? to : from).runDir)),
+  );
+  const header: TransferHeader = {
+    attack: attack.name,
+    budget: req.budget ?? null,
+    options,
+    runs: [from, to].map((r, i) => ({ runDir: r.runDir, checkpoint: r.checkpoint, checkpointSha256: r.checkpointSha256, name: names[i]! })),
+    both: both.map((i) => indices[i]!),
+    split: req.selection.split,
+    indices,
+    seed,
+    engineVersion: pkg.version,
+  };
+  const compute = (u0: number, u1: number): TransferPart => {
+    const pos = both.slice(u0, u1);
+    const m = pos.length;
+    const rows: TransferPart['rows'] = pos.map(() => ({ fooled: [], targetCorrect: [] }));
+    if (m === 0) return { rows };
+    const xs = rowsOf(x, pos, size);
+    const ys = Int32Array.from(pos, (i) => labels[i]!);
+    const direction = (source: EvalRun, target: EvalRun, step: number): void => {
+      req.onProgress?.(`${attack.name}: crafting on ${path.basename(source.runDir)}`, step / 2);
+      const inputs = { model: source.model, x: xs, shape: d.imageShape, labels: ys };
+      const settings = {
+        ...settingsBase,
+        firstSample: u0,
+        ...(req.signal ? { signal: req.signal } : {}),
+        onProgress: (done: number, total: number, detail?: string) =>
+          req.onProgress?.(
+            `${attack.name}: crafting on ${path.basename(source.runDir)}, batch ${Math.min(done + 1, total)}/${total}${detail ? `, ${detail}` : ''}`,
+            (step + done / total) / 2,
+          ),
+      };
+      let adv: Float32Array;
+      let ok: Uint8Array;
+      if (req.budget === undefined) {
+        const r = minimalAdversarial(attack, inputs, settings);
+        adv = r.adv;
+        ok = r.found;
+      } else {
+        const r = runAttack(attack, inputs, [req.budget], settings);
+        const b = r.budgets[0]!;
+        adv = b.evaluated === 'clipped' ? b.clipped : b.raw;
+        ok = b.success;
+      }
+      // The target classifies the source's adversarials batch by batch, as they were crafted, so
+      // that a shard's predictions are the whole run's.
+      for (let j0 = 0; j0 < m; j0 += block) {
+        const fooled: number[] = [];
+        for (let j = j0; j < Math.min(m, j0 + block); j++) if (ok[j]) fooled.push(j);
+        const pred = fooled.length ? predict(target, rowsOf(adv, fooled, size), fooled.length) : new Int32Array(0);
+        for (let j = j0; j < Math.min(m, j0 + block); j++) {
+          rows[j]!.fooled.push(ok[j] ? 1 : 0);
+          rows[j]!.targetCorrect.push(ok[j] ? 0 : null);
+        }
+        fooled.forEach((j, t) => (rows[j]!.targetCorrect[step] = pred[t] === ys[j] ? 1 : 0));
+      }
     };
-    let adv: Float32Array;
-    let ok: Uint8Array;
-    if (req.budget === undefined) {
-      const r = minimalAdversarial(attack, inputs, settings);
-      adv = r.adv;
-      ok = r.found;
-      options = r.options;
-    } else {
-      const r = runAttack(attack, inputs, [req.budget], settings);
-      const b = r.budgets[0]!;
-      adv = b.evaluated === 'clipped' ? b.clipped : b.raw;
-      ok = b.success;
-      options = r.options;
-    }
-    const fooled = both.map((_, j) => j).filter((j) => ok[j]);
-    const pred = fooled.length ? predict(target, rowsOf(adv, fooled, size), fooled.length) : new Int32Array(0);
-    let right = 0;
-    fooled.forEach((j, m) => (right += pred[m] === ys[j] ? 1 : 0));
+    direction(from, to, 0);
+    direction(to, from, 1);
+    return { rows };
+  };
+  return {
+    kind: 'transfer',
+    name: names[0]!,
+    runDir: from.runDir,
+    header,
+    units: both.length,
+    block,
+    compute,
+    provenance: () => makeProvenance('transfer', from, req.selection.split, indices, seed, started, req.command),
+  };
+}
+
+/**
+ * The transfer evaluation as stored in each of the two runs, from the units' results (those of
+ * one run, or of all shards in order). `provenance` is the first run's; the second run's differs
+ * only in the run and checkpoint it names.
+ */
+export function transferResults(
+  h: TransferHeader,
+  parts: TransferPart[],
+  provenance: EvalProvenance,
+): { runDir: string; name: string; value: TransferEval }[] {
+  const rows = parts.flatMap((p) => p.rows);
+  if (rows.length !== h.both.length)
+    throw new InputError(`a transfer evaluation needs all ${h.both.length} crafted samples, got ${rows.length}`);
+  const crafted = h.both.length;
+  const results: TransferRow[] = [0, 1].map((dir) => {
+    const [source, target] = dir === 0 ? [h.runs[0]!, h.runs[1]!] : [h.runs[1]!, h.runs[0]!];
+    const fooled = rows.filter((r) => r.fooled[dir] === 1);
+    const right = fooled.reduce((a, r) => a + (r.targetCorrect[dir] ?? 0), 0);
     return {
-      attack: attack.name,
+      attack: h.attack,
       source: path.basename(source.runDir),
       target: path.basename(target.runDir),
       samples: fooled.length,
-      sourceAccuracy: (both.length - fooled.length) / both.length,
+      sourceAccuracy: (crafted - fooled.length) / crafted,
       targetAccuracy: fooled.length ? right / fooled.length : NaN,
       targetAccuracyCi: wilsonInterval(right, fooled.length),
-      crafted: both.length,
-      ...(req.budget !== undefined ? { budget: req.budget } : {}),
+      crafted,
+      ...(h.budget !== null ? { budget: h.budget } : {}),
       sourceRunDir: source.runDir,
       targetRunDir: target.runDir,
+      perSample: rows.map((r, j) => ({
+        index: h.both[j]!,
+        fooledSource: r.fooled[dir] === 1,
+        targetCorrect: r.targetCorrect[dir] === null || r.targetCorrect[dir] === undefined ? null : r.targetCorrect[dir] === 1,
+      })),
     };
-  };
-  const results = [direction(from, to, 0), direction(to, from, 1)];
-  const files: string[] = [];
-  let result: TransferEval | undefined;
-  for (const [self, other] of [
-    [from, to],
-    [to, from],
-  ] as const) {
-    const r: TransferEval = {
+  });
+  return [0, 1].map((i) => {
+    const self = h.runs[i]!;
+    const other = h.runs[1 - i]!;
+    const value: TransferEval = {
       kind: 'transfer',
-      provenance: makeProvenance('transfer', self, req.selection.split, indices, seed, started, req.command),
+      provenance: { ...provenance, runDir: self.runDir, checkpoint: self.checkpoint, checkpointSha256: self.checkpointSha256 },
       otherRunDir: other.runDir,
       results,
       otherCheckpoint: other.checkpoint,
       otherCheckpointSha256: other.checkpointSha256,
-      options,
+      options: h.options,
     };
-    result ??= r;
-    files.push(writeEval(self.runDir, req.name ?? evalNameFrom('transfer', attack.name, path.basename(other.runDir)), r));
-  }
-  return { files, result: result! };
+    return { runDir: self.runDir, name: self.name, value };
+  });
+}
+
+export async function transferRun(from: EvalRun, to: EvalRun, req: TransferRequest): Promise<{ files: string[]; result: TransferEval }> {
+  const plan = transferPlan(from, to, req);
+  const part = plan.compute(0, plan.units, new Map());
+  const out = transferResults(plan.header, [part], plan.provenance());
+  const files = out.map((o) => writeEval(o.runDir, o.name, o.value));
+  return { files, result: out[0]!.value };
+}
+
+/** Shard `shard` of the transfer evaluation `req`, stored in the `from` run (merge the shards with mergeEvalShards). */
+export async function transferShard(from: EvalRun, to: EvalRun, req: TransferRequest, shard: ShardSpec): Promise<ShardWritten> {
+  return writeShard(transferPlan(from, to, req), shard);
 }

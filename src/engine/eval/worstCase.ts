@@ -1,11 +1,13 @@
-import type { WorstCaseEval } from '../../runs/evals';
+import pkg from '../../../package.json';
+import type { EvalProvenance, NormName, ShardSpec, WorstCaseEval } from '../../runs/evals';
 import type { AttackOptions } from '../../runs/evals';
 import { getAttack } from '../attacks/registry';
-import { runAttack, validateBudgets } from '../attacks/run';
+import { runAttack, runOptions, validateBudgets } from '../attacks/run';
 import { InputError } from '../errors';
 import { wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
+import { batchOf, blockOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
 import { assertEvalName, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
@@ -20,7 +22,24 @@ export interface WorstCaseRequest extends EvalRequestBase {
   options?: Record<string, AttackOptions>;
 }
 
-export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
+/** What every shard of a worst-case evaluation shares (eval/shard.ts). */
+export interface WorstCaseHeader {
+  attacks: { name: string; options: AttackOptions }[];
+  norm: NormName;
+  budgets: number[];
+  samples: number;
+  /** Dataset indices of the correctly classified samples, in order (the units). */
+  correctIndices: number[];
+  checkpointSha256: string;
+  engineVersion: string;
+}
+
+export interface WorstCasePart {
+  /** Per unit: success (0/1) of each attack at each budget. */
+  rows: { success: number[][] }[];
+}
+
+export function worstCasePlan(run: EvalRun, req: WorstCaseRequest): ShardPlan<WorstCaseHeader, WorstCasePart> {
   assertEvalName(req.name);
   const started = Date.now();
   if (req.attacks.length === 0) throw new InputError('give at least one attack');
@@ -33,58 +52,96 @@ export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise
   const size = imageSizeOf(d);
   const indices = selectIndices(d, req.selection);
   const clean = cleanSet(run.model, d, indices);
-  const n = indices.length;
   const c = clean.correct.length;
   const seed = req.seed ?? 0;
-  const broken = req.budgets.map(() => new Uint8Array(c));
-  const perAttack: Record<string, number>[] = req.budgets.map(() => ({}));
-  const options: Record<string, AttackOptions> = {};
-  if (c > 0) {
+  const settings = attacks.map((a) => {
+    const own = { ...(a.name === 'ossa' ? { epsUnit: 'l2' } : {}), ...(req.options?.[a.name] ?? {}) };
+    if (a.name === 'ossa' && own.epsUnit !== 'l2') throw new InputError('in a worst-case list OSSA budgets are l2 norms (epsUnit l2)');
+    return { options: own, seed, ...(req.batchSize ? { batchSize: req.batchSize } : {}) };
+  });
+  const resolved = attacks.map((a, ai) => runOptions(a, settings[ai]!));
+  const header: WorstCaseHeader = {
+    attacks: attacks.map((a, ai) => ({ name: a.name, options: resolved[ai]! })),
+    norm,
+    budgets: req.budgets,
+    samples: indices.length,
+    correctIndices: clean.correct.map((i) => indices[i]!),
+    checkpointSha256: run.checkpointSha256,
+    engineVersion: pkg.version,
+  };
+  const compute = (u0: number, u1: number): WorstCasePart => {
+    const pos = clean.correct.slice(u0, u1);
+    const rows: WorstCasePart['rows'] = pos.map(() => ({ success: [] }));
+    if (pos.length === 0) return { rows };
     const inputs = {
       model: run.model,
-      x: rowsOf(clean.x, clean.correct, size),
+      x: rowsOf(clean.x, pos, size),
       shape: d.imageShape,
-      labels: Int32Array.from(clean.correct, (i) => clean.labels[i]!),
+      labels: Int32Array.from(pos, (i) => clean.labels[i]!),
     };
     attacks.forEach((a, ai) => {
-      const own = { ...(a.name === 'ossa' ? { epsUnit: 'l2' } : {}), ...(req.options?.[a.name] ?? {}) };
-      if (a.name === 'ossa' && own.epsUnit !== 'l2') throw new InputError('in a worst-case list OSSA budgets are l2 norms (epsUnit l2)');
       const r = runAttack(a, inputs, req.budgets, {
-        options: own,
-        seed,
-        ...(req.batchSize ? { batchSize: req.batchSize } : {}),
+        ...settings[ai]!,
+        firstSample: u0,
         onProgress: (done, total, detail) =>
           req.onProgress?.(`${a.name}: ${done}/${total}${detail ? `, ${detail}` : ''}`, (ai + done / total) / attacks.length),
         ...(req.signal ? { signal: req.signal } : {}),
       });
-      options[a.name] = r.options;
-      r.budgets.forEach((b, bi) => {
-        let fooled = 0;
-        b.success.forEach((s, j) => {
-          if (s) {
-            fooled++;
-            broken[bi]![j] = 1;
-          }
-        });
-        perAttack[bi]![a.name] = (c - fooled) / n;
-      });
+      rows.forEach((row, j) => row.success.push(r.budgets.map((b) => b.success[j]!)));
     });
-  }
-  const results = req.budgets.map((budget, bi) => {
-    const robust = c - broken[bi]!.reduce((s, v) => s + v, 0);
-    return { budget, robustAccuracy: robust / n, robustAccuracyCi: wilsonInterval(robust, n), perAttackAccuracy: perAttack[bi]! };
-  });
-  const result: WorstCaseEval = {
+    return { rows };
+  };
+  return {
     kind: 'worst-case',
-    provenance: makeProvenance('worst-case', run, req.selection.split, indices, seed, started, req.command),
-    attacks: attacks.map((a) => a.name),
-    norm,
+    name: req.name ?? evalNameFrom('worst-case', norm),
+    runDir: run.runDir,
+    header,
+    units: c,
+    block: blockOf(resolved.map(batchOf)),
+    compute,
+    provenance: () => makeProvenance('worst-case', run, req.selection.split, indices, seed, started, req.command),
+  };
+}
+
+/** The evaluation from its samples' success flags (those of one run, or of all shards in order). */
+export function worstCaseResult(h: WorstCaseHeader, parts: WorstCasePart[], provenance: EvalProvenance): WorstCaseEval {
+  const rows = parts.flatMap((p) => p.rows);
+  const n = h.samples;
+  const c = h.correctIndices.length;
+  if (rows.length !== c) throw new InputError(`a worst-case evaluation needs all ${c} attacked samples, got ${rows.length}`);
+  const results = h.budgets.map((budget, bi) => {
+    const perAttackAccuracy: Record<string, number> = {};
+    if (c > 0) h.attacks.forEach((a, ai) => (perAttackAccuracy[a.name] = (c - rows.reduce((s, r) => s + r.success[ai]![bi]!, 0)) / n));
+    const broken = rows.filter((r) => r.success.some((per) => per[bi] === 1)).length;
+    const robust = c - broken;
+    return { budget, robustAccuracy: robust / n, robustAccuracyCi: wilsonInterval(robust, n), perAttackAccuracy };
+  });
+  return {
+    kind: 'worst-case',
+    provenance,
+    attacks: h.attacks.map((a) => a.name),
+    norm: h.norm,
     results,
     samples: n,
     correct: c,
     cleanAccuracy: c / n,
-    options,
+    options: c > 0 ? Object.fromEntries(h.attacks.map((a) => [a.name, a.options])) : {},
+    perSample: rows.map((r, j) => ({
+      index: h.correctIndices[j]!,
+      brokenBy: h.budgets.map((_, bi) => h.attacks.filter((_a, ai) => r.success[ai]![bi] === 1).map((a) => a.name)),
+    })),
   };
-  const file = writeEval(run.runDir, req.name ?? evalNameFrom('worst-case', norm), result);
+}
+
+export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
+  const plan = worstCasePlan(run, req);
+  const part = plan.compute(0, plan.units, new Map());
+  const result = worstCaseResult(plan.header, [part], plan.provenance());
+  const file = writeEval(run.runDir, plan.name, result);
   return { file, result };
+}
+
+/** Shard `shard` of the evaluation `req` (merge the shards with mergeEvalShards). */
+export async function worstCaseShard(run: EvalRun, req: WorstCaseRequest, shard: ShardSpec): Promise<ShardWritten> {
+  return writeShard(worstCasePlan(run, req), shard);
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { FastBatchNormalization } from './batchNormalization';
 import { LazyGradConv2D } from './conv2d';
+import { OnnxGraphLayer } from './onnxGraph';
 
 let registered = false;
 
@@ -11,7 +12,7 @@ let registered = false;
  */
 export function registerProjectLayers(): void {
   if (registered) return;
-  for (const cls of [FastBatchNormalization, LazyGradConv2D]) {
+  for (const cls of [FastBatchNormalization, LazyGradConv2D, OnnxGraphLayer]) {
     tf.serialization.SerializationMap.register(cls);
   }
   registered = true;

@@ -4,23 +4,29 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { registerProjectLayers } from '../layers/register';
+import type { ModelImportOptions } from '../../runs/types';
 import { findBuiltin, builtinDefinitions, type TopologyJson } from './builtin';
 import { readModelFiles } from './files';
+import { onnxDefinition } from './onnx';
 import { seedInitializers, stripFinalSoftmax } from './topology';
 
 /**
  * Model definitions: a built-in name, a tfjs Layers model.json (topology only, or with weights to
  * fine-tune), or a JS/TS module whose default export builds a tf.LayersModel.
  */
-export type DefinitionKind = 'builtin' | 'model-json' | 'module';
+export type DefinitionKind = 'builtin' | 'model-json' | 'module' | 'onnx';
 
 export interface ResolvedDefinition {
   kind: DefinitionKind;
   /** Built-in name or absolute path. */
   id: string;
   topology: TopologyJson;
-  /** Initial weights from a model.json that has them (fine-tuning). */
+  /** Initial weights from a model.json that has them, or an ONNX model's (fine-tuning). */
   weights?: { specs: tf.io.WeightsManifestEntry[]; data: ArrayBuffer };
+  /** Things the user should know about the definition (an ONNX model's stripped softmax, opset). */
+  notes?: string[];
+  /** ONNX: the opset and the input layout used. */
+  onnx?: { opset: number; inputLayout: 'nchw' | 'nhwc' };
 }
 
 export class ModelDefinitionError extends Error {
@@ -39,7 +45,11 @@ export interface ModelModuleContext {
   tf: typeof tf & typeof tfl;
 }
 
-export async function resolveDefinition(spec: string, ctx: Omit<ModelModuleContext, 'tf'>): Promise<ResolvedDefinition> {
+export async function resolveDefinition(
+  spec: string,
+  ctx: Omit<ModelModuleContext, 'tf'>,
+  options?: ModelImportOptions,
+): Promise<ResolvedDefinition> {
   const builtin = findBuiltin(spec);
   if (builtin) return { kind: 'builtin', id: builtin.name, topology: builtin.modelJson.modelTopology };
   const file = path.resolve(spec);
@@ -56,7 +66,20 @@ export async function resolveDefinition(spec: string, ctx: Omit<ModelModuleConte
     return { kind: 'model-json', id: files.file, topology: files.json.modelTopology, ...(weights ? { weights } : {}) };
   }
   if (MODULE_EXTS.has(ext)) return { kind: 'module', id: file, topology: await topologyFromModule(file, ctx) };
-  throw new ModelDefinitionError(`${file}: unsupported model definition; expected a tfjs Layers model.json or a .js/.ts module`);
+  if (ext === '.onnx') {
+    const d = await onnxDefinition(file, ctx, options);
+    return {
+      kind: 'onnx',
+      id: d.model.file,
+      topology: d.topology,
+      weights: d.weights,
+      notes: d.notes,
+      onnx: { opset: d.model.opset, inputLayout: d.inputLayout },
+    };
+  }
+  throw new ModelDefinitionError(
+    `${file}: unsupported model definition; expected an ONNX file (.onnx), a tfjs Layers model.json or a .js/.ts module`,
+  );
 }
 
 /**
@@ -135,7 +158,7 @@ export interface BuiltModel {
 
 /** Builds, seeds and validates a definition for a dataset; errors say exactly what does not fit. */
 export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): Promise<BuiltModel> {
-  const notes: string[] = [];
+  const notes: string[] = [...(def.notes ?? [])];
   const stripped = stripFinalSoftmax(def.topology);
   if (stripped.note) notes.push(stripped.note);
   const topology = seedInitializers(stripped.topology, opts.seed);
@@ -162,7 +185,8 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
       });
       model.setWeights(values);
       tf.dispose(Object.values(named));
-      notes.push('initial weights loaded from the definition (fine-tuning)');
+      // An ONNX model always brings its weights; saying so is noise there.
+      if (def.kind !== 'onnx') notes.push('initial weights loaded from the definition (fine-tuning)');
     }
   } catch (e) {
     model.dispose();

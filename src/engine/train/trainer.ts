@@ -104,7 +104,7 @@ function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' |
     .replace(/\\/g, '/')
     .split('/')
     .pop()!
-    .replace(/\.(json|[cm]?[jt]s)$/, '');
+    .replace(/\.(json|onnx|[cm]?[jt]s)$/, '');
   const base2 = base === 'model' ? (req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base) : base;
   const parts = [base2, `mu${req.mu}`];
   if (req.labelSmoothing) parts.push(`ls${req.labelSmoothing}`);
@@ -139,7 +139,11 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
   validateRequest(req);
   const backend = await initBackend(req.backend ?? backendRequestFrom());
   const data = limitSplits(await loadDataset(req.dataset, req.dataDir), req.limitTrain, req.limitTest);
-  const def = await resolveDefinition(req.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
+  const def = await resolveDefinition(
+    req.model,
+    { inputShape: data.train.imageShape, numClasses: data.train.numClasses },
+    req.modelOptions,
+  );
   const { model, notes } = await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: req.seed });
   const config: RunConfig = {
     formatVersion: RUN_FORMAT_VERSION,
@@ -159,6 +163,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     augmentation: req.augmentation ?? 'none',
     backendRequested: req.backend ?? 'auto',
     createdAt: new Date().toISOString(),
+    ...(req.modelOptions ? { modelOptions: req.modelOptions } : {}),
   };
   const totalSteps = stepsPerEpoch(data.train.count, req.batchSize) * req.epochs;
   const writer = RunWriter.create(req.storeDir, config, totalSteps, hooks.onLog);
@@ -220,7 +225,11 @@ export async function resume(
     lastCheckpoint = ckpt.name;
   } else {
     // Killed before the first checkpoint: start over with the same seed (same initial weights).
-    const def = await resolveDefinition(config.model, { inputShape: data.train.imageShape, numClasses: data.train.numClasses });
+    const def = await resolveDefinition(
+      config.model,
+      { inputShape: data.train.imageShape, numClasses: data.train.numClasses },
+      config.modelOptions,
+    );
     model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
   }
   const writer = RunWriter.reopen(runDir, hooks.onLog);

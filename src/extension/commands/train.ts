@@ -19,14 +19,16 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
     let text: string;
     try {
       const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === c.toString());
-      text = open ? open.getText() : fs.readFileSync(c.fsPath, 'utf8');
+      // An ONNX file is binary and recognised by its name; do not read it as text.
+      text = path.extname(c.fsPath).toLowerCase() === '.onnx' ? '' : open ? open.getText() : fs.readFileSync(c.fsPath, 'utf8');
     } catch (e) {
       void vscode.window.showErrorMessage(`FIM: cannot read ${c.fsPath}: ${(e as Error).message}`);
       return undefined;
     }
     const kind = modelFileKind(c.fsPath, text);
     if (kind) {
-      if (!vscode.workspace.isTrusted) {
+      // An ONNX file is data the engine reads, not code: it trains in restricted mode too.
+      if (!vscode.workspace.isTrusted && kind !== 'onnx') {
         void vscode.window
           .showWarningMessage(untrustedModelMessage(kind), 'Manage Workspace Trust')
           .then((a) => a && vscode.commands.executeCommand('workbench.trust.manage'));
@@ -36,7 +38,7 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
     }
     if (uri) {
       void vscode.window.showErrorMessage(
-        `FIM: ${path.basename(c.fsPath)} is not a model definition (a tfjs Layers model.json, or a JS/TS module whose default export builds a tf.LayersModel).`,
+        `FIM: ${path.basename(c.fsPath)} is not a model definition (an ONNX file, a tfjs Layers model.json, or a JS/TS module whose default export builds a tf.LayersModel).`,
       );
       return undefined;
     }
@@ -49,12 +51,13 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
     model: m.name,
     defaultDataset: m.defaultDataset,
   }));
-  if (vscode.workspace.isTrusted)
-    items.push({
-      label: '$(folder-opened) Choose a model file…',
-      detail: 'a tfjs Layers model.json or a JS/TS model module',
-      browse: true,
-    });
+  items.push({
+    label: '$(folder-opened) Choose a model file…',
+    detail: vscode.workspace.isTrusted
+      ? 'an ONNX file (fine-tunes its weights), a tfjs Layers model.json or a JS/TS model module'
+      : 'an ONNX file (fine-tunes its weights)',
+    browse: true,
+  });
   const pick = await vscode.window.showQuickPick(items, {
     title: 'FIM: model definition to train',
     placeHolder: 'No model file selected: pick a built-in definition',
@@ -63,7 +66,9 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   if (pick.browse) {
     const files = await vscode.window.showOpenDialog({
       canSelectMany: false,
-      filters: { 'Model definitions': ['json', 'js', 'mjs', 'cjs', 'ts', 'mts', 'cts'] },
+      filters: vscode.workspace.isTrusted
+        ? { 'Model definitions': ['onnx', 'json', 'js', 'mjs', 'cjs', 'ts', 'mts', 'cts'] }
+        : { ONNX: ['onnx'] },
       title: 'Model definition',
     });
     return files?.[0] ? pickModel(files[0], info) : undefined;
@@ -193,7 +198,7 @@ async function stopJob(deps: CommandDeps): Promise<void> {
 async function resumeRun(deps: CommandDeps, arg: unknown): Promise<void> {
   const run = await pickRun(deps, arg, 'FIM: run to resume', (r) => ['stopped', 'incomplete', 'failed'].includes(r.effectiveState));
   if (!run) return;
-  if (run.config && !vscode.workspace.isTrusted && path.isAbsolute(run.config.model)) {
+  if (run.config && !vscode.workspace.isTrusted && path.isAbsolute(run.config.model) && !run.config.model.endsWith('.onnx')) {
     void vscode.window.showWarningMessage(untrustedModelMessage(run.config.model.endsWith('.json') ? 'model-json' : 'module'));
     return;
   }

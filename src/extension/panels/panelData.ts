@@ -34,6 +34,7 @@ export function runRef(run: RunInfo): RunRef {
     state: run.effectiveState,
     model: run.config?.model ?? run.summary?.model ?? null,
     dataset: run.config?.dataset ?? run.summary?.dataset ?? null,
+    ...(run.config?.imported ? { imported: true } : {}),
   };
 }
 

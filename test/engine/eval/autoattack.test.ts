@@ -12,6 +12,7 @@ import type { AutoAttackEval } from '../../../src/runs/evals';
 import { wilsonInterval } from '../../../src/shared/stats';
 import { tmpDir, useEngineBackend } from '../../helpers';
 import { makeTinyRun } from './tinyRun';
+import { importModel } from '../../../src/engine/train/importModel';
 
 /**
  * `fim eval autoattack`'s engine side on a tiny trained run: the cascade's bookkeeping (each
@@ -186,6 +187,17 @@ test('the l2 cascade and the robustness curve from per-sample minimum norms', as
     const robust = head.filter((s) => s.predicted === s.label && (s.minNorm === null || s.minNorm! > p.epsilon)).length;
     assert.equal(p.robustAccuracy, robust / 10);
   }
+});
+
+test('an imported ONNX model (fim import) is evaluated like a trained run', async () => {
+  const store = tmpDir('fim-autoattack-onnx-');
+  const onnx = path.resolve(__dirname, '../../fixtures/onnx/convnet_op13.onnx');
+  const imported = await importModel({ model: onnx, dataset: 'mnist', storeDir: store, limitTest: 32 });
+  const other = await loadEvalRun(imported.runDir);
+  const { result } = await autoAttackRun(other, { norm: 'l2', epsilon: 2, selection: SEL(8), ...CHEAP, name: 'aa-onnx' });
+  assert.equal(result.kind, 'autoattack');
+  assert.equal(result.samples, 8);
+  checkBookkeeping(result, 2);
 });
 
 test('bad requests are input errors', async () => {

@@ -13,6 +13,7 @@ import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './Bat
 import { conv2DNative } from './Conv2D';
 import { conv2DBackpropFilterNative, conv2DBackpropFilterPortable } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputNative, conv2DBackpropInputPortable } from './Conv2DBackpropInput';
+import { depthwiseBackpropFilterPortable, depthwiseBackpropInputPortable } from './DepthwiseConv2dBackprop';
 import { registerFusedBatchNormGradient } from './FusedBatchNormGrad';
 import { registerFusedConv2DGradient } from './FusedConv2DGrad';
 import { fusedBatchNormNative } from './FusedBatchNorm';
@@ -114,6 +115,9 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
     add('Sum', (b, i, a) => sumLeadingPortable(b, i, a), false);
   }
   add('Identity', (b, i) => identityShared(b as never, i), false);
+  // The stock wasm backend has no depthwise-convolution gradients (imported ONNX models need them).
+  add('DepthwiseConv2dNativeBackpropInput', (b, i, a) => depthwiseBackpropInputPortable(b, i, a), false);
+  add('DepthwiseConv2dNativeBackpropFilter', (b, i, a) => depthwiseBackpropFilterPortable(b, i, a), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
   for (const c of [...batchNormTrainWasmConfigs(addon), ...(addon ? [reluGradWasmConfig(addon)] : [])]) {
     if (!off.has(c.kernelName)) e.push({ config: c, native: addon !== null });
