@@ -73,6 +73,8 @@ test('fim eval autoattack: bad flags are usage or input errors (exit code 2)', (
     [[...base, '--norm', 'linf', '--eps', '0.1', '--attacks', 'apgd-ce'], /need --version custom/],
     [[...base, '--norm', 'linf', '--eps', '0.1', '--version', 'custom', '--attacks', 'pgd-l2'], /an l2 attack/],
     [['eval', 'autoattack', '--norm', 'linf', '--eps', '0.1'], /--run DIR is required/],
+    [[...base, '--norm', 'linf', '--eps', '0.1', '--shard', '1/2', '--curve-samples', '4'], /--curve-samples needs all samples together/],
+    [[...base, '--norm', 'linf', '--eps', '0.1', '--shard', '0/2'], /--shard: a shard is I\/N/],
   ];
   for (const [args, re] of cases) {
     const r = fim([...args, '--json']);
@@ -83,4 +85,25 @@ test('fim eval autoattack: bad flags are usage or input errors (exit code 2)', (
   const help = fim(['eval', 'autoattack', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /fim eval autoattack --run DIR --norm linf\|l2 --eps E/);
+});
+
+test('fim eval autoattack --shard I/N, then fim eval merge: the evaluation of all samples', () => {
+  const args = ['eval', 'autoattack', '--run', runDir, '--norm', 'l2', '--eps', '1', '--samples', '12', '--batch', '4', '--name', 'aa-sh'];
+  const cheap = ['--version', 'custom', '--attacks', 'apgd-ce,square', '--option', 'apgd-ce.steps=5', '--option', 'square.queries=20'];
+  for (const shard of ['2/2', '1/2']) {
+    const r = fim([...args, ...cheap, '--shard', shard, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { shard: { index: number }; totalUnits: number };
+    assert.equal(out.totalUnits, 12);
+  }
+  const m = fim(['eval', 'merge', '--run', runDir, '--name', 'aa-sh', '--json']);
+  assert.equal(m.status, 0, m.stderr);
+  const merged = JSON.parse(m.stdout) as { kind: string; samples: number; robustAccuracy: number; cascade: { attack: string }[] };
+  assert.equal(merged.kind, 'autoattack');
+  assert.equal(merged.samples, 12);
+  assert.deepEqual(
+    merged.cascade.map((s) => s.attack),
+    ['apgd-ce-l2', 'square-l2'],
+  );
+  assert.ok(fs.existsSync(path.join(runDir, 'evals', 'aa-sh.json')));
 });

@@ -8,10 +8,12 @@ import {
   optionalInt,
   requestBase,
   runEvaluation,
+  runShardEvaluation,
   SAMPLE_FLAGS,
   sampleUsage,
+  shardFlag,
 } from './evalShared';
-import { AUTOATTACK_NAMES, AUTOATTACK_STANDARD, autoAttackRun } from '../../engine';
+import { AUTOATTACK_NAMES, AUTOATTACK_STANDARD, autoAttackRun, autoAttackShard, type AutoAttackRequest } from '../../engine';
 
 /** `fim eval autoattack`: AutoAttack's verdict (Croce & Hein 2020) at one budget. */
 const AUTOATTACK_SAMPLES = 1000;
@@ -71,21 +73,28 @@ export async function autoattackEval(argv: string[]): Promise<number> {
   const curveBisections = optionalInt('curve-bisections', v['curve-bisections'], 0);
   const examples = optionalInt('examples', v.examples, 0);
   const progress = new Progress();
-  const base = requestBase(v, AUTOATTACK_SAMPLES, 'eval', ['autoattack', ...argv], progress);
+  const base = requestBase(v, AUTOATTACK_SAMPLES, 'eval', ['autoattack', ...argv], progress, true);
+  const shard = shardFlag(v.shard);
+  if (shard && curveSamples) throw new UsageError('--curve-samples needs all samples together: run it without --shard');
+  const request = (signal: AbortSignal): AutoAttackRequest => ({
+    ...base,
+    norm,
+    epsilon,
+    version,
+    ...(attacks ? { attacks } : {}),
+    ...(options ? { options } : {}),
+    ...(curveSamples !== undefined ? { curveSamples } : {}),
+    ...(curveBisections !== undefined ? { curveBisections } : {}),
+    ...(examples !== undefined ? { examples } : {}),
+    signal,
+  });
+  if (shard)
+    return runShardEvaluation(progress, v, async (signal) =>
+      autoAttackShard(await openRun(v.run, 'run', progress), request(signal), shard),
+    );
   const done = await runEvaluation(progress, v, async (signal) => {
     const run = await openRun(v.run, 'run', progress);
-    const r = await autoAttackRun(run, {
-      ...base,
-      norm,
-      epsilon,
-      version,
-      ...(attacks ? { attacks } : {}),
-      ...(options ? { options } : {}),
-      ...(curveSamples !== undefined ? { curveSamples } : {}),
-      ...(curveBisections !== undefined ? { curveBisections } : {}),
-      ...(examples !== undefined ? { examples } : {}),
-      signal,
-    });
+    const r = await autoAttackRun(run, request(signal));
     if (r.resumedAfter > 0) progress.line(`continued after ${r.resumedAfter} finished attack(s) of an earlier, interrupted call`);
     return r;
   });

@@ -2,7 +2,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttackOptions, AutoAttackEval, AutoAttackSample, AutoAttackStep, RobustnessCurve } from '../../runs/evals';
+import pkg from '../../../package.json';
+import type {
+  AttackOptions,
+  AutoAttackEval,
+  AutoAttackSample,
+  AutoAttackStep,
+  EvalProvenance,
+  RobustnessCurve,
+  ShardSpec,
+} from '../../runs/evals';
 import { writeJsonAtomic } from '../../runs/atomic';
 import { RUN_FILES } from '../../runs/paths';
 import { readJsonFile } from '../../runs/reader';
@@ -14,11 +23,11 @@ import { runAttackAsync } from '../attacks/run';
 import { AUTOATTACK_SQUARE } from '../attacks/square';
 import { InputError } from '../errors';
 import { argmaxRows, logitsOf } from '../models/predict';
-import { cleanSet, imageSizeOf, rowsOf, type CleanSet } from './common';
-import type { Dataset } from '../data/dataset';
+import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { imagePng, signedPng } from './images';
 import { robustnessCurve, CURVE_DEFAULTS } from './robustnessCurve';
 import { makeProvenance, selectIndices, splitOf, type EvalRequestBase, type EvalRun } from './runModel';
+import { batchOf, blockOf, shardRange, writeShard, type ShardWritten } from './shard';
 import { assertEvalName, writeEval } from './store';
 
 /**
@@ -121,17 +130,124 @@ function cascadePlan(req: AutoAttackRequest) {
   return { norm, epsilon, version, attacks, options, curveSamples, bisections };
 }
 
-export function autoAttackStateFile(runDir: string, name: string): string {
-  return path.join(runDir, RUN_FILES.evals, `.${name}.state.json`);
+export function autoAttackStateFile(runDir: string, name: string, shard?: ShardSpec): string {
+  return path.join(runDir, RUN_FILES.evals, `.${name}${shard ? `.${shard.index}-of-${shard.count}` : ''}.state.json`);
 }
+
+/**
+ * What every shard of an AutoAttack evaluation shares (eval/shard.ts), and what the aggregation
+ * (`autoAttackResult`) needs besides the samples' results. The units are the evaluated samples.
+ */
+export interface AutoAttackHeader {
+  version: 'standard' | 'custom';
+  norm: AutoAttackNorm;
+  epsilon: number;
+  attacks: string[];
+  options: AttackOptions[];
+  /** Dataset indices, labels and clean predictions of the evaluated samples, in order. */
+  indices: number[];
+  labels: number[];
+  predicted: number[];
+  examples: number;
+  checkpointSha256: string;
+  engineVersion: string;
+}
+
+/** The results of a run of consecutive evaluated samples (all of them, or one shard's). */
+export interface AutoAttackPart {
+  rows: { brokenBy: string | null; adversarialPredicted: number | null; distance: number | null }[];
+  /** Per attack of the cascade: samples of this part it attacked and broke, and its wall time. */
+  steps: { attacked: number; broken: number; wallSeconds: number }[];
+  /** This part's first broken samples (at most `examples`), in cascade order then sample order. */
+  examples: AutoAttackEval['examples'];
+}
+
+/** The request resolved against the run: what every path (whole, shard) starts from. */
+function prepare(run: EvalRun, req: AutoAttackRequest) {
+  assertEvalName(req.name);
+  const plan = cascadePlan(req);
+  const d = splitOf(run, req.selection.split);
+  const indices = selectIndices(d, req.selection);
+  const clean = cleanSet(run.model, d, indices);
+  const seed = req.seed ?? 0;
+  const name = req.name ?? evalNameFrom('autoattack', plan.norm);
+  const { norm, epsilon, attacks, options } = plan;
+  const fingerprint = hash({ sha: run.checkpointSha256, split: req.selection.split, indices, norm, epsilon, attacks, options, seed });
+  const header: AutoAttackHeader = {
+    version: plan.version,
+    norm,
+    epsilon,
+    attacks,
+    options,
+    indices,
+    labels: Array.from(clean.labels),
+    predicted: Array.from(clean.predicted),
+    examples: req.examples ?? AUTOATTACK_EXAMPLES,
+    checkpointSha256: run.checkpointSha256,
+    engineVersion: pkg.version,
+  };
+  return { ...plan, run, req, d, size: imageSizeOf(d), indices, n: indices.length, clean, seed, name, fingerprint, header };
+}
+type Prepared = ReturnType<typeof prepare>;
 
 export async function autoAttackRun(
   run: EvalRun,
   req: AutoAttackRequest,
 ): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
   const kept = { attacks: 0 };
+  return keepingFinished(kept, () => whole(run, req, kept));
+}
+
+/**
+ * Shard `shard` of the evaluation `req` (merge the shards with mergeEvalShards): the cascade on
+ * the shard's samples only, resumable between attacks like a whole run. Each attack's batches are
+ * the shard's survivors, so its random draws differ from those of an unsharded run; the
+ * bookkeeping and the aggregation are the same.
+ */
+export async function autoAttackShard(run: EvalRun, req: AutoAttackRequest, shard: ShardSpec): Promise<ShardWritten> {
+  if (req.curveSamples)
+    throw new InputError('a sharded AutoAttack has no robustness curve (its searches need all samples together): run it without --shard');
+  const started = Date.now();
+  const p = prepare(run, req);
+  const block = blockOf(p.options.map(batchOf));
+  const [u0, u1] = shardRange(p.n, block, shard);
+  const stateFile = autoAttackStateFile(run.runDir, p.name, shard);
+  const kept = { attacks: 0 };
+  const { state, priorWall } = await keepingFinished(kept, () => cascade(p, [u0, u1], stateFile, kept, started, 0));
+  const { images, examples } = exampleImages(p, state);
+  const part: AutoAttackPart = {
+    rows: p.indices.slice(u0, u1).map((_, j) => rowOf(state, u0 + j)),
+    steps: state.steps.map((s) => ({ attacked: s.attacked, broken: s.broken, wallSeconds: s.wallSeconds })),
+    examples,
+  };
+  const written = writeShard<AutoAttackHeader, AutoAttackPart>(
+    {
+      kind: 'autoattack',
+      name: p.name,
+      runDir: run.runDir,
+      header: p.header,
+      units: p.n,
+      block,
+      compute: (_u0, _u1, out) => {
+        for (const [rel, png] of images) out.set(rel, png);
+        return part;
+      },
+      provenance: () => {
+        const prov = makeProvenance('autoattack', run, req.selection.split, p.indices, p.seed, started, req.command);
+        prov.wallSeconds = priorWall + (Date.now() - started) / 1000;
+        return prov;
+      },
+    },
+    shard,
+  );
+  fs.rmSync(stateFile, { force: true });
+  return written;
+}
+
+/** A cancel after some attacks finished says they are kept. */
+async function keepingFinished<T>(kept: { attacks: number }, f: () => Promise<T>): Promise<T> {
   try {
-    return await cascade(run, req, kept);
+    return await f();
   } catch (e) {
     if (e instanceof Cancelled && kept.attacks > 0)
       throw new Cancelled(`cancelled; the ${kept.attacks} finished attack(s) are kept, and the same evaluation continues after them`);
@@ -139,103 +255,22 @@ export async function autoAttackRun(
   }
 }
 
-async function cascade(
+function rowOf(state: CascadeState, i: number): AutoAttackPart['rows'][number] {
+  return { brokenBy: state.brokenBy[i]!, adversarialPredicted: state.adversarialPredicted[i]!, distance: state.distance[i]! };
+}
+
+async function whole(
   run: EvalRun,
   req: AutoAttackRequest,
   kept: { attacks: number },
 ): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
-  assertEvalName(req.name);
   const started = Date.now();
-  const { norm, epsilon, version, attacks, options, curveSamples, bisections } = cascadePlan(req);
-
-  const d = splitOf(run, req.selection.split);
-  const size = imageSizeOf(d);
-  const indices = selectIndices(d, req.selection);
-  const n = indices.length;
-  const clean = cleanSet(run.model, d, indices);
-  const seed = req.seed ?? 0;
-  const name = req.name ?? evalNameFrom('autoattack', norm);
+  const p = prepare(run, req);
+  const { norm, epsilon, curveSamples, bisections, indices, n, clean, seed, name, fingerprint, d } = p;
   const stateFile = autoAttackStateFile(run.runDir, name);
-  const fingerprint = hash({ sha: run.checkpointSha256, split: req.selection.split, indices, norm, epsilon, attacks, options, seed });
-  const previous = readJsonFile<CascadeState>(stateFile);
-  const state: CascadeState =
-    previous && previous.fingerprint === fingerprint
-      ? previous
-      : {
-          fingerprint,
-          steps: [],
-          brokenBy: indices.map(() => null),
-          adversarialPredicted: indices.map(() => null),
-          distance: indices.map(() => null),
-          examples: [],
-          wallSeconds: 0,
-        };
-  const resumedAfter = state.steps.length;
-  kept.attacks = resumedAfter;
-  const priorWall = state.wallSeconds;
-  const correct = new Set(clean.correct);
-  const robustRows = () => clean.correct.filter((i) => state.brokenBy[i] === null);
-  const robustCount = () => robustRows().length;
-  const maxExamples = req.examples ?? AUTOATTACK_EXAMPLES;
   const curveShare = curveSamples > 0 ? 0.3 : 0;
-  // A resumed evaluation's wall time covers all its attempts.
-  const save = () => {
-    state.wallSeconds = priorWall + (Date.now() - started) / 1000;
-    fs.mkdirSync(path.dirname(stateFile), { recursive: true });
-    writeJsonAtomic(stateFile, state);
-  };
-
-  for (let ai = state.steps.length; ai < attacks.length; ai++) {
-    const t0 = Date.now();
-    const attack = attacks[ai]!;
-    const rows = robustRows();
-    const step: AutoAttackStep = {
-      attack,
-      attacked: rows.length,
-      broken: 0,
-      robustAccuracy: 0,
-      robustAccuracyCi: [0, 0],
-      wallSeconds: 0,
-      options: options[ai]!,
-    };
-    if (rows.length > 0) {
-      const r = await runAttackAsync(
-        attack,
-        { model: run.model, x: rowsOf(clean.x, rows, size), shape: d.imageShape, labels: Int32Array.from(rows, (i) => clean.labels[i]!) },
-        [epsilon],
-        {
-          options: options[ai]!,
-          onProgress: (done, total, detail) =>
-            req.onProgress?.(
-              `${attack} (${ai + 1}/${attacks.length}) on ${rows.length} robust samples: ${done}/${total} batches${detail ? `, ${detail}` : ''} · robust accuracy so far ${pct(robustCount() / n)}`,
-              (1 - curveShare) * ((ai + (total > 0 ? done / total : 1)) / attacks.length),
-            ),
-          ...(req.signal ? { signal: req.signal } : {}),
-        },
-      );
-      const b = r.budgets[0]!;
-      rows.forEach((i, j) => {
-        if (!b.success[j]) return;
-        step.broken++;
-        state.brokenBy[i] = attack;
-        state.adversarialPredicted[i] = b.predicted[j]!;
-        state.distance[i] = b.distance[j]!;
-        if (state.examples.length < maxExamples)
-          state.examples.push({ position: i, attack, adv: Array.from(b.clipped.subarray(j * size, (j + 1) * size)) });
-      });
-    }
-    const robust = robustCount();
-    step.robustAccuracy = robust / n;
-    step.robustAccuracyCi = wilsonInterval(robust, n);
-    step.wallSeconds = (Date.now() - t0) / 1000;
-    state.steps.push(step);
-    save();
-    kept.attacks = state.steps.length;
-    req.onProgress?.(
-      `${attack} done: robust accuracy ${pct(robust / n)} (${step.broken} of ${step.attacked} broken)`,
-      (1 - curveShare) * ((ai + 1) / attacks.length),
-    );
-  }
+  const { state, resumedAfter, priorWall, save } = await cascade(p, [0, n], stateFile, kept, started, curveShare);
+  const correct = new Set(clean.correct);
 
   if (curveSamples > 0) {
     const curveFingerprint = hash({ fingerprint, curveSamples, bisections });
@@ -264,51 +299,190 @@ async function cascade(
     }
   }
 
-  const { images, examples } = exampleImages(run.model, d, clean, indices, name, epsilon, state);
-  const perSample: AutoAttackSample[] = indices.map((idx, i) => ({
-    index: idx,
-    label: clean.labels[i]!,
-    predicted: clean.predicted[i]!,
-    brokenBy: state.brokenBy[i]!,
-    ...(state.adversarialPredicted[i] !== null ? { adversarialPredicted: state.adversarialPredicted[i]! } : {}),
-    ...(state.distance[i] !== null ? { distance: state.distance[i]! } : {}),
-    ...(state.curve && i < state.curve.minNorm.length ? { minNorm: state.curve.minNorm[i]! } : {}),
-  }));
-  const robust = robustCount();
+  const { images, examples } = exampleImages(p, state);
+  const part: AutoAttackPart = {
+    rows: indices.map((_, i) => rowOf(state, i)),
+    steps: state.steps.map((s) => ({ attacked: s.attacked, broken: s.broken, wallSeconds: s.wallSeconds })),
+    examples,
+  };
   const provenance = makeProvenance('autoattack', run, req.selection.split, indices, seed, started, req.command);
   provenance.wallSeconds = priorWall + (Date.now() - started) / 1000;
-  const result: AutoAttackEval = {
-    kind: 'autoattack',
-    provenance,
-    version,
-    norm,
-    epsilon,
-    attacks,
-    samples: n,
-    correct: clean.correct.length,
-    cleanAccuracy: clean.correct.length / n,
-    robustAccuracy: robust / n,
-    robustAccuracyCi: wilsonInterval(robust, n),
-    cascade: state.steps,
-    perSample,
-    examples,
-    ...(state.curve ? { curve: state.curve.curve } : {}),
-  };
+  const result = autoAttackResult(p.header, [part], provenance, state.curve);
   const file = writeEval(run.runDir, name, result, images);
   fs.rmSync(stateFile, { force: true });
   return { file, result, resumedAfter };
 }
 
+/**
+ * The cascade on the evaluated samples [u0, u1): each attack on those still robust, the state
+ * saved after each (a later call with the same fingerprint continues after the finished ones).
+ */
+async function cascade(
+  p: Prepared,
+  range: [number, number],
+  stateFile: string,
+  kept: { attacks: number },
+  started: number,
+  curveShare: number,
+) {
+  const { run, req, n, clean, size, d, epsilon, attacks, options } = p;
+  const [u0, u1] = range;
+  const sharded = u0 !== 0 || u1 !== n;
+  const fingerprint = sharded ? hash({ fingerprint: p.fingerprint, range }) : p.fingerprint;
+  const previous = readJsonFile<CascadeState>(stateFile);
+  const state: CascadeState =
+    previous && previous.fingerprint === fingerprint
+      ? previous
+      : {
+          fingerprint,
+          steps: [],
+          brokenBy: p.indices.map(() => null),
+          adversarialPredicted: p.indices.map(() => null),
+          distance: p.indices.map(() => null),
+          examples: [],
+          wallSeconds: 0,
+        };
+  const resumedAfter = state.steps.length;
+  kept.attacks = resumedAfter;
+  const priorWall = state.wallSeconds;
+  const mine = clean.correct.filter((i) => i >= u0 && i < u1);
+  const robustRows = () => mine.filter((i) => state.brokenBy[i] === null);
+  const robustCount = () => robustRows().length;
+  const units = u1 - u0;
+  // A resumed evaluation's wall time covers all its attempts.
+  const save = () => {
+    state.wallSeconds = priorWall + (Date.now() - started) / 1000;
+    fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+    writeJsonAtomic(stateFile, state);
+  };
+
+  for (let ai = state.steps.length; ai < attacks.length; ai++) {
+    const t0 = Date.now();
+    const attack = attacks[ai]!;
+    const rows = robustRows();
+    const step: AutoAttackStep = {
+      attack,
+      attacked: rows.length,
+      broken: 0,
+      robustAccuracy: 0,
+      robustAccuracyCi: [0, 0],
+      wallSeconds: 0,
+      options: options[ai]!,
+    };
+    if (rows.length > 0) {
+      const r = await runAttackAsync(
+        attack,
+        { model: run.model, x: rowsOf(clean.x, rows, size), shape: d.imageShape, labels: Int32Array.from(rows, (i) => clean.labels[i]!) },
+        [epsilon],
+        {
+          options: options[ai]!,
+          // A shard's batches are seeded by where it starts (0 for a whole run, as before sharding).
+          ...(u0 > 0 ? { firstSample: u0 } : {}),
+          onProgress: (done, total, detail) =>
+            req.onProgress?.(
+              `${attack} (${ai + 1}/${attacks.length}) on ${rows.length} robust samples: ${done}/${total} batches${detail ? `, ${detail}` : ''} · robust accuracy so far ${pct(robustCount() / units)}`,
+              (1 - curveShare) * ((ai + (total > 0 ? done / total : 1)) / attacks.length),
+            ),
+          ...(req.signal ? { signal: req.signal } : {}),
+        },
+      );
+      const b = r.budgets[0]!;
+      rows.forEach((i, j) => {
+        if (!b.success[j]) return;
+        step.broken++;
+        state.brokenBy[i] = attack;
+        state.adversarialPredicted[i] = b.predicted[j]!;
+        state.distance[i] = b.distance[j]!;
+        if (state.examples.length < p.header.examples)
+          state.examples.push({ position: i, attack, adv: Array.from(b.clipped.subarray(j * size, (j + 1) * size)) });
+      });
+    }
+    const robust = robustCount();
+    step.robustAccuracy = robust / units;
+    step.robustAccuracyCi = wilsonInterval(robust, units);
+    step.wallSeconds = (Date.now() - t0) / 1000;
+    state.steps.push(step);
+    save();
+    kept.attacks = state.steps.length;
+    req.onProgress?.(
+      `${attack} done: robust accuracy ${pct(robust / units)} (${step.broken} of ${step.attacked} broken)`,
+      (1 - curveShare) * ((ai + 1) / attacks.length),
+    );
+  }
+  return { state, resumedAfter, priorWall, save };
+}
+
+/**
+ * The evaluation from its samples' results (one whole run's, or every shard's in order): the
+ * same aggregation either way, so a merged evaluation has the bookkeeping of an unsharded one.
+ */
+export function autoAttackResult(
+  h: AutoAttackHeader,
+  parts: AutoAttackPart[],
+  provenance: EvalProvenance,
+  curve?: { curve: RobustnessCurve; minNorm: (number | null)[] },
+): AutoAttackEval {
+  const rows = parts.flatMap((q) => q.rows);
+  const n = h.indices.length;
+  if (rows.length !== n) throw new InputError(`an AutoAttack evaluation needs all ${n} samples, got ${rows.length}`);
+  if (parts.some((q) => q.steps.length !== h.attacks.length))
+    throw new InputError(`every part of an AutoAttack evaluation must have run all ${h.attacks.length} attacks`);
+  const correct = h.indices.filter((_, i) => h.predicted[i] === h.labels[i]).length;
+  let left = correct;
+  const cascade: AutoAttackStep[] = h.attacks.map((attack, ai) => {
+    const broken = rows.filter((r) => r.brokenBy === attack).length;
+    left -= broken;
+    return {
+      attack,
+      attacked: parts.reduce((a, q) => a + q.steps[ai]!.attacked, 0),
+      broken,
+      robustAccuracy: left / n,
+      robustAccuracyCi: wilsonInterval(left, n),
+      wallSeconds: parts.reduce((a, q) => a + q.steps[ai]!.wallSeconds, 0),
+      options: h.options[ai]!,
+    };
+  });
+  // The first broken samples in cascade order, then sample order: what one whole run keeps.
+  const position = new Map(h.indices.map((idx, i) => [idx, i]));
+  const examples = parts
+    .flatMap((q) => q.examples)
+    .sort((a, b) => h.attacks.indexOf(a.attack) - h.attacks.indexOf(b.attack) || position.get(a.index)! - position.get(b.index)!)
+    .slice(0, h.examples);
+  const perSample: AutoAttackSample[] = h.indices.map((idx, i) => {
+    const r = rows[i]!;
+    return {
+      index: idx,
+      label: h.labels[i]!,
+      predicted: h.predicted[i]!,
+      brokenBy: r.brokenBy,
+      ...(r.adversarialPredicted !== null ? { adversarialPredicted: r.adversarialPredicted } : {}),
+      ...(r.distance !== null ? { distance: r.distance } : {}),
+      ...(curve && i < curve.minNorm.length ? { minNorm: curve.minNorm[i]! } : {}),
+    };
+  });
+  return {
+    kind: 'autoattack',
+    provenance,
+    version: h.version,
+    norm: h.norm,
+    epsilon: h.epsilon,
+    attacks: h.attacks,
+    samples: n,
+    correct,
+    cleanAccuracy: n > 0 ? correct / n : 0,
+    robustAccuracy: n > 0 ? left / n : 0,
+    robustAccuracyCi: wilsonInterval(left, n),
+    cascade,
+    perSample,
+    examples,
+    ...(curve ? { curve: curve.curve } : {}),
+  };
+}
+
 /** Images and probabilities of the kept broken samples: original, perturbation, adversarial. */
-function exampleImages(
-  model: EvalRun['model'],
-  d: Dataset,
-  clean: CleanSet,
-  indices: number[],
-  name: string,
-  epsilon: number,
-  state: CascadeState,
-): { images: Map<string, Uint8Array>; examples: AutoAttackEval['examples'] } {
+function exampleImages(p: Prepared, state: CascadeState): { images: Map<string, Uint8Array>; examples: AutoAttackEval['examples'] } {
+  const { run, d, clean, indices, name, epsilon } = p;
+  const model = run.model;
   const size = imageSizeOf(d);
   const k = d.numClasses;
   const images = new Map<string, Uint8Array>();

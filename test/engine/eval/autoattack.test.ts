@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { Cancelled } from '../../../src/engine/attacks/attack';
 import { runAttack } from '../../../src/engine/attacks/run';
-import { autoAttackRun, autoAttackStateFile, type AutoAttackRequest } from '../../../src/engine/eval/autoattack';
+import { autoAttackRun, autoAttackShard, autoAttackStateFile, type AutoAttackRequest } from '../../../src/engine/eval/autoattack';
+import { mergeEvalShards } from '../../../src/engine/eval/merge';
 import { cleanSet, rowsOf } from '../../../src/engine/eval/common';
 import { loadEvalRun, type EvalRun } from '../../../src/engine/eval/runModel';
 import { readJsonFile } from '../../../src/runs/reader';
@@ -198,6 +199,75 @@ test('an imported ONNX model (fim import) is evaluated like a trained run', asyn
   assert.equal(result.kind, 'autoattack');
   assert.equal(result.samples, 8);
   checkBookkeeping(result, 2);
+});
+
+/** The evaluation without what differs between two computations of it (dates, wall times, command). */
+function comparable(r: AutoAttackEval): unknown {
+  const c = JSON.parse(JSON.stringify(r)) as AutoAttackEval & { provenance: Record<string, unknown> };
+  for (const k of ['createdAt', 'wallSeconds', 'command', 'shards']) delete c.provenance[k];
+  for (const s of c.cascade) s.wallSeconds = 0;
+  return c;
+}
+
+/** Image files of evaluation `name` (its folder under evals/), by relative path, with their bytes. */
+function imagesOf(name: string): Map<string, string> {
+  const dir = path.join(run.runDir, 'evals', name);
+  const out = new Map<string, string>();
+  if (!fs.existsSync(dir)) return out;
+  for (const f of fs.readdirSync(dir)) out.set(f, fs.readFileSync(path.join(dir, f)).toString('base64'));
+  return out;
+}
+
+test('sharded (--shard I/N, then fim eval merge): one shard is the whole run; N shards keep the bookkeeping, and each shard is the cascade on its samples', async () => {
+  const eps = 0.05;
+  const req = { norm: 'linf' as const, epsilon: eps, selection: SEL(20), ...CHEAP, batchSize: 4, examples: 3 };
+  // Under the same name, so that the image paths agree: the merge then replaces the whole run's files.
+  const whole = await autoAttackRun(run, { ...req, name: 'aa-sh-1' });
+  const wholeImages = imagesOf('aa-sh-1');
+  assert.ok(wholeImages.size > 0);
+  await autoAttackShard(run, { ...req, name: 'aa-sh-1' }, { index: 1, count: 1 });
+  const one = mergeEvalShards(run.runDir, 'aa-sh-1');
+  assert.deepEqual(comparable(one.result as AutoAttackEval), comparable(whole.result));
+  assert.deepEqual(imagesOf('aa-sh-1'), wholeImages);
+
+  const written = [];
+  for (const index of [3, 1, 2]) written.push(await autoAttackShard(run, { ...req, name: 'aa-sh-3' }, { index, count: 3 }));
+  assert.ok(!fs.existsSync(autoAttackStateFile(run.runDir, 'aa-sh-3', { index: 1, count: 3 })), 'a written shard leaves no state');
+  const merged = mergeEvalShards(run.runDir, 'aa-sh-3').result as AutoAttackEval;
+  checkBookkeeping(merged, eps);
+  assert.equal(merged.samples, 20);
+  assert.equal(merged.correct, whole.result.correct);
+  assert.deepEqual(
+    merged.perSample.map((s) => [s.index, s.label, s.predicted]),
+    whole.result.perSample.map((s) => [s.index, s.label, s.predicted]),
+  );
+  // The first shard starts where the whole run does: it is the cascade on samples [0, u1).
+  const first = written.find((w) => w.shard.index === 1)!;
+  assert.ok(first.units[1] > 0 && first.units[1] < 20, `shard 1/3 covers ${first.units.join('–')}`);
+  const head = await autoAttackRun(run, { ...req, selection: SEL(first.units[1]), name: 'aa-sh-head' });
+  assert.deepEqual(
+    merged.perSample.slice(0, first.units[1]).map((s) => [s.brokenBy, s.adversarialPredicted, s.distance]),
+    head.result.perSample.map((s) => [s.brokenBy, s.adversarialPredicted, s.distance]),
+  );
+  // The examples are the first broken samples in cascade order, then sample order; only their images are kept.
+  const order = merged.perSample
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.brokenBy !== null)
+    .sort((x, y) => merged.attacks.indexOf(x.s.brokenBy!) - merged.attacks.indexOf(y.s.brokenBy!) || x.i - y.i)
+    .slice(0, 3)
+    .map(({ s }) => s.index);
+  assert.deepEqual(
+    merged.examples.map((e) => e.index),
+    order,
+  );
+  assert.deepEqual(
+    [...imagesOf('aa-sh-3').keys()].sort(),
+    merged.examples.flatMap((e) => [e.original, e.perturbation, e.adversarial].map((f) => path.basename(f))).sort(),
+  );
+  await assert.rejects(
+    autoAttackShard(run, { ...req, curveSamples: 4, name: 'aa-sh-curve' }, { index: 1, count: 2 }),
+    /a sharded AutoAttack has no robustness curve/,
+  );
 });
 
 test('bad requests are input errors', async () => {
