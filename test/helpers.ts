@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -81,4 +82,36 @@ export function toyDataset(n: number, shape: [number, number, number] = [8, 8, 1
     numClasses,
     classNames: Array.from({ length: numClasses }, (_, i) => String(i)),
   };
+}
+
+/**
+ * A digest of a directory tree: every path, and every file's bytes. Two equal digests mean the
+ * tree is byte-for-byte the same. `skip` leaves out names (transient lock files, while other
+ * processes may hold them).
+ */
+export function treeDigest(dir: string, skip: (name: string) => boolean = () => false): string {
+  const h = createHash('sha256');
+  const walk = (d: string, rel: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      h.update(`missing ${rel}\n`);
+      return;
+    }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (skip(e.name)) continue;
+      const p = path.join(d, e.name);
+      const r = path.join(rel, e.name);
+      if (e.isDirectory()) {
+        h.update(`dir ${r}\n`);
+        walk(p, r);
+      } else {
+        h.update(`file ${r}\n`);
+        h.update(fs.readFileSync(p));
+      }
+    }
+  };
+  walk(dir, '');
+  return h.digest('hex');
 }

@@ -4,6 +4,7 @@
 // and mirrored in src/engine/backend/native/addon.ts.
 #include <node_api.h>
 
+#include <climits>
 #include <cmath>
 #include <string>
 
@@ -21,34 +22,97 @@ struct Call {
   double* a = nullptr;
   size_t n = 0;
   bool ok = true;
+  // Byte ranges of the tensors seen so far, and whether each is written: an output that overlaps
+  // another tensor (aliasing) would give garbage, so ready() refuses it.
+  struct Range {
+    double begin, end;
+    bool out;
+  };
+  Range ranges[16];
+  int nRanges = 0;
 
   void fail(const std::string& msg) {
     if (ok) napi_throw_error(env, "FIM_NATIVE", msg.c_str());
     ok = false;
   }
+  // An integer argument. NaN, infinities, fractions and values outside int are errors: a cast
+  // of them to int is undefined behaviour.
   int i(size_t k) {
     if (k >= n) {
       fail("native kernel: too few arguments");
       return 0;
     }
-    return static_cast<int>(a[k]);
+    const double v = a[k];
+    if (!std::isfinite(v) || v != std::floor(v) || v < static_cast<double>(INT_MIN) || v > static_cast<double>(INT_MAX)) {
+      fail("native kernel: argument " + std::to_string(k) + " is not an integer in range");
+      return 0;
+    }
+    return static_cast<int>(v);
+  }
+  // A non-negative integer that may exceed int (element counts), up to 2^52.
+  long count(size_t k) {
+    if (k >= n) {
+      fail("native kernel: too few arguments");
+      return 0;
+    }
+    const double v = a[k];
+    if (!std::isfinite(v) || v != std::floor(v) || v < 0 || v > 4503599627370496.0) {
+      fail("native kernel: argument " + std::to_string(k) + " is not a count");
+      return 0;
+    }
+    return static_cast<long>(v);
+  }
+  // A finite number (epsilon).
+  double num(size_t k) {
+    if (k >= n || !std::isfinite(a[k])) {
+      fail("native kernel: argument " + std::to_string(k) + " is not a finite number");
+      return 0;
+    }
+    return a[k];
   }
   // A float32 tensor of `count` elements at byte offset a[k]; null when the offset is −1 and
   // `optional`. Offsets outside the heap are an error, never a crash.
-  float* f32(size_t k, double count, bool optional = false) {
+  float* f32(size_t k, double count, bool optional = false, bool out = false) {
     if (k >= n) {
       fail("native kernel: too few arguments");
       return nullptr;
     }
     const double off = a[k];
     if (optional && off < 0) return nullptr;
-    if (!(off >= 0) || std::fmod(off, 4.0) != 0 || count < 0 || off + 4.0 * count > static_cast<double>(heapBytes)) {
+    if (!(off >= 0) || std::fmod(off, 4.0) != 0 || !(count >= 0) || off + 4.0 * count > static_cast<double>(heapBytes)) {
       fail("native kernel: tensor outside the heap");
       return nullptr;
     }
+    if (nRanges < 16 && count > 0) ranges[nRanges++] = {off, off + 4.0 * count, out};
     return reinterpret_cast<float*>(heap + static_cast<size_t>(off));
   }
+  // An output tensor (see ready()).
+  float* out32(size_t k, double count, bool optional = false) { return f32(k, count, optional, true); }
+  // True when every argument was valid and no output overlaps another tensor.
+  bool ready() {
+    for (int p = 0; ok && p < nRanges; p++)
+      for (int q = 0; q < nRanges; q++)
+        if (p != q && (ranges[p].out || ranges[q].out) && ranges[p].begin < ranges[q].end && ranges[q].begin < ranges[p].end) {
+          fail("native kernel: an output tensor overlaps another tensor");
+          break;
+        }
+    return ok;
+  }
 };
+
+// Geometry limits: every index a kernel computes stays far inside int.
+constexpr int MAX_DIM = 1 << 24;
+constexpr int MAX_STEP = 1 << 16;
+
+// The output size must follow from the input, filter, stride, dilation and padding: every output
+// window overlaps the input. With the window extent e = (F − 1)·d + 1, that is pt ≤ e − 1 and an
+// implied bottom (right) padding pb = (O − 1)·s + e − I − pt in (−s, e − 1] ('valid' and 'same'
+// padding always are; the engine's kernels send other cases to the stock kernels).
+bool geometry_ok(int I, int O, int F, int s, int dl, int pt) {
+  const double e = static_cast<double>(F - 1) * dl + 1;
+  const double pb = static_cast<double>(O - 1) * s + e - I - pt;
+  return pt <= e - 1 && pb > -s && pb <= e - 1;
+}
 
 bool begin(napi_env env, napi_callback_info info, Call& c, size_t wantArgs) {
   c.env = env;
@@ -89,7 +153,12 @@ ConvDims conv_dims(Call& c, size_t k) {
   for (size_t j = 0; j < 15; j++) *f[j] = c.i(k + j);
   bool pos = d.B > 0 && d.IH > 0 && d.IW > 0 && d.CI > 0 && d.OH > 0 && d.OW > 0 && d.CO > 0 && d.FH > 0 && d.FW > 0 &&
              d.sh > 0 && d.sw > 0 && d.dh > 0 && d.dw > 0 && d.pt >= 0 && d.pl >= 0;
-  if (!pos) c.fail("native conv: invalid dimensions");
+  const bool small = d.B <= MAX_DIM && d.IH <= MAX_DIM && d.IW <= MAX_DIM && d.CI <= MAX_DIM && d.OH <= MAX_DIM &&
+                d.OW <= MAX_DIM && d.CO <= MAX_DIM && d.FH <= MAX_STEP && d.FW <= MAX_STEP && d.sh <= MAX_STEP &&
+                d.sw <= MAX_STEP && d.dh <= MAX_STEP && d.dw <= MAX_STEP && d.pt <= MAX_STEP && d.pl <= MAX_STEP;
+  if (c.ok && !(pos && small)) c.fail("native conv: invalid dimensions");
+  if (c.ok && !(geometry_ok(d.IH, d.OH, d.FH, d.sh, d.dh, d.pt) && geometry_ok(d.IW, d.OW, d.FW, d.sw, d.dw, d.pl)))
+    c.fail("native conv: the output size does not follow from the input size, filter, stride and padding");
   return d;
 }
 
@@ -104,10 +173,10 @@ napi_value Conv2D(napi_env env, napi_callback_info info) {
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
   const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
   const float* bias = c.f32(2, d.CO, true);
-  float* out = c.f32(3, vol(d.B, d.OH, d.OW, d.CO));
+  float* out = c.out32(3, vol(d.B, d.OH, d.OW, d.CO));
   const int act = c.i(19);
-  if (act < 0 || act > 2) c.fail("native conv: unknown activation");
-  if (!c.ok) return nullptr;
+  if (c.ok && (act < 0 || act > 2)) c.fail("native conv: unknown activation");
+  if (!c.ready()) return nullptr;
   conv2d_forward(d, x, w, bias, out, act);
   return nullptr;
 }
@@ -120,8 +189,8 @@ napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
   if (!c.ok) return nullptr;
   const float* dy = c.f32(0, vol(d.B, d.OH, d.OW, d.CO));
   const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
-  float* dx = c.f32(2, vol(d.B, d.IH, d.IW, d.CI));
-  if (!c.ok) return nullptr;
+  float* dx = c.out32(2, vol(d.B, d.IH, d.IW, d.CI));
+  if (!c.ready()) return nullptr;
   conv2d_backprop_input(d, dy, w, dx);
   return nullptr;
 }
@@ -134,8 +203,8 @@ napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
   if (!c.ok) return nullptr;
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
   const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.CO));
-  float* dw = c.f32(2, vol(d.FH, d.FW, d.CI, d.CO));
-  if (!c.ok) return nullptr;
+  float* dw = c.out32(2, vol(d.FH, d.FW, d.CI, d.CO));
+  if (!c.ready()) return nullptr;
   conv2d_backprop_filter(d, x, dy, dw);
   return nullptr;
 }
@@ -146,7 +215,12 @@ PoolDims pool_dims(Call& c, size_t k) {
   for (size_t j = 0; j < 14; j++) *f[j] = c.i(k + j);
   bool pos = d.B > 0 && d.IH > 0 && d.IW > 0 && d.C > 0 && d.OH > 0 && d.OW > 0 && d.FH > 0 && d.FW > 0 && d.sh > 0 &&
              d.sw > 0 && d.dh > 0 && d.dw > 0 && d.pt >= 0 && d.pl >= 0;
-  if (!pos) c.fail("native pool: invalid dimensions");
+  const bool small = d.B <= MAX_DIM && d.IH <= MAX_DIM && d.IW <= MAX_DIM && d.C <= MAX_DIM && d.OH <= MAX_DIM && d.OW <= MAX_DIM &&
+                d.FH <= MAX_STEP && d.FW <= MAX_STEP && d.sh <= MAX_STEP && d.sw <= MAX_STEP && d.dh <= MAX_STEP &&
+                d.dw <= MAX_STEP && d.pt <= MAX_STEP && d.pl <= MAX_STEP;
+  if (c.ok && !(pos && small)) c.fail("native pool: invalid dimensions");
+  if (c.ok && !(geometry_ok(d.IH, d.OH, d.FH, d.sh, d.dh, d.pt) && geometry_ok(d.IW, d.OW, d.FW, d.sw, d.dw, d.pl)))
+    c.fail("native pool: the output size does not follow from the input size, window, stride and padding");
   return d;
 }
 
@@ -157,8 +231,8 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   PoolDims d = pool_dims(c, 2);
   if (!c.ok) return nullptr;
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
-  float* y = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
-  if (!c.ok) return nullptr;
+  float* y = c.out32(1, vol(d.B, d.OH, d.OW, d.C));
+  if (!c.ready()) return nullptr;
   max_pool(d, x, y);
   return nullptr;
 }
@@ -171,8 +245,8 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   if (!c.ok) return nullptr;
   const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
   const float* dy = c.f32(1, vol(d.B, d.OH, d.OW, d.C));
-  float* dx = c.f32(2, vol(d.B, d.IH, d.IW, d.C));
-  if (!c.ok) return nullptr;
+  float* dx = c.out32(2, vol(d.B, d.IH, d.IW, d.C));
+  if (!c.ready()) return nullptr;
   max_pool_grad(d, x, dy, dx);
   return nullptr;
 }
@@ -182,17 +256,17 @@ napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 9)) return nullptr;
   const int N = c.i(6), C = c.i(7);
-  const float eps = static_cast<float>(c.a[8]);
-  if (N <= 0 || C <= 0) c.fail("native batch norm: invalid dimensions");
+  const float eps = static_cast<float>(c.num(8));
+  if (c.ok && (N <= 0 || C <= 0)) c.fail("native batch norm: invalid dimensions");
   if (!c.ok) return nullptr;
   const double nc = static_cast<double>(N) * C;
   const float* x = c.f32(0, nc);
   const float* g = c.f32(1, C, true);
   const float* b = c.f32(2, C, true);
-  float* y = c.f32(3, nc);
-  float* mean = c.f32(4, C);
-  float* var = c.f32(5, C);
-  if (!c.ok) return nullptr;
+  float* y = c.out32(3, nc);
+  float* mean = c.out32(4, C);
+  float* var = c.out32(5, C);
+  if (!c.ready()) return nullptr;
   batch_norm_train(N, C, x, g, b, eps, y, mean, var);
   return nullptr;
 }
@@ -202,8 +276,8 @@ napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 13)) return nullptr;
   const int N = c.i(10), C = c.i(11);
-  const float eps = static_cast<float>(c.a[12]);
-  if (N <= 0 || C <= 0) c.fail("native batch norm: invalid dimensions");
+  const float eps = static_cast<float>(c.num(12));
+  if (c.ok && (N <= 0 || C <= 0)) c.fail("native batch norm: invalid dimensions");
   if (!c.ok) return nullptr;
   const double nc = static_cast<double>(N) * C;
   const float* x = c.f32(0, nc);
@@ -213,10 +287,10 @@ napi_value BatchNormTrainGrad(napi_env env, napi_callback_info info) {
   const float* var = c.f32(4, C);
   const float* dmean = c.f32(5, C, true);
   const float* dvar = c.f32(6, C, true);
-  float* dx = c.f32(7, nc);
-  float* dg = c.f32(8, C, true);
-  float* db = c.f32(9, C, true);
-  if (!c.ok) return nullptr;
+  float* dx = c.out32(7, nc);
+  float* dg = c.out32(8, C, true);
+  float* db = c.out32(9, C, true);
+  if (!c.ready()) return nullptr;
   batch_norm_train_grad(N, C, x, dy, g, mean, var, dmean, dvar, eps, dx, dg, db);
   return nullptr;
 }
@@ -228,14 +302,14 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   const int batch = c.i(4), M = c.i(5), N = c.i(6), K = c.i(7);
   const bool ta = c.i(8) != 0, tb = c.i(9) != 0, aB = c.i(10) != 0, bB = c.i(11) != 0;
   const int act = c.i(12);
-  if (batch <= 0 || M <= 0 || N <= 0 || K <= 0 || act < 0 || act > 2) c.fail("native matmul: invalid arguments");
+  if (c.ok && (batch <= 0 || M <= 0 || N <= 0 || K <= 0 || act < 0 || act > 2)) c.fail("native matmul: invalid arguments");
   if (!c.ok) return nullptr;
   const double mk = static_cast<double>(M) * K, kn = static_cast<double>(K) * N;
   const float* a = c.f32(0, aB ? batch * mk : mk);
   const float* b = c.f32(1, bB ? batch * kn : kn);
   const float* bias = c.f32(2, N, true);
-  float* out = c.f32(3, static_cast<double>(batch) * M * N);
-  if (!c.ok) return nullptr;
+  float* out = c.out32(3, static_cast<double>(batch) * M * N);
+  if (!c.ready()) return nullptr;
   matmul(batch, M, N, K, a, ta, aB ? static_cast<long>(mk) : 0, b, tb, bB ? static_cast<long>(kn) : 0, bias, act, out);
   return nullptr;
 }
@@ -244,19 +318,19 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
 napi_value BatchNormInference(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 9)) return nullptr;
-  const double N = c.a[6];
+  const long N = c.count(6);
   const int C = c.i(7);
-  const float eps = static_cast<float>(c.a[8]);
-  if (!(N > 0) || C <= 0) c.fail("native batch norm: invalid dimensions");
+  const float eps = static_cast<float>(c.num(8));
+  if (c.ok && (N <= 0 || C <= 0)) c.fail("native batch norm: invalid dimensions");
   if (!c.ok) return nullptr;
-  const float* x = c.f32(0, N * C);
+  const float* x = c.f32(0, static_cast<double>(N) * C);
   const float* mean = c.f32(1, C);
   const float* var = c.f32(2, C);
   const float* off = c.f32(3, C, true);
   const float* scale = c.f32(4, C, true);
-  float* y = c.f32(5, N * C);
-  if (!c.ok) return nullptr;
-  batch_norm_inference(static_cast<long>(N), C, x, mean, var, off, scale, eps, y);
+  float* y = c.out32(5, static_cast<double>(N) * C);
+  if (!c.ready()) return nullptr;
+  batch_norm_inference(N, C, x, mean, var, off, scale, eps, y);
   return nullptr;
 }
 
@@ -264,14 +338,13 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
 napi_value ReluGrad(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 4)) return nullptr;
-  const double n = c.a[3];
-  if (!(n >= 0)) c.fail("native relu grad: invalid size");
+  const long n = c.count(3);
   if (!c.ok) return nullptr;
-  const float* dy = c.f32(0, n);
-  const float* x = c.f32(1, n);
-  float* dx = c.f32(2, n);
-  if (!c.ok) return nullptr;
-  relu_grad(static_cast<long>(n), dy, x, dx);
+  const float* dy = c.f32(0, static_cast<double>(n));
+  const float* x = c.f32(1, static_cast<double>(n));
+  float* dx = c.out32(2, static_cast<double>(n));
+  if (!c.ready()) return nullptr;
+  relu_grad(n, dy, x, dx);
   return nullptr;
 }
 
@@ -280,15 +353,15 @@ napi_value MinMax(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 5)) return nullptr;
   const int op = c.i(3), rank = c.i(4);
-  if (op < 0 || op > 1 || rank < 1 || rank > 8 || c.n < static_cast<size_t>(5 + 3 * rank)) c.fail("native min/max: invalid arguments");
+  if (c.ok && (op < 0 || op > 1 || rank < 1 || rank > 8 || c.n < static_cast<size_t>(5 + 3 * rank))) c.fail("native min/max: invalid arguments");
   if (!c.ok) return nullptr;
   long shape[8], sa[8], sb[8];
   double total = 1, extentA = 1, extentB = 1;
   for (int d = 0; d < rank; d++) {
-    shape[d] = static_cast<long>(c.a[5 + d]);
-    sa[d] = static_cast<long>(c.a[5 + rank + d]);
-    sb[d] = static_cast<long>(c.a[5 + 2 * rank + d]);
-    if (shape[d] < 1 || sa[d] < 0 || sb[d] < 0) c.fail("native min/max: invalid shape");
+    shape[d] = c.count(5 + d);
+    sa[d] = c.count(5 + rank + d);
+    sb[d] = c.count(5 + 2 * rank + d);
+    if (c.ok && shape[d] < 1) c.fail("native min/max: invalid shape");
     total *= shape[d];
     extentA += (shape[d] - 1) * static_cast<double>(sa[d]);
     extentB += (shape[d] - 1) * static_cast<double>(sb[d]);
@@ -296,8 +369,8 @@ napi_value MinMax(napi_env env, napi_callback_info info) {
   if (!c.ok) return nullptr;
   const float* a = c.f32(0, extentA);
   const float* b = c.f32(1, extentB);
-  float* out = c.f32(2, total);
-  if (!c.ok) return nullptr;
+  float* out = c.out32(2, total);
+  if (!c.ready()) return nullptr;
   broadcast_minmax(op, rank, shape, sa, sb, a, b, out);
   return nullptr;
 }
@@ -307,11 +380,11 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   Call c;
   if (!begin(env, info, c, 4)) return nullptr;
   const int R = c.i(2), C = c.i(3);
-  if (R <= 0 || C <= 0) c.fail("native sum: invalid dimensions");
+  if (c.ok && (R <= 0 || C <= 0)) c.fail("native sum: invalid dimensions");
   if (!c.ok) return nullptr;
   const float* x = c.f32(0, static_cast<double>(R) * C);
-  float* out = c.f32(1, C);
-  if (!c.ok) return nullptr;
+  float* out = c.out32(1, C);
+  if (!c.ready()) return nullptr;
   sum_rows(R, C, x, out);
   return nullptr;
 }

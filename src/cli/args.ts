@@ -25,7 +25,15 @@ export function parse<T extends Options>(argv: string[], options: T, allowPositi
   try {
     return parseArgs({ args: argv, options: { ...options, ...HELP }, strict: true, allowPositionals });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    const msg = (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '');
+    // "--batch -5": Node reads -5 as an option and says so in two lines; say it in one.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(msg);
+    if (ambiguous) {
+      const at = argv.findIndex((x, i) => x === ambiguous[1] && argv[i + 1]?.startsWith('-'));
+      const value = argv[at + 1] ?? '';
+      throw new UsageError(`${ambiguous[1]} ${value}: a value that starts with "-" is read as an option; write ${ambiguous[1]}=${value}`);
+    }
+    throw new UsageError(msg.split('\n')[0]!);
   }
 }
 

@@ -11,6 +11,8 @@ import { reproduceCommand } from './commands/reproduce';
 import { runsCommand } from './commands/runs';
 import { trainCommand } from './commands/train';
 import { isInputError } from '../engine';
+import { errorMessage } from '../shared/errors';
+import { handleClosedOutput } from './outputClosed';
 
 /** `fim`: the engine's functions on the command line. Parsing and printing only. */
 const COMMANDS: Command[] = [
@@ -40,7 +42,8 @@ function usage(): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
+    // Asked for: the usage on stdout. No command at all is a usage error: on stderr, exit 2.
+    (name ? process.stdout : process.stderr).write(usage() + '\n');
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
@@ -60,21 +63,23 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (isInputError(e)) {
-      process.stderr.write(`fim ${cmd.name}: ${(e as Error).message}\n`);
+      process.stderr.write(`fim ${cmd.name}: ${errorMessage(e)}\n`);
       return 2;
     }
-    process.stderr.write(`fim ${cmd.name}: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`fim ${cmd.name}: ${errorMessage(e)}\n`);
     if (process.env.FIM_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     return 1;
   }
 }
 
+handleClosedOutput();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`fim: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.stderr.write(`fim: ${errorMessage(e)}\n`);
+    if (process.env.FIM_DEBUG) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
     process.exitCode = 1;
   },
 );

@@ -1,7 +1,8 @@
 import { DataFormatError } from './data/idx';
 import { DatasetError } from './data/registry';
-import { ModelDefinitionError } from './models/load';
+import { ModelDefinitionError } from './models/errors';
 import { OnnxImportError } from './onnx/errors';
+import { RunStoreError } from '../runs/errors';
 
 /**
  * Errors caused by what the user asked for (bad value, missing or corrupt file, a model that does
@@ -22,6 +23,7 @@ export function isInputError(e: unknown): boolean {
     e instanceof DataFormatError ||
     e instanceof DatasetError ||
     e instanceof ModelDefinitionError ||
-    e instanceof OnnxImportError
+    e instanceof OnnxImportError ||
+    e instanceof RunStoreError
   );
 }

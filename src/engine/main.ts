@@ -9,6 +9,7 @@
 import { protocolOut } from './stdio';
 import {
   type CancellationToken,
+  ErrorCodes,
   ResponseError,
   createMessageConnection,
   StreamMessageReader,
@@ -37,16 +38,19 @@ import {
   type TrainParams,
 } from '../protocol/engine';
 import type { BackendRequest } from '../protocol/backend';
+import { validateParams, type ParamsMethod } from '../protocol/engineParams';
+import { errorMessage } from '../shared/errors';
 import { backendRequestFrom, initBackend } from './backend/select';
 import { datasetLoaders } from './data/registry';
 import { isInputError } from './errors';
 import { Cancelled } from './attacks/attack';
 import { listAttacks, resolveOptions } from './attacks/registry';
-import { autoAttackJob, inspectJob, sweepJob } from './eval/engineJobs';
+import { autoAttackJob, inspectJob, sweepJob, type ProgressSink } from './eval/engineJobs';
 import { exportRun } from './eval/exportRun';
 import { importModel } from './train/importModel';
 import { builtinDefinitions } from './models/builtin';
 import { resume, train, type TrainHooks, type TrainRequest } from './train/trainer';
+import { assertModelAllowed, assertPathAllowed, type TrustPolicy } from './trust';
 
 const log = (msg: string) => process.stderr.write(`[engine ${new Date().toISOString()}] ${msg}\n`);
 
@@ -60,10 +64,23 @@ const conn = createMessageConnection(new StreamMessageReader(process.stdin), new
 // --- jobs -------------------------------------------------------------------------------------
 const jobs = new Map<string, AbortController>();
 
+/**
+ * Whether the workspace is trusted, as `fim/initialize` said; untrusted until then. Untrusted, the
+ * engine loads no model definition of the workspace and no path outside it (src/engine/trust.ts).
+ */
+let trust: TrustPolicy = { trusted: false, workspace: process.cwd() };
+
+/** A request's params checked against its schema (src/protocol/engineParams.ts), or InvalidParams naming the field. */
+function checked<M extends ParamsMethod>(method: M, params: unknown) {
+  const r = validateParams(method, params);
+  if (!r.ok) throw new ResponseError(ErrorCodes.InvalidParams, r.message);
+  return r.value;
+}
+
 /** Turns an engine error into a JSON-RPC error the host can show as is. */
 function toResponseError(e: unknown): ResponseError<unknown> {
   if (e instanceof ResponseError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   if (isInputError(e)) return new ResponseError(EngineErrorCode.InputError, msg);
   if (e instanceof Cancelled) return new ResponseError(EngineErrorCode.Cancelled, msg);
   const summary = (e as { summary?: unknown }).summary;
@@ -134,7 +151,7 @@ function trainHooks(jobId: string): TrainHooks {
 
 function trainRequest(p: TrainParams): TrainRequest {
   const { jobId: _jobId, ...spec } = p;
-  return { ...spec, backend: backendRequest };
+  return { ...spec, backend: backendRequest, trust };
 }
 
 // --- evaluations (FIM inspection, attack sweeps) -----------------------------------------------
@@ -149,12 +166,14 @@ function attackInfo(): AttackInfo[] {
 }
 
 // --- handlers ---------------------------------------------------------------------------------
-conn.onRequest(Initialize, async (params) => {
+conn.onRequest(Initialize, async (raw) => {
+  const params = checked('fim/initialize', raw);
   try {
-    backendRequest = backendRequestFrom(params?.backend ?? 'auto');
+    backendRequest = backendRequestFrom(params.backend);
   } catch (e) {
-    throw new ResponseError(EngineErrorCode.InputError, (e as Error).message);
+    throw new ResponseError(EngineErrorCode.InputError, errorMessage(e));
   }
+  trust = { trusted: params.trusted === true, workspace: process.cwd() };
   let backend;
   try {
     backend = await ensureBackend();
@@ -171,60 +190,73 @@ conn.onRequest(Initialize, async (params) => {
     datasets: datasetLoaders().map((d) => ({ name: d.name, description: d.description, needsDataDir: d.needsDataDir })),
     attacks: attackInfo(),
   };
-  log(`initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}`);
+  log(
+    `initialised: ${backend.name} backend, protocol ${PROTOCOL_VERSION}, pid ${process.pid}, workspace ${trust.trusted ? 'trusted' : `not trusted (restricted to built-in models and ${trust.workspace})`}`,
+  );
   return info;
 });
 
-conn.onRequest(Train, (params, token) =>
-  runJob(params, token, async (signal) => {
+conn.onRequest(Train, async (raw, token) => {
+  const params = checked('fim/train', raw);
+  return runJob(params, token, async (signal) => {
     await ensureBackend();
     return { summary: await train(trainRequest(params), trainHooks(params.jobId), signal) };
-  }),
-);
+  });
+});
 
-conn.onRequest(Resume, (params, token) =>
-  runJob(params, token, async (signal) => {
+conn.onRequest(Resume, async (raw, token) => {
+  const params = checked('fim/resume', raw);
+  return runJob(params, token, async (signal) => {
     await ensureBackend();
-    return { summary: await resume(params.runDir, { backend: backendRequest }, trainHooks(params.jobId), signal) };
-  }),
-);
+    return { summary: await resume(params.runDir, { backend: backendRequest, trust }, trainHooks(params.jobId), signal) };
+  });
+});
 
-conn.onRequest(Inspect, (params, token) =>
-  runJob(params, token, async (signal) => {
+conn.onRequest(Inspect, async (raw, token) => {
+  const params = checked('fim/inspect', raw);
+  return runJob(params, token, async (signal) => {
     await ensureBackend();
-    return inspectJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
-  }),
-);
+    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
+    return inspectJob(params, progress, signal, trust);
+  });
+});
 
-conn.onRequest(AttackSweep, (params, token) =>
-  runJob(params, token, async (signal) => {
+conn.onRequest(AttackSweep, async (raw, token) => {
+  const params = checked('fim/attackSweep', raw);
+  return runJob(params, token, async (signal) => {
     await ensureBackend();
-    return sweepJob(params, (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }), signal);
-  }),
-);
+    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
+    return sweepJob(params, progress, signal, trust);
+  });
+});
 
-conn.onRequest(RunAutoAttack, (params, token) =>
-  runJob(params, token, async (signal) => {
+conn.onRequest(RunAutoAttack, async (raw, token) => {
+  const params = checked('fim/autoattack', raw);
+  return runJob(params, token, async (signal) => {
     await ensureBackend();
-    return autoAttackJob(
-      params,
-      (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p }),
-      signal,
-    );
-  }),
-);
+    const progress: ProgressSink = (p) => void conn.sendNotification(JobProgress, { jobId: params.jobId, runDir: params.runDir, ...p });
+    return autoAttackJob(params, progress, signal, trust);
+  });
+});
 
-conn.onRequest(ImportModel, (params, token) =>
-  runJob(params, token, async () => {
+conn.onRequest(ImportModel, async (raw, token) => {
+  const params = checked('fim/import', raw);
+  return runJob(params, token, async () => {
+    assertModelAllowed(trust, params.model, 'the import request');
+    assertPathAllowed(trust, params.storeDir, 'the run store');
+    assertPathAllowed(trust, params.dataDir, 'the dataset directory');
     await ensureBackend();
     const { jobId: _jobId, ...req } = params;
     void conn.sendNotification(JobProgress, { jobId: params.jobId, phase: 'load', message: `importing ${params.model}` });
     return importModel({ ...req, backend: backendRequest });
-  }),
-);
+  });
+});
 
-conn.onRequest(ExportModel, (params, token) =>
-  runJob(params, token, async () => {
+conn.onRequest(ExportModel, async (raw, token) => {
+  const params = checked('fim/export', raw);
+  return runJob(params, token, async () => {
+    assertPathAllowed(trust, params.runDir, 'the run directory');
+    assertPathAllowed(trust, params.out, 'the file to write');
     await ensureBackend();
     void conn.sendNotification(JobProgress, {
       jobId: params.jobId,
@@ -239,11 +271,12 @@ conn.onRequest(ExportModel, (params, token) =>
       ...(params.inputLayout ? { inputLayout: params.inputLayout } : {}),
       backend: backendRequest,
     });
-  }),
-);
+  });
+});
 
-conn.onRequest(StopJob, (params) => {
-  const ac = jobs.get(params?.jobId);
+conn.onRequest(StopJob, async (raw) => {
+  const params = checked('fim/stopJob', raw);
+  const ac = jobs.get(params.jobId);
   if (!ac) return { stopped: false };
   ac.abort();
   return { stopped: true };
@@ -268,7 +301,7 @@ conn.onRequest(Shutdown, async () => {
 conn.onClose(() => void shutdown(0, 'connection closed'));
 process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 process.on('SIGINT', () => void shutdown(130, 'SIGINT'));
-process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
+process.on('unhandledRejection', (e) => log(`unhandled rejection: ${(e as Error)?.stack ?? errorMessage(e)}`));
 
 conn.listen();
 log(`engine ${pkg.version} started (pid ${process.pid}, node ${process.version})`);

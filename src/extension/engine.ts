@@ -32,7 +32,8 @@ export class Engine implements vscode.Disposable {
     this.statusItem.command = COMMAND.showEngineLog;
     this.client = new EngineClient(
       () => this.launch(),
-      () => ({ protocolVersion: 1, backend: readSettings().backend }),
+      // The engine enforces restricted mode itself (src/engine/trust.ts); it learns the trust state here.
+      () => ({ protocolVersion: 1, backend: readSettings().backend, trusted: vscode.workspace.isTrusted }),
       {
         onStderr: (t) => this.stderr(t),
         onState: (s, detail) => this.onState(s, detail),

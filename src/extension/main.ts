@@ -21,7 +21,7 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
   const store = new RunStore();
   const jobs = new Jobs(engine);
   const tree = new RunsTreeProvider(store, jobs);
-  const panels = new PanelManager(context.extensionUri, engine.output);
+  const panels = new PanelManager(context.extensionUri, engine.output, () => store.directory);
   const hover = new FimlogHoverProvider();
   const lenses = new ModelCodeLensProvider(store);
   const view = vscode.window.createTreeView('fim.runs', { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true });
@@ -60,6 +60,9 @@ export function activate(context: vscode.ExtensionContext): { engine: Engine } {
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       store.reconfigure();
       tree.refresh();
+      // The engine learnt the trust state when it started: an idle one is stopped, so the next
+      // job starts one that may load the workspace's model definitions.
+      if (engine && engine.client.runningJobs.length === 0) void engine.client.stop();
     }),
   );
   return { engine };

@@ -32,6 +32,7 @@ const STATE_ICON: Record<string, [string, string?]> = {
   failed: ['error', 'testing.iconFailed'],
   incomplete: ['warning', 'charts.orange'],
   unreadable: ['question', 'problemsWarningIcon.foreground'],
+  damaged: ['error', 'problemsErrorIcon.foreground'],
 };
 
 export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel {

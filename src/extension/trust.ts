@@ -6,6 +6,17 @@
  */
 import type { ModelFileKind } from './modelFiles';
 
+/**
+ * Why a run cannot be resumed in an untrusted workspace, or null: resuming may rebuild the model
+ * from `config.model` (a run without a checkpoint), which must then be a built-in definition.
+ * The engine refuses it too (it is told the trust state); this says so before a job starts.
+ */
+export function untrustedResumeProblem(model: string | undefined, trusted: boolean, builtins: readonly string[]): string | null {
+  // ONNX files are data (the engine also checks they lie inside the workspace).
+  if (trusted || model === undefined || builtins.includes(model) || /\.onnx$/i.test(model)) return null;
+  return untrustedModelMessage(/\.json$/i.test(model) ? 'model-json' : 'module');
+}
+
 export function untrustedModelMessage(kind: ModelFileKind): string {
   const what =
     kind === 'module' ? 'a model module is code that the engine runs' : 'a model definition file is loaded and built by the engine';

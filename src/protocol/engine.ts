@@ -24,6 +24,11 @@ export interface InitializeParams {
   protocolVersion: number;
   /** Backend to initialise; `auto` picks the best available one. */
   backend: BackendRequest;
+  /**
+   * Whether VS Code trusts the workspace. Untrusted (also when absent), the engine loads only
+   * built-in model definitions and only paths inside the workspace (src/engine/trust.ts).
+   */
+  trusted?: boolean;
 }
 
 export interface NamedDescription {

@@ -5,7 +5,7 @@
  * `parseWebviewState`, which accept only the shapes below.
  */
 import type { AutoAttackEval, DistanceRow, InspectEval, RobustnessCurve, SweepEval, SweepPoint, NormName } from '../runs/evals';
-import type { MetricRecord, RunState } from '../runs/types';
+import type { EffectiveState, MetricRecord } from '../runs/types';
 import { isEvalName } from './names';
 
 export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling', 'autoattack'] as const;
@@ -25,7 +25,7 @@ export interface RunRef {
   dir: string;
   name: string;
   mu: number | null;
-  state: RunState | 'unreadable';
+  state: EffectiveState;
   model: string | null;
   dataset: string | null;
   /** A model trained elsewhere and imported (fim import): its μ is unknown, not a baseline's 0. */

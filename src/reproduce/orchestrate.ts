@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pkg from '../../package.json';
-import { writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
+import { makeDirs, writeFileAtomic, writeJsonAtomic } from '../runs/atomic';
+import { acquireReproduceLock } from '../runs/lock';
 import type { InspectEval } from '../runs/evals';
 import { processAlive, readJsonFile, readRun } from '../runs/reader';
 import { markRunIncomplete } from '../runs/status';
@@ -27,9 +28,9 @@ import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
   Cancelled,
   distanceRun,
+  InputError,
   distanceShard,
   initBackend,
-  InputError,
   inspectRun,
   inspectShard,
   loadEvalRun,
@@ -89,16 +90,6 @@ export { readState };
 
 /** Stage kinds that can run as shards (`--shards N` under Slurm): their evaluation is sharded and merged (engine eval/shard.ts). */
 export const SHARDABLE_KINDS: ReadonlySet<string> = new Set(['inspect', 'sweep', 'distance', 'transfer']);
-
-/** One reproduction per directory at a time: a lock file with the owner's pid (stale locks are taken over). A Slurm submission holds it while it submits. */
-export function lock(outDir: string): () => void {
-  const file = path.join(outDir, FILES.lock);
-  const other = Number(readJsonFile<{ pid: number }>(file)?.pid);
-  if (other && other !== process.pid && processAlive(other))
-    throw new InputError(`another fim reproduce (pid ${other}) is working in ${outDir}; wait for it or stop it`);
-  writeJsonAtomic(file, { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
-  return () => fs.rmSync(file, { force: true });
-}
 
 export function environmentOf(backend: BackendReport | null, plan: ReproducePlan): Omit<ReproduceSession, 'startedAt' | 'stagesRun'> {
   return {
@@ -426,8 +417,9 @@ export async function runReproduce(
   opts: ReproduceOptions = {},
 ): Promise<ReproduceResult> {
   outDir = path.resolve(outDir);
-  fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
-  const unlock = lock(outDir);
+  makeDirs(path.join(outDir, FILES.runs));
+  // One reproduction per directory at a time (the run store's lock: O_EXCL, stale when its owner is dead).
+  const lock = acquireReproduceLock(outDir);
   try {
     if (!opts.reportOnly) {
       // Slurm jobs of an earlier submission would work on the same stages.
@@ -512,6 +504,6 @@ export async function runReproduce(
     const failed = Object.values(r.state.stages).filter((x) => x.status === 'failed').length;
     return { outDir, report, htmlFile, jsonFile, cancelled, failed };
   } finally {
-    unlock();
+    lock.release();
   }
 }

@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { evalFile, RUN_FILES, runFile } from './paths';
-import type { MetricRecord, RunConfig, RunInfo, RunState, RunStatus, RunSummary } from './types';
+import { checkpointProblem, listCheckpoints } from './checkpoints';
+import { holderAlive, readLockHolder, runLockFile } from './lock';
+import { checkpointDir, evalFile, RUN_FILES, runFile } from './paths';
+import type { EffectiveState, MetricRecord, RunConfig, RunInfo, RunState, RunStatus, RunSummary } from './types';
 
 /** Reads a JSON file; returns null when absent and reports (does not throw) when corrupt. */
 export function readJsonFile<T>(file: string, problems?: string[]): T | null {
@@ -101,18 +103,59 @@ export function listEvals(runDir: string): string[] {
   }
 }
 
+/**
+ * The state of a run directory: as effectiveState, but a `running` run on this host counts as
+ * running only while a live process holds its lock (runs written before there were locks fall
+ * back to status.json's pid).
+ */
+function liveState(runDir: string, status: RunStatus | null): RunState | 'unreadable' {
+  const state = effectiveState(status);
+  if (state !== 'running' || !status || (status.hostname && status.hostname !== os.hostname())) return state;
+  const holder = readLockHolder(runLockFile(runDir));
+  if (!holder) return fs.existsSync(runLockFile(runDir)) ? 'incomplete' : state;
+  return holderAlive(holder) === false ? 'incomplete' : 'running';
+}
+
+/**
+ * What is wrong with the checkpoint a run's results depend on, or null: the newest listed
+ * checkpoint must be whole, and a run whose status names a checkpoint must have one.
+ */
+export function runCheckpointProblem(runDir: string, status: RunStatus | null, summary: RunSummary | null): string | null {
+  const names = listCheckpoints(runDir);
+  const newest = names[names.length - 1];
+  if (!newest) {
+    const named = summary?.checkpoint ?? status?.latestCheckpoint;
+    return named ? `its checkpoint ${named} is missing (checkpoints/ holds no checkpoint)` : null;
+  }
+  return checkpointProblem(checkpointDir(runDir, newest));
+}
+
 export function readRun(runDir: string): RunInfo {
   const problems: string[] = [];
   const config = readJsonFile<RunConfig>(runFile(runDir, 'config'), problems);
   const status = readJsonFile<RunStatus>(runFile(runDir, 'status'), problems);
   const summary = readJsonFile<RunSummary>(runFile(runDir, 'summary'), problems);
   if (!config && problems.length === 0) problems.push('config.json is missing');
+  let state: EffectiveState = liveState(runDir, status);
+  // A run created before status.json was written cannot exist any more (creation is one rename),
+  // but one from an older version can: with its config it is an incomplete run, not unreadable.
+  if (state === 'unreadable' && config && !fs.existsSync(runFile(runDir, 'status'))) state = 'incomplete';
+  let damage: string | undefined;
+  if (state !== 'running' && state !== 'unreadable') {
+    const problem = runCheckpointProblem(runDir, status, summary);
+    if (problem) {
+      damage = problem;
+      problems.push(problem);
+      if (state === 'completed' || state === 'stopped') state = 'damaged';
+    }
+  }
   return {
     id: path.basename(runDir),
     dir: path.resolve(runDir),
     config,
     status,
-    effectiveState: effectiveState(status),
+    effectiveState: state,
+    ...(damage ? { damage } : {}),
     summary,
     evals: listEvals(runDir),
     problems,

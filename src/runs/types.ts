@@ -158,14 +158,23 @@ export interface RunSummary {
   message?: string;
 }
 
+/**
+ * The state readers show: the written state after checking a `running` run's owner, `unreadable`
+ * when status.json cannot be read, and `damaged` for a completed or stopped run whose newest
+ * checkpoint is missing or not whole (`RunInfo.damage` says why).
+ */
+export type EffectiveState = RunState | 'unreadable' | 'damaged';
+
 /** What `fim runs` and the extension's tree show for a run directory. */
 export interface RunInfo {
   id: string;
   dir: string;
   config: RunConfig | null;
   status: RunStatus | null;
-  /** Status after checking whether a `running` run's owner is still alive. */
-  effectiveState: RunState | 'unreadable';
+  /** Status after checking whether a `running` run's owner is still alive, and its checkpoint. */
+  effectiveState: EffectiveState;
+  /** Why the run is `damaged` (or, for a resumable run, what is wrong with its newest checkpoint). */
+  damage?: string;
   summary: RunSummary | null;
   evals: string[];
   /** Why parts of the run could not be read (corrupt JSON etc.); the rest is still shown. */

@@ -42,7 +42,9 @@ test('fim inspect --json: per-sample statistics, means, medians and the temperat
   const t = out.temperatureScaling as { temperature: number; mean: Record<string, number> };
   assert.ok(t.temperature > 0 && typeof t.mean.lambdaMaxGx === 'number');
   assert.ok(fs.existsSync(out.file as string));
-  assert.ok(fs.existsSync(path.join(runA, 'evals', 'inspect', `sample-0-eigenvector.png`)));
+  // Image paths are relative to evals/, in the version folder the JSON names (evals/inspect/<version>/).
+  assert.match(String(samples[0]!.eigenImage), /^inspect\/v[0-9a-z]+-\d+\/sample-0-eigenvector\.png$/);
+  assert.ok(fs.existsSync(path.join(runA, 'evals', String(samples[0]!.eigenImage))));
 });
 
 test('fim attack --attack ossa --eps 1,2,4,6 --json: {attack, samples, results: [{eps, foolingRatio, accuracy}]}', () => {

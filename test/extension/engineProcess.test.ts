@@ -78,7 +78,7 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
   before(() => {
     client = new EngineClient(
       launch,
-      () => ({ protocolVersion: 1, backend: 'auto' }),
+      () => ({ protocolVersion: 1, backend: 'auto', trusted: true }),
       { onState: (s) => states.push(s), onStderr: (t) => stderr.push(t) },
       new RestartPolicy(1, 60_000),
     );
@@ -98,7 +98,9 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
 
   it('trains with progress notifications, and cancellation stops with a checkpoint', async () => {
     const progress: number[] = [];
-    const c2 = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onProgress: (p) => progress.push(p.step ?? 0) });
+    const c2 = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto', trusted: true }), {
+      onProgress: (p) => progress.push(p.step ?? 0),
+    });
     try {
       const params = { ...trainParams(store), limitTrain: 2048, epochs: 2 };
       const ac = new CancellationTokenSource();
@@ -121,7 +123,7 @@ describe('engine process over JSON-RPC', { timeout: 240_000 }, () => {
     const params = { ...trainParams(store), limitTrain: 4096, epochs: 3, name: 'killed' };
     const c3 = new EngineClient(
       launch,
-      () => ({ protocolVersion: 1, backend: 'auto' }),
+      () => ({ protocolVersion: 1, backend: 'auto', trusted: true }),
       {
         onState: (s) => states.push(s),
         runsOwnedBy: (pid) =>

@@ -22,6 +22,17 @@ describe('runs tree items', () => {
     assert.match(m.tooltip, /μ = 0.022/);
   });
 
+  it('shows a completed run whose checkpoint is cut short as damaged, with the reason, and not resumable', () => {
+    const broken = writeFixtureRun(tmpDir(), { name: 'broken', mu: 0.022, samples: 0, sweep: false, distance: false });
+    const w = path.join(broken, 'checkpoints', 'epoch-0002', 'weights.bin');
+    fs.writeFileSync(w, fs.readFileSync(w).subarray(0, 1000));
+    const m = runItemModel(readRun(broken));
+    assert.equal(m.description, 'μ=0.022 · damaged · acc 94.0%');
+    assert.equal(m.icon, 'error');
+    assert.equal(m.contextValue, 'fimRun.damaged');
+    assert.match(m.tooltip, /weight files hold 1000 bytes but the manifest describes 31360 \(truncated or damaged\)/);
+  });
+
   it('marks stopped runs resumable and baselines as such', () => {
     const m = runItemModel(readRun(base));
     assert.equal(m.description, 'baseline · stopped · acc 94.0%');

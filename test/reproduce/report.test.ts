@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
-import { SECTIONS } from '../../src/reproduce/report/html';
+import { renderHtml, SECTIONS } from '../../src/reproduce/report/html';
 import { FILES, readState, runReproduce } from '../../src/reproduce/orchestrate';
 import { stagesOf } from '../../src/reproduce/plan';
 import type { ReproduceReport } from '../../src/runs/reproduce';
@@ -140,6 +140,36 @@ test('the HTML parses cleanly, has every section and one well-formed SVG per cha
   assert.match(html, /squared l2 norm/, 'the ε convention is stated');
   const embedded = html.match(/<script type="application\/json" id="fim-reproduce-report">([\s\S]*?)<\/script>/)![1]!;
   assert.equal(JSON.parse(embedded).createdAt, report.createdAt);
+});
+
+test('every value from the plan, the stage state and the evaluations is escaped: markup in them injects no element', async () => {
+  // plan.json and state.json are files a user (or a repository) can edit; the CSP blocks scripts,
+  // but markup must not reach the page either.
+  const evil = '<pwn-x onclick="alert(1)">';
+  const tampered = structuredClone(report) as unknown as Record<string, unknown>;
+  const poison = (v: unknown): unknown => {
+    if (typeof v === 'string') return `${evil}${v}`;
+    if (Array.isArray(v)) return v.map(poison);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, poison(x)]));
+    return v;
+  };
+  const r = poison(tampered) as ReproduceReport;
+  // Plan numbers are printed as they are: a tampered plan.json can hold a string in their place.
+  const plan = r.plan as unknown as Record<string, unknown>;
+  for (const k of ['trainSamples', 'testSamples', 'epochs', 'batchSize', 'learningRate']) plan[k] = evil;
+  plan.mus = [evil];
+  plan.seeds = [evil];
+  plan.muRoles = { fig5: evil, headline: evil, tables: evil };
+  (plan.table2 as Record<string, unknown>).ossaBudget = evil;
+  (plan.inspect as Record<string, unknown>).samples = evil;
+  (r.environment as unknown as Record<string, unknown>).cpus = evil;
+  const page = await renderHtml(r);
+  const injected: string[] = [];
+  walk(parse(page), (e) => {
+    if (e.tagName === 'pwn-x' || e.attrs.some((a) => a.name === 'onclick')) injected.push(e.tagName);
+  });
+  assert.deepEqual(injected, []);
+  assert.ok(page.includes('&lt;pwn-x'), 'the markup is shown as text');
 });
 
 test('a second invocation reuses every finished stage and an unfinished one resumes', async () => {

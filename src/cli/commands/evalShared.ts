@@ -4,6 +4,7 @@ import { evalNameProblem } from '../../protocol/names';
 import { backendFlag, int, UsageError } from '../args';
 import { bar, pct, printJson, type Progress } from '../output';
 import type { ShardSpec } from '../../runs/evals';
+import { onOutputClosed } from '../outputClosed';
 import {
   ATTACK_NAMES,
   Cancelled,
@@ -177,6 +178,7 @@ export async function cancellable<T>(progress: Progress, f: (signal: AbortSignal
     ac.abort();
   };
   process.on('SIGINT', onSigint);
+  const unsubscribe = onOutputClosed(() => ac.abort());
   try {
     return await f(ac.signal);
   } catch (e) {
@@ -186,6 +188,7 @@ export async function cancellable<T>(progress: Progress, f: (signal: AbortSignal
     }
     throw e;
   } finally {
+    unsubscribe();
     process.off('SIGINT', onSigint);
   }
 }

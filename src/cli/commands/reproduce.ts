@@ -5,6 +5,7 @@ import { duration } from '../../reproduce/report/html';
 import { makePlan } from '../../reproduce/plan';
 import { runReproduce } from '../../reproduce/orchestrate';
 import { cancelCommand, checkSlurmFlags, SLURM_FLAGS, SLURM_USAGE, stageCommand, statusCommand, submitCommand } from './reproduceSlurm';
+import { onOutputClosed } from '../outputClosed';
 import { backendFlag, defineCommand, int, numList, UsageError } from '../args';
 import { bar, pct, printJson, Progress } from '../output';
 import { CANCELLED_EXIT } from './evalShared';
@@ -98,6 +99,7 @@ export const reproduceCommand = defineCommand({
       ac.abort();
     };
     process.on('SIGINT', onSignal);
+    const unsubscribe = onOutputClosed(() => ac.abort());
     process.on('SIGTERM', onSignal);
     const started = Date.now();
     let current = '';
@@ -158,6 +160,7 @@ export const reproduceCommand = defineCommand({
       if (result.cancelled) return CANCELLED_EXIT;
       return result.failed > 0 ? 1 : 0;
     } finally {
+      unsubscribe();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }

@@ -1,8 +1,9 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import { listRuns } from '../../runs/reader';
 import { latestAutoAttack } from '../../runs/autoattack';
-import { defineCommand } from '../args';
+import { defineCommand, UsageError } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 
 const usage = `fim runs [--out DIR] [--json]
@@ -18,6 +19,7 @@ export const runsCommand = defineCommand({
   flags: { out: { type: 'string' }, json: { type: 'boolean' } },
   async run(v) {
     const store = path.resolve(v.out ?? DEFAULT_RUNS_DIR);
+    if (fs.existsSync(store) && !fs.statSync(store).isDirectory()) throw new UsageError(`--out ${store} is a file, not a run store`);
     const runs = listRuns(store).map((r) => ({ ...r, autoattack: latestAutoAttack(r.dir, r.evals) }));
     if (v.json) {
       printJson({ store, runs });

@@ -4,6 +4,7 @@ import type { RunSummary } from '../../runs/types';
 import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
 import { MODEL_FLAGS, MODEL_FLAGS_USAGE, modelOptionsFromFlags } from '../modelFlags';
+import { onOutputClosed } from '../outputClosed';
 import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
 import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
@@ -60,6 +61,8 @@ export async function runTraining(
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // Output closed (a pipe to `head`, a closed terminal): stop with a checkpoint, as Ctrl-C does.
+  const unsubscribe = onOutputClosed(() => ac.abort());
   const hooks: TrainHooks = {
     onStart: (dir, config, backend, notes) => {
       progress.line(`run ${dir}`);
@@ -90,6 +93,7 @@ export async function runTraining(
     return await train(req, hooks, ac.signal);
   } finally {
     progress.clear();
+    unsubscribe();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }

@@ -135,10 +135,11 @@ function loadSign(dir: string, row: GtsrbRow, csv: string, size: number): Uint8A
       `image is ${img.width}×${img.height} but ${path.basename(csv)} line ${row.line} says ${row.width}×${row.height}`,
     );
   }
-  // Corners are inclusive; a corner one past the edge (seen in hand-made annotations) is clamped.
+  // Corners are inclusive; a corner one past the edge (seen in hand-made annotations) is clamped,
+  // one further out is an error rather than a silent crop to the whole image.
   const x2 = Math.min(row.x2, img.width - 1);
   const y2 = Math.min(row.y2, img.height - 1);
-  if (row.x1 > x2 || row.y1 > y2) {
+  if (row.x1 > x2 || row.y1 > y2 || row.x2 > img.width || row.y2 > img.height) {
     throw new DataFormatError(
       csv,
       `line ${row.line}: ROI (${row.x1},${row.y1})–(${row.x2},${row.y2}) is empty or outside the ${img.width}×${img.height} image ${row.filename}`,

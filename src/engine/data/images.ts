@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DataFormatError } from './idx';
@@ -16,6 +17,94 @@ export interface RgbImage {
 }
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47];
+
+/**
+ * Largest image decoded, in pixels (50 megapixels, 200 MB as RGBA): a few bytes of compressed
+ * data can claim 30000×30000 pixels, which the decoders would allocate before finding out.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+function checkDimensions(file: string, format: string, width: number, height: number): void {
+  if (!(width >= 1 && height >= 1)) throw new DataFormatError(file, `${format} header says ${width}×${height} pixels`);
+  if (width * height > MAX_IMAGE_PIXELS)
+    throw new DataFormatError(
+      file,
+      `${format} header says ${width}×${height} pixels (${((width * height) / 1e6).toFixed(0)} megapixels), more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels an image may have`,
+    );
+}
+
+/** Channels per PNG colour type (0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/**
+ * Checks a PNG before it is decoded: the header's size is within MAX_IMAGE_PIXELS, the chunks are
+ * complete up to IEND, and the pixel data inflates to exactly the size the header implies
+ * (pngjs fills missing pixel data with zeros, so a truncated image would load as black).
+ */
+function checkPng(buf: Buffer, file: string): void {
+  const fail = (why: string): never => {
+    throw new DataFormatError(file, why);
+  };
+  if (buf.length < 33 || buf.toString('latin1', 12, 16) !== 'IHDR') fail('corrupt PNG: no IHDR header');
+  const width = buf.readUInt32BE(16);
+  const height = buf.readUInt32BE(20);
+  const depth = buf[24]!;
+  const colour = buf[25]!;
+  const interlace = buf[28]!;
+  checkDimensions(file, 'PNG', width, height);
+  const channels = PNG_CHANNELS[colour];
+  if (channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) fail(`corrupt PNG: colour type ${colour} with bit depth ${depth}`);
+  const bpp = channels! * depth;
+  const rowBytes = (w: number) => 1 + Math.ceil((w * bpp) / 8);
+  let expected = 0;
+  if (interlace === 0) expected = height * rowBytes(width);
+  else
+    for (const [xs, ys, dx, dy] of ADAM7) {
+      const pw = Math.ceil((width - xs) / dx);
+      const ph = Math.ceil((height - ys) / dy);
+      if (pw > 0 && ph > 0) expected += ph * rowBytes(pw);
+    }
+  const idat: Buffer[] = [];
+  let pos = 8;
+  let ended = false;
+  while (pos + 8 <= buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    if (pos + 12 + len > buf.length)
+      fail(`truncated PNG: the ${type} chunk needs ${len} bytes, the file ends after ${buf.length - pos - 8}`);
+    if (type === 'IDAT') idat.push(buf.subarray(pos + 8, pos + 8 + len));
+    pos += 12 + len;
+    if (type === 'IEND') {
+      ended = true;
+      break;
+    }
+  }
+  if (!ended) fail('truncated PNG: the file ends before its IEND chunk');
+  if (idat.length === 0) fail('corrupt PNG: no pixel data (IDAT)');
+  let pixels: Buffer;
+  try {
+    // Inflate no more than the header allows: a bomb stops here.
+    pixels = zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') fail(`corrupt PNG: the pixel data is larger than ${width}×${height} pixels`);
+    fail(`corrupt PNG: the pixel data cannot be inflated (${(e as Error).message})`);
+  }
+  if (pixels!.length !== expected)
+    fail(
+      `truncated PNG: ${width}×${height} pixels need ${expected} bytes of pixel data, it holds ${pixels!.length}${pixels!.length > expected ? ' or more' : ''}`,
+    );
+}
 const JPEG_MAGIC = [0xff, 0xd8, 0xff];
 
 function startsWith(buf: Uint8Array, magic: number[]): boolean {
@@ -47,6 +136,7 @@ export function readImage(file: string): RgbImage {
 }
 
 function decodePng(buf: Buffer, file: string): RgbImage {
+  checkPng(buf, file);
   let png: { width: number; height: number; data: Buffer };
   try {
     // pngjs expands grey/palette images to RGBA and rescales 16-bit samples to 8 bits.
@@ -65,7 +155,32 @@ function decodePng(buf: Buffer, file: string): RgbImage {
   return { width, height, data };
 }
 
+/** Width and height from a JPEG's frame header (SOFn), or null when there is none before the scan. */
+function jpegDimensions(buf: Buffer): { width: number; height: number } | null {
+  let pos = 2;
+  while (pos + 4 <= buf.length) {
+    if (buf[pos] !== 0xff) return null;
+    const marker = buf[pos + 1]!;
+    if (marker === 0xff) {
+      pos++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      pos += 2;
+      continue;
+    }
+    const len = buf.readUInt16BE(pos + 2);
+    const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isSof) return pos + 9 <= buf.length ? { height: buf.readUInt16BE(pos + 5), width: buf.readUInt16BE(pos + 7) } : null;
+    if (marker === 0xda) return null; // start of scan without a frame header
+    pos += 2 + len;
+  }
+  return null;
+}
+
 function decodeJpeg(buf: Buffer, file: string): RgbImage {
+  const dims = jpegDimensions(buf);
+  if (dims) checkDimensions(file, 'JPEG', dims.width, dims.height);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     // Not tolerant: a truncated JPEG is an error here, not a half-grey image.
@@ -73,7 +188,8 @@ function decodeJpeg(buf: Buffer, file: string): RgbImage {
       useTArray: true,
       formatAsRGBA: false,
       tolerantDecoding: false,
-      maxResolutionInMP: 100,
+      // jpeg-js checks the frame header against this before it allocates anything.
+      maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6,
       maxMemoryUsageInMB: 1024,
     });
   } catch (e) {
@@ -113,7 +229,7 @@ export function parsePpm(buf: Uint8Array, file: string): RgbImage {
   const height = token('height');
   const maxval = token('maximum value');
   pos++; // the single whitespace byte that ends the header
-  if (width < 1 || height < 1) throw new DataFormatError(file, `PPM header says ${width}×${height} pixels`);
+  checkDimensions(file, 'PPM', width, height);
   if (maxval < 1 || maxval > 65535) throw new DataFormatError(file, `PPM maximum value ${maxval} is outside 1..65535`);
   const bytesPerSample = maxval < 256 ? 1 : 2;
   const samples = width * height * 3;

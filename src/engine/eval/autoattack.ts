@@ -28,7 +28,7 @@ import { imagePng, signedPng } from './images';
 import { robustnessCurve, CURVE_DEFAULTS } from './robustnessCurve';
 import { makeProvenance, selectIndices, splitOf, type EvalRequestBase, type EvalRun } from './runModel';
 import { batchOf, blockOf, shardRange, writeShard, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 
 /**
  * AutoAttack (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble
@@ -195,7 +195,14 @@ export async function autoAttackRun(
   req: AutoAttackRequest,
 ): Promise<{ file: string; result: AutoAttackEval; resumedAfter: number }> {
   const kept = { attacks: 0 };
-  return keepingFinished(kept, () => whole(run, req, kept));
+  // One evaluation of a name at a time, from before the first attack until it is written.
+  return withEvalLock(run.runDir, evalNameOf(req), 'AutoAttack evaluation', () => keepingFinished(kept, () => whole(run, req, kept)));
+}
+
+/** The evaluation's name (the request is checked first, so a bad norm is reported as such). */
+function evalNameOf(req: AutoAttackRequest): string {
+  assertEvalName(req.name);
+  return req.name ?? evalNameFrom('autoattack', cascadePlan(req).norm);
 }
 
 /**

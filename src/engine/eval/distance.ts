@@ -8,7 +8,7 @@ import { mean, median, wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { batchOf, blockOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -153,10 +153,13 @@ export function distanceResult(h: DistanceHeader, parts: DistancePart[], provena
 
 export async function distanceRun(run: EvalRun, req: DistanceRequest): Promise<{ file: string; result: DistanceEval }> {
   const plan = distancePlan(run, req);
-  const part = plan.compute(0, plan.units, new Map());
-  const result = distanceResult(plan.header, [part], plan.provenance());
-  const file = writeEval(run.runDir, plan.name, result);
-  return { file, result };
+  // One evaluation of a name at a time: a second one is refused rather than overwriting it.
+  return withEvalLock(run.runDir, plan.name, 'minimum-distance evaluation', () => {
+    const part = plan.compute(0, plan.units, new Map());
+    const result = distanceResult(plan.header, [part], plan.provenance());
+    const file = writeEval(run.runDir, plan.name, result);
+    return { file, result };
+  });
 }
 
 /** Shard `shard` of the evaluation `req` (merge the shards with mergeEvalShards). */

@@ -4,6 +4,7 @@ import { autoAttackRun } from './autoattack';
 import { inspectRun } from './inspect';
 import { loadEvalRun } from './runModel';
 import { assertEvalName } from './store';
+import type { TrustPolicy } from '../trust';
 import { sweepRun } from './sweep';
 
 /**
@@ -13,10 +14,10 @@ import { sweepRun } from './sweep';
  */
 export type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
 
-export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function inspectJob(p: InspectParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await inspectRun(run, {
     selection: { split: 'test', start: 0, count: p.samples },
     ...(p.name ? { name: p.name } : {}),
@@ -28,10 +29,10 @@ export async function inspectJob(p: InspectParams, progress: ProgressSink, signa
   return { evalFile: file };
 }
 
-export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: AbortSignal, trust: TrustPolicy): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const { file } = await sweepRun(run, {
     attack: p.attack,
     budgets: p.budgets,
@@ -44,10 +45,15 @@ export async function sweepJob(p: SweepParams, progress: ProgressSink, signal: A
   return { evalFile: file };
 }
 
-export async function autoAttackJob(p: AutoAttackParams, progress: ProgressSink, signal: AbortSignal): Promise<EvalResult> {
+export async function autoAttackJob(
+  p: AutoAttackParams,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  trust: TrustPolicy,
+): Promise<EvalResult> {
   assertEvalName(p.name);
   progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
-  const run = await loadEvalRun(p.runDir);
+  const run = await loadEvalRun(p.runDir, trust);
   const curve = p.curveSamples ? ` --curve-samples ${p.curveSamples}` : '';
   const { file, resumedAfter } = await autoAttackRun(run, {
     norm: p.norm,

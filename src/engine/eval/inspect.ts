@@ -10,7 +10,7 @@ import { logitsOf } from '../models/predict';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { writeShard, type ShardPlan, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -161,11 +161,14 @@ export function inspectResult(h: InspectHeader, parts: InspectPart[], provenance
 
 export async function inspectRun(run: EvalRun, req: InspectRequest): Promise<{ file: string; result: InspectEval }> {
   const plan = inspectPlan(run, req);
-  const images = new Map<string, Uint8Array>();
-  const part = plan.compute(0, plan.units, images);
-  const result = inspectResult(plan.header, [part], plan.provenance());
-  const file = writeEval(run.runDir, plan.name, result, images);
-  return { file, result };
+  // One evaluation of a name at a time: a second one is refused rather than overwriting it.
+  return withEvalLock(run.runDir, plan.name, 'inspect', () => {
+    const images = new Map<string, Uint8Array>();
+    const part = plan.compute(0, plan.units, images);
+    const result = inspectResult(plan.header, [part], plan.provenance());
+    const file = writeEval(run.runDir, plan.name, result, images);
+    return { file, result };
+  });
 }
 
 /** Shard `shard` of the inspection `req` (merge the shards with mergeEvalShards). */

@@ -4,6 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import pkg from '../../../package.json';
 import type { EvalKind, EvalProvenance } from '../../runs/evals';
 import { readRun } from '../../runs/reader';
+import { errorMessage } from '../../shared/errors';
 import type { RunConfig } from '../../runs/types';
 import { batchLabels, batchPixels, type Dataset, type DatasetSplits } from '../data/dataset';
 import { loadDataset } from '../data/registry';
@@ -11,6 +12,7 @@ import { InputError } from '../errors';
 import { loadModelFiles } from '../models/files';
 import { validateModel } from '../models/load';
 import { listCheckpoints, readCheckpoint } from '../train/checkpoint';
+import { assertRunConfigAllowed, TRUSTED, type TrustPolicy } from '../trust';
 
 /** A trained run ready for evaluation: its newest checkpoint's model and its dataset. */
 export interface EvalRun {
@@ -22,9 +24,15 @@ export interface EvalRun {
   data: DatasetSplits;
 }
 
-export async function loadEvalRun(runDir: string): Promise<EvalRun> {
+/**
+ * Loads a run's newest checkpoint for evaluation. A damaged one (files cut short) is refused
+ * with the reason rather than evaluated in place of the model the run ended with. `trust` (VS
+ * Code's restricted mode) confines the run and the dataset directory its config names.
+ */
+export async function loadEvalRun(runDir: string, trust: TrustPolicy = TRUSTED): Promise<EvalRun> {
   const info = readRun(runDir);
   if (!info.config) throw new InputError(`${runDir} is not a readable run directory (${info.problems.join('; ') || 'no config.json'})`);
+  assertRunConfigAllowed(trust, info.config, runDir);
   const ckpts = listCheckpoints(runDir);
   if (ckpts.length === 0)
     throw new InputError(`run ${runDir} has no checkpoint yet; train it first (fim train), or wait for its first epoch`);
@@ -33,7 +41,7 @@ export async function loadEvalRun(runDir: string): Promise<EvalRun> {
   try {
     ckpt = readCheckpoint(runDir, name);
   } catch (e) {
-    throw new InputError(`run ${runDir}: checkpoint ${name} cannot be read: ${(e as Error).message}`);
+    throw new InputError(`run ${runDir}: checkpoint ${name} cannot be read: ${errorMessage(e)}`);
   }
   if (!ckpt.files.weightData) throw new InputError(`run ${runDir}: checkpoint ${name} has no weights`);
   const data = await loadDataset(info.config.dataset, info.config.dataDir);
@@ -41,7 +49,7 @@ export async function loadEvalRun(runDir: string): Promise<EvalRun> {
   try {
     model = await loadModelFiles(ckpt.files);
   } catch (e) {
-    throw new InputError(`run ${runDir}: checkpoint ${name} cannot be loaded as a tfjs model: ${(e as Error).message}`);
+    throw new InputError(`run ${runDir}: checkpoint ${name} cannot be loaded as a tfjs model: ${errorMessage(e)}`);
   }
   validateModel(model, info.config.model, { imageShape: data.test.imageShape, numClasses: data.test.numClasses });
   const checkpointSha256 = createHash('sha256').update(new Uint8Array(ckpt.files.weightData)).digest('hex');

@@ -11,7 +11,7 @@ import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { imagePng, signedPng } from './images';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { batchOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -232,11 +232,14 @@ export function sweepResult(h: SweepHeader, parts: SweepPart[], provenance: Eval
 
 export async function sweepRun(run: EvalRun, req: SweepRequest): Promise<{ file: string; result: SweepEval }> {
   const plan = sweepPlan(run, req);
-  const images = new Map<string, Uint8Array>();
-  const part = plan.compute(0, plan.units, images);
-  const result = sweepResult(plan.header, [part], plan.provenance());
-  const file = writeEval(run.runDir, plan.name, result, images);
-  return { file, result };
+  // One evaluation of a name at a time: a second one is refused rather than overwriting it.
+  return withEvalLock(run.runDir, plan.name, `attack sweep ${plan.header.attack}`, () => {
+    const images = new Map<string, Uint8Array>();
+    const part = plan.compute(0, plan.units, images);
+    const result = sweepResult(plan.header, [part], plan.provenance());
+    const file = writeEval(run.runDir, plan.name, result, images);
+    return { file, result };
+  });
 }
 
 /** Shard `shard` of the sweep `req` (merge the shards with mergeEvalShards). */

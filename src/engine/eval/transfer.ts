@@ -11,7 +11,7 @@ import { wilsonInterval } from '../../shared/stats';
 import { imageSizeOf, rowsOf } from './common';
 import { makeProvenance, samplesOf, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { batchOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -207,10 +207,16 @@ export function transferResults(
 
 export async function transferRun(from: EvalRun, to: EvalRun, req: TransferRequest): Promise<{ files: string[]; result: TransferEval }> {
   const plan = transferPlan(from, to, req);
-  const part = plan.compute(0, plan.units, new Map());
-  const out = transferResults(plan.header, [part], plan.provenance());
-  const files = out.map((o) => writeEval(o.runDir, o.name, o.value));
-  return { files, result: out[0]!.value };
+  const [a, b] = plan.header.runs;
+  // The result is written into both runs: hold both names (a second evaluation is refused).
+  return withEvalLock(a!.runDir, a!.name, `transfer ${plan.header.attack}`, () =>
+    withEvalLock(b!.runDir, b!.name, `transfer ${plan.header.attack}`, () => {
+      const part = plan.compute(0, plan.units, new Map());
+      const out = transferResults(plan.header, [part], plan.provenance());
+      const files = out.map((o) => writeEval(o.runDir, o.name, o.value));
+      return { files, result: out[0]!.value };
+    }),
+  );
 }
 
 /** Shard `shard` of the transfer evaluation `req`, stored in the `from` run (merge the shards with mergeEvalShards). */

@@ -8,7 +8,7 @@ import { wilsonInterval } from '../../shared/stats';
 import { cleanSet, imageSizeOf, rowsOf } from './common';
 import { makeProvenance, selectIndices, splitOf, type EvalRun, type EvalRequestBase } from './runModel';
 import { batchOf, blockOf, writeShard, type ShardPlan, type ShardWritten } from './shard';
-import { assertEvalName, writeEval } from './store';
+import { assertEvalName, withEvalLock, writeEval } from './store';
 import { evalNameFrom } from '../../protocol/names';
 
 /**
@@ -135,10 +135,13 @@ export function worstCaseResult(h: WorstCaseHeader, parts: WorstCasePart[], prov
 
 export async function worstCaseRun(run: EvalRun, req: WorstCaseRequest): Promise<{ file: string; result: WorstCaseEval }> {
   const plan = worstCasePlan(run, req);
-  const part = plan.compute(0, plan.units, new Map());
-  const result = worstCaseResult(plan.header, [part], plan.provenance());
-  const file = writeEval(run.runDir, plan.name, result);
-  return { file, result };
+  // One evaluation of a name at a time: a second one is refused rather than overwriting it.
+  return withEvalLock(run.runDir, plan.name, 'worst-case evaluation', () => {
+    const part = plan.compute(0, plan.units, new Map());
+    const result = worstCaseResult(plan.header, [part], plan.provenance());
+    const file = writeEval(run.runDir, plan.name, result);
+    return { file, result };
+  });
 }
 
 /** Shard `shard` of the evaluation `req` (merge the shards with mergeEvalShards). */

@@ -2,8 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { writeSynced } from '../../runs/atomic';
+import { manifestBytes } from '../../runs/checkpoints';
+import { pathInside } from '../../runs/paths';
+import { errorMessage } from '../../shared/errors';
 import { registerProjectLayers } from '../layers/register';
 import type { LayersModelJson } from './builtin';
+import { ModelDefinitionError } from './errors';
 
 /**
  * tfjs Layers format on disk (model.json + weights.bin), written and read without tfjs-node's
@@ -24,8 +29,14 @@ function joinWeightData(data: tf.io.WeightData): ArrayBuffer {
   return tf.io.CompositeArrayBuffer.join(data);
 }
 
-/** Serialises a model into `dir` (which the caller publishes atomically). */
-export async function writeModelFiles(model: tfl.LayersModel, dir: string, generatedBy = 'FIM Inspector'): Promise<void> {
+/** A model in tfjs Layers format, in memory: the model.json text and the weights.bin bytes. */
+export interface SerializedModel {
+  modelJson: string;
+  weights: Uint8Array;
+}
+
+/** Serialises a model in memory, so that the files can then be written synchronously. */
+export async function serializeModel(model: tfl.LayersModel, generatedBy = 'FIM Inspector'): Promise<SerializedModel> {
   let artifacts: tf.io.ModelArtifacts | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -41,13 +52,24 @@ export async function writeModelFiles(model: tfl.LayersModel, dir: string, gener
     modelTopology: artifacts.modelTopology as LayersModelJson['modelTopology'],
     weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
   };
-  fs.writeFileSync(path.join(dir, WEIGHTS_BIN), new Uint8Array(joinWeightData(artifacts.weightData)));
-  fs.writeFileSync(path.join(dir, MODEL_JSON), JSON.stringify(json) + '\n');
+  return { modelJson: JSON.stringify(json) + '\n', weights: new Uint8Array(joinWeightData(artifacts.weightData)) };
+}
+
+/** Writes a serialised model into `dir` (which the caller publishes atomically). */
+export function writeSerializedModel(m: SerializedModel, dir: string): void {
+  writeSynced(path.join(dir, WEIGHTS_BIN), m.weights);
+  writeSynced(path.join(dir, MODEL_JSON), m.modelJson);
+}
+
+/** Serialises a model into `dir` (which the caller publishes atomically). */
+export async function writeModelFiles(model: tfl.LayersModel, dir: string, generatedBy = 'FIM Inspector'): Promise<void> {
+  writeSerializedModel(await serializeModel(model, generatedBy), dir);
 }
 
 /**
- * Reads a model.json (path to the file or its directory) and the weight files it names.
- * Missing weight files or a size mismatch are errors naming the file.
+ * Reads a model.json (path to the file or its directory) and the weight files it names. Weight
+ * paths must stay inside the model's directory (a model.json from a repository could otherwise
+ * make the engine read any file). Every problem is a ModelDefinitionError naming the file.
  */
 export function readModelFiles(fileOrDir: string): ModelFiles {
   const file = fs.existsSync(fileOrDir) && fs.statSync(fileOrDir).isDirectory() ? path.join(fileOrDir, MODEL_JSON) : fileOrDir;
@@ -56,33 +78,40 @@ export function readModelFiles(fileOrDir: string): ModelFiles {
     json = JSON.parse(fs.readFileSync(file, 'utf8')) as LayersModelJson;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(
-      code === 'ENOENT' ? `${file}: file not found` : `${file}: not a readable JSON model definition (${(e as Error).message})`,
-      { cause: e },
+    throw new ModelDefinitionError(
+      code === 'ENOENT' ? `${file}: file not found` : `${file}: not a readable JSON model definition (${errorMessage(e)})`,
     );
   }
   if (!json || typeof json !== 'object' || !json.modelTopology || typeof json.modelTopology !== 'object') {
-    throw new Error(
+    throw new ModelDefinitionError(
       `${file}: not a tfjs Layers model.json (no "modelTopology"); convert Keras models with tensorflowjs_converter --output_format tfjs_layers_model`,
     );
   }
+  const manifest: unknown = json.weightsManifest ?? [];
+  if (!Array.isArray(manifest)) throw new ModelDefinitionError(`${file}: "weightsManifest" must be a list`);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
-  for (const group of json.weightsManifest ?? []) {
-    for (const p of group.paths) {
-      const wf = path.join(path.dirname(file), p);
+  const dir = path.dirname(file);
+  for (const group of manifest as { paths?: unknown; weights?: unknown }[]) {
+    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights))
+      throw new ModelDefinitionError(`${file}: each "weightsManifest" entry needs "paths" and "weights" lists`);
+    for (const p of group.paths as unknown[]) {
+      const wf = typeof p === 'string' ? pathInside(dir, p) : null;
+      if (!wf) throw new ModelDefinitionError(`${file}: weight file ${JSON.stringify(p)} is not inside the model's directory ${dir}`);
       try {
         chunks.push(fs.readFileSync(wf));
       } catch {
-        throw new Error(`${file}: weight file ${p} not found next to it`);
+        throw new ModelDefinitionError(`${file}: weight file ${String(p)} not found next to it`);
       }
     }
     specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
   }
   if (specs.length === 0) return { json, weightSpecs: [], weightData: null, file };
   const total = chunks.reduce((a, c) => a + c.length, 0);
-  const expected = specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1) * bytesPerElement(s.dtype), 0);
-  if (total !== expected) throw new Error(`${file}: weight files hold ${total} bytes but the manifest describes ${expected}`);
+  const expected = manifestBytes(specs);
+  if (expected === null) throw new ModelDefinitionError(`${file}: the weights manifest names an unsupported dtype or an invalid shape`);
+  if (total !== expected)
+    throw new ModelDefinitionError(`${file}: weight files hold ${total} bytes but the manifest describes ${expected}`);
   const data = new Uint8Array(total);
   let off = 0;
   for (const c of chunks) {
@@ -90,13 +119,6 @@ export function readModelFiles(fileOrDir: string): ModelFiles {
     off += c.length;
   }
   return { json, weightSpecs: specs, weightData: data.buffer, file };
-}
-
-function bytesPerElement(dtype: string): number {
-  if (dtype === 'float32' || dtype === 'int32') return 4;
-  if (dtype === 'bool' || dtype === 'uint8') return 1;
-  if (dtype === 'float16' || dtype === 'int16') return 2;
-  throw new Error(`unsupported weight dtype ${dtype}`);
 }
 
 /** Builds the model a model.json describes, with its weights when it has them. */

@@ -6,6 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { registerProjectLayers } from '../layers/register';
 import type { ModelImportOptions } from '../../runs/types';
 import { findBuiltin, builtinDefinitions, type TopologyJson } from './builtin';
+import { errorMessage } from '../../shared/errors';
+import { ModelDefinitionError } from './errors';
 import { readModelFiles } from './files';
 import { onnxDefinition } from './onnx';
 import { seedInitializers, stripFinalSoftmax } from './topology';
@@ -29,12 +31,7 @@ export interface ResolvedDefinition {
   onnx?: { opset: number; inputLayout: 'nchw' | 'nhwc' };
 }
 
-export class ModelDefinitionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelDefinitionError';
-  }
-}
+export { ModelDefinitionError };
 
 const MODULE_EXTS = new Set(['.js', '.cjs', '.mjs', '.ts', '.mts', '.cts']);
 
@@ -106,7 +103,7 @@ async function topologyFromModule(file: string, ctx: Omit<ModelModuleContext, 't
     const errors = (e as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors;
     const first = errors?.[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
-    throw new ModelDefinitionError(`${file}: cannot be compiled: ${first?.text ?? (e as Error).message}${where}`);
+    throw new ModelDefinitionError(`${file}: cannot be compiled: ${first?.text ?? errorMessage(e)}${where}`);
   }
   const tfUnion = { ...tf, ...tfl } as typeof tf & typeof tfl;
   const realRequire = createRequire(file);
@@ -126,7 +123,7 @@ async function topologyFromModule(file: string, ctx: Omit<ModelModuleContext, 't
     const exported = (mod.exports.default ?? mod.exports) as unknown;
     built = typeof exported === 'function' ? await (exported as (c: ModelModuleContext) => unknown)({ ...ctx, tf: tfUnion }) : exported;
   } catch (e) {
-    throw new ModelDefinitionError(`${file}: its default export failed while building the model: ${(e as Error).message}`);
+    throw new ModelDefinitionError(`${file}: its default export failed while building the model: ${errorMessage(e)}`);
   }
   if (!(built instanceof tfl.LayersModel)) {
     throw new ModelDefinitionError(
@@ -168,7 +165,7 @@ export async function buildModel(def: ResolvedDefinition, opts: BuildOptions): P
   try {
     model = await tfl.models.modelFromJSON({ modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'] });
   } catch (e) {
-    throw new ModelDefinitionError(`model ${def.id} cannot be built: ${(e as Error).message}`);
+    throw new ModelDefinitionError(`model ${def.id} cannot be built: ${errorMessage(e)}`);
   }
   try {
     validateModel(model, def.id, opts);

@@ -1,4 +1,5 @@
 import type { LayerJson, TopologyJson } from './builtin';
+import { ModelDefinitionError } from './errors';
 
 /**
  * Edits on a Keras/tfjs topology JSON, done before the model is built so that one code path
@@ -21,7 +22,7 @@ const SEEDED_INITIALIZERS = new Set([
 
 function layersOf(topology: TopologyJson): LayerJson[] {
   const layers = topology.config.layers;
-  if (!Array.isArray(layers)) throw new Error(`topology of class ${topology.class_name} has no layer list`);
+  if (!Array.isArray(layers)) throw new ModelDefinitionError(`the model topology (class ${String(topology.class_name)}) has no layer list`);
   return layers;
 }
 

@@ -1,8 +1,14 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import seedrandom from 'seedrandom';
-import { runFile } from '../../runs/paths';
-import { effectiveState, readJsonFile } from '../../runs/reader';
+import { makeDirs, truncateSynced } from '../../runs/atomic';
+import { checkpointProblem } from '../../runs/checkpoints';
+import { acquireRunLock, type Lock } from '../../runs/lock';
+import { checkpointDir, runFile } from '../../runs/paths';
+import { readJsonFile, readMetrics } from '../../runs/reader';
+import { sweepRunLeftovers } from '../../runs/sweep';
 import {
   RUN_FORMAT_VERSION,
   type EpochMetrics,
@@ -22,9 +28,18 @@ import { outputStats } from '../fim/outputStats';
 import { loadModelFiles } from '../models/files';
 import { buildModel, resolveDefinition, validateModel } from '../models/load';
 import { predictLogits } from '../models/predict';
+import { errorMessage } from '../../shared/errors';
 import { mean, median } from '../../shared/stats';
+import { assertModelAllowed, assertPathAllowed, assertRunConfigAllowed, TRUSTED, type TrustPolicy } from '../trust';
 import { Adam } from './adam';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, readOptimizerState, writeCheckpoint } from './checkpoint';
+import {
+  listCheckpoints,
+  pruneCheckpoints,
+  readCheckpoint,
+  readOptimizerState,
+  writeCheckpoint,
+  type LoadedCheckpoint,
+} from './checkpoint';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
@@ -32,6 +47,8 @@ import { makeBatchTransform, type BatchTransform } from './transforms';
 /** A run to train, as the CLI and the engine process both ask for it, with the backend to use. */
 export interface TrainRequest extends TrainSpec {
   backend?: BackendRequest;
+  /** What the engine may load (VS Code's restricted mode); the CLI is trusted. */
+  trust?: TrustPolicy;
 }
 
 export interface TrainProgress {
@@ -137,6 +154,12 @@ function stepsPerEpoch(n: number, batch: number): number {
 /** Trains a new run. Resolves with its summary; throws TrainingError when the run failed. */
 export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: AbortSignal): Promise<RunSummary> {
   validateRequest(req);
+  const trust = req.trust ?? TRUSTED;
+  assertModelAllowed(trust, req.model, 'the request');
+  assertPathAllowed(trust, req.storeDir, 'the run store');
+  assertPathAllowed(trust, req.dataDir, 'the dataset directory');
+  // A store that cannot be made (a file in the way, /proc) fails before minutes of loading.
+  makeDirs(req.storeDir);
   const backend = await initBackend(req.backend ?? backendRequestFrom());
   const data = limitSplits(await loadDataset(req.dataset, req.dataDir), req.limitTrain, req.limitTest);
   const def = await resolveDefinition(
@@ -145,6 +168,8 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     req.modelOptions,
   );
   const { model, notes } = await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: req.seed });
+  if (req.batchSize > data.train.count)
+    notes.push(`batch ${req.batchSize} is larger than the ${data.train.count} training samples: one step per epoch`);
   const config: RunConfig = {
     formatVersion: RUN_FORMAT_VERSION,
     name: req.name ?? defaultName(req),
@@ -166,7 +191,13 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     ...(req.modelOptions ? { modelOptions: req.modelOptions } : {}),
   };
   const totalSteps = stepsPerEpoch(data.train.count, req.batchSize) * req.epochs;
-  const writer = RunWriter.create(req.storeDir, config, totalSteps, hooks.onLog);
+  let writer: RunWriter;
+  try {
+    writer = RunWriter.create(req.storeDir, config, totalSteps, hooks.onLog);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const optimizer = new Adam(req.learningRate);
   const session: Session = {
     config,
@@ -180,25 +211,137 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     lastCheckpoint: null,
     lastEpochMetrics: null,
   };
-  hooks.onStart?.(writer.dir, config, backend, notes);
-  for (const n of notes) writer.log('info', { msg: n });
-  writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` });
-  return runLoop(session, req.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
+  return runSession(session, req.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal, () => {
+    hooks.onStart?.(writer.dir, config, backend, notes);
+    for (const n of notes) writer.log('info', { msg: n });
+    writer.log('info', { msg: `backend ${backend.name}${backend.details.length ? ' (' + backend.details.join('; ') + ')' : ''}` });
+  });
 }
 
 /** Continues a run from its newest checkpoint (after Ctrl-C, SIGKILL or a crash). */
 export async function resume(
   runDir: string,
-  opts: { backend?: BackendRequest; logEvery?: number } = {},
+  opts: { backend?: BackendRequest; logEvery?: number; trust?: TrustPolicy } = {},
   hooks: TrainHooks = {},
   signal?: AbortSignal,
 ): Promise<RunSummary> {
   const config = readJsonFile<RunConfig>(runFile(runDir, 'config'));
-  const status = readJsonFile<RunStatus>(runFile(runDir, 'status'));
-  if (!config || !status) throw new InputError(`${runDir} is not a readable run directory (config.json or status.json missing or corrupt)`);
+  if (!config) throw new InputError(`${runDir} is not a readable run directory (config.json missing or corrupt)`);
+  const trust = opts.trust ?? TRUSTED;
+  assertRunConfigAllowed(trust, config, runDir);
+  assertModelAllowed(trust, config.model, `${path.basename(runDir)}/config.json`);
+  // The lock comes before every check of the run's state, so two resumes cannot both pass them.
+  const lock = acquireRunLock(runDir, 'resuming its training');
+  try {
+    return await resumeLocked(runDir, config, lock, opts, hooks, signal);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The newest whole checkpoint; damaged newer ones (files cut short) are skipped with a note. */
+function newestUsableCheckpoint(runDir: string, notes: string[]): string | null {
+  const names = listCheckpoints(runDir);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const problem = checkpointProblem(checkpointDir(runDir, names[i]!));
+    if (!problem) return names[i]!;
+    notes.push(`${problem}; resuming from an older checkpoint`);
+  }
+  return null;
+}
+
+/**
+ * Cuts metrics.jsonl and train.fimlog back to where they stood at the checkpoint resumed from
+ * (records of the steps trained again, and a torn last line, would otherwise stay). Checkpoints
+ * of older versions do not record the sizes: lines are then kept up to the first record past the
+ * checkpoint's step. Without a checkpoint, the logs go back to the header.
+ */
+function rewindLogs(runDir: string, ckpt: LoadedCheckpoint | null): void {
+  const cut = (file: string, bytes: number) => {
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return;
+    }
+    if (size > bytes) truncateSynced(file, bytes);
+  };
+  const metrics = runFile(runDir, 'metrics');
+  const log = runFile(runDir, 'log');
+  if (ckpt?.state.logs) {
+    cut(metrics, ckpt.state.logs.metricsBytes);
+    cut(log, ckpt.state.logs.fimlogBytes);
+    return;
+  }
+  const step = ckpt?.state.step ?? 0;
+  cut(
+    metrics,
+    prefixBytes(metrics, (line) => recordStep(line, (l) => JSON.parse(l) as { step?: number }) > step),
+  );
+  cut(
+    log,
+    prefixBytes(log, (line, i) => (ckpt ? recordStep(line, fimlogStep) > step : i > 0)),
+  );
+}
+
+function recordStep(line: string, parse: (l: string) => { step?: number } | null): number {
+  try {
+    const step = parse(line)?.step;
+    return typeof step === 'number' ? step : -Infinity;
+  } catch {
+    return Infinity; // a torn line: it and what follows go
+  }
+}
+
+function fimlogStep(line: string): { step?: number } | null {
+  const m = / (?:step|epoch) .*?\bstep=(\d+)/.exec(line);
+  return m ? { step: Number(m[1]) } : null;
+}
+
+/** Bytes of the lines before the first one `past` says to drop. */
+function prefixBytes(file: string, past: (line: string, index: number) => boolean): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return 0;
+  }
+  let bytes = 0;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const complete = i < lines.length - 1;
+    if (!complete || past(line, i)) break;
+    bytes += Buffer.byteLength(line, 'utf8') + 1;
+  }
+  return bytes;
+}
+
+async function resumeLocked(
+  runDir: string,
+  config: RunConfig,
+  lock: Lock,
+  opts: { backend?: BackendRequest; logEvery?: number },
+  hooks: TrainHooks,
+  signal?: AbortSignal,
+): Promise<RunSummary> {
+  // A run from an older version killed before its status.json existed has only its config.
+  const status = readJsonFile<RunStatus>(runFile(runDir, 'status')) ?? {
+    state: 'incomplete',
+    startedAt: config.createdAt,
+    updatedAt: config.createdAt,
+    epoch: 0,
+    step: 0,
+    totalSteps: stepsPerEpoch(config.trainSamples, config.batchSize) * config.epochs,
+  };
   if (status.state === 'completed') throw new InputError(`run ${runDir} already completed all ${config.epochs} epochs`);
-  if (effectiveState(status) === 'running') throw new InputError(`run ${runDir} is still running (pid ${status.pid})`);
-  const ckpts = listCheckpoints(runDir);
+  // A `running` status.json does not stop a resume: every writer holds the run's lock while it
+  // trains, and this process holds it now, so whoever wrote that status is gone (killed, or on a
+  // host whose stale lock the user removed).
+  const notes: string[] = [];
+  const swept = sweepRunLeftovers(runDir);
+  if (swept.length) notes.push(`removed ${swept.length} temp file(s) left by an interrupted writer: ${swept.join(', ')}`);
+  const ckptName = newestUsableCheckpoint(runDir, notes);
   const backend = await initBackend(opts.backend ?? backendRequestFrom());
   const data = limitSplits(await loadDataset(config.dataset, config.dataDir), config.trainSamples, config.testSamples);
   if (data.train.count !== config.trainSamples) {
@@ -207,9 +350,13 @@ export async function resume(
   let model: tfl.LayersModel;
   const optimizer = new Adam(config.learningRate);
   let start: Session['start'] = { epoch: 0, epochStep: 0, step: 0, trainSeconds: 0, trainSamplesSeen: 0 };
-  let lastCheckpoint: string | null = null;
-  if (ckpts.length > 0) {
-    const ckpt = readCheckpoint(runDir, ckpts[ckpts.length - 1]!);
+  let ckpt: LoadedCheckpoint | null = null;
+  if (ckptName) {
+    try {
+      ckpt = readCheckpoint(runDir, ckptName);
+    } catch (e) {
+      throw new InputError(`run ${runDir}: checkpoint ${ckptName} cannot be read: ${errorMessage(e)}`);
+    }
     model = await loadModelFiles(ckpt.files);
     validateModel(model, config.model, { imageShape: data.train.imageShape, numClasses: data.train.numClasses });
     const opt = readOptimizerState(ckpt);
@@ -222,7 +369,6 @@ export async function resume(
       trainSeconds: ckpt.state.trainSeconds,
       trainSamplesSeen: ckpt.state.trainSamplesSeen,
     };
-    lastCheckpoint = ckpt.name;
   } else {
     // Killed before the first checkpoint: start over with the same seed (same initial weights).
     const def = await resolveDefinition(
@@ -232,7 +378,13 @@ export async function resume(
     );
     model = (await buildModel(def, { imageShape: data.train.imageShape, numClasses: data.train.numClasses, seed: config.seed })).model;
   }
-  const writer = RunWriter.reopen(runDir, hooks.onLog);
+  rewindLogs(runDir, ckpt);
+  // The last epoch's results, for the summary of a run killed after its final checkpoint.
+  const lastEpoch =
+    readMetrics(runDir)
+      .records.filter((r): r is EpochMetrics => r.kind === 'epoch' && r.epoch === start.epoch)
+      .pop() ?? null;
+  const writer = RunWriter.reopen(runDir, status, lock, hooks.onLog);
   const session: Session = {
     config,
     data,
@@ -242,14 +394,16 @@ export async function resume(
     backend,
     start,
     wallStart: Date.now(),
-    lastCheckpoint,
-    lastEpochMetrics: null,
+    lastCheckpoint: ckpt?.name ?? null,
+    lastEpochMetrics: lastEpoch,
   };
-  hooks.onStart?.(runDir, config, backend, []);
-  writer.log('info', {
-    msg: `resumed from ${lastCheckpoint ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}`,
+  return runSession(session, opts.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal, () => {
+    hooks.onStart?.(runDir, config, backend, notes);
+    for (const n of notes) writer.log('warn', { msg: n });
+    writer.log('info', {
+      msg: `resumed from ${ckpt?.name ?? 'the start (no checkpoint yet)'} at epoch ${start.epoch + 1} step ${start.step}`,
+    });
   });
-  return runLoop(session, opts.logEvery ?? DEFAULT_LOG_EVERY, hooks, signal);
 }
 
 export function validateRequest(req: TrainRequest): void {
@@ -326,47 +480,127 @@ async function evaluateTest(
   };
 }
 
+/**
+ * The first metric of a record that is not finite, or null. A loss or a statistic that is
+ * infinite or NaN means the run diverged (an lr of 1e30 gives a finite-looking loss with an
+ * infinite test tr G_s): it must not end as `completed`.
+ */
+function nonFinite(rec: Record<string, unknown>, keys: string[]): [string, number] | null {
+  for (const k of keys) {
+    const v = rec[k];
+    if (typeof v === 'number' && !Number.isFinite(v)) return [k, v];
+  }
+  return null;
+}
+
+const STEP_CHECKED = ['loss', 'ce', 'traceGs', 'lambdaMaxGs', 'accuracy'];
+const EPOCH_CHECKED = [
+  'trainLoss',
+  'trainCe',
+  'trainAccuracy',
+  'trainTraceGs',
+  'testAccuracy',
+  'testCe',
+  'testMeanTraceGs',
+  'testMedianTraceGs',
+  'testMeanLambdaMaxGs',
+];
+const METRIC_WORDS: Record<string, string> = {
+  loss: 'loss',
+  ce: 'cross-entropy',
+  traceGs: 'tr G_s',
+  lambdaMaxGs: 'λmax(G_s)',
+  accuracy: 'accuracy',
+  trainLoss: 'loss',
+  trainCe: 'cross-entropy',
+  trainAccuracy: 'training accuracy',
+  trainTraceGs: 'tr G_s',
+  testAccuracy: 'test accuracy',
+  testCe: 'test cross-entropy',
+  testMeanTraceGs: 'test tr G_s mean',
+  testMedianTraceGs: 'test tr G_s median',
+  testMeanLambdaMaxGs: 'test λmax(G_s) mean',
+};
+
+/**
+ * Runs a session from its first write to its last, and releases the run's lock. Whatever fails
+ * after the run directory exists (an allocation, a full disk, a hook) ends the run as `failed`
+ * with the reason, never leaves it `running`.
+ */
+async function runSession(
+  s: Session,
+  logEvery: number,
+  hooks: TrainHooks,
+  signal: AbortSignal | undefined,
+  begin: () => void,
+): Promise<RunSummary> {
+  try {
+    try {
+      begin();
+    } catch (e) {
+      failRun(s, e);
+      throw e;
+    }
+    return await runLoop(s, logEvery, hooks, signal);
+  } finally {
+    s.writer.close();
+  }
+}
+
+/** Ends a session as failed after an unexpected error (what can still be written is). */
+function failRun(s: Session, e: unknown): void {
+  const msg = `training failed: ${errorMessage(e)}`;
+  try {
+    s.writer.log('error', { msg });
+  } catch {
+    // The run directory itself may be the problem (disk full); the status matters more.
+  }
+  try {
+    const summary = summaryOf(s, 'failed', msg, 0, 0);
+    s.writer.summary(summary);
+    s.writer.updateStatus({ state: 'failed', message: msg, ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}) });
+  } catch {
+    // as above: the original error is what the caller reports
+  }
+}
+
+function summaryOf(s: Session, state: RunState, message: string | undefined, trainSeconds: number, samplesSeen: number): RunSummary {
+  const m = s.lastEpochMetrics;
+  const { config } = s;
+  return {
+    runDir: s.writer.dir,
+    name: config.name,
+    state,
+    model: config.model,
+    dataset: config.dataset,
+    mu: config.mu,
+    epochs: config.epochs,
+    epochsCompleted: m?.epoch ?? s.start.epoch,
+    testAccuracy: m?.testAccuracy ?? null,
+    testMeanTraceGs: m?.testMeanTraceGs ?? null,
+    testMedianTraceGs: m?.testMedianTraceGs ?? null,
+    testMeanLambdaMaxGs: m?.testMeanLambdaMaxGs ?? null,
+    backend: s.backend.name,
+    samplesPerSecond: trainSeconds > 0 ? samplesSeen / trainSeconds : null,
+    wallSeconds: (Date.now() - s.wallStart) / 1000,
+    checkpoint: s.lastCheckpoint,
+    ...(message ? { message } : {}),
+  };
+}
+
 async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?: AbortSignal): Promise<RunSummary> {
   const { config, data, model, optimizer, writer } = s;
   const train = data.train;
   const epochSteps = stepsPerEpoch(train.count, config.batchSize);
   const totalSteps = epochSteps * config.epochs;
   const size = imageSize(train);
-  const step = makeStep(model, optimizer, config);
-  const transform: BatchTransform | null = makeBatchTransform(config, model);
-  const xBuf = new Float32Array(config.batchSize * size);
   let globalStep = s.start.step;
   let trainSeconds = s.start.trainSeconds;
   let samplesSeen = s.start.trainSamplesSeen;
   let lastLoss: number | undefined;
-  writer.updateStatus({
-    totalSteps,
-    step: globalStep,
-    epoch: s.start.epoch,
-    ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}),
-  });
 
   const finish = (state: RunState, message?: string): RunSummary => {
-    const m = s.lastEpochMetrics;
-    const summary: RunSummary = {
-      runDir: writer.dir,
-      name: config.name,
-      state,
-      model: config.model,
-      dataset: config.dataset,
-      mu: config.mu,
-      epochs: config.epochs,
-      epochsCompleted: m?.epoch ?? s.start.epoch,
-      testAccuracy: m?.testAccuracy ?? null,
-      testMeanTraceGs: m?.testMeanTraceGs ?? null,
-      testMedianTraceGs: m?.testMedianTraceGs ?? null,
-      testMeanLambdaMaxGs: m?.testMeanLambdaMaxGs ?? null,
-      backend: s.backend.name,
-      samplesPerSecond: trainSeconds > 0 ? samplesSeen / trainSeconds : null,
-      wallSeconds: (Date.now() - s.wallStart) / 1000,
-      checkpoint: s.lastCheckpoint,
-      ...(message ? { message } : {}),
-    };
+    const summary = summaryOf(s, state, message, trainSeconds, samplesSeen);
     writer.summary(summary);
     writer.updateStatus({ state, ...(message ? { message } : {}), ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}) });
     return summary;
@@ -379,6 +613,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
       step: globalStep,
       trainSeconds,
       trainSamplesSeen: samplesSeen,
+      logs: writer.logSizes(),
     });
     s.lastCheckpoint = name;
     pruneCheckpoints(writer.dir, KEEP_CHECKPOINTS, [name]);
@@ -386,7 +621,26 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
     return name;
   };
 
+  /** Stops the run as diverged: the record is not written, the last good checkpoint is kept. */
+  const diverged = (bad: [string, number], epoch: number): never => {
+    const keep = s.lastCheckpoint ? `the last good checkpoint ${s.lastCheckpoint} is kept` : 'no checkpoint had been written yet';
+    const msg = `${METRIC_WORDS[bad[0]] ?? bad[0]} became ${bad[1]} at epoch ${epoch + 1}, step ${globalStep}; training stopped and ${keep}. Try a lower --lr or --mu.`;
+    writer.log('error', { msg });
+    const summary = finish('failed', msg);
+    throw new TrainingError(msg, summary);
+  };
+
   try {
+    writer.updateStatus({
+      totalSteps,
+      step: globalStep,
+      epoch: s.start.epoch,
+      ...(s.lastCheckpoint ? { latestCheckpoint: s.lastCheckpoint } : {}),
+    });
+    const step = makeStep(model, optimizer, config);
+    const transform: BatchTransform | null = makeBatchTransform(config, model);
+    // A batch larger than the training set is one step over all of it: allocate no more.
+    const xBuf = new Float32Array(Math.min(config.batchSize, train.count) * size);
     for (let epoch = s.start.epoch; epoch < config.epochs; epoch++) {
       const order = epochOrder(train.count, config.seed, epoch);
       const firstStep = epoch === s.start.epoch ? s.start.epochStep : 0;
@@ -450,13 +704,10 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
             accuracy: correct! / accSamples,
             samplesPerSecond: accSamples / Math.max(intervalTrain, 1e-9),
           };
-          if (!Number.isFinite(rec.loss)) {
+          const bad = nonFinite(rec as unknown as Record<string, unknown>, STEP_CHECKED);
+          if (bad) {
             tf.dispose([acc, epochAcc]);
-            const keep = s.lastCheckpoint ? `the last good checkpoint ${s.lastCheckpoint} is kept` : 'no checkpoint had been written yet';
-            const msg = `loss became ${rec.loss} at epoch ${epoch + 1}, step ${globalStep}; training stopped and ${keep}. Try a lower --lr or --mu.`;
-            writer.log('error', { msg });
-            const summary = finish('failed', msg);
-            throw new TrainingError(msg, summary);
+            diverged(bad, epoch);
           }
           lastLoss = rec.loss;
           writer.metric(rec);
@@ -522,6 +773,8 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
         seconds: (performance.now() - epochStart) / 1000,
         samplesPerSecond: epochSamples / Math.max(epochTrainSeconds, 1e-9),
       };
+      const badEpoch = nonFinite(em as unknown as Record<string, unknown>, EPOCH_CHECKED);
+      if (badEpoch) diverged(badEpoch, epoch);
       s.lastEpochMetrics = em;
       writer.metric(em);
       hooks.onEpoch?.(em);
@@ -545,12 +798,16 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
     return finish('completed');
   } catch (e) {
     if (e instanceof TrainingError) throw e;
-    const msg = `training failed: ${(e as Error).message}`;
+    const msg = `training failed: ${errorMessage(e)}`;
     try {
       writer.log('error', { msg });
+    } catch {
+      // The run directory itself may be the problem (disk full); the status matters more.
+    }
+    try {
       finish('failed', msg);
     } catch {
-      // The run directory itself may be the problem (disk full); the original error matters more.
+      // as above: the original error is what the caller reports
     }
     throw e;
   }

@@ -7,7 +7,7 @@ import { COMMAND } from '../commandIds';
 import { parseMu, parsePositiveInt } from '../inputs';
 import { modelFileKind } from '../modelFiles';
 import { readSettings } from '../settings';
-import { untrustedModelMessage } from '../trust';
+import { untrustedModelMessage, untrustedResumeProblem } from '../trust';
 import { engineInfo, pickRun, requireStore, type CommandDeps, type CommandHandlers } from './context';
 
 /** The model to train: an explicit Uri (explorer, CodeLens), the active editor's model file, or a built-in. */
@@ -198,9 +198,18 @@ async function stopJob(deps: CommandDeps): Promise<void> {
 async function resumeRun(deps: CommandDeps, arg: unknown): Promise<void> {
   const run = await pickRun(deps, arg, 'FIM: run to resume', (r) => ['stopped', 'incomplete', 'failed'].includes(r.effectiveState));
   if (!run) return;
-  if (run.config && !vscode.workspace.isTrusted && path.isAbsolute(run.config.model) && !run.config.model.endsWith('.onnx')) {
-    void vscode.window.showWarningMessage(untrustedModelMessage(run.config.model.endsWith('.json') ? 'model-json' : 'module'));
-    return;
+  if (!vscode.workspace.isTrusted) {
+    const info = await engineInfo(deps.engine);
+    if (!info) return;
+    const problem = untrustedResumeProblem(
+      run.config?.model,
+      false,
+      info.models.map((m) => m.name),
+    );
+    if (problem) {
+      void vscode.window.showWarningMessage(problem);
+      return;
+    }
   }
   const result = await deps.jobs.run('resume', `Resume ${run.config?.name ?? run.id}`, Resume, { runDir: run.dir });
   deps.store.fireSoon(0);

@@ -16,6 +16,7 @@ import {
 } from '../../protocol/webview';
 import { panelHtml } from './html';
 import { PanelDataError } from './panelData';
+import { revealablePath } from './panelPaths';
 
 export interface PanelHostDeps {
   extensionUri: vscode.Uri;
@@ -103,10 +104,9 @@ export class PanelHost implements vscode.Disposable {
         this.deps.open(m.key);
         return;
       case 'reveal': {
-        // Only paths inside what this panel shows: never an arbitrary file the webview names.
-        const allowed = 'runDir' in this.key ? [this.key.runDir] : this.key.runDirs;
-        const p = path.resolve(m.path);
-        if (!allowed.some((d) => p === path.resolve(d) || p.startsWith(path.resolve(d) + path.sep)) || !fs.existsSync(p)) {
+        // Only paths inside what this panel shows, symbolic links resolved: never an arbitrary file the webview names.
+        const p = revealablePath(m.path, this.key);
+        if (!p) {
           this.deps.output.warn(`panel ${this.key.kind}: refused to reveal ${m.path}`);
           return;
         }

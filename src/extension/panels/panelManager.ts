@@ -11,6 +11,7 @@ import { localRoots } from './html';
 import { loadAdversarialData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
 import { PanelHost } from './panelHost';
 import { loadAutoAttackData } from './autoattackData';
+import { confinePanelKey } from './panelPaths';
 
 export const VIEW_TYPES: Record<PanelKind, string> = {
   training: 'fim.training',
@@ -69,7 +70,17 @@ export class PanelManager implements vscode.Disposable {
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly output: vscode.LogOutputChannel,
+    /** The run store: panels show only runs inside it. */
+    private readonly storeDir: () => string | null = () => null,
   ) {}
+
+  /** The key with real run paths inside the store, or null (logged) when a path is outside it. */
+  private confine(key: PanelKey): PanelKey | null {
+    const store = this.storeDir();
+    const confined = store ? confinePanelKey(key, [store]) : null;
+    if (!confined) this.output.warn(`refused to open a ${key.kind} panel on a path outside the run store ${store ?? '(none)'}`);
+    return confined;
+  }
 
   private load(key: PanelKey, webview: vscode.Webview): PanelDataMap[PanelKind] {
     const assets = (runDir: string) => webview.asWebviewUri(vscode.Uri.file(path.join(runDir, RUN_FILES.evals))).toString();
@@ -109,7 +120,9 @@ export class PanelManager implements vscode.Disposable {
   }
 
   /** Shows the panel for `key`, creating it when needed. */
-  open(key: PanelKey, column: vscode.ViewColumn = vscode.ViewColumn.Active, preserveFocus = false): void {
+  open(asked: PanelKey, column: vscode.ViewColumn = vscode.ViewColumn.Active, preserveFocus = false): void {
+    const key = this.confine(asked);
+    if (!key) return;
     const id = keyId(key);
     const existing = this.panels.get(id);
     if (existing) {
@@ -149,12 +162,13 @@ export class PanelManager implements vscode.Disposable {
       vscode.window.registerWebviewPanelSerializer(VIEW_TYPES[kind], {
         deserializeWebviewPanel: async (panel, state: unknown) => {
           const s = parseWebviewState(state);
-          if (!s || s.key.kind !== kind) {
-            this.output.warn(`could not restore a ${kind} panel: its saved state is missing or invalid`);
+          const key = s && s.key.kind === kind ? this.confine(s.key) : null;
+          if (!key) {
+            this.output.warn(`could not restore a ${kind} panel: its saved state is missing, invalid or outside the run store`);
             panel.dispose();
             return;
           }
-          this.attach(panel, s.key);
+          this.attach(panel, key);
         },
       }),
     );

@@ -64,11 +64,11 @@ function sweepTable(series: SweepSeries[], budgets: number[], withClipped: boole
   if (series.length === 0) return '';
   const show = budgets.filter((b) => [1, 2, 4, 6, 8].includes(b));
   const eps = show.length ? show : budgets;
-  const head = ['attack', 'model', 'n (correct, pooled)', ...eps.map((e) => `ε = ${e}`)];
+  const head = ['attack', 'model', 'n (correct, pooled)', ...eps.map((e) => `ε = ${escapeHtml(e)}`)];
   const rows = series.map((s) => [
     escapeHtml(s.attack.toUpperCase()),
     escapeHtml(s.label),
-    `${s.points[0]?.correct ?? '–'}${s.seeds > 1 ? ` (${s.seeds} seeds)` : ''}`,
+    `${escapeHtml(s.points[0]?.correct ?? '–')}${s.seeds > 1 ? ` (${escapeHtml(s.seeds)} seeds)` : ''}`,
     ...eps.map((e) => {
       const p = s.points.find((x) => x.epsilon === e);
       if (!p) return '–';
@@ -82,13 +82,13 @@ function sweepTable(series: SweepSeries[], budgets: number[], withClipped: boole
 
 function distCell(d: DistanceStat | null): string {
   if (!d) return '–';
-  return `${num(d.mean)} <small>${numCi(d.meanCi)}</small><br><small>natural ${num(d.meanNatural)} · found ${d.found}/${d.attacked}</small>`;
+  return `${num(d.mean)} <small>${numCi(d.meanCi)}</small><br><small>natural ${num(d.meanNatural)} · found ${escapeHtml(d.found)}/${escapeHtml(d.attacked)}</small>`;
 }
 
 function transferCell(c: TransferCell | null): string {
   if (!c) return '–';
-  if (c.samples === 0) return `none fooled the source<br><small>(of ${c.crafted} crafted)</small>`;
-  return `${pct(c.accuracy)} <small>${ci(c.ci)}</small><br><small>n = ${c.samples} of ${c.crafted}</small>`;
+  if (c.samples === 0) return `none fooled the source<br><small>(of ${escapeHtml(c.crafted)} crafted)</small>`;
+  return `${pct(c.accuracy)} <small>${ci(c.ci)}</small><br><small>n = ${escapeHtml(c.samples)} of ${escapeHtml(c.crafted)}</small>`;
 }
 
 const CSS = `
@@ -134,11 +134,11 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
         ['mode', `${escapeHtml(r.plan.mode)}${r.plan.mode === 'quick' ? ' (reduced: see <a href="#cuts">what was cut</a>)' : ''}`],
         [
           'dataset / model',
-          `real MNIST (${r.plan.trainSamples} train / ${r.plan.testSamples} test), ${escapeHtml(r.plan.model)}, ${r.plan.epochs} epochs, batch ${r.plan.batchSize}, Adam lr ${r.plan.learningRate}`,
+          `real MNIST (${escapeHtml(r.plan.trainSamples)} train / ${escapeHtml(r.plan.testSamples)} test), ${escapeHtml(r.plan.model)}, ${escapeHtml(r.plan.epochs)} epochs, batch ${escapeHtml(r.plan.batchSize)}, Adam lr ${escapeHtml(r.plan.learningRate)}`,
         ],
         [
           'μ trained',
-          `${r.plan.mus.join(', ')} × seeds ${r.plan.seeds.join(', ')}; μ = ${r.plan.muRoles.headline} is the headline model (paper: 0.022), μ = ${r.plan.muRoles.fig5} stands for 0.02 (Fig. 5), μ = ${r.plan.muRoles.tables} for 0.024 (Tables 1, 2)`,
+          `${escapeHtml(r.plan.mus.join(', '))} × seeds ${escapeHtml(r.plan.seeds.join(', '))}; μ = ${escapeHtml(r.plan.muRoles.headline)} is the headline model (paper: 0.022), μ = ${escapeHtml(r.plan.muRoles.fig5)} stands for 0.02 (Fig. 5), μ = ${escapeHtml(r.plan.muRoles.tables)} for 0.024 (Tables 1, 2)`,
         ],
         [
           'comparison models',
@@ -150,7 +150,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
         [
           'wall time',
           `${duration(r.wallSeconds)} in ${r.sessions.length} session${r.sessions.length === 1 ? '' : 's'} (${Object.entries(r.wallByKind)
-            .map(([k, v]) => `${k} ${duration(v ?? 0)}`)
+            .map(([k, v]) => `${escapeHtml(k)} ${duration(v ?? 0)}`)
             .join(', ')})`,
         ],
         [
@@ -159,7 +159,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
         ],
         [
           'machine',
-          `${env.cpus} × ${escapeHtml(env.cpuModel)}, ${escapeHtml(env.platform)}, Node ${escapeHtml(env.node)}, engine ${escapeHtml(env.engineVersion)}; 1-min load average ${env.loadStart.map((v) => v.toFixed(1))[0] ?? '–'} at start, ${env.loadEnd[0]?.toFixed(1) ?? '–'} at end (other processes slow timings down)`,
+          `${escapeHtml(env.cpus)} × ${escapeHtml(env.cpuModel)}, ${escapeHtml(env.platform)}, Node ${escapeHtml(env.node)}, engine ${escapeHtml(env.engineVersion)}; 1-min load average ${env.loadStart.map((v) => v.toFixed(1))[0] ?? '–'} at start, ${env.loadEnd[0]?.toFixed(1) ?? '–'} at end (other processes slow timings down)`,
         ],
         ['created', escapeHtml(r.createdAt)],
       ],
@@ -199,7 +199,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
           escapeHtml(a.label),
           pct(a.mean, 2),
           a.sd !== null ? `sd ${pct(a.sd, 2)}, range ${pct(a.min, 2)}–${pct(a.max, 2)}` : `95% CI ${ci(a.pooledCi, 2)}`,
-          a.seeds.map((s) => `${s.seed}: ${s.accuracy === null ? escapeHtml(s.state) : pct(s.accuracy, 2)}`).join(', ') || '–',
+          a.seeds.map((s) => `${escapeHtml(s.seed)}: ${s.accuracy === null ? escapeHtml(s.state) : pct(s.accuracy, 2)}`).join(', ') || '–',
           num(a.seeds.find((s) => s.meanTraceGs !== null)?.meanTraceGs ?? null, 4),
           a.seeds
             .map((s) =>
@@ -231,15 +231,15 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
 
   const t1 = section(
     'table1',
-    `Table 1 — mean minimum adversarial distance, μ = 0 vs μ = ${r.plan.muRoles.tables}`,
+    `Table 1 — mean minimum adversarial distance, μ = 0 vs μ = ${escapeHtml(r.plan.muRoles.tables)}`,
     chart(charts.table1, 'Table 1') +
-      `<p>Each attack's own minimum-distance search (Foolbox 2.4's), on the correctly classified samples among the first ${r.plan.table1.samples} test samples. Values in <b>Foolbox 2 units</b> as the paper (MSE = ‖δ‖₂²/N, MAE = ‖δ‖₁/N, L∞, L0 = changed pixels), mean over samples where the search succeeded, 95% bootstrap CI; natural-norm means below.</p>` +
+      `<p>Each attack's own minimum-distance search (Foolbox 2.4's), on the correctly classified samples among the first ${escapeHtml(r.plan.table1.samples)} test samples. Values in <b>Foolbox 2 units</b> as the paper (MSE = ‖δ‖₂²/N, MAE = ‖δ‖₁/N, L∞, L0 = changed pixels), mean over samples where the search succeeded, 95% bootstrap CI; natural-norm means below.</p>` +
       table(
         [
           'attack',
           'unit',
           'ours μ = 0',
-          `ours μ = ${r.plan.muRoles.tables}`,
+          `ours μ = ${escapeHtml(r.plan.muRoles.tables)}`,
           'ratio [95% CI]',
           'paper μ = 0',
           'paper μ = 0.024',
@@ -264,8 +264,8 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
 
   const t2 = section(
     'table2',
-    `Table 2 — transfer accuracies between μ = 0 and μ = ${r.plan.muRoles.tables}`,
-    `<p>On samples both models classify correctly (first ${r.plan.table2.samples} test samples), adversarials crafted on one model by the attack's minimum-distance search (OSSA: fixed ε = ${r.plan.table2.ossaBudget}, squared l2), then classified by the other. Accuracy of the target over the adversarials that fooled the source, 95% Wilson CI.</p>` +
+    `Table 2 — transfer accuracies between μ = 0 and μ = ${escapeHtml(r.plan.muRoles.tables)}`,
+    `<p>On samples both models classify correctly (first ${escapeHtml(r.plan.table2.samples)} test samples), adversarials crafted on one model by the attack's minimum-distance search (OSSA: fixed ε = ${escapeHtml(r.plan.table2.ossaBudget)}, squared l2), then classified by the other. Accuracy of the target over the adversarials that fooled the source, 95% Wilson CI.</p>` +
       table(
         ['attack', 'ours: baseline → defended', 'paper', 'ours: defended → baseline', 'paper'],
         r.table2.map((x) => [
@@ -282,7 +282,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const fim = section(
     'fim',
     'FIM statistics before and after temperature scaling',
-    `<p>Medians over the first ${r.plan.inspect.samples} test samples (seed 0 of each model). Temperature T fitted by NLL on held-out test samples; "scaled" = the same statistics of softmax(z/T). If λmax(G_x) drops only before scaling, the defence mostly shrank the logits.</p>` +
+    `<p>Medians over the first ${escapeHtml(r.plan.inspect.samples)} test samples (seed 0 of each model). Temperature T fitted by NLL on held-out test samples; "scaled" = the same statistics of softmax(z/T). If λmax(G_x) drops only before scaling, the defence mostly shrank the logits.</p>` +
       table(
         ['model', 'accuracy', 'T', 'tr G_s', 'λmax(G_x)', 'λmax(G_x) scaled', 'KL budget', 'KL budget scaled', 'normalised margin'],
         r.fim.map((f) => [
@@ -303,7 +303,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const sanity = section(
     'sanity',
     'Sanity checks for gradient masking',
-    `<p>After Carlini et al. 2019, "On Evaluating Adversarial Robustness": on μ = ${r.plan.muRoles.headline} (seed 0) with μ = 0 as the reference, first ${r.plan.sanity.samples} test samples. A difference counts only when large and significant (exact sign test on the samples where two attacks disagree, p &lt; 0.05). <b>A failed check flags possible gradient masking.</b></p>` +
+    `<p>After Carlini et al. 2019, "On Evaluating Adversarial Robustness": on μ = ${escapeHtml(r.plan.muRoles.headline)} (seed 0) with μ = 0 as the reference, first ${escapeHtml(r.plan.sanity.samples)} test samples. A difference counts only when large and significant (exact sign test on the samples where two attacks disagree, p &lt; 0.05). <b>A failed check flags possible gradient masking.</b></p>` +
       table(
         ['check', 'status', 'outcome', 'evidence'],
         r.sanity.map((s) => [
@@ -316,8 +316,8 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
                 s.evidence.map((e) => [
                   escapeHtml(e.model),
                   escapeHtml(e.what),
-                  e.budget === null ? '–' : String(e.budget),
-                  `${e.fooled}/${e.n}`,
+                  e.budget === null ? '–' : escapeHtml(e.budget),
+                  `${escapeHtml(e.fooled)}/${escapeHtml(e.n)}`,
                   `${pct(e.ratio)} <small>${ci(e.ci)}</small>`,
                 ]),
                 'ev',
@@ -372,7 +372,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
   const timing = section(
     'timing',
     'Stages and wall time',
-    `<p>Wall time per stage on this machine (summed over resumed attempts). Sessions: ${r.sessions.map((s) => `${escapeHtml(s.startedAt)} (${s.stagesRun} stages, backend ${escapeHtml(s.backend)}, load ${s.loadStart[0]?.toFixed(1) ?? '–'}→${s.loadEnd[0]?.toFixed(1) ?? '–'})`).join('; ')}.</p>` +
+    `<p>Wall time per stage on this machine (summed over resumed attempts). Sessions: ${r.sessions.map((s) => `${escapeHtml(s.startedAt)} (${escapeHtml(s.stagesRun)} stages, backend ${escapeHtml(s.backend)}, load ${s.loadStart[0]?.toFixed(1) ?? '–'}→${s.loadEnd[0]?.toFixed(1) ?? '–'})`).join('; ')}.</p>` +
       table(
         ['stage', 'status', 'wall time', 'note'],
         r.stages.map((s) => [

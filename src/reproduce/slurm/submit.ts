@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../runs/atomic';
-import { processAlive, readJsonFile } from '../../runs/reader';
+import { acquireReproduceLock, holderAlive, readLockHolder } from '../../runs/lock';
 import type {
   ReproducePlan,
   ReproduceStatus,
@@ -13,7 +13,7 @@ import type {
   StageState,
   StageStatus,
 } from '../../runs/reproduce';
-import { FILES, lock, outputsExist, stageDone } from '../orchestrate';
+import { FILES, outputsExist, stageDone } from '../orchestrate';
 import { fingerprint, stagesOf } from '../plan';
 import { readState, updateState } from '../stateStore';
 import { readPlan } from '../stageJob';
@@ -85,7 +85,8 @@ export function submitReproduce(
     throw new InputError(`--shards must be an integer ≥ 1 (got ${opts.shards})`);
   const dry = Boolean(opts.dryRun);
   if (!dry) fs.mkdirSync(path.join(outDir, FILES.runs), { recursive: true });
-  const unlock = dry ? () => {} : lock(outDir);
+  // One submission (or local run) per directory at a time: the run store's reproduction lock.
+  const held = dry ? null : acquireReproduceLock(outDir, 'fim reproduce --executor slurm (submitting)');
   try {
     if (!dry) {
       const busy = activeSubmissionProblem(outDir, client);
@@ -160,7 +161,7 @@ export function submitReproduce(
     }
     return result;
   } finally {
-    unlock();
+    held?.release();
   }
 }
 
@@ -191,10 +192,8 @@ function slurmStates(sub: SlurmSubmission, client: SlurmClient, strict: boolean)
 
 /** Whether a local `fim reproduce` holds the directory lock right now (it runs stages itself). */
 function localRunAlive(outDir: string): boolean {
-  const owner = readJsonFile<{ pid?: number; hostname?: string }>(path.join(outDir, FILES.lock));
-  return Boolean(
-    owner?.pid && (!owner.hostname || owner.hostname === os.hostname()) && owner.pid !== process.pid && processAlive(owner.pid),
-  );
+  const owner = readLockHolder(path.join(outDir, FILES.lock));
+  return owner !== null && owner.pid !== process.pid && holderAlive(owner) === true;
 }
 
 /** Each stage's state, with its Slurm tasks' states, for `fim reproduce --status`. */

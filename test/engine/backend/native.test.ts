@@ -62,6 +62,37 @@ test('native kernels reject tensors outside the heap and malformed arguments', (
   assert.ok(Math.abs(f[128]! - s0) < 1e-5);
 });
 
+test('native kernels reject NaN and out-of-range integers, huge strides, inconsistent output sizes and aliased outputs', (t) => {
+  const addon = nativeStatus().addon;
+  if (!addon) return t.skip(nativeStatus().summary);
+  const heap = new ArrayBuffer(1 << 16);
+  // conv2d: [x, w, bias|-1, out, B, IH, IW, CI, OH, OW, CO, FH, FW, sh, sw, dh, dw, pt, pl, act]
+  // A valid 1×4×4×1 input, 3×3 filter, valid padding: 2×2 output.
+  const conv = (dims: number[], out = 2048) => new Float64Array([0, 1024, -1, out, ...dims, 0]);
+  const ok = [1, 4, 4, 1, 2, 2, 1, 3, 3, 1, 1, 1, 1, 0, 0];
+  addon.conv2d(heap, conv(ok));
+  const bad = (i: number, v: number) => conv(ok.map((x, j) => (j === i ? v : x)));
+  assert.throws(() => addon.conv2d(heap, bad(1, NaN)), /not an integer/, 'NaN height');
+  assert.throws(() => addon.conv2d(heap, bad(0, 3e9)), /not an integer in range/, 'a batch beyond int');
+  assert.throws(() => addon.conv2d(heap, bad(1, 4.5)), /not an integer/, 'a fractional size');
+  assert.throws(() => addon.conv2d(heap, bad(9, 2 ** 30)), /invalid dimensions/, 'a stride that overflows the index arithmetic');
+  assert.throws(() => addon.conv2d(heap, bad(13, 2 ** 30)), /invalid dimensions/, 'huge padding');
+  addon.conv2d(heap, bad(4, 3)); // one more output row: a bottom padding of 1 ('same'-like), still valid
+  assert.throws(() => addon.conv2d(heap, bad(4, 6)), /output size does not follow/, 'an output taller than the input allows');
+  assert.throws(() => addon.conv2d(heap, bad(13, 3)), /output size does not follow/, 'top padding wider than the window');
+  assert.throws(() => addon.conv2d(heap, bad(5, 1)), /output size does not follow/, 'an output narrower than the input gives');
+  assert.throws(() => addon.conv2d(heap, conv(ok, 16)), /overlaps/, 'output aliasing the input');
+  // maxPool: [x, y, B, IH, IW, C, OH, OW, FH, FW, sh, sw, dh, dw, pt, pl]; y on top of x.
+  const pool = [1, 4, 4, 1, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0];
+  addon.maxPool(heap, new Float64Array([0, 1024, ...pool]));
+  assert.throws(() => addon.maxPool(heap, new Float64Array([0, 0, ...pool])), /overlaps/);
+  assert.throws(() => addon.maxPool(heap, new Float64Array([0, 1024, ...pool.map((x, j) => (j === 4 ? 100 : x))])), /output size/);
+  // Element counts and epsilons: NaN is refused, not cast.
+  assert.throws(() => addon.reluGrad(heap, new Float64Array([0, 256, 512, NaN])), /not a count/);
+  assert.throws(() => addon.batchNormInference(heap, new Float64Array([0, 256, 512, -1, -1, 1024, 4, 2, NaN])), /finite number/);
+  assert.throws(() => addon.sumRows(heap, new Float64Array([0, 0, 8, 8])), /overlaps/, 'sum into its own input');
+});
+
 test('native reductions give the same bits with 1 and 2 threads (exact replay after resume)', (t) => {
   const addon = nativeStatus().addon;
   if (!addon || backend !== 'wasm') return t.skip(nativeStatus().summary);

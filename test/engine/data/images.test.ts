@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { DataFormatError } from '../../../src/engine/data/idx';
 import { axisWeights, cropImage, decodeImage, parsePpm, resizePixels, type RgbImage } from '../../../src/engine/data/images';
+import { pngWith } from '../../cli/badInputFixtures';
 import { encodeJpeg, encodePng, encodePpm } from '../../fixtures/datasets';
 
 function gradient(width: number, height: number): RgbImage {
@@ -59,7 +60,7 @@ test('corrupt, truncated and foreign image files give errors naming the file', (
   const png = encodePng(gradient(16, 16));
   assert.throws(
     () => decodeImage(png.subarray(0, png.length - 20), 'cut.png'),
-    (e: Error) => namesFile('cut.png')(e) && /corrupt PNG/.test(e.message),
+    (e: Error) => namesFile('cut.png')(e) && /truncated PNG/.test(e.message),
   );
   const jpg = encodeJpeg(gradient(16, 16));
   assert.throws(
@@ -120,4 +121,29 @@ test('resizing: area weights for non-integer shrink factors, bilinear (half-pixe
       assert.ok(Math.abs(sum - 1) < 1e-5, `${s}→${d} output ${i} weights sum to ${sum}`);
     }
   }
+});
+
+test('decompression bombs and short pixel data are refused from the header, before decoding', () => {
+  // 30000×30000 RGB in a few dozen bytes: refused at once, without allocating 2.7 GB.
+  const bomb = pngWith(30000, 30000, 1);
+  assert.ok(bomb.length < 200, `${bomb.length} bytes`);
+  const t0 = Date.now();
+  assert.throws(
+    () => decodeImage(bomb, 'bomb.png'),
+    /bomb\.png: PNG header says 30000×30000 pixels \(900 megapixels\), more than the 50 megapixels/,
+  );
+  assert.ok(Date.now() - t0 < 1000, 'refused without decoding');
+  // 7 rows of pixel data where the header says 20: pngjs would fill the rest with black.
+  assert.throws(
+    () => decodeImage(pngWith(20, 20, 7), 'short.png'),
+    /short\.png: truncated PNG: 20×20 pixels need 1220 bytes of pixel data, it holds 427/,
+  );
+  // Too much pixel data is as wrong as too little.
+  const long = pngWith(20, 20, 20);
+  const hdr = Buffer.from(long);
+  hdr.writeUInt32BE(10, 20); // claim 10 rows
+  assert.throws(() => decodeImage(hdr, 'long.png'), /long\.png: (corrupt|truncated) PNG/);
+  // The well-formed one decodes.
+  assert.equal(decodeImage(pngWith(20, 20, 20), 'ok.png').width, 20);
+  assert.throws(() => parsePpm(Buffer.from('P6\n30000 30000\n255\n'), 'big.ppm'), /big\.ppm: PPM header says 30000×30000 pixels/);
 });

@@ -201,9 +201,14 @@ test('an imported ONNX model (fim import) is evaluated like a trained run', asyn
   checkBookkeeping(result, 2);
 });
 
-/** The evaluation without what differs between two computations of it (dates, wall times, command). */
+/** writeEval stores images under a per-write version folder (`<name>/v<time>-<pid>/`, eval/store.ts). */
+const unversioned = (p: string) => p.replace(/(^|\/)v[0-9a-z]+-\d+\//, '$1');
+
+/** The evaluation without what differs between two computations of it (dates, wall times, command, image version). */
 function comparable(r: AutoAttackEval): unknown {
-  const c = JSON.parse(JSON.stringify(r)) as AutoAttackEval & { provenance: Record<string, unknown> };
+  const c = JSON.parse(JSON.stringify(r, (_k, x: unknown) => (typeof x === 'string' ? unversioned(x) : x))) as AutoAttackEval & {
+    provenance: Record<string, unknown>;
+  };
   for (const k of ['createdAt', 'wallSeconds', 'command', 'shards']) delete c.provenance[k];
   for (const s of c.cascade) s.wallSeconds = 0;
   return c;
@@ -214,7 +219,10 @@ function imagesOf(name: string): Map<string, string> {
   const dir = path.join(run.runDir, 'evals', name);
   const out = new Map<string, string>();
   if (!fs.existsSync(dir)) return out;
-  for (const f of fs.readdirSync(dir)) out.set(f, fs.readFileSync(path.join(dir, f)).toString('base64'));
+  for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
+    const p = path.join(dir, f);
+    if (fs.statSync(p).isFile()) out.set(unversioned(f.split(path.sep).join('/')), fs.readFileSync(p).toString('base64'));
+  }
   return out;
 }
 
@@ -262,7 +270,7 @@ test('sharded (--shard I/N, then fim eval merge): one shard is the whole run; N 
   );
   assert.deepEqual(
     [...imagesOf('aa-sh-3').keys()].sort(),
-    merged.examples.flatMap((e) => [e.original, e.perturbation, e.adversarial].map((f) => path.basename(f))).sort(),
+    merged.examples.flatMap((e) => [e.original, e.perturbation, e.adversarial].map((f) => unversioned(f).slice('aa-sh-3/'.length))).sort(),
   );
   await assert.rejects(
     autoAttackShard(run, { ...req, curveSamples: 4, name: 'aa-sh-curve' }, { index: 1, count: 2 }),

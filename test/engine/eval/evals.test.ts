@@ -15,6 +15,7 @@ import { loadEvalRun, type EvalRun } from '../../../src/engine/eval/runModel';
 import { sweepRun } from '../../../src/engine/eval/sweep';
 import { transferRun } from '../../../src/engine/eval/transfer';
 import { worstCaseRun } from '../../../src/engine/eval/worstCase';
+import { TRUSTED } from '../../../src/engine/trust';
 import { sampleFimStats } from '../../../src/engine/fim/sampleStats';
 import { nllAtTemperature } from '../../../src/engine/fim/temperature';
 import { readJsonFile, readRun } from '../../../src/runs/reader';
@@ -217,10 +218,11 @@ test('the engine-process entry points (fim/inspect, fim/attackSweep) write evals
     { jobId: 'j1', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-engine' },
     (p) => messages.push(p.message),
     ac.signal,
+    TRUSTED,
   );
   assert.equal(sweep.evalFile, path.join(a.runDir, 'evals', 'sweep-engine.json'));
   assert.ok(fs.existsSync(sweep.evalFile) && messages.length > 0);
-  const ins = await inspectJob({ jobId: 'j2', runDir: a.runDir, samples: 5, name: 'inspect-engine' }, () => {}, ac.signal);
+  const ins = await inspectJob({ jobId: 'j2', runDir: a.runDir, samples: 5, name: 'inspect-engine' }, () => {}, ac.signal, TRUSTED);
   assert.ok(fs.existsSync(ins.evalFile));
   const stopped = new AbortController();
   stopped.abort();
@@ -229,11 +231,12 @@ test('the engine-process entry points (fim/inspect, fim/attackSweep) write evals
       { jobId: 'j3', runDir: a.runDir, attack: 'fgsm', budgets: [0.1], samples: 10, name: 'sweep-cancelled' },
       () => {},
       stopped.signal,
+      TRUSTED,
     ),
     Cancelled,
   );
   await assert.rejects(
-    inspectJob({ jobId: 'j4', runDir: a.runDir, samples: 5, name: 'inspect-cancelled' }, () => {}, stopped.signal),
+    inspectJob({ jobId: 'j4', runDir: a.runDir, samples: 5, name: 'inspect-cancelled' }, () => {}, stopped.signal, TRUSTED),
     Cancelled,
   );
   assert.ok(

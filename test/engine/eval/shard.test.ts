@@ -31,9 +31,18 @@ before(async () => {
   b = await loadEvalRun(await makeTinyRun(store, { seed: 2, name: 'b', mu: 0.01 }));
 });
 
+/**
+ * writeEval stores images under a per-write version folder (`<name>/v<time>-<pid>/`, see
+ * eval/store.ts), so two computations of the same evaluation name them differently.
+ */
+const VERSION_SEGMENT = /(^|\/)v[0-9a-z]+-\d+\//;
+const unversioned = (p: string) => p.replace(VERSION_SEGMENT, '$1');
+
 /** The evaluation without what legitimately differs between two computations of it. */
 function comparable(v: AnyEval): unknown {
-  const c = JSON.parse(JSON.stringify(v)) as AnyEval & { provenance: Record<string, unknown> };
+  const c = JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' ? unversioned(x) : x))) as AnyEval & {
+    provenance: Record<string, unknown>;
+  };
   for (const k of ['createdAt', 'wallSeconds', 'command', 'shards']) delete c.provenance[k];
   if (c.kind === 'distance') for (const r of c.results) delete r.wallSeconds;
   return c;
@@ -49,7 +58,7 @@ function filesUnder(dir: string): Map<string, string> {
   if (!fs.existsSync(dir)) return out;
   for (const f of fs.readdirSync(dir, { recursive: true }) as string[]) {
     const p = path.join(dir, f);
-    if (fs.statSync(p).isFile()) out.set(f, fs.readFileSync(p).toString('base64'));
+    if (fs.statSync(p).isFile()) out.set(unversioned(f.split(path.sep).join('/')), fs.readFileSync(p).toString('base64'));
   }
   return out;
 }

@@ -41,7 +41,14 @@ export function poolDims(c: backend_util.Conv2DInfo): number[] {
   ];
 }
 
-/** Padding must be non-negative for the native kernels (explicit negative padding crops). */
+/**
+ * Padding must be non-negative for the native kernels (explicit negative padding crops), and no
+ * wider than the window, so every output window overlaps the input: the addon refuses other
+ * geometry (native/src/addon.cc geometry_ok), and 'valid' and 'same' padding never give it.
+ */
 export function nativeFriendly(c: backend_util.Conv2DInfo): boolean {
-  return c.padInfo.top >= 0 && c.padInfo.left >= 0 && c.dataFormat === 'channelsLast';
+  const { top, bottom, left, right } = c.padInfo;
+  const eh = (c.filterHeight - 1) * c.dilationHeight + 1;
+  const ew = (c.filterWidth - 1) * c.dilationWidth + 1;
+  return top >= 0 && left >= 0 && top < eh && bottom < eh && left < ew && right < ew && c.dataFormat === 'channelsLast';
 }

@@ -82,11 +82,13 @@ function load(): NativeStatus {
   if (process.env.FIM_NATIVE === '0') return absent('disabled by FIM_NATIVE=0');
   const dir = nativeDir();
   if (!dir) return absent('native/ not found next to the engine');
-  const file = path.join(dir, 'build', ADDON_FILE);
+  // FIM_NATIVE_BUILD: another build of the same sources (the sanitizer build of npm run test:native-sanitize).
+  const buildDir = process.env.FIM_NATIVE_BUILD ? path.resolve(process.env.FIM_NATIVE_BUILD) : path.join(dir, 'build');
+  const file = path.join(buildDir, ADDON_FILE);
   if (!fs.existsSync(file)) return absent(`not built; ${REBUILD}`);
   let info: BuildInfo;
   try {
-    info = JSON.parse(fs.readFileSync(path.join(dir, 'build', 'build-info.json'), 'utf8')) as BuildInfo;
+    info = JSON.parse(fs.readFileSync(path.join(buildDir, 'build-info.json'), 'utf8')) as BuildInfo;
   } catch {
     return absent(`native/build/build-info.json is missing or unreadable; ${REBUILD}`);
   }
