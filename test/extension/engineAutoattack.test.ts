@@ -24,7 +24,9 @@ describe('fim/autoattack over JSON-RPC', { timeout: 240_000 }, () => {
   let client: EngineClient;
   let runDir: string;
   before(async () => {
-    client = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto' }), { onProgress: (p) => progress.push(p) });
+    client = new EngineClient(launch, () => ({ protocolVersion: 1, backend: 'auto', trusted: true }), {
+      onProgress: (p) => progress.push(p),
+    });
     await client.start();
     const { summary } = await client.job(Train, {
       jobId: newJobId('train'),

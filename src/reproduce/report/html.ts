@@ -339,7 +339,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
 
   const aaCell = (c: AutoAttackCell | null) =>
     c
-      ? `<b>${pct(c.robustAccuracy)}</b> <small>${ci(c.ci)}</small><br><small>${c.robust}/${c.samples}; after ${c.after.map((a) => `${escapeHtml(a.attack)} ${pct(a.robustAccuracy)}`).join(' → ')}</small>`
+      ? `<b>${pct(c.robustAccuracy)}</b> <small>${ci(c.ci)}</small><br><small>${escapeHtml(c.robust)}/${escapeHtml(c.samples)}; after ${c.after.map((a) => `${escapeHtml(a.attack)} ${pct(a.robustAccuracy)}`).join(' → ')}</small>`
       : '–';
   const pgdCell = (c: AutoAttackCell | null) => (c?.pgd40 ? `${pct(c.pgd40.robustAccuracy)} <small>${ci(c.pgd40.ci)}</small>` : '–');
   const aa = r.plan.autoattack;
@@ -347,17 +347,17 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     'autoattack',
     'AutoAttack — robust accuracy at the standard MNIST budgets',
     aa
-      ? `<p>AutoAttack (Croce &amp; Hein 2020), standard version: APGD-CE → APGD-T → FAB-T → Square, each on the samples still robust, with the reference implementation's settings; robust accuracy over the first ${aa.samples} test samples (clean errors count as not robust), 95% Wilson CI. PGD-40 (40 steps of ε/30, random start, cross-entropy) on the same samples beside it: where AutoAttack is lower, PGD-40 overstated the robustness.</p>` +
+      ? `<p>AutoAttack (Croce &amp; Hein 2020), standard version: APGD-CE → APGD-T → FAB-T → Square, each on the samples still robust, with the reference implementation's settings; robust accuracy over the first ${escapeHtml(aa.samples)} test samples (clean errors count as not robust), 95% Wilson CI. PGD-40 (40 steps of ε/30, random start, cross-entropy) on the same samples beside it: where AutoAttack is lower, PGD-40 overstated the robustness.</p>` +
           table(
             [
               'budget',
               `AutoAttack μ = 0`,
               'PGD-40 μ = 0',
-              `AutoAttack μ = ${r.plan.muRoles.headline}`,
-              `PGD-40 μ = ${r.plan.muRoles.headline}`,
+              `AutoAttack μ = ${escapeHtml(r.plan.muRoles.headline)}`,
+              `PGD-40 μ = ${escapeHtml(r.plan.muRoles.headline)}`,
             ],
             (r.autoattack ?? []).map((x) => [
-              `${x.norm === 'linf' ? 'l∞' : 'l2'} ε = ${x.epsilon}`,
+              `${x.norm === 'linf' ? 'l∞' : 'l2'} ε = ${escapeHtml(x.epsilon)}`,
               aaCell(x.baseline),
               pgdCell(x.baseline),
               aaCell(x.defended),
