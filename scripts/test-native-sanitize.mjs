@@ -73,7 +73,9 @@ fs.writeFileSync(
 );
 console.log(`test:native-sanitize: built ${path.relative(root, target)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-const tests = ['native.test.ts', 'kernels.test.ts', 'batchNorm.test.ts'].map((f) => path.join('test', 'engine', 'backend', f));
+const tests = ['native.test.ts', 'kernels.test.ts', 'batchNorm.test.ts', 'bnReluPool.test.ts', 'convBnReluPool.test.ts'].map((f) =>
+  path.join('test', 'engine', 'backend', f),
+);
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...tests], {
   cwd: root,
   stdio: 'inherit',

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { nativeStatus } from '../src/engine/backend/native/addon';
 import { initBackend } from '../src/engine/backend/select';
 import type { Dataset } from '../src/engine/data/dataset';
 
@@ -29,6 +30,29 @@ export async function onCpu<T>(f: () => T): Promise<T> {
     return f();
   } finally {
     await tf.setBackend(prev);
+  }
+}
+
+/**
+ * Runs `f` once per instruction-set level of the native kernels that this CPU runs (avx512, avx2,
+ * generic: native/src/dispatch.cc), with that level active, and returns the results by level; the
+ * active level is restored afterwards. Without the addon (or on another backend) `f` runs once,
+ * under the label "portable". So a kernel test compares every path with its reference.
+ */
+export function forEachNativeLevel<T>(f: (level: string) => T): { level: string; result: T }[] {
+  const addon = tf.getBackend() === 'wasm' ? nativeStatus().addon : null;
+  if (!addon) return [{ level: 'portable', result: f('portable') }];
+  const active = addon.info().level;
+  try {
+    return addon
+      .info()
+      .levels.filter((l) => l.supported)
+      .map(({ name }) => {
+        if (!addon.setLevel(name)) throw new Error(`the addon refused its own level ${name}`);
+        return { level: name, result: f(name) };
+      });
+  } finally {
+    addon.setLevel(active);
   }
 }
 

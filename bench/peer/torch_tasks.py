@@ -21,10 +21,16 @@ The attack tasks also run the clean forward pass first, like the engine's runAtt
 
 Input: --data FILE written by bench/run.ts: uint32 header [n, 28, 28, 1], n*784 uint8 pixels (NHWC;
 /255 gives the engine's [0, 1] inputs), n int32 labels: the first n MNIST training images.
+Every task's measured window records the machine's CPU time (/proc/stat) and this process's own at
+its start and end, as bench/load.ts reads them, so that bench/run.ts can tell whether other
+processes ran meanwhile. The thread policy (OMP_WAIT_POLICY and the thread counts) is the
+caller's: bench/run.ts gives the peer the engine's.
+
 Output: one JSON object on stdout.  Run with Debian's interpreter: /usr/bin/python3.
 """
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -44,6 +50,8 @@ ap.add_argument("--checkpoint", help="trained ConvNet for apgd-ce100 and autoatt
 ap.add_argument("--test-samples", type=int, default=1000)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
+# One thread for inter-op work, like the engine's one JavaScript thread.
+torch.set_num_interop_threads(1)
 torch.manual_seed(0)
 
 raw = np.fromfile(a.data, dtype=np.uint8)
@@ -62,10 +70,31 @@ def make_net():
         nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
 
 
+def cpu_sample():
+    """Machine busy/steal CPU seconds, own CPU seconds, load average (bench/load.ts's CpuSample)."""
+    try:
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:9]]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"t": time.monotonic(), "busy": (user + nice + system + irq + softirq) / 100.0, "steal": steal / 100.0,
+            "own": r.ru_utime + r.ru_stime, "load1": os.getloadavg()[0]}
+
+
+windows = {}
+current = {"task": None}
+
+
 def timed(f):
+    before = cpu_sample()
     t = time.perf_counter()
     f()
-    return time.perf_counter() - t
+    dt = time.perf_counter() - t
+    after = cpu_sample()
+    windows[current["task"]] = {"before": before, "after": after} if before and after else None
+    return dt
 
 
 def train(batch):
@@ -231,8 +260,11 @@ def autoattack():
 
 TASKS = {"train-32": lambda: train(32), "train-128": lambda: train(128), "infer": infer, "fim": fim,
          "ossa": ossa, "pgd10": pgd10, "apgd-ce100": apgd_ce100, "autoattack": autoattack}
-out = {"peer": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(), "samplesPerSecond": {}}
+POLICY = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")
+out = {"peer": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+       "threadPolicy": {k: os.environ[k] for k in POLICY if k in os.environ}, "samplesPerSecond": {}, "windows": windows}
 for t in a.tasks.split(","):
+    current["task"] = t
     out["samplesPerSecond"][t] = round(TASKS[t](), 1)
 out["peakRssMb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print(json.dumps(out))

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "kernels.h"
-#include "simd.h"
 
 namespace {
 
@@ -251,6 +250,146 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// bnReluPoolTrain: [x, gamma|-1, beta|-1, y, mean, var, route (int32), xa, eps, pool dims(14)]
+napi_value BnReluPoolTrain(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 23)) return nullptr;
+  PoolDims d = pool_dims(c, 9);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.num(8));
+  const double out = vol(d.B, d.OH, d.OW, d.C);
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  const float* g = c.f32(1, d.C, true);
+  const float* b = c.f32(2, d.C, true);
+  float* y = c.out32(3, out);
+  float* mean = c.out32(4, d.C);
+  float* var = c.out32(5, d.C);
+  int* route = reinterpret_cast<int*>(c.out32(6, out));
+  float* xa = c.out32(7, out);
+  if (!c.ready()) return nullptr;
+  bn_relu_pool_train(d, x, g, b, eps, y, mean, var, route, xa);
+  return nullptr;
+}
+
+// bnReluPoolTrainGrad: [x, dy, route (int32), xa, gamma|-1, mean, var, dmean|-1, dvar|-1, dx, dgamma|-1, dbeta|-1,
+//   dxSum|-1, eps, pool dims(14)]
+napi_value BnReluPoolTrainGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 28)) return nullptr;
+  PoolDims d = pool_dims(c, 14);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.num(13));
+  const double in = vol(d.B, d.IH, d.IW, d.C), out = vol(d.B, d.OH, d.OW, d.C);
+  const float* x = c.f32(0, in);
+  const float* dy = c.f32(1, out);
+  const int* route = reinterpret_cast<const int*>(c.f32(2, out));
+  const float* xa = c.f32(3, out);
+  const float* g = c.f32(4, d.C, true);
+  const float* mean = c.f32(5, d.C);
+  const float* var = c.f32(6, d.C);
+  const float* dmean = c.f32(7, d.C, true);
+  const float* dvar = c.f32(8, d.C, true);
+  float* dx = c.out32(9, in);
+  float* dg = c.out32(10, d.C, true);
+  float* db = c.out32(11, d.C, true);
+  float* dsum = c.out32(12, d.C, true);
+  if (!c.ready()) return nullptr;
+  bn_relu_pool_train_grad(d, x, dy, route, xa, g, mean, var, dmean, dvar, eps, dx, dg, db, dsum);
+  return nullptr;
+}
+
+// bnReluPoolInference: [x, mean, var, offset|-1, scale|-1, y, route|-1 (int32), eps, pool dims(14)]
+napi_value BnReluPoolInference(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 22)) return nullptr;
+  PoolDims d = pool_dims(c, 8);
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.num(7));
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.C));
+  const float* mean = c.f32(1, d.C);
+  const float* var = c.f32(2, d.C);
+  const float* off = c.f32(3, d.C, true);
+  const float* scale = c.f32(4, d.C, true);
+  float* y = c.out32(5, vol(d.B, d.OH, d.OW, d.C));
+  // int32 and float32 have the same size, so the bounds check of f32 holds for the routes.
+  int* route = reinterpret_cast<int*>(c.out32(6, vol(d.B, d.OH, d.OW, d.C), true));
+  if (!c.ready()) return nullptr;
+  bn_relu_pool_inference(d, x, mean, var, off, scale, eps, y, route);
+  return nullptr;
+}
+
+// convBnReluPoolInference: [x, w, bias|-1, mean, var, offset|-1, scale|-1, y, route|-1 (int32), eps,
+//   conv dims(15), pool dims(14) of the convolution's output]
+napi_value ConvBnReluPoolInference(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 39)) return nullptr;
+  ConvDims d = conv_dims(c, 10);
+  PoolDims p = pool_dims(c, 25);
+  if (!c.ok) return nullptr;
+  if (p.B != d.B || p.IH != d.OH || p.IW != d.OW || p.C != d.CO || p.sh != p.FH || p.sw != p.FW || p.dh != 1 ||
+      p.dw != 1 || p.pt != 0 || p.pl != 0 || p.OH * p.FH > d.OH || p.OW * p.FW > d.OW)
+    c.fail("native conv block: the pooling must tile the convolution's output");
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.num(9));
+  const float* x = c.f32(0, vol(d.B, d.IH, d.IW, d.CI));
+  const float* w = c.f32(1, vol(d.FH, d.FW, d.CI, d.CO));
+  const float* bias = c.f32(2, d.CO, true);
+  const float* mean = c.f32(3, d.CO);
+  const float* var = c.f32(4, d.CO);
+  const float* off = c.f32(5, d.CO, true);
+  const float* scale = c.f32(6, d.CO, true);
+  float* y = c.out32(7, vol(p.B, p.OH, p.OW, p.C));
+  int* route = reinterpret_cast<int*>(c.out32(8, vol(p.B, p.OH, p.OW, p.C), true));
+  if (!c.ready()) return nullptr;
+  conv_bn_relu_pool_inference(d, p, x, w, bias, mean, var, off, scale, eps, y, route);
+  return nullptr;
+}
+
+// convRouteInputGrad: [route (int32), var, scale|-1, dy (pooled), w, dx, routeBatch, eps,
+//   conv dims(15) (unit stride and dilation), pool dims(14) of the convolution's output]
+napi_value ConvRouteInputGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 37)) return nullptr;
+  ConvDims d = conv_dims(c, 8);
+  PoolDims p = pool_dims(c, 23);
+  if (!c.ok) return nullptr;
+  const int routeBatch = c.i(6);
+  if (d.sh != 1 || d.sw != 1 || d.dh != 1 || d.dw != 1 || p.IH != d.OH || p.IW != d.OW || p.C != d.CO || p.sh != p.FH ||
+      p.sw != p.FW || p.pt != 0 || p.pl != 0 || p.B != d.B || routeBatch <= 0 || d.B % routeBatch != 0)
+    c.fail("native conv route grad: unsupported geometry");
+  if (!c.ok) return nullptr;
+  const float eps = static_cast<float>(c.num(7));
+  const int* route = reinterpret_cast<const int*>(c.f32(0, vol(routeBatch, p.OH, p.OW, p.C)));
+  const float* var = c.f32(1, d.CO);
+  const float* scale = c.f32(2, d.CO, true);
+  const float* dy = c.f32(3, vol(d.B, p.OH, p.OW, p.C));
+  const float* w = c.f32(4, vol(d.FH, d.FW, d.CI, d.CO));
+  float* dx = c.out32(5, vol(d.B, d.IH, d.IW, d.CI));
+  if (!c.ready()) return nullptr;
+  conv_route_input_grad(d, p, routeBatch, route, var, scale, eps, dy, w, dx);
+  return nullptr;
+}
+
+// bnReluPoolRouteGrad: [route (int32), var, scale|-1, dy, dx, routeBatch, eps, scaled, pool dims(14) of dy/dx]
+napi_value BnReluPoolRouteGrad(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 22)) return nullptr;
+  PoolDims d = pool_dims(c, 8);
+  if (!c.ok) return nullptr;
+  const int routeBatch = c.i(5);
+  if (routeBatch <= 0 || d.B % routeBatch != 0) c.fail("native route grad: the batch must be a multiple of the routes' batch");
+  const float eps = static_cast<float>(c.num(6));
+  const int scaled = c.i(7);
+  const int* route = reinterpret_cast<const int*>(c.f32(0, vol(routeBatch, d.OH, d.OW, d.C)));
+  const float* var = c.f32(1, d.C);
+  const float* scale = c.f32(2, d.C, true);
+  const float* dy = c.f32(3, vol(d.B, d.OH, d.OW, d.C));
+  float* dx = c.out32(4, vol(d.B, d.IH, d.IW, d.C));
+  if (!c.ready()) return nullptr;
+  bn_relu_pool_route_grad(d, routeBatch, route, var, scale, eps, scaled, dy, dx);
+  return nullptr;
+}
+
 // batchNormTrain: [x, gamma|-1, beta|-1, y, mean, var, N, C, eps]
 napi_value BatchNormTrain(napi_env env, napi_callback_info info) {
   Call c;
@@ -334,6 +473,26 @@ napi_value BatchNormInference(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// adamUpdate: [param, grad, m, v, paramOut, mOut, vOut, n, beta1, beta2, 1−beta1, 1−beta2, eps, stepSize, invSqrtBc2]
+// (the scalars as float32 values, as tfjs's scalar tensors hold them)
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  Call c;
+  if (!begin(env, info, c, 15)) return nullptr;
+  const double n = static_cast<double>(c.count(7));
+  if (!c.ok) return nullptr;
+  const float* p = c.f32(0, n);
+  const float* g = c.f32(1, n);
+  const float* m = c.f32(2, n);
+  const float* v = c.f32(3, n);
+  float* po = c.out32(4, n);
+  float* mo = c.out32(5, n);
+  float* vo = c.out32(6, n);
+  if (!c.ready()) return nullptr;
+  const auto f = [&](size_t k) { return static_cast<float>(c.a[k]); };
+  adam_update(static_cast<long>(n), p, g, m, v, f(8), f(9), f(10), f(11), f(12), f(13), f(14), po, mo, vo);
+  return nullptr;
+}
+
 // reluGrad: [dy, x, dx, n]
 napi_value ReluGrad(napi_env env, napi_callback_info info) {
   Call c;
@@ -389,6 +548,21 @@ napi_value SumRows(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// fmaPeak(iterations): floating-point operations done by fma_peak (time it on the JS side).
+napi_value FmaPeak(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  double iterations = 0;
+  if (argc < 1 || napi_get_value_double(env, argv[0], &iterations) != napi_ok || !(iterations >= 1) || iterations > 1e12) {
+    napi_throw_error(env, "FIM_NATIVE", "fmaPeak: expected a number of iterations in [1, 1e12]");
+    return nullptr;
+  }
+  napi_value r;
+  napi_create_double(env, fma_peak(static_cast<long>(iterations)), &r);
+  return r;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -402,16 +576,48 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// info(): { simd, level, threads, vectorFloats, levels: [{ name, supported }] } — the active
+// level (dispatch.cc), what it vectorises for, and every level built in, best first.
 napi_value Info(napi_env env, napi_callback_info) {
-  napi_value o, simd, threads, vl;
+  napi_value o, simd, level, threads, vl, levels;
   napi_create_object(env, &o);
-  napi_create_string_utf8(env, SIMD_NAME, NAPI_AUTO_LENGTH, &simd);
+  napi_create_string_utf8(env, simd_name(), NAPI_AUTO_LENGTH, &simd);
+  napi_create_string_utf8(env, active_level(), NAPI_AUTO_LENGTH, &level);
   napi_create_int32(env, num_threads(), &threads);
-  napi_create_int32(env, VL, &vl);
+  napi_create_int32(env, vector_floats(), &vl);
+  napi_create_array_with_length(env, level_count(), &levels);
+  for (int i = 0; i < level_count(); i++) {
+    napi_value entry, name, ok;
+    napi_create_object(env, &entry);
+    napi_create_string_utf8(env, level_name(i), NAPI_AUTO_LENGTH, &name);
+    napi_get_boolean(env, level_supported(i), &ok);
+    napi_set_named_property(env, entry, "name", name);
+    napi_set_named_property(env, entry, "supported", ok);
+    napi_set_element(env, levels, i, entry);
+  }
   napi_set_named_property(env, o, "simd", simd);
+  napi_set_named_property(env, o, "level", level);
   napi_set_named_property(env, o, "threads", threads);
   napi_set_named_property(env, o, "vectorFloats", vl);
+  napi_set_named_property(env, o, "levels", levels);
   return o;
+}
+
+// setLevel(name): selects an instruction-set level; false when it is not built in or this CPU
+// cannot run it (nothing changes then).
+napi_value SetLevel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char name[32];
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len) != napi_ok) {
+    napi_throw_error(env, "FIM_NATIVE", "setLevel: expected a level name");
+    return nullptr;
+  }
+  napi_value r;
+  napi_get_boolean(env, set_level(name), &r);
+  return r;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
@@ -424,12 +630,21 @@ napi_value Init(napi_env env, napi_value exports) {
       {"batchNormTrain", nullptr, BatchNormTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormTrainGrad", nullptr, BatchNormTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolTrain", nullptr, BnReluPoolTrain, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolTrainGrad", nullptr, BnReluPoolTrainGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolInference", nullptr, BnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBnReluPoolInference", nullptr, ConvBnReluPoolInference, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convRouteInputGrad", nullptr, ConvRouteInputGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bnReluPoolRouteGrad", nullptr, BnReluPoolRouteGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"batchNormInference", nullptr, BatchNormInference, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"minMax", nullptr, MinMax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumRows", nullptr, SumRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setLevel", nullptr, SetLevel, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fmaPeak", nullptr, FmaPeak, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

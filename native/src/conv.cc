@@ -2,13 +2,17 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "gemm.h"
-#include "kernels.h"
+#include "isa.h"
+#include "lanes.h"
 
 namespace fim {
+namespace FIM_ISA {
 
 namespace {
 
@@ -43,11 +47,10 @@ void im2col(const ConvDims& d, const float* x, long m0, int mc, float* A) {
   const int K = d.FH * d.FW * d.CI;
   const int run = d.FW * d.CI;
   const long ohw = static_cast<long>(d.OH) * d.OW;
-  for (int i = 0; i < mc; i++) {
-    const long m = m0 + i;
-    const int b = static_cast<int>(m / ohw);
-    const int rem = static_cast<int>(m % ohw);
-    const int oy = rem / d.OW, ox = rem % d.OW;
+  // Row m0's (b, oy, ox), then stepped row by row: a division per row cost as much as the copy.
+  int b = static_cast<int>(m0 / ohw);
+  int oy = static_cast<int>(m0 % ohw) / d.OW, ox = static_cast<int>(m0 % ohw) % d.OW;
+  for (int i = 0; i < mc; i++, ox == d.OW - 1 ? (ox = 0, oy == d.OH - 1 ? (oy = 0, b++) : oy++) : ox++) {
     float* dst = A + static_cast<long>(i) * K;
     const int ix0 = ox * d.sw - d.pl;
     const bool rowInside = d.dw == 1 && ix0 >= 0 && ix0 + d.FW <= d.IW;
@@ -79,11 +82,9 @@ void gather_dy(const ConvDims& d, const float* dy, long m0, int mc, float* A) {
   const int K = d.FH * d.FW * d.CO;
   const int run = d.FW * d.CO;
   const long ihw = static_cast<long>(d.IH) * d.IW;
-  for (int i = 0; i < mc; i++) {
-    const long m = m0 + i;
-    const int b = static_cast<int>(m / ihw);
-    const int rem = static_cast<int>(m % ihw);
-    const int iy = rem / d.IW, ix = rem % d.IW;
+  int b = static_cast<int>(m0 / ihw);
+  int iy = static_cast<int>(m0 % ihw) / d.IW, ix = static_cast<int>(m0 % ihw) % d.IW;
+  for (int i = 0; i < mc; i++, ix == d.IW - 1 ? (ix = 0, iy == d.IH - 1 ? (iy = 0, b++) : iy++) : ix++) {
     float* dst = A + static_cast<long>(i) * K;
     // ox for j = 0 (fw = FW−1) when stride and dilation are 1.
     const int ox0 = ix + d.pl - (d.FW - 1);
@@ -308,6 +309,154 @@ void conv2d_backprop_filter(const ConvDims& d, const float* x, const float* dy, 
     }
 }
 
+void conv_bn_relu_pool_inference(const ConvDims& d, const PoolDims& p, const float* x, const float* w,
+                                 const float* bias, const float* mean, const float* var, const float* offset,
+                                 const float* scale, float eps, float* y, int* route) {
+  const int K = d.FH * d.FW * d.CI, N = d.CO;
+  std::vector<float> panels, bt;
+  const bool narrow = use_narrow(N, ACT_LINEAR, bias);
+  if (narrow) {
+    bt.resize(static_cast<size_t>(N) * K);
+    for (int n = 0; n < N; n++)
+      for (int q = 0; q < K; q++) bt[static_cast<size_t>(n) * K + q] = w[static_cast<long>(q) * N + n];
+  } else {
+    pack_panels(K, N, [&](int q, int n) { return w[static_cast<long>(q) * N + n]; }, panels);
+  }
+  // The batch norm's scale and shift, with batch_norm_inference's float arithmetic.
+  std::vector<float> a(N), b(N);
+  for (int c = 0; c < N; c++) {
+    a[c] = (scale ? scale[c] : 1.0f) / std::sqrt(var[c] + eps);
+    b[c] = offset ? offset[c] : 0.0f;
+  }
+  // One work item: the FH pooling rows of convolution output under pooled row py of image bi,
+  // computed into a thread buffer (L1/L2-sized) and pooled from there.
+  const int rowsPerItem = p.FH * d.OW;
+  const long items = static_cast<long>(d.B) * p.OH;
+#pragma omp parallel
+  {
+    std::vector<float>& abuf = thread_buffer(0);
+    std::vector<float>& cbuf = thread_buffer(1);
+    if (abuf.size() < static_cast<size_t>(rowsPerItem) * K) abuf.resize(static_cast<size_t>(rowsPerItem) * K);
+    if (cbuf.size() < static_cast<size_t>(rowsPerItem) * N) cbuf.resize(static_cast<size_t>(rowsPerItem) * N);
+#pragma omp for schedule(dynamic, 4)
+    for (long it = 0; it < items; it++) {
+      const int bi = static_cast<int>(it / p.OH), py = static_cast<int>(it % p.OH);
+      const long m0 = (static_cast<long>(bi) * d.OH + static_cast<long>(py) * p.FH) * d.OW;
+      im2col(d, x, m0, rowsPerItem, abuf.data());
+      float* cv = cbuf.data();
+      if (narrow) {
+        gemm_nn_narrow(rowsPerItem, N, K, abuf.data(), K, bt, cv, N);
+        if (bias)
+          for (int r = 0; r < rowsPerItem; r++)
+            for (int c = 0; c < N; c++) cv[static_cast<long>(r) * N + c] += bias[c];
+      } else {
+        gemm_nn(rowsPerItem, N, K, abuf.data(), K, panels, bias, cv, N, ACT_LINEAR);
+      }
+      for (int px = 0; px < p.OW; px++) {
+        const long o = ((static_cast<long>(bi) * p.OH + py) * p.OW + px) * N;
+        channel_blocks(N, [&](int c, auto tag) {
+          using T = decltype(tag);
+          using L = Lane<T>;
+          const T m = L::load(mean + c), av = L::load(a.data() + c), bv = L::load(b.data() + c);
+          T best = L::all(-std::numeric_limits<float>::infinity());
+          typename L::I where = L::all_i(-1);
+          for (int fh = 0; fh < p.FH; fh++)
+            for (int fw = 0; fw < p.FW; fw++) {
+              const T r = relu_keep_nan((L::load(cv + (static_cast<long>(fh) * d.OW + px * p.FW + fw) * N + c) - m) * av + bv);
+              const auto gt = (r > best) | ((r != r) & (best == best));
+              best = gt ? r : best;
+              where = gt ? L::all_i(fh * p.FW + fw) : where;
+            }
+          L::store(y + o + c, best);
+          if (route) L::store_i(route + o + c, best > L::all(0.0f) ? where : L::all_i(-1));
+        });
+      }
+    }
+  }
+}
+
+void conv_route_input_grad(const ConvDims& d, const PoolDims& p, int route_batch, const int* route, const float* var,
+                           const float* scale, float eps, const float* dy, const float* w, float* dx) {
+  const int CO = d.CO, CI = d.CI;
+  std::vector<float> a(CO);
+  for (int c = 0; c < CO; c++) a[c] = (scale ? scale[c] : 1.0f) / std::sqrt(var[c] + eps);
+  // wt[ci][fh][fw][co]: the filter with the output channels contiguous, for the dot products.
+  std::vector<float> wt(static_cast<size_t>(CI) * d.FH * d.FW * CO);
+  for (int fh = 0; fh < d.FH; fh++)
+    for (int fw = 0; fw < d.FW; fw++)
+      for (int ci = 0; ci < CI; ci++)
+        for (int co = 0; co < CO; co++)
+          wt[((static_cast<size_t>(ci) * d.FH + fh) * d.FW + fw) * CO + co] = w[((static_cast<long>(fh) * d.FW + fw) * CI + ci) * CO + co];
+  const int cv = CO / VL * VL;
+  const long outSize = static_cast<long>(p.OH) * p.OW * CO;
+  // Per output column: its pooling window (−1 past the last one) and its column in it; integer
+  // division in the loop cost more than the arithmetic.
+  std::vector<int> winX(d.OW), inX(d.OW);
+  for (int ox = 0; ox < d.OW; ox++) {
+    winX[ox] = ox / p.FW < p.OW ? ox / p.FW : -1;
+    inX[ox] = ox % p.FW;
+  }
+  const long convPixels = static_cast<long>(d.OH) * d.OW;
+#pragma omp parallel
+  {
+    // One image's convolution-output gradient, rebuilt from the routes in a thread buffer (the
+    // ConvNet's: 100 KB, in L2) and read from there by the dot products.
+    std::vector<float>& g = thread_buffer(2);
+    if (g.size() < static_cast<size_t>(convPixels * CO)) g.resize(static_cast<size_t>(convPixels * CO));
+#pragma omp for schedule(dynamic, 1)
+    for (int b = 0; b < d.B; b++) {
+      const int* rb = route + static_cast<long>(b % route_batch) * outSize;
+      const float* dyb = dy + static_cast<long>(b) * outSize;
+      for (int oy = 0; oy < d.OH; oy++) {
+        float* row = g.data() + static_cast<long>(oy) * d.OW * CO;
+        const int py = oy / p.FH, ky = oy % p.FH;
+        if (py >= p.OH) {
+          std::fill(row, row + static_cast<long>(d.OW) * CO, 0.0f);
+          continue;
+        }
+        for (int ox = 0; ox < d.OW; ox++) {
+          const int px = winX[ox];
+          float* dst = row + static_cast<long>(ox) * CO;
+          if (px < 0) {
+            std::fill(dst, dst + CO, 0.0f);
+            continue;
+          }
+          const int k = ky * p.FW + inX[ox];
+          const long o = (static_cast<long>(py) * p.OW + px) * CO;
+          channel_blocks(CO, [&](int c, auto tag) {
+            using Ty = decltype(tag);
+            using L = Lane<Ty>;
+            const Ty gv = L::load(a.data() + c) * L::load(dyb + o + c);
+            L::store(dst + c, L::load_i(rb + o + c) == L::all_i(k) ? gv : L::all(0.0f));
+          });
+        }
+      }
+      float* out = dx + static_cast<long>(b) * d.IH * d.IW * CI;
+      for (int iy = 0; iy < d.IH; iy++)
+        for (int ix = 0; ix < d.IW; ix++)
+          for (int ci = 0; ci < CI; ci++) {
+            vf acc{};
+            float tail = 0;
+            for (int fh = 0; fh < d.FH; fh++) {
+              const int oy = iy + d.pt - fh;
+              if (oy < 0 || oy >= d.OH) continue;
+              const float* row = g.data() + static_cast<long>(oy) * d.OW * CO;
+              for (int fw = 0; fw < d.FW; fw++) {
+                const int ox = ix + d.pl - fw;
+                if (ox < 0 || ox >= d.OW) continue;
+                const float* gp = row + static_cast<long>(ox) * CO;
+                const float* wv = wt.data() + ((static_cast<size_t>(ci) * d.FH + fh) * d.FW + fw) * CO;
+                for (int co = 0; co < cv; co += VL) acc += loadu(gp + co) * loadu(wv + co);
+                for (int co = cv; co < CO; co++) tail += gp[co] * wv[co];
+              }
+            }
+            for (int l = 0; l < VL; l++) tail += acc[l];
+            out[(static_cast<long>(iy) * d.IW + ix) * CI + ci] = tail;
+          }
+    }
+  }
+}
+
 void matmul(int batch, int M, int N, int K, const float* A, bool transA, long strideA, const float* B, bool transB,
             long strideB, const float* bias, int act, float* C) {
   // Rows of C per parallel task: enough work to amortise a task, several tasks per thread.
@@ -337,7 +486,8 @@ void matmul(int batch, int M, int N, int K, const float* A, bool transA, long st
   }
 }
 
-int num_threads() { return omp_get_max_threads(); }
-void set_num_threads(int n) { omp_set_num_threads(std::max(1, n)); }
+int vector_floats() { return VL; }
+const char* simd_name() { return SIMD_NAME; }
 
+}  // namespace FIM_ISA
 }  // namespace fim

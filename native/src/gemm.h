@@ -12,7 +12,10 @@
 
 #include "simd.h"
 
+// Inside the level's namespace: the blocking constants differ per level, so one level's
+// templates must never stand in for another's at link time.
 namespace fim {
+namespace FIM_ISA {
 
 enum Activation { ACT_LINEAR = 0, ACT_RELU = 1, ACT_RELU6 = 2 };
 
@@ -229,4 +232,5 @@ inline void gemm_tn(int M, int N, int K, const float* A, long lda, const float* 
   }
 }
 
+}  // namespace FIM_ISA
 }  // namespace fim

@@ -1,4 +1,5 @@
-// The native kernels. All tensors are float32, NHWC, contiguous; the caller checks shapes.
+// The native kernels' entry points (declared once, in kernel_list.h) and the instruction-set
+// levels they dispatch to. All tensors are float32, NHWC, contiguous; the caller checks shapes.
 #pragma once
 
 namespace fim {
@@ -11,18 +12,6 @@ struct ConvDims {
   int pt, pl;         // padding top, left
 };
 
-// out = act(conv(x, w) + bias); w is [FH, FW, CI, CO]; bias may be null.
-void conv2d_forward(const ConvDims& d, const float* x, const float* w, const float* bias, float* out, int act);
-// dx = ∂/∂x of Σ dy · conv(x, w)
-void conv2d_backprop_input(const ConvDims& d, const float* dy, const float* w, float* dx);
-// dw = ∂/∂w of Σ dy · conv(x, w)
-void conv2d_backprop_filter(const ConvDims& d, const float* x, const float* dy, float* dw);
-
-// C[b] = act(op(A[b]) · op(B[b]) + bias) for b < batch; op transposes when trans*; A[b] starts at
-// A + b·strideA (0 broadcasts one matrix over the batch), likewise B. bias ([N]) may be null.
-void matmul(int batch, int M, int N, int K, const float* A, bool transA, long strideA, const float* B, bool transB,
-            long strideB, const float* bias, int act, float* C);
-
 struct PoolDims {
   int B, IH, IW, C;
   int OH, OW;
@@ -30,37 +19,26 @@ struct PoolDims {
   int sh, sw, dh, dw;
   int pt, pl;
 };
-void max_pool(const PoolDims& d, const float* x, float* y);
-// Routes dy to the first maximal element of each window in row-major order (TensorFlow's and
-// PyTorch's tie rule).
-void max_pool_grad(const PoolDims& d, const float* x, const float* dy, float* dx);
 
-// Batch normalisation over the rows of x [N, C] with batch statistics (training mode):
-// mean, var (biased) and y = (x − mean)·γ/√(var+ε) + β. gamma/beta may be null (1 and 0).
-void batch_norm_train(int N, int C, const float* x, const float* gamma, const float* beta, float eps, float* y,
-                      float* mean, float* var);
-// Gradients of batch_norm_train: dx, dgamma = Σ dy·x̂, dbeta = Σ dy (dgamma/dbeta may be null).
-// dmean/dvar (may be null) are upstream gradients of the mean and variance outputs.
-void batch_norm_train_grad(int N, int C, const float* x, const float* dy, const float* gamma, const float* mean,
-                           const float* var, const float* dmean, const float* dvar, float eps, float* dx, float* dgamma,
-                           float* dbeta);
+}  // namespace fim
 
-// Inference batch norm over rows of x [N, C]: y = (x − mean)·scale/√(var + ε) + offset; scale and
-// offset may be null (1 and 0).
-void batch_norm_inference(long N, int C, const float* x, const float* mean, const float* var, const float* offset,
-                          const float* scale, float eps, float* y);
+#include "kernel_list.h"
 
-// dx = dy · step(x) (ReLU's gradient; NaN where x is NaN, like tfjs's step).
-void relu_grad(long n, const float* dy, const float* x, float* dx);
+namespace fim {
 
-// out = max(a, b) (op 0) or min(a, b) (op 1) elementwise with broadcasting: out has `shape`
-// (rank ≤ 8, row-major), a and b are read with element strides sa, sb (0 on broadcast axes).
-// NaN in either operand gives NaN, like JavaScript's Math.max.
-void broadcast_minmax(int op, int rank, const long* shape, const long* sa, const long* sb, const float* a,
-                      const float* b, float* out);
+#define FIM_DECLARE_KERNEL(ret, name, params, args) ret name params;
+// Forwarded by dispatch.cc to the active level's implementation.
+FIM_KERNEL_LIST(FIM_DECLARE_KERNEL)
 
-// out[c] = Σ_r x[r, c] (x is [R, C]).
-void sum_rows(int R, int C, const float* x, float* out);
+// Instruction-set levels built into this addon, best first (e.g. avx512, avx2, generic).
+int level_count();
+const char* level_name(int i);
+// Whether this CPU (and its operating system) can run level i.
+bool level_supported(int i);
+// The level in use: the best supported one, unless set_level chose another.
+const char* active_level();
+// Selects a level by name; false (and nothing changes) when it is unknown or unsupported here.
+bool set_level(const char* name);
 
 int num_threads();
 void set_num_threads(int n);

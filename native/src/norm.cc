@@ -4,67 +4,18 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels.h"
+#include "isa.h"
+#include "sums.h"
 
 namespace fim {
-
-namespace {
-
-constexpr int BLOCK = 64;
-
-// out0[c] = Σ_r f0(r, c), out1[c] = Σ_r f1(r, c) over all rows, in parallel.
-// Sums of f over all rows, in parallel but deterministic whatever the thread count: rows form
-// a fixed number of groups, each summed in order (float per block of rows, then double), and the
-// groups are added in order.
-constexpr int GROUPS = 16;
-
-template <int NOUT, class F>
-void column_sums(int N, int C, F f, double* out) {
-  const int blocks = (N + BLOCK - 1) / BLOCK;
-  const int groups = std::max(1, std::min(blocks, GROUPS));
-  std::vector<double> partial(static_cast<size_t>(groups) * NOUT * C, 0.0);
-#pragma omp parallel if (static_cast<long>(N) * C > 65536)
-  {
-    std::vector<float> acc(static_cast<size_t>(NOUT) * C);
-#pragma omp for schedule(dynamic, 1)
-    for (int g = 0; g < groups; g++) {
-      double* mine = partial.data() + static_cast<size_t>(g) * NOUT * C;
-      for (int blk = static_cast<int>(static_cast<long>(g) * blocks / groups); blk < static_cast<int>(static_cast<long>(g + 1) * blocks / groups); blk++) {
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        const int r1 = std::min(N, (blk + 1) * BLOCK);
-        for (int r = blk * BLOCK; r < r1; r++) f(r, acc.data());
-        for (int i = 0; i < NOUT * C; i++) mine[i] += acc[i];
-      }
-    }
-  }
-  for (int i = 0; i < NOUT * C; i++) {
-    double s = 0;
-    for (int g = 0; g < groups; g++) s += partial[static_cast<size_t>(g) * NOUT * C + i];
-    out[i] = s;
-  }
-}
-
-}  // namespace
+namespace FIM_ISA {
 
 void batch_norm_train(int N, int C, const float* x, const float* gamma, const float* beta, float eps, float* y,
                       float* mean, float* var) {
-  std::vector<double> s(C), q(C);
-  column_sums<1>(N, C, [&](int r, float* acc) {
-    const float* row = x + static_cast<long>(r) * C;
-    for (int c = 0; c < C; c++) acc[c] += row[c];
-  }, s.data());
-  std::vector<float> m(C);
-  for (int c = 0; c < C; c++) m[c] = mean[c] = static_cast<float>(s[c] / N);
-  column_sums<1>(N, C, [&](int r, float* acc) {
-    const float* row = x + static_cast<long>(r) * C;
-    for (int c = 0; c < C; c++) {
-      const float t = row[c] - m[c];
-      acc[c] += t * t;
-    }
-  }, q.data());
+  batch_stats(N, C, x, mean, var);
+  const float* m = mean;
   std::vector<float> scale(C), shift(C);
   for (int c = 0; c < C; c++) {
-    var[c] = static_cast<float>(q[c] / N);
     const float inv = 1.0f / std::sqrt(var[c] + eps);
     scale[c] = (gamma ? gamma[c] : 1.0f) * inv;
     shift[c] = beta ? beta[c] : 0.0f;
@@ -179,4 +130,5 @@ void sum_rows(int R, int C, const float* x, float* out) {
   for (int c = 0; c < C; c++) out[c] = static_cast<float>(s[c]);
 }
 
+}  // namespace FIM_ISA
 }  // namespace fim

@@ -3,9 +3,10 @@
 #include <limits>
 #include <vector>
 
-#include "kernels.h"
+#include "isa.h"
 
 namespace fim {
+namespace FIM_ISA {
 
 void max_pool(const PoolDims& d, const float* x, float* y) {
   const long rows = static_cast<long>(d.B) * d.OH;
@@ -72,4 +73,5 @@ void max_pool_grad(const PoolDims& d, const float* x, const float* dy, float* dx
   }
 }
 
+}  // namespace FIM_ISA
 }  // namespace fim

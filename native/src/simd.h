@@ -1,12 +1,16 @@
 // Vector types and the register-blocking constants shared by the kernels.
 //
-// GCC/Clang vector extensions instead of intrinsics: the same source compiles to AVX-512, AVX2 or
-// SSE code depending on -march, and `acc += a * b` becomes a fused multiply-add under -O3 -mfma.
+// GCC/Clang vector extensions instead of intrinsics: the same source compiles to AVX-512, AVX2,
+// SSE or NEON code depending on the level's -march (isa.h), and `acc += a * b` becomes a fused
+// multiply-add where the level has FMA.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "isa.h"
+
 namespace fim {
+namespace FIM_ISA {
 
 #if defined(__AVX512F__)
 constexpr int VL = 16;  // floats per vector register
@@ -22,7 +26,13 @@ constexpr const char* SIMD_NAME = "avx2";
 constexpr int VL = 4;
 constexpr int NV = 2;
 constexpr int MR = 4;
-constexpr const char* SIMD_NAME = "sse";
+#if defined(__SSE2__)
+constexpr const char* SIMD_NAME = "sse2";
+#elif defined(__ARM_NEON)
+constexpr const char* SIMD_NAME = "neon";
+#else
+constexpr const char* SIMD_NAME = "vector-extensions";
+#endif
 #endif
 
 constexpr int NB = VL * NV;  // columns per GEMM column block
@@ -35,4 +45,5 @@ static inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p)
 static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 static inline vf splat(float a) { return vf{} + a; }
 
+}  // namespace FIM_ISA
 }  // namespace fim

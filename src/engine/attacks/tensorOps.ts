@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { NormName } from '../../runs/evals';
+import { inputVjp } from '../layers/inputVjp';
 
 /**
  * Per-sample tensor helpers shared by the attacks: losses to ascend, direction normalisation,
@@ -60,6 +61,55 @@ export interface ObjectiveGradient {
   logits: tf.Tensor2D;
 }
 
+/**
+ * The objective and its gradient with respect to the logits, per row, in float64 from the
+ * float32 logits: the same values and gradients as attackObjective and tfjs's gradients of it
+ * (stableCrossEntropy's gradient; tf.max's, which gives every tied maximum the full gradient).
+ */
+export function objectiveAndLogitGradient(
+  z: Float32Array,
+  classes: Int32Array,
+  k: number,
+  loss: AttackLoss,
+  targeted: boolean,
+): { objective: Float32Array; dz: Float32Array } {
+  const n = classes.length;
+  const objective = new Float32Array(n);
+  const dz = new Float32Array(n * k);
+  const sign = targeted ? -1 : 1;
+  for (let s = 0; s < n; s++) {
+    const o = s * k;
+    const c = classes[s]!;
+    if (loss === 'ce') {
+      let max = -Infinity;
+      for (let i = 0; i < k; i++) max = Math.max(max, z[o + i]!);
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += Math.exp(z[o + i]! - max);
+      const lse = max + Math.log(sum);
+      objective[s] = sign * (lse - z[o + c]!);
+      let others = 0;
+      for (let i = 0; i < k; i++) {
+        if (i === c) continue;
+        const p = Math.exp(z[o + i]! - lse);
+        dz[o + i] = sign * p;
+        others += p;
+      }
+      dz[o + c] = -sign * others;
+    } else {
+      let max = -Infinity;
+      for (let i = 0; i < k; i++) max = Math.max(max, i === c ? Math.fround(z[o + i]! - MASK) : z[o + i]!);
+      // margin = max_{j≠c} z_j − z_c (untargeted), z_c − max_{j≠c} z_j (targeted)
+      objective[s] = sign * (max - z[o + c]!);
+      for (let i = 0; i < k; i++) {
+        const v = i === c ? Math.fround(z[o + i]! - MASK) : z[o + i]!;
+        dz[o + i] = v === max ? sign : 0;
+      }
+      dz[o + c]! -= sign;
+    }
+  }
+  return { objective, dz };
+}
+
 /** Gradient of the per-sample objective w.r.t. the input (samples are independent in inference mode). */
 export function objectiveGradient(
   model: tfl.LayersModel,
@@ -68,6 +118,26 @@ export function objectiveGradient(
   loss: AttackLoss,
   targeted: boolean,
 ): ObjectiveGradient {
+  // One forward pass and one backward pass without the gradient tape where the model allows it
+  // (layers/inputVjp.ts), the objective's gradient in closed form from the logits.
+  let qualifies = true;
+  const fast = tf.tidy(() => {
+    const v = inputVjp(model, x);
+    if (!v) {
+      qualifies = false;
+      return {};
+    }
+    const k = v.output.shape[1];
+    const { objective, dz } = objectiveAndLogitGradient(
+      v.output.dataSync() as Float32Array,
+      classes.dataSync() as Int32Array,
+      k,
+      loss,
+      targeted,
+    );
+    return { grad: v.backward(tf.tensor2d(dz, [x.shape[0], k])), objective: tf.tensor1d(objective), logits: v.output };
+  });
+  if (qualifies) return fast as unknown as ObjectiveGradient;
   let objective: tf.Tensor1D | undefined;
   let logits: tf.Tensor2D | undefined;
   const grad = tf.grad((t: tf.Tensor) => {

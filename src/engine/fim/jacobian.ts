@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { inputVjp } from '../layers/inputVjp';
 
 /**
  * Input gradients of selected logits, for a whole batch in one backward pass: the batch is tiled
@@ -57,19 +58,28 @@ export function logitGradients(
     for (let i = 0; i < nb; i++) for (let cc = 0; cc < perSample; cc++) mask[(cc * nb + i) * k + classes[(s0 + i) * perSample + cc]!] = 1;
     const [lg, gr] = tf.tidy(() => {
       const xs = nb === b ? x : tf.slice(x, [s0, 0, 0, 0], [nb, h, w, c]);
-      const tiled = perSample === 1 ? xs : tf.tile(xs, [perSample, 1, 1, 1]);
       const m = tf.tensor2d(mask, [rows, k]);
-      let z: tf.Tensor2D | undefined;
-      const g = tf.grad((t: tf.Tensor) => {
-        const out = model.apply(t, { training: false }) as tf.Tensor2D;
-        z = tf.keep(out);
-        return tf.sum<tf.Scalar>(tf.mul(out, m));
-      })(tiled);
+      // One forward pass and the backward pass of the C masks at once where the model allows it
+      // (layers/inputVjp.ts); otherwise the gradient of the batch tiled C times.
+      const vjp = inputVjp(model, xs);
+      let z: tf.Tensor2D;
+      let g: tf.Tensor;
+      if (vjp) {
+        z = vjp.output;
+        g = vjp.backward(m);
+      } else {
+        const tiled = perSample === 1 ? xs : tf.tile(xs, [perSample, 1, 1, 1]);
+        let out: tf.Tensor2D | undefined;
+        g = tf.grad((t: tf.Tensor) => {
+          out = tf.keep(model.apply(t, { training: false }) as tf.Tensor2D);
+          return tf.sum<tf.Scalar>(tf.mul(out, m));
+        })(tiled);
+        z = tf.slice(out!, [0, 0], [nb, k]);
+        tf.dispose(out!);
+      }
       // [C·nb, N] → [nb, C, N]
       const perS = tf.transpose(tf.reshape(g, [perSample, nb, n]), [1, 0, 2]);
-      const zFirst = tf.slice(z!, [0, 0], [nb, k]);
-      tf.dispose(z!);
-      return [zFirst, perS];
+      return [z, perS];
     });
     logits.set(lg.dataSync(), s0 * k);
     gradients.set(gr.dataSync(), s0 * perSample * n);

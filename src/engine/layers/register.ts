@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FastBatchNormalization } from './batchNormalization';
 import { LazyGradConv2D } from './conv2d';
 import { OnnxGraphLayer } from './onnxGraph';
+import { FusedSequential } from './sequential';
 
 let registered = false;
 
@@ -12,7 +13,7 @@ let registered = false;
  */
 export function registerProjectLayers(): void {
   if (registered) return;
-  for (const cls of [FastBatchNormalization, LazyGradConv2D, OnnxGraphLayer]) {
+  for (const cls of [FastBatchNormalization, LazyGradConv2D, OnnxGraphLayer, FusedSequential]) {
     tf.serialization.SerializationMap.register(cls);
   }
   registered = true;

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, adamUpdate } from '../backend/kernels/AdamUpdate';
+import { OPTIMIZER_SCOPE } from '../backend/profile';
 
 /**
  * Adam (Kingma & Ba) with PyTorch's update rule and fully checkpointable state:
@@ -41,8 +43,19 @@ export class Adam {
     const bc2 = 1 - Math.pow(this.beta2, this.step);
     const stepSize = this.learningRate / bc1;
     const invSqrtBc2 = 1 / Math.sqrt(bc2);
-    tf.tidy(() => {
+    // One kernel per variable where the backend has it (the same float32 arithmetic as the ops
+    // below, bit for bit); a named scope, so that a kernel profile tells the update's kernels apart.
+    const fused = tf.getKernel(ADAM_UPDATE, tf.getBackend()) !== undefined;
+    tf.tidy(OPTIMIZER_SCOPE, () => {
       for (let i = 0; i < vars.length; i++) {
+        if (fused && vars[i]!.dtype === 'float32') {
+          const attrs = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, stepSize, invSqrtBc2 };
+          const [p, m, v] = adamUpdate(vars[i]!, grads[i]!, this.m[i]!, this.v[i]!, attrs);
+          this.m[i]!.assign(m);
+          this.v[i]!.assign(v);
+          vars[i]!.assign(p);
+          continue;
+        }
         const g = grads[i]!;
         const m = tf.add(tf.mul(this.m[i]!, this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(this.v[i]!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));

@@ -40,6 +40,7 @@ import {
   writeCheckpoint,
   type LoadedCheckpoint,
 } from './checkpoint';
+import { TRACE_LOSS, traceLoss } from '../backend/kernels/TraceLoss';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
@@ -436,10 +437,17 @@ interface StepOut {
  */
 function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const fusedLoss = tf.getKernel(TRACE_LOSS, tf.getBackend()) !== undefined;
   return (x: tf.Tensor4D, y: tf.Tensor1D): StepOut => {
     let sums: tf.Tensor1D | undefined;
     const { grads } = tf.variableGrads(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+      if (fusedLoss) {
+        // One op for the loss and the metrics below where the backend has it (kernels/TraceLoss.ts).
+        const [loss, metrics] = traceLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing ?? 0, cap: LOG_INV_P_CAP });
+        sums = tf.keep(metrics);
+        return loss;
+      }
       const { loss, ce } = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
       sums = tf.keep(
         tf.tidy(() => {

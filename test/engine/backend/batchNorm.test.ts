@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchNormTrain, batchNormTrainGradRows, batchNormTrainRows } from '../../../src/engine/backend/kernels/BatchNormTrain';
-import { maxAbs, maxAbsDiff, onCpu, randomArray, useEngineBackend } from '../../helpers';
+import { forEachNativeLevel, maxAbs, maxAbsDiff, onCpu, randomArray, useEngineBackend } from '../../helpers';
 
 /**
  * The fused training batch norm (forward + closed-form gradient) and the replacement gradient of
@@ -60,8 +60,10 @@ const NAMES = ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'];
 
 test('fused training batch norm: outputs and gradients match the elementwise formula on cpu', async () => {
   const ref = await onCpu(() => outputsAndGrads(reference));
-  const ours = outputsAndGrads((x, g, b) => batchNormTrain(x, g as tf.Tensor1D, b as tf.Tensor1D, EPS));
-  ours.forEach((o, i) => close(o, ref[i]!, `batchNormTrain ${NAMES[i]}`));
+  for (const { level, result } of forEachNativeLevel(() =>
+    outputsAndGrads((x, g, b) => batchNormTrain(x, g as tf.Tensor1D, b as tf.Tensor1D, EPS)),
+  ))
+    result.forEach((o, i) => close(o, ref[i]!, `batchNormTrain ${NAMES[i]} (${level})`));
 });
 
 test('portable batch-norm kernels (no addon) match the elementwise formula', async () => {
@@ -111,6 +113,6 @@ test('FusedBatchNorm gradient (inference mode) matches the elementwise formula f
       return grads.map((t) => t.dataSync().slice() as Float32Array);
     });
   const ref = await onCpu(() => run(false));
-  const ours = run(true);
-  ['x', 'mean', 'variance', 'offset', 'scale'].forEach((n, i) => close(ours[i]!, ref[i]!, `FusedBatchNorm d${n}`));
+  for (const { level, result } of forEachNativeLevel(() => run(true)))
+    ['x', 'mean', 'variance', 'offset', 'scale'].forEach((n, i) => close(result[i]!, ref[i]!, `FusedBatchNorm d${n} (${level})`));
 });

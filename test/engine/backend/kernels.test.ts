@@ -7,7 +7,7 @@ import { requireStock } from '../../../src/engine/backend/kernels/register';
 import { maxPoolGradPortable } from '../../../src/engine/backend/kernels/MaxPool';
 import { sumLeadingPortable } from '../../../src/engine/backend/kernels/Sum';
 import type { WasmBackendLike } from '../../../src/engine/backend/kernels/wasmHeap';
-import { maxAbs, maxAbsDiff, onCpu, randomArray, useEngineBackend } from '../../helpers';
+import { forEachNativeLevel, maxAbs, maxAbsDiff, onCpu, randomArray, useEngineBackend } from '../../helpers';
 
 /**
  * Every kernel the project registers is checked against tfjs's pure-JS cpu backend on the same
@@ -28,17 +28,18 @@ function close(actual: ArrayLike<number>, expected: ArrayLike<number>, what: str
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-/** Runs f on the engine backend and on cpu and compares every output. */
+/** Runs f on the engine backend, at every native level this CPU runs, and on cpu, and compares every output. */
 async function matchesCpu(what: string, f: () => tf.Tensor | tf.Tensor[], rel = 1e-5): Promise<void> {
   const read = () =>
     tf.tidy(() => {
       const r = f();
       return (Array.isArray(r) ? r : [r]).map((t) => t.dataSync().slice() as Float32Array);
     });
-  const ours = read();
   const ref = await onCpu(read);
-  assert.equal(ours.length, ref.length);
-  ours.forEach((o, i) => close(o, ref[i]!, `${what} [output ${i}]`, rel));
+  for (const { level, result: ours } of forEachNativeLevel(read)) {
+    assert.equal(ours.length, ref.length);
+    ours.forEach((o, i) => close(o, ref[i]!, `${what} [output ${i}, ${level}]`, rel));
+  }
 }
 
 /** Calls a portable kernel function directly on the wasm backend (skipped on other backends). */
@@ -316,11 +317,14 @@ test('ReLU gradient matches the cpu backend, NaN included', async () => {
   xs[6] = NaN;
   const dys = randomArray(3000, 72);
   const grad = () => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), tf.tensor1d(dys))))(tf.tensor1d(xs)));
-  const ours = grad().dataSync().slice();
   const ref = await onCpu(() => grad().dataSync().slice());
-  assert.ok(Number.isNaN(ours[6]!) && Number.isNaN(ref[6]!), 'NaN input gives a NaN gradient, like tfjs');
-  ours[6] = ref[6] = 0;
-  close(ours, ref, 'relu grad');
+  assert.ok(Number.isNaN(ref[6]!));
+  ref[6] = 0;
+  for (const { level, result: ours } of forEachNativeLevel(() => grad().dataSync().slice())) {
+    assert.ok(Number.isNaN(ours[6]!), `NaN input gives a NaN gradient, like tfjs (${level})`);
+    ours[6] = 0;
+    close(ours, ref, `relu grad (${level})`);
+  }
 });
 
 test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend', async () => {
@@ -353,14 +357,15 @@ test('Maximum and Minimum with broadcasting (NaN included) match the cpu backend
       ['minimum', tf.minimum],
     ] as const) {
       const run = () => tf.tidy(() => op(tf.tensor(as, sa), tf.tensor(bs, sb)).dataSync().slice());
-      const ours = run();
       const ref = await onCpu(run);
-      assert.deepEqual(Array.from(ours, Number.isNaN), Array.from(ref, Number.isNaN), `${name} ${sa} vs ${sb}: NaN positions`);
-      close(
-        ours.map((v) => (Number.isNaN(v) ? 0 : v)),
-        ref.map((v) => (Number.isNaN(v) ? 0 : v)),
-        `${name} [${sa}] vs [${sb}]`,
-      );
+      for (const { level, result: ours } of forEachNativeLevel(run)) {
+        assert.deepEqual(Array.from(ours, Number.isNaN), Array.from(ref, Number.isNaN), `${name} ${sa} vs ${sb}: NaN positions (${level})`);
+        close(
+          ours.map((v) => (Number.isNaN(v) ? 0 : v)),
+          ref.map((v) => (Number.isNaN(v) ? 0 : v)),
+          `${name} [${sa}] vs [${sb}] (${level})`,
+        );
+      }
     }
   }
 });
@@ -386,5 +391,6 @@ test('empty batches go through every replaced kernel like on the cpu backend', a
           .join(),
       ];
     });
-  assert.deepEqual(run(), await onCpu(run));
+  const ref = await onCpu(run);
+  for (const { level, result } of forEachNativeLevel(run)) assert.deepEqual(result, ref, level);
 });

@@ -32,9 +32,15 @@ test('the float64 reference reproduces the tfjs model (so finite differences che
   }
 });
 
-for (const seed of [11, 23, 37]) {
-  test(`exact λmax(G_x) and eigenvector equal the explicit N×N Jᵀdiag(1/p)J by finite differences (seed ${seed})`, () => {
-    const model = tinyConvNet(seed);
+for (const [seed, fused] of [
+  [11, true],
+  [23, true],
+  [37, true],
+  [11, false],
+] as const) {
+  const kind = fused ? 'fused blocks, one-forward Jacobian' : 'layers one by one, tiled batch';
+  test(`exact λmax(G_x) and eigenvector equal the explicit N×N Jᵀdiag(1/p)J by finite differences (seed ${seed}, ${kind})`, () => {
+    const model = tinyConvNet(seed, 5, SHAPE, { fused });
     const ref = referenceOf(model);
     const xs = tieFreeInputs(B, N, seed);
     const x = tf.tensor4d(xs, [B, ...SHAPE]);

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { FusedSequential, StockSequential } from '../../../src/engine/layers/sequential';
 import { randomArray } from '../../helpers';
 
 type Op = (x: Float64Array, shape: number[]) => { y: Float64Array; shape: number[] };
@@ -169,10 +170,18 @@ export function klDivergence(p: ArrayLike<number>, q: ArrayLike<number>): number
 
 /**
  * A tiny conv net with random weights and random batch-norm statistics on 8×8×1 inputs (N = 64):
- * Conv2D(3, 3×3, same) → BN → ReLU → MaxPool 2 → Flatten → Dense(K).
+ * Conv2D(3, 3×3, same) → BN → ReLU → MaxPool 2 → Flatten → Dense(K). By default of the class a
+ * model.json builds (FusedSequential: the BN → ReLU → pool block as one op, the FIM's one-forward
+ * Jacobian); `fused: false` gives tfjs-layers' own Sequential, whose layers run one by one.
  */
-export function tinyConvNet(seed: number, numClasses = 5, shape: [number, number, number] = [8, 8, 1]): tfl.LayersModel {
-  const model = tfl.sequential({
+export function tinyConvNet(
+  seed: number,
+  numClasses = 5,
+  shape: [number, number, number] = [8, 8, 1],
+  opts: { fused?: boolean } = {},
+): tfl.LayersModel {
+  const Model = opts.fused === false ? StockSequential : FusedSequential;
+  const model = new Model({
     layers: [
       tfl.layers.conv2d({
         inputShape: shape,

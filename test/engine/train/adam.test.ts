@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_UPDATE, adamUpdateWasmConfig } from '../../../src/engine/backend/kernels/AdamUpdate';
 import { Adam } from '../../../src/engine/train/adam';
-import { useEngineBackend } from '../../helpers';
+import { forEachNativeLevel, onCpu, randomArray, useEngineBackend } from '../../helpers';
 
 before(async () => {
   await useEngineBackend();
@@ -45,4 +46,36 @@ test('restoring a saved state continues exactly like an uninterrupted optimiser'
   optC.setState(copy);
   for (const g of grads.slice(3)) optC.applyGradients([b], [tf.tensor1d([g, -g])]);
   assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
+});
+
+test('the fused update kernel gives the op chain’s weights and moments bit for bit (every native level and the portable kernel)', async (t) => {
+  if (tf.getBackend() !== 'wasm') return t.skip('the fused update is a wasm kernel');
+  const n = 4099; // not a multiple of any vector width
+  const run = () =>
+    tf.tidy(() => {
+      const x = tf.variable(tf.tensor1d(randomArray(n, 1, -2, 2)));
+      const opt = new Adam(1e-3);
+      for (let s = 0; s < 5; s++) {
+        const g = randomArray(n, 10 + s, -1, 1).map((v, i) => (i % 97 === 0 ? 0 : i % 89 === 0 ? v * 1e-6 : i % 83 === 0 ? v * 1e4 : v));
+        opt.applyGradients([x], [tf.tensor1d(g)]);
+      }
+      const s = opt.getState();
+      const out = [x, ...s.m, ...s.v].map((v) => Array.from(v.dataSync()));
+      opt.dispose();
+      x.dispose();
+      return out;
+    });
+  // The cpu backend has no fused kernel: it runs the op chain, each op rounded to float32.
+  const chain = await onCpu(run);
+  for (const { level, result } of forEachNativeLevel(run)) assert.deepEqual(result, chain, `native ${level}`);
+  const portable = adamUpdateWasmConfig(null);
+  const native = tf.getKernel(ADAM_UPDATE, 'wasm');
+  tf.unregisterKernel(ADAM_UPDATE, 'wasm');
+  tf.registerKernel(portable);
+  try {
+    assert.deepEqual(run(), chain, 'portable kernel');
+  } finally {
+    tf.unregisterKernel(ADAM_UPDATE, 'wasm');
+    tf.registerKernel(native);
+  }
 });

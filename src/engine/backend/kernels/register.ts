@@ -9,8 +9,11 @@ import {
 } from '@tensorflow/tfjs-core';
 import { nativeStatus, type NativeAddon } from '../native/addon';
 import { matMulNative } from './BatchMatMul';
+import { adamUpdateWasmConfig } from './AdamUpdate';
 import { batchNormTrainWasmConfigs, registerBatchNormTrainGradient } from './BatchNormTrain';
+import { bnReluPoolWasmConfigs, registerBnReluPoolGradients } from './BnReluPool';
 import { conv2DNative } from './Conv2D';
+import { convBnReluPoolWasmConfigs, registerConvBnReluPoolGradient } from './ConvBnReluPool';
 import { conv2DBackpropFilterNative, conv2DBackpropFilterPortable } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputNative, conv2DBackpropInputPortable } from './Conv2DBackpropInput';
 import { depthwiseBackpropFilterPortable, depthwiseBackpropInputPortable } from './DepthwiseConv2dBackprop';
@@ -18,6 +21,7 @@ import { registerFusedBatchNormGradient } from './FusedBatchNormGrad';
 import { registerFusedConv2DGradient } from './FusedConv2DGrad';
 import { fusedBatchNormNative } from './FusedBatchNorm';
 import { registerReluGradient, reluGradWasmConfig } from './ReluGrad';
+import { registerTraceLossGradient, traceLossWasmConfigs } from './TraceLoss';
 import { identityShared } from './Identity';
 import { tileBlocks } from './Tile';
 import { minMaxNative } from './MinMax';
@@ -119,14 +123,25 @@ function wasmEntries(addon: NativeAddon | null): Entry[] {
   add('DepthwiseConv2dNativeBackpropInput', (b, i, a) => depthwiseBackpropInputPortable(b, i, a), false);
   add('DepthwiseConv2dNativeBackpropFilter', (b, i, a) => depthwiseBackpropFilterPortable(b, i, a), false);
   add('Tile', (b, i, a) => tileBlocks(b, i, a), false);
-  for (const c of [...batchNormTrainWasmConfigs(addon), ...(addon ? [reluGradWasmConfig(addon)] : [])]) {
+  // Kernels of our own ops (no stock kernel to fall back to): native where the addon is built.
+  for (const c of [
+    ...batchNormTrainWasmConfigs(addon),
+    ...bnReluPoolWasmConfigs(addon),
+    adamUpdateWasmConfig(addon),
+    ...(addon ? [reluGradWasmConfig(addon), ...convBnReluPoolWasmConfigs(addon)] : []),
+  ]) {
     if (!off.has(c.kernelName)) e.push({ config: c, native: addon !== null });
   }
+  // Batch-sized arrays (logits): JavaScript either way.
+  for (const c of traceLossWasmConfigs()) if (!off.has(c.kernelName)) e.push({ config: c, native: false });
   return e;
 }
 
 export function registerProjectKernels(tfBackend: string): KernelSetReport {
   registerBatchNormTrainGradient();
+  registerBnReluPoolGradients();
+  registerTraceLossGradient();
+  registerConvBnReluPoolGradient();
   registerFusedBatchNormGradient();
   registerFusedConv2DGradient();
   registerReluGradient();

@@ -27,6 +27,11 @@ export function heapF32(backend: WasmBackendLike, t: TensorInfo): Float32Array {
   return backend.wasm.HEAPF32.subarray(offset, offset + sizeOf(t));
 }
 
+/** An int32 view of a tensor's data inside the wasm heap (labels); re-fetch after any allocation. */
+export function heapI32(backend: WasmBackendLike, t: TensorInfo): Int32Array {
+  return new Int32Array(backend.wasm.HEAPU8.buffer, entry(backend, t).memoryOffset, sizeOf(t));
+}
+
 /** Byte offset of a tensor's data in the heap (what the native kernels take). */
 export function heapOffset(backend: WasmBackendLike, t: TensorInfo | null | undefined): number {
   return t ? entry(backend, t).memoryOffset : -1;

@@ -18,11 +18,34 @@ export interface NativeAddon {
   batchNormTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
   matMul(heap: ArrayBuffer, args: Float64Array): void;
   batchNormInference(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolTrain(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolTrainGrad(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
+  bnReluPoolRouteGrad(heap: ArrayBuffer, args: Float64Array): void;
+  convBnReluPoolInference(heap: ArrayBuffer, args: Float64Array): void;
+  convRouteInputGrad(heap: ArrayBuffer, args: Float64Array): void;
   reluGrad(heap: ArrayBuffer, args: Float64Array): void;
+  adamUpdate(heap: ArrayBuffer, args: Float64Array): void;
   minMax(heap: ArrayBuffer, args: Float64Array): void;
   sumRows(heap: ArrayBuffer, args: Float64Array): void;
   setThreads(n: number): void;
-  info(): { simd: string; threads: number; vectorFloats: number };
+  /** Runs `iterations` rounds of independent vector multiply-adds on every kernel thread; returns the FLOPs done (peak throughput). */
+  fmaPeak(iterations: number): number;
+  /** Selects an instruction-set level by name; false when it is not built in or the CPU cannot run it. */
+  setLevel(name: string): boolean;
+  info(): NativeInfo;
+}
+
+/** What the addon reports about itself (native/src/addon.cc, Info). */
+export interface NativeInfo {
+  /** The active instruction-set level (native/src/dispatch.cc): avx512, avx2, generic, or native for a -march build. */
+  level: string;
+  /** What the active level's code is vectorised for (avx512, avx2, sse2, neon, ...). */
+  simd: string;
+  threads: number;
+  vectorFloats: number;
+  /** Every level built in, best first, and whether this CPU runs it. */
+  levels: { name: string; supported: boolean }[];
 }
 
 export interface NativeStatus {
@@ -118,8 +141,25 @@ function load(): NativeStatus {
   }
   const threads = Number(process.env.FIM_THREADS);
   if (Number.isInteger(threads) && threads > 0) addon.setThreads(threads);
+  const forced = forceLevel(addon, process.env.FIM_NATIVE_ISA);
   const i = addon.info();
-  return { addon, summary: `native kernels on (${i.simd}, ${i.threads} thread${i.threads === 1 ? '' : 's'})` };
+  const level = i.level === 'native' ? `native build, ${i.simd}` : i.level;
+  return { addon, summary: `native kernels on (${level}, ${i.threads} thread${i.threads === 1 ? '' : 's'}${forced})` };
+}
+
+/**
+ * FIM_NATIVE_ISA=<level> runs the kernels of that instruction-set level instead of the best one
+ * (to compare levels, or to check one; the tests force each). Returns what the backend report
+ * adds: that the level was forced, or why the request was not followed.
+ */
+export function forceLevel(addon: NativeAddon, request: string | undefined): string {
+  if (!request) return '';
+  const levels = addon.info().levels;
+  const best = levels.find((l) => l.supported)?.name;
+  if (addon.setLevel(request)) return request === best ? '' : `, forced by FIM_NATIVE_ISA; best here ${best}`;
+  const known = levels.find((l) => l.name === request);
+  const why = known ? 'this CPU cannot run it' : `not one of ${levels.map((l) => l.name).join(', ')}`;
+  return `; FIM_NATIVE_ISA=${request} ignored: ${why}`;
 }
 
 let cached: NativeStatus | null = null;
