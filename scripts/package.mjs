@@ -82,6 +82,7 @@ const required = [
   'dist/webview/inspect.js',
   'dist/webview/adversarial.js',
   'dist/webview/fooling.js',
+  'dist/webview/defences.js',
   'media/fimlog.tmLanguage.json',
   'node_modules/@vscode/codicons/dist/codicon.css',
   'node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js',

@@ -1,4 +1,5 @@
-import type { AdversarialTrainingConfig, RunConfig } from '../runs/types';
+import { DEFENCE_KINDS, DEFENCES, isDefenceKind, resolveDefence } from '../runs/defence';
+import type { AdversarialTrainingConfig, DefenceConfig, RunConfig } from '../runs/types';
 import { int, num, UsageError } from './args';
 import { formatDatasetSpec, parseDatasetSpec } from '../engine';
 
@@ -97,4 +98,51 @@ export function adversarialFromFlags(f: AdversarialFlags, datasetSpec: string): 
   if (!(ratio > 0 && ratio <= 1))
     throw new UsageError(`--at-ratio (fraction of each batch replaced by PGD examples) must be in (0, 1], got ${ratio}`);
   return { epsilon, steps, stepSize, ratio };
+}
+
+export interface DefenceFlags {
+  defence?: string | undefined;
+  weight?: string | undefined;
+  options?: string[] | undefined;
+  mu?: string | undefined;
+}
+
+/**
+ * `--defence KIND --weight W --defence-option K=V` (and the older `--mu`), turned into the run's μ
+ * and defence (src/runs/defence.ts). One defence per run: `--mu` is the trace defence's weight,
+ * so it goes with no `--defence` or with none at all.
+ */
+export function defenceFromFlags(f: DefenceFlags, defaultMu: number): { mu: number; defence?: DefenceConfig } {
+  if (f.defence === undefined) {
+    if (f.weight !== undefined) throw new UsageError('--weight needs --defence (the weight of the trace term alone is --mu)');
+    if (f.options?.length) throw new UsageError('--defence-option needs --defence');
+    const mu = num('mu', f.mu, defaultMu);
+    if (mu < 0) throw new UsageError(`--mu must be ≥ 0, got ${mu}`);
+    return { mu };
+  }
+  if (!isDefenceKind(f.defence)) throw new UsageError(`--defence must be one of ${DEFENCE_KINDS.join(', ')}, got "${f.defence}"`);
+  if (f.mu !== undefined) throw new UsageError(`--mu is the trace defence's weight; with --defence ${f.defence} give --weight`);
+  const options: Record<string, number> = {};
+  for (const raw of f.options ?? []) {
+    const eq = raw.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--defence-option expects key=value, got "${raw}"`);
+    options[raw.slice(0, eq)] = num('defence-option', raw.slice(eq + 1), 0);
+  }
+  const weight = f.weight === undefined ? undefined : num('weight', f.weight, 0);
+  try {
+    return resolveDefence(f.defence, weight, options);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`--defence ${e.message}`);
+    throw e;
+  }
+}
+
+/** The usage lines of the defences, from their one declaration. */
+export function defenceUsage(): string {
+  return DEFENCES.map((d) => {
+    const opts = Object.entries(d.options)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    return `                         ${d.kind}: ${d.title}; weight ${d.weightMeaning} [${d.defaultWeight}]${opts ? `; options ${opts}` : ''}`;
+  }).join('\n');
 }

@@ -24,6 +24,7 @@ export const COMMAND = {
   restartEngine: 'fim.restartEngine',
   importModel: 'fim.importModel',
   exportOnnx: 'fim.exportOnnx',
+  compareDefences: 'fim.compareDefences',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];

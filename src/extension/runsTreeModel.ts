@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import type { EvalKind } from '../runs/evals';
+import { defenceLabel } from '../runs/defence';
 import { evalFile } from '../runs/paths';
 import { readEvalKindField } from '../runs/reader';
 import { latestAutoAttack } from '../runs/autoattack';
@@ -41,7 +42,9 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
   const mu = run.config?.mu ?? run.summary?.mu;
   const parts: string[] = [];
   const imported = run.config?.imported;
-  parts.push(imported ? 'imported' : mu === undefined ? 'μ=?' : mu === 0 ? 'baseline' : `μ=${mu}`);
+  parts.push(
+    imported ? 'imported' : run.config?.defence ? defenceLabel(run.config) : mu === undefined ? 'μ=?' : mu === 0 ? 'baseline' : `μ=${mu}`,
+  );
   if (state === 'running' && live) {
     parts.push(live.fraction !== undefined ? `${Math.round(live.fraction * 100)}%` : 'running');
     if (live.epoch !== undefined && live.epochs !== undefined) parts.push(`epoch ${live.epoch}/${live.epochs}`);
@@ -64,7 +67,7 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
       `model \`${path.basename(run.config.model)}\` on ${run.config.dataset} (${run.config.trainSamples} train / ${run.config.testSamples} test)`,
     );
     tip.push(
-      `μ = ${run.config.mu}${run.config.labelSmoothing ? `, label smoothing ${run.config.labelSmoothing}` : ''}, ${run.config.epochs} epoch(s), batch ${run.config.batchSize}, lr ${run.config.learningRate}, seed ${run.config.seed}`,
+      `${run.config.defence ? defenceLabel(run.config) : `μ = ${run.config.mu}`}${run.config.labelSmoothing ? `, label smoothing ${run.config.labelSmoothing}` : ''}, ${run.config.epochs} epoch(s), batch ${run.config.batchSize}, lr ${run.config.learningRate}, seed ${run.config.seed}`,
     );
   }
   tip.push('', `state: **${state}**${run.status?.message ? ` — ${run.status.message}` : ''}`);

@@ -85,6 +85,8 @@ export interface TrainSpec {
   name?: string;
   augmentation?: RunConfig['augmentation'];
   adversarialTraining?: RunConfig['adversarialTraining'];
+  /** A defence other than the trace term (`mu` then 0); see src/runs/defence.ts. */
+  defence?: RunConfig['defence'];
   /** Write a metrics record every this many steps (engine default 20). */
   logEvery?: number;
   /** How an ONNX model definition is read. */

@@ -69,6 +69,16 @@ const modelOptions = v.object({
   freezeBatchNorm: v.optional(v.boolean('expected true or false')),
 });
 
+/**
+ * A defence other than the trace term (src/runs/types.ts DefenceConfig). Listed here so that the
+ * object schema does not drop it: the engine then checks its values with defenceProblem.
+ */
+const defence = v.variant('kind', [
+  v.object({ kind: v.literal('spectral'), weight: nonNegative, fdStep: positive, rows: integer(0) }),
+  v.object({ kind: v.literal('trades'), weight: nonNegative, epsilon: positive, steps: integer(1), stepSize: positive }),
+  v.object({ kind: v.literal('trace-scaled'), weight: nonNegative, scale: positive, probes: integer(1), fdStep: positive }),
+]);
+
 export const TrainParamsSchema = v.object({
   jobId,
   model: text(MAX_PATH),
@@ -93,6 +103,7 @@ export const TrainParamsSchema = v.object({
       ratio: v.pipe(positive, v.maxValue(1, 'must be ≤ 1')),
     }),
   ),
+  defence: v.optional(defence),
   logEvery: v.optional(integer(1)),
   modelOptions: v.optional(modelOptions),
 });

@@ -5,10 +5,11 @@
  * `parseWebviewState`, which accept only the shapes below.
  */
 import type { AutoAttackEval, DistanceRow, InspectEval, RobustnessCurve, SweepEval, SweepPoint, NormName } from '../runs/evals';
+import type { DefencesPlan, DefencesReport } from '../runs/reproduceDefences';
 import type { EffectiveState, MetricRecord } from '../runs/types';
 import { isEvalName } from './names';
 
-export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling', 'autoattack'] as const;
+export const PANEL_KINDS = ['training', 'inspect', 'adversarial', 'fooling', 'autoattack', 'defences'] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
 /** What a panel shows; also what a restored panel (after a reload) re-opens. */
@@ -17,7 +18,9 @@ export type PanelKey =
   | { kind: 'inspect'; runDir: string; evalName: string }
   | { kind: 'adversarial'; runDir: string; evalName?: string }
   | { kind: 'fooling'; runDirs: string[] }
-  | { kind: 'autoattack'; runDir: string; evalName?: string };
+  | { kind: 'autoattack'; runDir: string; evalName?: string }
+  /** The defence comparison of a `fim reproduce --defences` directory (its report.json). */
+  | { kind: 'defences'; reproduceDir: string };
 
 /** A run as panels name it. */
 export interface RunRef {
@@ -90,12 +93,26 @@ export interface AutoAttackData {
   assetsBase: string;
 }
 
+/** The defence comparison table of a reproduction (src/runs/reproduceDefences.ts), as its report.json holds it. */
+export interface DefencesData {
+  reproduceDir: string;
+  createdAt: string;
+  /** Whether every stage of the reproduction had finished when the report was written. */
+  complete: boolean;
+  model: string;
+  epochs: number;
+  trainSamples: number;
+  plan: DefencesPlan;
+  report: DefencesReport;
+}
+
 export interface PanelDataMap {
   training: TrainingData;
   inspect: InspectData;
   adversarial: AdversarialData;
   fooling: FoolingData;
   autoattack: AutoAttackData;
+  defences: DefencesData;
 }
 
 /** Host → webview. */
@@ -148,8 +165,22 @@ export function parsePanelKey(v: unknown): PanelKey | null {
       return Array.isArray(v.runDirs) && v.runDirs.length > 0 && v.runDirs.length <= 64 && v.runDirs.every((d) => isStr(d))
         ? { kind: 'fooling', runDirs: v.runDirs }
         : null;
+    case 'defences':
+      return isStr(v.reproduceDir) ? { kind: 'defences', reproduceDir: v.reproduceDir } : null;
     default:
       return null;
+  }
+}
+
+/** The directories a panel shows (what it may reveal, and which writes refresh it). */
+export function panelDirs(key: PanelKey): string[] {
+  switch (key.kind) {
+    case 'fooling':
+      return key.runDirs;
+    case 'defences':
+      return [key.reproduceDir];
+    default:
+      return [key.runDir];
   }
 }
 

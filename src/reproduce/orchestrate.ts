@@ -23,6 +23,7 @@ import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { runSanityCheck } from './sanity';
 import { runAutoAttackStage } from './autoattackStage';
+import { runDefenceStage } from './defencesRun';
 import { readState, STATE_FILE, updateState } from './stateStore';
 import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
 import {
@@ -242,6 +243,7 @@ async function runTrain(r: Runner, s: Stage, rec: StageRecord): Promise<void> {
           mu: spec.mu,
           labelSmoothing: spec.labelSmoothing,
           ...(spec.adversarialTraining ? { adversarialTraining: spec.adversarialTraining } : {}),
+          ...(spec.defence ? { defence: spec.defence } : {}),
           epochs: r.plan.epochs,
           batchSize: r.plan.batchSize,
           learningRate: r.plan.learningRate,
@@ -276,6 +278,28 @@ export async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<v
   const progress = (message: string, fraction: number) => r.hooks.onStageProgress?.(s, message, fraction);
   const common = { seed: 0, onProgress: progress, ...(r.signal ? { signal: r.signal } : {}), command: `fim reproduce (${s.key})` };
   const selection = (count: number) => ({ split: 'test' as const, start: 0, count });
+  if (s.kind !== 'train' && s.key.startsWith('defences:')) {
+    await runDefenceStage(
+      {
+        plan: r.plan,
+        outDir: r.outDir,
+        evalRun: (model, seed) => evalRun(r, model, seed),
+        inspectFile: (model, seed) => {
+          const done = r.state.stages[`defences:inspect:${model}:s${seed}`];
+          const f = done?.status === 'done' ? done.files?.[0] : undefined;
+          return f ? path.join(r.outDir, f) : null;
+        },
+        common,
+        evaluation: (whole, shard) => evaluation(r, rec, whole, shard),
+        wrote: (files) => {
+          rec.files = files.map((f) => rel(r, f));
+        },
+      },
+      s,
+    );
+    if (!r.shard) rec.status = 'done';
+    return;
+  }
   switch (s.kind) {
     case 'train':
       return runTrain(r, s, rec);
@@ -385,6 +409,8 @@ export async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<v
       rec.files = (await runAutoAttackStage(run, s, common)).map((f) => rel(r, f));
       break;
     }
+    case 'robust':
+      throw new Error(`the ${s.kind} stage ${s.key} belongs to the defence comparison (defencesRun.ts)`);
   }
   // A shard is not the stage: it is done when its last shard is merged (stageJob.ts).
   if (!r.shard) rec.status = 'done';

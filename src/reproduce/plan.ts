@@ -10,6 +10,7 @@ import {
 } from '../runs/reproduce';
 import { SANITY_CHECKS } from './sanity';
 import { InputError, TABLE1_ATTACKS, TRAIN_DEFAULTS } from '../engine';
+import { comparedModels, defencesPlanOf, defenceStages, seedMajor, type Compared } from './defences';
 
 /**
  * What a reproduction measures (the plan) and the stages that measure it. The full plan follows
@@ -53,6 +54,10 @@ export interface PlanOptions {
   /** Train the LSR and PGD-AT comparison models (default on). */
   baselines?: boolean;
   backend?: string;
+  /** The defence comparison (`--defences`): the defences compared besides the baseline and the trace term. */
+  defences?: Compared[];
+  /** Run only the defence comparison, not the paper's figures and tables (`--only-defences`). */
+  onlyDefences?: boolean;
 }
 
 /** The trained μ nearest to the paper's, preferring positive ones. */
@@ -69,7 +74,8 @@ function fimModel(mu: number, seeds: number[]): ReproduceModelSpec {
 export function makePlan(o: PlanOptions = {}): ReproducePlan {
   const quick = Boolean(o.quick);
   const cuts: string[] = [];
-  const requested = o.mus ?? (quick ? [0, 0.022] : PAPER_MUS);
+  if (o.onlyDefences && !o.defences) throw new InputError('--only-defences needs --defences');
+  const requested = o.mus ?? (quick || o.onlyDefences ? [0, 0.022] : PAPER_MUS);
   for (const m of requested)
     if (!(m >= 0) || !Number.isFinite(m)) throw new InputError(`--mu: every μ must be a finite number ≥ 0 (got ${m})`);
   const mus = [...new Set([0, ...requested])].sort((a, b) => a - b);
@@ -85,7 +91,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
 
   const models: ReproduceModelSpec[] = mus.map((mu) => fimModel(mu, seeds));
   // The comparison models cost a training each (PGD-AT ~10): the quick plan has no time for them.
-  const baselines = (o.baselines ?? true) && !quick;
+  const baselines = (o.baselines ?? true) && !quick && !o.onlyDefences;
   if (baselines) {
     models.push({ key: `lsr${LSR_ALPHA}`, role: 'lsr', label: `LSR α = ${LSR_ALPHA}`, mu: 0, labelSmoothing: LSR_ALPHA, seeds: [0] });
     models.push({
@@ -97,7 +103,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
       adversarialTraining: PGD_AT,
       seeds: [0],
     });
-  } else if (!quick) {
+  } else if (!quick && !o.onlyDefences) {
     cuts.push('no LSR or PGD-AT comparison models (--no-baselines)');
   }
 
@@ -166,7 +172,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
     );
   if (baselines) cuts.push(`LSR (α = ${LSR_ALPHA}; the paper gives no α) one seed`);
 
-  return {
+  const plan: ReproducePlan = {
     formatVersion: REPRODUCE_FORMAT_VERSION,
     mode: quick ? 'quick' : 'full',
     dataset: 'mnist',
@@ -190,6 +196,15 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
     cuts,
     backend: o.backend ?? 'auto',
   };
+  if (o.defences) {
+    for (const m of comparedModels(o.defences, seeds)) if (!models.some((x) => x.key === m.key)) models.push(m);
+    plan.defences = defencesPlanOf(plan, o.defences, quick);
+    if (o.onlyDefences) {
+      plan.paper = false;
+      cuts.push("only the defence comparison (--only-defences): none of the paper's figures, tables or sanity checks");
+    }
+  }
+  return plan;
 }
 
 /* ---------------------------------------------------------------- stages */
@@ -249,17 +264,28 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
         kind: 'train',
         title: `train ${m.label}, seed ${seed}`,
         needs: [],
-        params: { ...train, mu: m.mu, labelSmoothing: m.labelSmoothing, adversarialTraining: m.adversarialTraining ?? null, seed },
+        params: {
+          ...train,
+          mu: m.mu,
+          labelSmoothing: m.labelSmoothing,
+          adversarialTraining: m.adversarialTraining ?? null,
+          // Only where there is one, so the fingerprints of the paper's trainings stay as they were.
+          ...(m.defence ? { defence: m.defence } : {}),
+          seed,
+        },
         model: m.key,
         seed,
       });
     }
   }
+  // The defence comparison has its own evaluations (defences.ts); --only-defences runs only those.
+  if (plan.paper === false) return seedMajor(out, defenceStages(plan));
+  const paperModels = plan.models.filter((m) => m.role !== 'defence');
   const base = muKey(0);
   const head = muKey(plan.muRoles.headline);
   const tables = muKey(plan.muRoles.tables);
-  const extra = plan.models.filter((m) => m.role !== 'fim').map((m) => m.key);
-  for (const m of plan.models) {
+  const extra = paperModels.filter((m) => m.role !== 'fim').map((m) => m.key);
+  for (const m of paperModels) {
     out.push({
       key: `inspect:${m.key}:s${m.seeds[0]}`,
       kind: 'inspect',
@@ -270,7 +296,7 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
       seed: m.seeds[0]!,
     });
   }
-  for (const m of plan.models) {
+  for (const m of paperModels) {
     for (const seed of m.seeds) {
       out.push({
         key: `sweep:ossa:${m.key}:s${seed}`,
@@ -363,5 +389,5 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
       }
     }
   }
-  return out;
+  return [...out, ...defenceStages(plan)];
 }

@@ -12,13 +12,14 @@
  *   report.html    the same as one self-contained page (inline SVG charts, no external resources)
  */
 import type { AttackOptions, ShardSpec } from './evals';
-import type { AdversarialTrainingConfig } from './types';
+import type { DefencesPlan, DefencesReport } from './reproduceDefences';
+import type { AdversarialTrainingConfig, DefenceConfig } from './types';
 
 export const REPRODUCE_FORMAT_VERSION = 1;
 
 export type ReproduceMode = 'quick' | 'full';
-/** The trace defence (μ ≥ 0; μ = 0 is the baseline), label smoothing, PGD adversarial training. */
-export type ModelRole = 'fim' | 'lsr' | 'pgd-at';
+/** The trace defence (μ ≥ 0; μ = 0 is the baseline), label smoothing, PGD adversarial training, a model of the defence comparison (`--defences`). */
+export type ModelRole = 'fim' | 'lsr' | 'pgd-at' | 'defence';
 
 export interface ReproduceModelSpec {
   /** Stable key used in stage keys and run names, e.g. `mu0.022`, `lsr0.1`, `pgdat0.3`. */
@@ -29,6 +30,8 @@ export interface ReproduceModelSpec {
   mu: number;
   labelSmoothing: number;
   adversarialTraining?: AdversarialTrainingConfig;
+  /** A defence other than the trace term (src/runs/defence.ts). */
+  defence?: DefenceConfig;
   /** Training seeds (one run each). */
   seeds: number[];
 }
@@ -93,9 +96,13 @@ export interface ReproducePlan {
   /** What this plan leaves out or shrinks compared with the paper (quick mode, flags). */
   cuts: string[];
   backend: string;
+  /** The defence comparison (`--defences`); absent = none. */
+  defences?: DefencesPlan;
+  /** false: only the defence comparison's stages run, not the paper's figures and tables (`--only-defences`). */
+  paper?: boolean;
 }
 
-export type StageKind = 'train' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'sanity' | 'autoattack';
+export type StageKind = 'train' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'sanity' | 'autoattack' | 'robust';
 
 export interface StageRecord {
   key: string;
@@ -468,4 +475,6 @@ export interface ReproduceReport {
   curves?: RobustnessCurveSeries[];
   findings: Finding[];
   paper: PaperReference;
+  /** The defence comparison, when the plan has one. */
+  defences?: DefencesReport;
 }

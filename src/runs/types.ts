@@ -32,6 +32,11 @@ export interface RunConfig {
   labelSmoothing: number;
   /** PGD adversarial training (Madry et al.); absent = off. */
   adversarialTraining?: AdversarialTrainingConfig;
+  /**
+   * A FIM-derived defence other than the paper's trace term (docs/defences.md); absent = the
+   * trace term, weighted by `mu` (0 = the baseline). When present, `mu` is 0.
+   */
+  defence?: DefenceConfig;
   epochs: number;
   batchSize: number;
   learningRate: number;
@@ -80,6 +85,46 @@ export interface AdversarialTrainingConfig {
   stepSize: number;
   /** Fraction of each batch replaced by adversarial examples (Madry et al. use 1). */
   ratio: number;
+}
+
+/** The defences beyond the paper's trace term (`fim train --defence`; docs/defences.md). */
+export type DefenceConfig = SpectralDefence | TradesDefence | TraceScaledDefence;
+
+/** `weight · λmax(G_x)`: the paper's eq. (2), exact (K×K Gram) value and eigenvector. */
+export interface SpectralDefence {
+  kind: 'spectral';
+  weight: number;
+  /** l2 length of the central difference along the top eigenvector that carries the gradient. */
+  fdStep: number;
+  /**
+   * How many rows of each (shuffled) batch are penalised, the first ones; 0 = all. The exact
+   * eigenvector costs K backward rows per sample, so a subset keeps the step near a plain one's
+   * cost; the penalty is still an unbiased estimate of the batch mean λmax(G_x).
+   */
+  rows: number;
+}
+
+/** TRADES (Zhang et al. 2019): `CE + weight · KL(p(x) ‖ p(x′))`, x′ from l∞ PGD on that KL. */
+export interface TradesDefence {
+  kind: 'trades';
+  /** β. */
+  weight: number;
+  /** l∞ radius of the inner maximisation, pixels in [0, 1]. */
+  epsilon: number;
+  steps: number;
+  stepSize: number;
+}
+
+/** `weight · tr G_x` of the scale-normalised logits: a trace term logit shrinking cannot satisfy. */
+export interface TraceScaledDefence {
+  kind: 'trace-scaled';
+  weight: number;
+  /** RMS the centred logits are normalised to before the softmax. */
+  scale: number;
+  /** Random probe directions per sample (Hutchinson's trace estimator). */
+  probes: number;
+  /** l2 length of the central difference along each probe. */
+  fdStep: number;
 }
 
 export interface RunStatus {

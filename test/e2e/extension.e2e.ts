@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { writeDefencesReport } from '../extension/fixtures/defences';
 import { writeFixtureRun } from '../extension/fixtures/runs';
 import { CodeServer, enginePids, ENTRY, installVsix, launchBrowser, log, settled, until, Workbench } from './workbench';
 
@@ -78,6 +79,8 @@ describe(
         images: 10_000,
         createdAt: new Date('2026-01-01T00:01:00Z'),
       });
+      // A defence comparison beside the store, as fim reproduce --defences leaves one.
+      writeDefencesReport(path.join(workspace, '.fim', 'reproduce-defences'), true);
       installVsix(vsix, userDir, extDir);
       server = new CodeServer(18000 + Math.floor(Math.random() * 1000), userDir, extDir, workspace);
       await server.start();
@@ -123,10 +126,14 @@ describe(
           .locator('.quick-input-widget')
           .innerText()
           .catch(() => '');
-        return /dataset for/.test(t) ? 'dataset' : /weight μ/.test(t) ? 'mu' : /epochs/.test(t) ? 'epochs' : null;
+        return /dataset for/.test(t) ? 'dataset' : /FIM: defence/.test(t) ? 'defence' : /epochs/.test(t) ? 'epochs' : null;
       });
       if (next === 'dataset') await wb.quickPick('dataset for', 'mnist');
-      if (mu) await wb.inputBox('weight μ');
+      if (mu) {
+        // The first choice is the paper's trace term; its weight is μ.
+        await wb.quickPick('FIM: defence');
+        await wb.inputBox('weight μ');
+      }
       await wb.inputBox('epochs', epochs);
     }
 
@@ -309,6 +316,18 @@ describe(
       assert.match(text, /deepfool/);
       await settled(frame);
       await wb.screenshot(results, '3-fooling-ratio');
+    });
+
+    step('shows a defence comparison with "FIM: Compare Defences"', async () => {
+      await wb.command('FIM: Compare Defences');
+      await wb.quickPick('defence comparison to show', 'reproduce-defences');
+      const frame = await wb.webviewFrame('Defences compared');
+      const text = await frame.locator('#app').innerText();
+      assert.match(text, /trades β=6 \(fixture\)/);
+      assert.match(text, /98\.5%\s+\[98\.2%, 98\.7%\]/);
+      assert.match(text, /Findings/);
+      await settled(frame);
+      await wb.screenshot(results, '3b-defences');
     });
 
     step('shows metrics with context when hovering a train.fimlog line', async () => {

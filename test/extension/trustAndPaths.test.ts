@@ -57,6 +57,20 @@ describe('panel keys from webviews and restored state', () => {
     assert.equal(confinePanelKey({ kind: 'training', runDir: '/' }, [store]), null);
   });
 
+  it('keep a defence comparison beside the run store (.fim/…), and reveal only inside it', () => {
+    const { ws, store, outside } = layout();
+    const repro = path.join(ws, '.fim', 'reproduce-defences');
+    fs.mkdirSync(repro);
+    fs.writeFileSync(path.join(repro, 'report.json'), '{}');
+    const real = fs.realpathSync(repro);
+    assert.deepEqual(confinePanelKey({ kind: 'defences', reproduceDir: repro }, [store]), { kind: 'defences', reproduceDir: real });
+    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: outside }, [store]), null, 'outside .fim');
+    assert.equal(confinePanelKey({ kind: 'defences', reproduceDir: ws }, [store]), null, 'the workspace above .fim');
+    const key = { kind: 'defences' as const, reproduceDir: real };
+    assert.equal(revealablePath(path.join(repro, 'report.json'), key), fs.realpathSync(path.join(repro, 'report.json')));
+    assert.equal(revealablePath(path.join(store, 'r1'), key), null, 'a run the comparison does not show');
+  });
+
   it('reveal only what is inside the panel’s runs, links resolved', () => {
     const { run, outside } = layout();
     const key = { kind: 'training' as const, runDir: fs.realpathSync(run) };

@@ -3,6 +3,7 @@ import type { ReproducePlan } from '../../runs/reproduce';
 import { readJsonFile } from '../../runs/reader';
 import { duration } from '../../reproduce/report/html';
 import { makePlan } from '../../reproduce/plan';
+import { COMPARED, parseCompared } from '../../reproduce/defences';
 import { runReproduce } from '../../reproduce/orchestrate';
 import { cancelCommand, checkSlurmFlags, SLURM_FLAGS, SLURM_USAGE, stageCommand, statusCommand, submitCommand } from './reproduceSlurm';
 import { onOutputClosed } from '../outputClosed';
@@ -32,6 +33,10 @@ const usage = `fim reproduce [options]
   --samples N      test samples for Fig. 3 and 5, the inspections and the sanity checks [1000; --quick: 300]
   --table-samples N  test samples for Tables 1 and 2 [100; --quick: 12]
   --no-baselines   skip the LSR and PGD-AT comparison models
+  --defences LIST  also compare FIM-derived defences with the baseline and the trace term, at the
+                   same training budget (docs/defences.md): all, or some of
+                   ${COMPARED.join(', ')}
+  --only-defences  run only the defence comparison (with --defences), not the paper's figures and tables
   --report-only    rebuild report.html / report.json from what is there, running nothing
   --plan FILE      run the plan in FILE (another reproduction's plan.json) instead of one made
                    from --quick, --mu, --seeds, --epochs, --samples, --table-samples
@@ -53,6 +58,8 @@ export const reproduceCommand = defineCommand({
     samples: { type: 'string' },
     'table-samples': { type: 'string' },
     'no-baselines': { type: 'boolean' },
+    defences: { type: 'string' },
+    'only-defences': { type: 'boolean' },
     'report-only': { type: 'boolean' },
     backend: { type: 'string' },
     json: { type: 'boolean' },
@@ -68,9 +75,9 @@ export const reproduceCommand = defineCommand({
     const backend = backendFlag(v.backend);
     const mus = v.mu === undefined ? undefined : numList('mu', v.mu);
     if (mus?.some((m) => m < 0)) throw new UsageError(`--mu: every μ must be ≥ 0, got ${v.mu}`);
-    const fromFlags = (['quick', 'mu', 'seeds', 'epochs', 'samples', 'table-samples', 'no-baselines'] as const).filter(
-      (k) => v[k] !== undefined,
-    );
+    const fromFlags = (
+      ['quick', 'mu', 'seeds', 'epochs', 'samples', 'table-samples', 'no-baselines', 'defences', 'only-defences'] as const
+    ).filter((k) => v[k] !== undefined);
     if (v.plan !== undefined && fromFlags.length) throw new UsageError(`--plan FILE replaces ${fromFlags.map((k) => `--${k}`).join(', ')}`);
     const plan =
       v.plan !== undefined
@@ -84,6 +91,8 @@ export const reproduceCommand = defineCommand({
             ...(v['table-samples'] !== undefined ? { tableSamples: int('table-samples', v['table-samples']) } : {}),
             baselines: !v['no-baselines'],
             backend,
+            ...(v.defences !== undefined ? { defences: parseCompared(v.defences) } : {}),
+            ...(v['only-defences'] ? { onlyDefences: true } : {}),
           });
     const outDir = outOf();
     if (executor === 'slurm' && !v['report-only']) return submitCommand(v, plan, outDir);

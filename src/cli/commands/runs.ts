@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import { defenceLabel } from '../../runs/defence';
 import { listRuns } from '../../runs/reader';
 import { latestAutoAttack } from '../../runs/autoattack';
 import { defineCommand, UsageError } from '../args';
@@ -33,7 +34,7 @@ export const runsCommand = defineCommand({
       r.id,
       // An imported model's run is complete by construction; its μ is not known (not a baseline's 0).
       r.config?.imported ? 'imported' : r.effectiveState,
-      r.config && !r.config.imported ? String(r.config.mu) : '-',
+      r.config && !r.config.imported ? defenceLabel(r.config) : '-',
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
@@ -41,7 +42,9 @@ export const runsCommand = defineCommand({
       r.evals.join(',') || '-',
       r.problems.join('; '),
     ]);
-    process.stdout.write(table(['run', 'status', 'mu', 'epochs', 'test acc', 'tr G_s', 'AutoAttack', 'evals', 'problems'], rows) + '\n');
+    process.stdout.write(
+      table(['run', 'status', 'defence', 'epochs', 'test acc', 'tr G_s', 'AutoAttack', 'evals', 'problems'], rows) + '\n',
+    );
     return 0;
   },
 });

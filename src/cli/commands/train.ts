@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
+import { defenceLabel } from '../../runs/defence';
 import type { RunSummary } from '../../runs/types';
 import { backendFlag, defineCommand, int, num, optInt, UsageError } from '../args';
 import { bar, fmt, pct, printJson, Progress } from '../output';
 import { MODEL_FLAGS, MODEL_FLAGS_USAGE, modelOptionsFromFlags } from '../modelFlags';
 import { onOutputClosed } from '../outputClosed';
-import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags } from '../trainFlags';
+import { adversarialFromFlags, augmentationFromFlag, datasetSpecFromFlags, defenceFromFlags, defenceUsage } from '../trainFlags';
 import { backendRequestFrom, describeBackend, resume, train, TRAIN_DEFAULTS, type TrainHooks, type TrainRequest } from '../../engine';
 
 export const trainUsage = `fim train [options]
@@ -27,6 +28,10 @@ export const trainUsage = `fim train [options]
   --at-step-size S       PGD step size [2.5·eps/steps]
   --at-ratio R           fraction of each batch replaced by PGD examples [1]
   --mu M                 weight μ of the trace term [${TRAIN_DEFAULTS.mu}]
+  --defence KIND         the defence, with its weight in --weight (docs/defences.md):
+${defenceUsage()}
+  --weight W             the defence's weight (--defence trace --weight W is --mu W)
+  --defence-option K=V   one of the defence's options (repeatable)
   --label-smoothing A    label smoothing α, the paper's LSR comparison [0]
   --epochs N             [${TRAIN_DEFAULTS.epochs}]
   --batch N              [${TRAIN_DEFAULTS.batchSize}]
@@ -67,7 +72,7 @@ export async function runTraining(
     onStart: (dir, config, backend, notes) => {
       progress.line(`run ${dir}`);
       progress.line(
-        `${config.model} on ${config.dataset} (${config.trainSamples} train / ${config.testSamples} test), μ=${config.mu}, ${config.epochs} epoch(s), batch ${config.batchSize}`,
+        `${config.model} on ${config.dataset} (${config.trainSamples} train / ${config.testSamples} test), ${defenceLabel(config)}, ${config.epochs} epoch(s), batch ${config.batchSize}`,
       );
       progress.line(describeBackend(backend));
       for (const n of notes) progress.line(`note: ${n}`);
@@ -130,6 +135,9 @@ export const trainCommand = defineCommand({
     'at-step-size': { type: 'string' },
     'at-ratio': { type: 'string' },
     mu: { type: 'string' },
+    defence: { type: 'string' },
+    weight: { type: 'string' },
+    'defence-option': { type: 'string', multiple: true },
     'label-smoothing': { type: 'string' },
     epochs: { type: 'string' },
     batch: { type: 'string' },
@@ -151,8 +159,10 @@ export const trainCommand = defineCommand({
     if (v.resume !== undefined) {
       summary = await runTraining({ resumeDir: path.resolve(v.resume), ...(v.backend ? { backend: v.backend } : {}) }, { json });
     } else {
-      const mu = num('mu', v.mu, TRAIN_DEFAULTS.mu);
-      if (mu < 0) throw new UsageError(`--mu must be ≥ 0, got ${mu}`);
+      const { mu, defence } = defenceFromFlags(
+        { defence: v.defence, weight: v.weight, options: v['defence-option'], mu: v.mu },
+        TRAIN_DEFAULTS.mu,
+      );
       const ls = num('label-smoothing', v['label-smoothing'], 0);
       if (ls < 0 || ls >= 1) throw new UsageError(`--label-smoothing must be in [0, 1), got ${ls}`);
       const lr = num('lr', v.lr, TRAIN_DEFAULTS.learningRate);
@@ -179,6 +189,7 @@ export const trainCommand = defineCommand({
         dataset,
         augmentation: augmentationFromFlag(v.augment, dataset),
         ...(adversarialTraining ? { adversarialTraining } : {}),
+        ...(defence ? { defence } : {}),
         ...(v['data-dir'] ? { dataDir: path.resolve(v['data-dir']) } : {}),
         mu,
         labelSmoothing: ls,

@@ -42,6 +42,7 @@ import {
 } from './checkpoint';
 import { TRACE_LOSS, traceLoss } from '../backend/kernels/TraceLoss';
 import { defendedLoss, LOG_INV_P_CAP } from './loss';
+import { makeDefence, validateDefence } from './defence';
 import { RunWriter } from './runWriter';
 import { makeBatchTransform, type BatchTransform } from './transforms';
 
@@ -117,14 +118,14 @@ export function epochOrder(count: number, seed: number, epoch: number): Int32Arr
   return order;
 }
 
-function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining'>): string {
+function defaultName(req: Pick<TrainRequest, 'model' | 'mu' | 'labelSmoothing' | 'adversarialTraining' | 'defence'>): string {
   const base = req.model
     .replace(/\\/g, '/')
     .split('/')
     .pop()!
     .replace(/\.(json|onnx|[cm]?[jt]s)$/, '');
   const base2 = base === 'model' ? (req.model.replace(/\\/g, '/').split('/').slice(-2, -1)[0] ?? base) : base;
-  const parts = [base2, `mu${req.mu}`];
+  const parts = [base2, req.defence ? `${req.defence.kind.replace('-', '')}${req.defence.weight}` : `mu${req.mu}`];
   if (req.labelSmoothing) parts.push(`ls${req.labelSmoothing}`);
   if (req.adversarialTraining) parts.push('pgdat');
   return parts.join('-');
@@ -180,6 +181,7 @@ export async function train(req: TrainRequest, hooks: TrainHooks = {}, signal?: 
     mu: req.mu,
     labelSmoothing: req.labelSmoothing ?? 0,
     ...(req.adversarialTraining ? { adversarialTraining: req.adversarialTraining } : {}),
+    ...(req.defence ? { defence: req.defence } : {}),
     epochs: req.epochs,
     batchSize: req.batchSize,
     learningRate: req.learningRate,
@@ -418,6 +420,11 @@ export function validateRequest(req: TrainRequest): void {
   if (!Number.isInteger(req.batchSize) || req.batchSize < 1) bad(`--batch must be a positive integer (got ${req.batchSize})`);
   if (!(req.learningRate > 0) || !Number.isFinite(req.learningRate)) bad(`--lr must be a positive number (got ${req.learningRate})`);
   if (!Number.isInteger(req.seed)) bad(`--seed must be an integer (got ${req.seed})`);
+  if (req.defence) {
+    validateDefence(req.defence);
+    if (req.mu !== 0) bad(`--mu is the trace defence's weight; a run with --defence ${req.defence.kind} has μ = 0 (got ${req.mu})`);
+    if (req.adversarialTraining) bad(`--defence ${req.defence.kind} and --adversarial-training are separate defences; choose one`);
+  }
   for (const [k, v] of [
     ['--limit-train', req.limitTrain],
     ['--limit-test', req.limitTest],
@@ -437,18 +444,24 @@ interface StepOut {
  */
 function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
   const vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const defence = makeDefence(model, cfg.defence);
   const fusedLoss = tf.getKernel(TRACE_LOSS, tf.getBackend()) !== undefined;
-  return (x: tf.Tensor4D, y: tf.Tensor1D): StepOut => {
+  return (x: tf.Tensor4D, y: tf.Tensor1D, ctx: { seed: number; step: number }): StepOut => {
     let sums: tf.Tensor1D | undefined;
+    // A defence's work that needs no weight gradient runs before the tape opens (defence.ts).
+    const prepared = defence?.prepare(x, y, ctx);
     const { grads } = tf.variableGrads(() => {
       const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-      if (fusedLoss) {
-        // One op for the loss and the metrics below where the backend has it (kernels/TraceLoss.ts).
+      if (fusedLoss && !prepared) {
+        // One op for the loss and the metrics below where the backend has it (kernels/TraceLoss.ts);
+        // a defence's penalty is added to the composed loss instead, whose metrics include it.
         const [loss, metrics] = traceLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing ?? 0, cap: LOG_INV_P_CAP });
         sums = tf.keep(metrics);
         return loss;
       }
-      const { loss, ce } = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
+      const parts = defendedLoss(logits, y, { mu: cfg.mu, labelSmoothing: cfg.labelSmoothing });
+      const ce = parts.ce;
+      const loss = prepared ? tf.add<tf.Scalar>(parts.loss, prepared.penalty(logits)) : parts.loss;
       sums = tf.keep(
         tf.tidy(() => {
           const n = logits.shape[0];
@@ -462,6 +475,7 @@ function makeStep(model: tfl.LayersModel, optimizer: Adam, cfg: RunConfig) {
       );
       return loss;
     }, vars);
+    prepared?.dispose();
     optimizer.applyGradients(
       vars,
       vars.map((v) => grads[v.name]!),
@@ -679,7 +693,7 @@ async function runLoop(s: Session, logEvery: number, hooks: TrainHooks, signal?:
           let x = tf.tensor4d(xData, [n, ...train.imageShape]);
           const y = tf.tensor1d(labels, 'int32');
           if (transform) x = transform(x, y, { epoch, step: globalStep, seed: config.seed });
-          return step(x, y).sums;
+          return step(x, y, { seed: config.seed, step: globalStep }).sums;
         });
         const nextAcc = tf.add(acc, out);
         const nextEpochAcc = tf.add(epochAcc, out);

@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import { COMMAND, type CommandId } from '../commandIds';
 import type { CommandDeps, CommandHandlers } from './context';
+import { defencesCommands } from './defences';
 import { evaluateCommands } from './evaluate';
 import { modelCommands } from './models';
 import { openCommands } from './open';
@@ -20,7 +21,14 @@ export { runDirFromArg } from './context';
 /** Every command module's handlers, merged; a command id claimed twice is a bug. */
 export function commandHandlers(deps: CommandDeps): CommandHandlers {
   const all: CommandHandlers = {};
-  for (const part of [trainCommands(deps), evaluateCommands(deps), openCommands(deps), modelCommands(deps), autoattackCommands(deps)]) {
+  for (const part of [
+    trainCommands(deps),
+    evaluateCommands(deps),
+    openCommands(deps),
+    modelCommands(deps),
+    autoattackCommands(deps),
+    defencesCommands(deps),
+  ]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {
       if (all[id]) throw new Error(`command ${id} has two handlers`);
       all[id] = f;

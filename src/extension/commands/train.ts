@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Resume, Train, type EngineInfo, type TrainParams } from '../../protocol/engine';
+import { DEFENCES, defenceInfo, defenceLabel, resolveDefence } from '../../runs/defence';
 import { COMMAND } from '../commandIds';
 import { parseMu, parsePositiveInt } from '../inputs';
 import { modelFileKind } from '../modelFiles';
@@ -76,6 +77,25 @@ async function pickModel(arg: unknown, info: EngineInfo): Promise<{ model: strin
   return { model: pick.model!, label: pick.label, ...(pick.defaultDataset ? { defaultDataset: pick.defaultDataset } : {}) };
 }
 
+/** The defence and its weight (docs/defences.md); the options keep their defaults (the CLI's --defence-option sets them). */
+async function pickDefence(): Promise<ReturnType<typeof resolveDefence> | undefined> {
+  const kind = await vscode.window.showQuickPick(
+    DEFENCES.map((d) => ({ label: d.kind, detail: d.title, picked: d.kind === 'trace' })),
+    { title: 'FIM: defence', placeHolder: "the paper's trace term, or a FIM-derived defence beyond it", ignoreFocusOut: true },
+  );
+  if (!kind) return undefined;
+  const info = defenceInfo(kind.label);
+  const text = await vscode.window.showInputBox({
+    ignoreFocusOut: true,
+    title: `FIM: ${info.weightMeaning}`,
+    value: String(info.defaultWeight),
+    prompt: kind.label === 'trace' ? 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline' : info.title,
+    validateInput: (v) => (parseMu(v) === null ? 'the weight must be a finite number ≥ 0' : undefined),
+  });
+  if (text === undefined) return undefined;
+  return resolveDefence(kind.label, parseMu(text)!);
+}
+
 async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promise<void> {
   const storeDir = requireStore(deps.store);
   if (!storeDir) return;
@@ -105,18 +125,13 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     if (!dirs?.[0]) return;
     dataDir = dirs[0].fsPath;
   }
-  let mu = 0;
+  let choice: ReturnType<typeof resolveDefence> = { mu: 0 };
   if (defended) {
-    const muText = await vscode.window.showInputBox({
-      ignoreFocusOut: true,
-      title: 'FIM: weight μ of the trace term (loss = CE + μ·tr G_s)',
-      value: '0.022',
-      prompt: 'The paper uses μ = 0.022 for MNIST; 0 trains the plain baseline',
-      validateInput: (v) => (parseMu(v) === null ? 'μ must be a finite number ≥ 0' : undefined),
-    });
-    if (muText === undefined) return;
-    mu = parseMu(muText)!;
+    const picked = await pickDefence();
+    if (!picked) return;
+    choice = picked;
   }
+  const { mu, defence } = choice;
   const epochsText = await vscode.window.showInputBox({
     ignoreFocusOut: true,
     title: 'FIM: epochs',
@@ -130,6 +145,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     dataset: dataset.label,
     ...(dataDir ? { dataDir } : {}),
     mu,
+    ...(defence ? { defence } : {}),
     epochs: parsePositiveInt(epochsText)!,
     batchSize: s.train.batchSize,
     learningRate: s.train.learningRate,
@@ -139,7 +155,7 @@ async function train(deps: CommandDeps, arg: unknown, defended: boolean): Promis
     logEvery: s.train.logEvery,
     storeDir,
   };
-  const title = `${defended ? 'Train Defended Model' : 'Train Baseline Model'} (${model.label}, μ=${mu})`;
+  const title = `${defended ? 'Train Defended Model' : 'Train Baseline Model'} (${model.label}, ${defenceLabel({ mu, defence })})`;
   const started = deps.engine.onJobStarted((p) => {
     deps.store.fireSoon(0);
     deps.panels.open({ kind: 'training', runDir: p.runDir }, vscode.ViewColumn.Beside, true);

@@ -2,13 +2,17 @@
  * The data each panel shows, read from the run store (the only state). No `vscode` import: the
  * panel hosts add webview URIs, and the tests call these directly on fixture runs.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { AnyEval, DistanceEval, EvalKind, InspectEval, SweepEval } from '../../runs/evals';
+import type { ReproduceReport } from '../../runs/reproduce';
 import { evalFile } from '../../runs/paths';
 import { readJsonFile, readMetrics, readRun } from '../../runs/reader';
 import type { RunInfo } from '../../runs/types';
 import {
   roleOf,
   type AdversarialData,
+  type DefencesData,
   type FoolingData,
   type FoolingSeries,
   type InspectData,
@@ -125,4 +129,40 @@ export function loadFoolingData(runDirs: string[]): FoolingData {
     }
   }
   return { series, distances, runsWithoutSweeps };
+}
+
+/** The defence comparison of a `fim reproduce --defences` directory, from its report.json. */
+export function loadDefencesData(reproduceDir: string): DefencesData {
+  const file = path.join(reproduceDir, 'report.json');
+  const report = readJsonFile<ReproduceReport>(file);
+  if (!report)
+    throw new PanelDataError(`${file} does not exist or is not readable JSON; run fim reproduce --defences … --out ${reproduceDir} first`);
+  if (report.kind !== 'fim-reproduce') throw new PanelDataError(`${file} is not a fim reproduce report`);
+  if (!report.defences || !report.plan.defences)
+    throw new PanelDataError(`the reproduction in ${reproduceDir} has no defence comparison (it ran without --defences)`);
+  if (!Array.isArray(report.defences.rows)) throw new PanelDataError(`${file}: the defence table is damaged or from another version`);
+  return {
+    reproduceDir,
+    createdAt: report.createdAt,
+    complete: report.complete,
+    model: report.plan.model,
+    epochs: report.plan.epochs,
+    trainSamples: report.plan.trainSamples,
+    plan: report.plan.defences,
+    report: report.defences,
+  };
+}
+
+/** Reproduction directories directly under `root` (e.g. the workspace's .fim/) whose report has a defence comparison. */
+export function findDefenceReproductions(root: string): string[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  return entries
+    .map((e) => path.join(root, e))
+    .filter((d) => readJsonFile<Pick<ReproduceReport, 'kind' | 'defences'>>(path.join(d, 'report.json'))?.defences !== undefined)
+    .sort();
 }

@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RUN_FILES } from '../../runs/paths';
 import { readRun } from '../../runs/reader';
-import { PANEL_KINDS, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
+import { PANEL_KINDS, panelDirs, parseWebviewState, type PanelDataMap, type PanelKey, type PanelKind } from '../../protocol/webview';
 import { localRoots } from './html';
-import { loadAdversarialData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
+import { loadAdversarialData, loadDefencesData, loadFoolingData, loadInspectData, loadTrainingData } from './panelData';
 import { PanelHost } from './panelHost';
 import { loadAutoAttackData } from './autoattackData';
 import { confinePanelKey } from './panelPaths';
@@ -19,6 +19,7 @@ export const VIEW_TYPES: Record<PanelKind, string> = {
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
   autoattack: 'fim.autoattack',
+  defences: 'fim.defences',
 };
 
 export function keyId(key: PanelKey): string {
@@ -36,6 +37,8 @@ export function keyId(key: PanelKey): string {
         .map((d) => path.resolve(d))
         .sort()
         .join('|')}`;
+    case 'defences':
+      return `defences:${path.resolve(key.reproduceDir)}`;
   }
 }
 
@@ -56,6 +59,8 @@ export function panelTitle(key: PanelKey): string {
       return key.runDirs.length === 1 ? `Fooling Ratio: ${runName(key.runDirs[0]!)}` : `Fooling Ratio: ${key.runDirs.length} runs`;
     case 'autoattack':
       return `AutoAttack: ${runName(key.runDir)}`;
+    case 'defences':
+      return `Defences Compared: ${path.basename(key.reproduceDir)}`;
   }
 }
 
@@ -95,6 +100,8 @@ export class PanelManager implements vscode.Disposable {
         return loadFoolingData(key.runDirs);
       case 'autoattack':
         return { ...loadAutoAttackData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
+      case 'defences':
+        return loadDefencesData(key.reproduceDir);
     }
   }
 
@@ -112,6 +119,8 @@ export class PanelManager implements vscode.Disposable {
       case 'autoattack':
         // The run's evaluations and the other runs' in the store (their curves are overlaid).
         return [rp(path.dirname(key.runDir), `*/${RUN_FILES.evals}/*.json`)];
+      case 'defences':
+        return [rp(key.reproduceDir, 'report.json')];
     }
   }
 
@@ -178,7 +187,7 @@ export class PanelManager implements vscode.Disposable {
   refreshRun(runDir: string): void {
     const r = path.resolve(runDir);
     for (const host of this.panels.values()) {
-      const dirs = 'runDir' in host.key ? [host.key.runDir] : host.key.runDirs;
+      const dirs = panelDirs(host.key);
       if (dirs.some((d) => path.resolve(d) === r)) host.refreshSoon(50);
     }
   }

@@ -4,7 +4,8 @@
  * roots and files to read, so each is resolved to its real path (symbolic links followed) and
  * must lie inside the run store. No `vscode` import, so it is tested under plain Node.
  */
-import type { PanelKey } from '../../protocol/webview';
+import * as path from 'node:path';
+import { panelDirs, type PanelKey } from '../../protocol/webview';
 import { realPathWithin } from '../../runs/paths';
 
 /** The key with every run directory as a real path inside one of `roots`, or null when one is not. */
@@ -22,10 +23,18 @@ export function confinePanelKey(key: PanelKey, roots: string[]): PanelKey | null
       const runDirs = key.runDirs.map(inside);
       return runDirs.every((d): d is string => d !== null) ? { kind: 'fooling', runDirs } : null;
     }
+    case 'defences': {
+      // Reproductions live beside the run store (.fim/reproduce-defences beside .fim/runs).
+      const reproduceDir = realPathWithin(
+        key.reproduceDir,
+        roots.map((r) => path.dirname(r)),
+      );
+      return reproduceDir ? { kind: 'defences', reproduceDir } : null;
+    }
   }
 }
 
 /** A path a panel may reveal: inside one of the run directories it shows, symbolic links resolved. */
 export function revealablePath(p: unknown, key: PanelKey): string | null {
-  return realPathWithin(p, 'runDir' in key ? [key.runDir] : key.runDirs);
+  return realPathWithin(p, panelDirs(key));
 }

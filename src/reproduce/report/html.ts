@@ -1,6 +1,7 @@
 import type { AutoAttackCell, DistanceStat, Interval, ReproduceReport, SweepSeries, TransferCell } from '../../runs/reproduce';
 import { escapeHtml } from '../../shared/escape';
 import { renderCharts, type Chart } from './charts';
+import { defencesSection } from './defencesHtml';
 
 /**
  * The report as one self-contained HTML page: inline SVG charts, one <style> block, no scripts
@@ -392,7 +393,27 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     `<p>Every number above is in <code>report.json</code> next to this file (the same object is embedded below); per-run evaluations with their provenance (checkpoint hash, sample indices, options) are under <code>runs/&lt;run&gt;/evals/</code>.</p><details><summary>plan</summary><pre>${escapeHtml(JSON.stringify(r.plan, null, 2))}</pre></details><script type="application/json" id="fim-reproduce-report">${json}</script>`,
   );
 
-  const nav = `<nav>${SECTIONS.map((s) => `<a href="#${s}">${s}</a>`).join('')}</nav>`;
+  // The defence comparison (--defences) follows the findings; --only-defences leaves out the paper's sections.
+  const defences = r.defences ? defencesSection(r.plan, r.defences) : '';
+  const parts: [string, string][] = [
+    ['summary', summary],
+    ['findings', findings],
+    ['defences', defences],
+    ['cuts', cuts],
+    ['fig2', fig2],
+    ['fig3', fig3],
+    ['fig5', fig5],
+    ['table1', t1],
+    ['table2', t2],
+    ['fim', fim],
+    ['sanity', sanity],
+    ['autoattack', autoattack],
+    ['timing', timing],
+    ['data', data],
+  ];
+  const paperOnly = new Set(['findings', 'fig2', 'fig3', 'fig5', 'table1', 'table2', 'fim', 'sanity', 'autoattack']);
+  const shown = parts.filter(([id, html]) => html && !(r.plan.paper === false && paperOnly.has(id)));
+  const nav = `<nav>${shown.map(([s]) => `<a href="#${s}">${s}</a>`).join('')}</nav>`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
@@ -400,7 +421,7 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
 <style>${CSS}</style></head>
 <body><h1>Reproduction: Fisher-information eigenvalue defence on MNIST (${escapeHtml(r.plan.mode)})</h1>
 ${nav}
-${summary}${findings}${cuts}${fig2}${fig3}${fig5}${t1}${t2}${fim}${sanity}${autoattack}${timing}${data}
+${shown.map(([, html]) => html).join('')}
 </body></html>
 `;
 }

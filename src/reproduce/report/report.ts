@@ -22,6 +22,7 @@ import {
 import { wilsonInterval } from '../../shared/stats';
 import { decideTemperature } from '../checks';
 import { findingsOf } from '../findings';
+import { defencesReportOf } from './defences';
 import { PAPER } from '../paper';
 import { fingerprint, modelOf, muKey, stagesOf } from '../plan';
 import { bootstrapMeanCi, bootstrapRatioCi, sampleSd } from '../stats';
@@ -54,41 +55,44 @@ function readStageEval<T>(c: Ctx, key: string, i = 0): T | null {
 }
 
 function accuracyRows(c: Ctx): AccuracyRow[] {
-  return c.plan.models.map((m) => {
-    const seeds: SeedAccuracy[] = [];
-    for (const seed of m.seeds) {
-      const rec = c.state.stages[`train:${m.key}:s${seed}`];
-      if (!rec?.runDir) continue;
-      const info = readRun(path.join(c.outDir, rec.runDir));
-      const s = info.summary;
-      seeds.push({
-        seed,
-        accuracy: s?.state === 'completed' ? s.testAccuracy : null,
-        testSamples: info.config?.testSamples ?? c.plan.testSamples,
-        epochsCompleted: s?.epochsCompleted ?? 0,
-        state: info.effectiveState,
-        trainSeconds: s?.wallSeconds ?? null,
-        samplesPerSecond: s?.samplesPerSecond ?? null,
-        meanTraceGs: s?.testMeanTraceGs ?? null,
-        runDir: rec.runDir,
-      });
-    }
-    const acc = seeds.map((s) => s.accuracy).filter((a): a is number => a !== null);
-    const correct = seeds.reduce((a, s) => a + (s.accuracy === null ? 0 : Math.round(s.accuracy * s.testSamples)), 0);
-    const total = seeds.reduce((a, s) => a + (s.accuracy === null ? 0 : s.testSamples), 0);
-    return {
-      model: m.key,
-      label: m.label,
-      role: m.role,
-      mu: m.mu,
-      seeds,
-      mean: acc.length ? acc.reduce((a, b) => a + b, 0) / acc.length : null,
-      sd: sampleSd(acc),
-      min: acc.length ? Math.min(...acc) : null,
-      max: acc.length ? Math.max(...acc) : null,
-      pooledCi: total ? wilsonInterval(correct, total) : null,
-    };
-  });
+  // Fig. 2's rows; the defence comparison has its own table (defences.ts).
+  return c.plan.models
+    .filter((m) => m.role !== 'defence')
+    .map((m) => {
+      const seeds: SeedAccuracy[] = [];
+      for (const seed of m.seeds) {
+        const rec = c.state.stages[`train:${m.key}:s${seed}`];
+        if (!rec?.runDir) continue;
+        const info = readRun(path.join(c.outDir, rec.runDir));
+        const s = info.summary;
+        seeds.push({
+          seed,
+          accuracy: s?.state === 'completed' ? s.testAccuracy : null,
+          testSamples: info.config?.testSamples ?? c.plan.testSamples,
+          epochsCompleted: s?.epochsCompleted ?? 0,
+          state: info.effectiveState,
+          trainSeconds: s?.wallSeconds ?? null,
+          samplesPerSecond: s?.samplesPerSecond ?? null,
+          meanTraceGs: s?.testMeanTraceGs ?? null,
+          runDir: rec.runDir,
+        });
+      }
+      const acc = seeds.map((s) => s.accuracy).filter((a): a is number => a !== null);
+      const correct = seeds.reduce((a, s) => a + (s.accuracy === null ? 0 : Math.round(s.accuracy * s.testSamples)), 0);
+      const total = seeds.reduce((a, s) => a + (s.accuracy === null ? 0 : s.testSamples), 0);
+      return {
+        model: m.key,
+        label: m.label,
+        role: m.role,
+        mu: m.mu,
+        seeds,
+        mean: acc.length ? acc.reduce((a, b) => a + b, 0) / acc.length : null,
+        sd: sampleSd(acc),
+        min: acc.length ? Math.min(...acc) : null,
+        max: acc.length ? Math.max(...acc) : null,
+        pooledCi: total ? wilsonInterval(correct, total) : null,
+      };
+    });
 }
 
 /** Pools one attack's sweeps of a model over its seeds; ε on the chart is the plan's squared-l2 axis. */
@@ -255,7 +259,7 @@ function sanity(c: Ctx, fim: FimRow[]): SanityCheck[] {
   const base = fim.find((f) => f.model === muKey(0));
   const head = fim.find((f) => f.model === muKey(c.plan.muRoles.headline));
   return stagesOf(c.plan)
-    .filter((s) => s.kind === 'sanity')
+    .filter((s) => s.kind === 'sanity' && !s.key.startsWith('defences:'))
     .map((s) => readStageEval<SanityCheck>(c, s.key))
     .filter((x): x is SanityCheck => x !== null)
     .map((x) => {
@@ -305,11 +309,13 @@ export function buildReport(plan: ReproducePlan, state: ReproduceState, outDir: 
     findings: [],
     paper: PAPER,
   };
-  if (plan.autoattack) {
+  if (plan.autoattack && plan.paper !== false) {
     const aa = autoAttackSection(plan, (key, i) => readStageEval(c, key, i));
     report.autoattack = aa.rows;
     report.curves = aa.curves;
   }
-  report.findings = findingsOf(report);
+  report.findings = plan.paper === false ? [] : findingsOf(report);
+  const defences = defencesReportOf(plan, state, outDir);
+  if (defences) report.defences = defences;
   return report;
 }
