@@ -23,7 +23,8 @@ import { buildModel, resolveDefinition } from '../src/engine/models/load';
 import { predictLogits } from '../src/engine/models/predict';
 import { train } from '../src/engine/train/trainer';
 import { cpuSample, type CpuSample } from './load';
-import { ONNX_CONVNET, TASKS, type FmaPeak, type OursResult, type Task } from './tasks';
+import { AUTOATTACK_BENCH, ONNX_CONVNET, TASKS, type FmaPeak, type OursResult, type Task } from './tasks';
+import { autoAttackRun, loadEvalRun, samplesOf } from '../src/engine';
 
 const MU = 0.022;
 const WARMUP_STEPS = 10;
@@ -224,6 +225,32 @@ async function main(): Promise<void> {
           runAttack('pgd', warmInputs, [0.3], { batchSize: 100, options: { steps: 10 } });
           const w = timed(() => runAttack('pgd', inputs, [0.3], { batchSize: 100, options: { steps: 10 } }));
           record(task, samples / w.seconds, w, { unit: 'sample', count: samples });
+          break;
+        }
+        // The AutoAttack rows evaluate the trained run of bench/trained.ts on the first MNIST test images.
+        case 'apgd-ce100': {
+          const run = await loadEvalRun(arg('run', ''));
+          const n = Number(arg('test-samples', String(AUTOATTACK_BENCH.testSamples)));
+          const { x, labels } = samplesOf(run.data.test, Array.from(range(0, n)));
+          const test = { model: run.model, shape: run.data.test.imageShape, labels, x };
+          runAttack('apgd-ce', { ...test, labels: labels.subarray(0, 20), x: x.subarray(0, 20 * 784) }, [AUTOATTACK_BENCH.epsilon]);
+          const w = timed(() => runAttack('apgd-ce', test, [AUTOATTACK_BENCH.epsilon], { batchSize: 100 }));
+          record(task, n / w.seconds, w, { unit: 'sample', count: n });
+          break;
+        }
+        case 'autoattack': {
+          const run = await loadEvalRun(arg('run', ''));
+          const n = Number(arg('test-samples', String(AUTOATTACK_BENCH.testSamples)));
+          const w = new Window();
+          w.open();
+          await autoAttackRun(run, {
+            norm: 'linf',
+            epsilon: AUTOATTACK_BENCH.epsilon,
+            selection: { split: 'test', start: 0, count: n },
+            name: 'bench-autoattack',
+          });
+          w.close();
+          record(task, n / w.seconds, w, { unit: 'sample', count: n });
           break;
         }
       }

@@ -22,7 +22,8 @@ import { limitDataset } from '../src/engine/data/dataset';
 import { loadDataset } from '../src/engine/data/registry';
 import { median } from '../src/shared/stats';
 import { cpuSample, judgeRun, MIN_REPEATS, QUIET, resultsAction, windowLoad, type LabelledWindow, type RunVerdict } from './load';
-import { PEER_TASK, TASKS, type OursResult, type PeerResult, type Task, type WindowSamples } from './tasks';
+import { AUTOATTACK_BENCH, PEER_TASK, TASKS, type OursResult, type PeerResult, type Task, type WindowSamples } from './tasks';
+import { prepareTrained } from './trained';
 
 const root = path.resolve(__dirname, '..');
 const PYTHON = '/usr/bin/python3';
@@ -55,6 +56,8 @@ const LABELS: Record<Task, string> = {
   fim: 'exact λmax(G_x) + eigenvector',
   ossa: 'OSSA attack (ε = 6, squared l2)',
   pgd10: 'PGD-10 attack (l∞, ε = 0.3)',
+  'apgd-ce100': `APGD-CE, 100 iterations (l∞, ε = ${AUTOATTACK_BENCH.epsilon}; trained ConvNet, MNIST test)`,
+  autoattack: `AutoAttack standard cascade (l∞, ε = ${AUTOATTACK_BENCH.epsilon}; trained ConvNet, MNIST test)`,
   'train-128-onnx': 'training, batch 128, the same ConvNet imported from PyTorch ONNX',
   'fim-onnx': 'exact λmax(G_x), the same ConvNet imported from PyTorch ONNX',
 };
@@ -219,10 +222,13 @@ async function main(): Promise<void> {
   }
   const dataFile = path.join(root, 'bench', '.tmp', 'inputs.bin');
   await writeInputs(dataFile, 128 * (10 + trainSteps));
-  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps)];
+  const testSamples = quick ? 200 : AUTOATTACK_BENCH.testSamples;
+  const trained = await prepareTrained(path.join(root, 'bench', '.tmp'), testSamples, log);
+  const aaArgs = ['--test-samples', String(testSamples)];
+  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), ...aaArgs];
   // PyTorch runs each model once; the ONNX rows compare with its run of the same ConvNet.
   const peerTasks = TASKS.filter((t) => !PEER_TASK[t]);
-  const peerCommon = ['--tasks', peerTasks.join(','), '--samples', String(samples), '--train-steps', String(trainSteps)];
+  const peerCommon = ['--tasks', peerTasks.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), ...aaArgs];
   const runs: Record<Side, SideRun<OursResult | PeerResult>[]> = { ours: [], torch1: [], torch2: [] };
   const sides: Side[] = torch ? ['ours', 'torch1', 'torch2'] : ['ours'];
   const t0 = Date.now();
@@ -232,7 +238,11 @@ async function main(): Promise<void> {
     for (const side of order) {
       log(`repeat ${r + 1}/${repeats}: ${SIDE_LABEL[side]}`);
       if (side === 'ours') {
-        runs.ours.push(sideRun(() => runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common])));
+        runs.ours.push(
+          sideRun(() =>
+            runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common, '--run', trained.runDir]),
+          ),
+        );
       } else {
         const threads = side === 'torch1' ? 1 : 2;
         const env = { ...process.env, ...THREAD_POLICY, OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
@@ -240,7 +250,16 @@ async function main(): Promise<void> {
           sideRun(() =>
             runJson<PeerResult>(
               PYTHON,
-              [path.join('bench', 'peer', 'torch_tasks.py'), '--data', dataFile, '--threads', String(threads), ...peerCommon],
+              [
+                path.join('bench', 'peer', 'torch_tasks.py'),
+                '--data',
+                dataFile,
+                '--threads',
+                String(threads),
+                ...peerCommon,
+                '--checkpoint',
+                trained.checkpoint,
+              ],
               env,
             ),
           ),

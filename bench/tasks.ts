@@ -3,8 +3,21 @@ import type { BackendReport } from '../src/protocol/backend';
 import type { CpuSample } from './load';
 
 /** The benchmark's tasks, shared by the engine side (ours.ts), the peer and the report (run.ts). */
-export const TASKS = ['train-32', 'train-128', 'infer', 'fim', 'ossa', 'pgd10', 'train-128-onnx', 'fim-onnx'] as const;
+export const TASKS = [
+  'train-32',
+  'train-128',
+  'infer',
+  'fim',
+  'ossa',
+  'pgd10',
+  'train-128-onnx',
+  'fim-onnx',
+  'apgd-ce100',
+  'autoattack',
+] as const;
 export type Task = (typeof TASKS)[number];
+/** The l∞ budget of the AutoAttack rows, and how many MNIST test images they evaluate. */
+export const AUTOATTACK_BENCH = { epsilon: 0.1, testSamples: 1000 } as const;
 
 /** The machine-load samples at the start and end of a task's measured window (null off Linux). */
 export type WindowSamples = { before: CpuSample; after: CpuSample } | null;

@@ -14,6 +14,9 @@ Tasks (each prints its samples/s):
             by the larger cross-entropy of the two candidates; then the evaluation forward pass.
   pgd10     l-inf PGD (eps 0.3, 10 steps of eps/30, uniform random start, clip to [0, 1]) on the
             cross-entropy; then the evaluation forward pass.
+  apgd-ce100, autoattack   APGD-CE (100 iterations) and AutoAttack's standard cascade at l-inf
+            eps 0.1 on the first --test-samples MNIST test images, with the trained ConvNet of
+            --checkpoint (bench/peer/torch_autoattack.py; the engine's side evaluates the same run).
 The attack tasks also run the clean forward pass first, like the engine's runAttack.
 
 Input: --data FILE written by bench/run.ts: uint32 header [n, 28, 28, 1], n*784 uint8 pixels (NHWC;
@@ -43,6 +46,8 @@ ap.add_argument("--tasks", default="train-32,train-128,infer,fim,ossa,pgd10")
 ap.add_argument("--train-steps", type=int, default=40)
 ap.add_argument("--samples", type=int, default=200, help="samples for fim and the attacks")
 ap.add_argument("--mu", type=float, default=0.022)
+ap.add_argument("--checkpoint", help="trained ConvNet for apgd-ce100 and autoattack (bench/peer/export_checkpoint.ts)")
+ap.add_argument("--test-samples", type=int, default=1000)
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 # One thread for inter-op work, like the engine's one JavaScript thread.
@@ -225,8 +230,36 @@ def pgd10():
     return a.samples / timed(run)
 
 
+AA_EPS = 0.1
+
+
+def trained_test():
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from convnet_checkpoint import load_convnet, mnist_test
+    net, _ = load_convnet(a.checkpoint)
+    x, y = mnist_test(a.test_samples)
+    return net, x, y
+
+
+def apgd_ce100():
+    import torch_autoattack as ta
+    net, x, y = trained_test()
+    gen = torch.Generator().manual_seed(0)
+    ta.apgd(net, x[:20], y[:20], AA_EPS, 0, gen)  # warm-up
+    return len(y) / timed(lambda: [ta.apgd(net, x[s:s + 100], y[s:s + 100], AA_EPS, 0, gen) for s in range(0, len(y), 100)])
+
+
+def autoattack():
+    import torch_autoattack as ta
+    net, x, y = trained_test()
+    gen = torch.Generator().manual_seed(0)
+    return len(y) / timed(lambda: ta.autoattack(net, x, y, AA_EPS, gen))
+
+
 TASKS = {"train-32": lambda: train(32), "train-128": lambda: train(128), "infer": infer, "fim": fim,
-         "ossa": ossa, "pgd10": pgd10}
+         "ossa": ossa, "pgd10": pgd10, "apgd-ce100": apgd_ce100, "autoattack": autoattack}
 POLICY = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")
 out = {"peer": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
        "threadPolicy": {k: os.environ[k] for k in POLICY if k in os.environ}, "samplesPerSecond": {}, "windows": windows}

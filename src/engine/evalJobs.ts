@@ -4,7 +4,7 @@
  */
 import type { ProgressSink } from './eval/engineJobs';
 import type { TrustPolicy } from './trust';
-import { completeInspectionJob, distanceJob, inspectJob, sweepJob, transferJob, worstCaseJob } from './eval/engineJobs';
+import { autoAttackJob, completeInspectionJob, distanceJob, inspectJob, sweepJob, transferJob, worstCaseJob } from './eval/engineJobs';
 
 export const EVAL_JOBS = {
   inspect: inspectJob,
@@ -13,6 +13,7 @@ export const EVAL_JOBS = {
   transfer: transferJob,
   worstCase: worstCaseJob,
   completeInspection: completeInspectionJob,
+  autoattack: autoAttackJob,
 } as const;
 
 export type EvalJobKind = keyof typeof EVAL_JOBS;

@@ -18,6 +18,14 @@ export { parseShardSpec, shardDir, shardLabel, writtenShards, type ShardWritten 
 export { sweepRun, sweepShard } from './eval/sweep';
 export { transferRun, transferShard } from './eval/transfer';
 export { worstCaseRun, worstCaseShard } from './eval/worstCase';
+export {
+  AUTOATTACK_NAMES,
+  AUTOATTACK_STANDARD,
+  autoAttackAttack,
+  autoAttackRun,
+  autoAttackShard,
+  type AutoAttackRequest,
+} from './eval/autoattack';
 export { argmaxRows, logitsOf } from './models/predict';
 export { resume, train, TRAIN_DEFAULTS, TrainingError, type TrainHooks, type TrainRequest } from './train/trainer';
 export { exportRun, type ExportRequest, type ExportResult } from './eval/exportRun';

@@ -21,6 +21,7 @@ import {
   CheckSetup,
   CompleteInspection,
   Distance,
+  RunAutoAttack,
   EngineErrorCode,
   ExportModel,
   ImportModel,
@@ -265,6 +266,11 @@ conn.onRequest(CheckSetup, async () => {
   } catch (e) {
     throw toResponseError(e);
   }
+});
+
+conn.onRequest(RunAutoAttack, async (raw, token) => {
+  const params = checked('fim/autoattack', raw);
+  return evalJob('autoattack', params, params.runDir, token);
 });
 
 conn.onRequest(ImportModel, async (raw, token) => {

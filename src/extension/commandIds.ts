@@ -8,6 +8,8 @@ export const COMMAND = {
   trainBaseline: 'fim.trainBaseline',
   inspectRun: 'fim.inspectRun',
   attackSweep: 'fim.attackSweep',
+  runAutoAttack: 'fim.runAutoAttack',
+  openAutoAttack: 'fim.openAutoAttack',
   compareRuns: 'fim.compareRuns',
   openTrainingLog: 'fim.openTrainingLog',
   stopJob: 'fim.stopJob',

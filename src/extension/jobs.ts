@@ -11,7 +11,18 @@ import type { Engine } from './engine';
 import { EngineCrashedError, newJobId } from './engineProcess';
 
 export type JobKind =
-  'train' | 'resume' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case' | 'complete' | 'reproduce' | 'import' | 'export';
+  | 'train'
+  | 'resume'
+  | 'inspect'
+  | 'sweep'
+  | 'distance'
+  | 'transfer'
+  | 'worst-case'
+  | 'complete'
+  | 'reproduce'
+  | 'import'
+  | 'export'
+  | 'autoattack';
 
 export interface RunningJob {
   jobId: string;
@@ -26,7 +37,7 @@ export interface RunningJob {
 export function describeJobError(e: unknown): string {
   if (e instanceof EngineCrashedError) return e.message;
   if (e instanceof ResponseError) {
-    if (e.code === EngineErrorCode.InputError) return e.message;
+    if (e.code === EngineErrorCode.InputError || e.code === EngineErrorCode.Cancelled) return e.message;
     return `the engine failed: ${e.message}`;
   }
   return e instanceof Error ? e.message : String(e);
@@ -117,8 +128,8 @@ export class Jobs implements vscode.Disposable {
           }
           const msg = describeJobError(e);
           this.engine.output.error(`${title}: ${msg}`);
-          const actions =
-            e instanceof EngineCrashedError || !(e instanceof ResponseError && e.code === EngineErrorCode.InputError) ? ['Show Log'] : [];
+          const expected = e instanceof ResponseError && (e.code === EngineErrorCode.InputError || e.code === EngineErrorCode.Cancelled);
+          const actions = e instanceof EngineCrashedError || !expected ? ['Show Log'] : [];
           void vscode.window.showErrorMessage(`FIM: ${title} failed: ${msg}`, ...actions).then((a) => a && this.engine.output.show());
           return undefined;
         } finally {

@@ -3,11 +3,12 @@
  * tooltip, icon, context value), so it can be tested without VS Code. The provider maps it onto
  * TreeItems.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalKind } from '../runs/evals';
 import { defenceLabel } from '../runs/defence';
 import { evalFile } from '../runs/paths';
+import { readEvalKindField } from '../runs/reader';
+import { latestAutoAttack } from '../runs/autoattack';
 import type { RunInfo } from '../runs/types';
 import type { JobProgressParams } from '../protocol/engine';
 
@@ -53,6 +54,8 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
     parts.push(state);
   }
   if (run.summary?.testAccuracy !== undefined && run.summary.testAccuracy !== null) parts.push(`acc ${pct(run.summary.testAccuracy)}`);
+  const aa = latestAutoAttack(run.dir, run.evals);
+  if (aa) parts.push(`AutoAttack ${pct(aa.robustAccuracy)} @ ${aa.norm === 'linf' ? 'l∞' : 'l2'} ${aa.epsilon}`);
   const [icon, iconColor] = STATE_ICON[state] ?? ['circle-outline'];
   const tip = [`**${name}**`, '', `\`${run.dir}\``, ''];
   if (imported) {
@@ -75,6 +78,10 @@ export function runItemModel(run: RunInfo, live?: JobProgressParams): ItemModel 
       `test accuracy ${pct(s.testAccuracy)}, tr G_s mean ${s.testMeanTraceGs?.toPrecision(4) ?? '–'} / median ${s.testMedianTraceGs?.toPrecision(4) ?? '–'}, ${s.epochsCompleted}/${s.epochs} epochs, ${s.backend}`,
     );
   }
+  if (aa)
+    tip.push(
+      `latest AutoAttack (${aa.version}, ${aa.name}): robust accuracy **${pct(aa.robustAccuracy)}** [${pct(aa.robustAccuracyCi[0])}, ${pct(aa.robustAccuracyCi[1])}] at ${aa.norm === 'linf' ? 'l∞' : 'l2'} ε = ${aa.epsilon} on ${aa.samples} test samples`,
+    );
   if (run.problems.length) tip.push('', `problems: ${run.problems.join('; ')}`);
   const resumable = state === 'stopped' || state === 'incomplete' || (state === 'failed' && Boolean(run.status?.latestCheckpoint));
   return {
@@ -94,6 +101,7 @@ const EVAL_ICON: Record<EvalKind, string> = {
   distance: 'ruler',
   transfer: 'arrow-swap',
   'worst-case': 'shield',
+  autoattack: 'shield',
 };
 
 const EVAL_LABEL: Record<EvalKind, string> = {
@@ -102,26 +110,13 @@ const EVAL_LABEL: Record<EvalKind, string> = {
   distance: 'min. distances',
   transfer: 'transfer',
   'worst-case': 'worst case',
+  autoattack: 'AutoAttack',
 };
 
-/**
- * Reads an eval file's kind from its first bytes (the writers put `kind` first), so the tree
- * does not parse multi-megabyte inspection files.
- */
+/** An eval file's kind, if it is one the tree knows (see readEvalKindField). */
 export function readEvalKind(runDir: string, name: string): EvalKind | null {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(evalFile(runDir, name), 'r');
-    const buf = Buffer.alloc(512);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const m = /"kind"\s*:\s*"([a-z-]+)"/.exec(buf.subarray(0, n).toString('utf8'));
-    const k = m?.[1];
-    return k && k in EVAL_ICON ? (k as EvalKind) : null;
-  } catch {
-    return null;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  const k = readEvalKindField(runDir, name);
+  return k && k in EVAL_ICON ? (k as EvalKind) : null;
 }
 
 export function evalItemModel(runDir: string, name: string, kind: EvalKind | null): ItemModel {

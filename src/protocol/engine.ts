@@ -125,6 +125,17 @@ export interface SweepParams extends JobParams {
   name?: string;
 }
 
+export interface AutoAttackParams extends JobParams {
+  runDir: string;
+  norm: 'linf' | 'l2';
+  /** The budget: the perturbation's norm (pixels in [0, 1]). */
+  epsilon: number;
+  samples: number;
+  /** Robustness curve over the first N samples (0: none). */
+  curveSamples?: number;
+  name?: string;
+}
+
 export interface EvalResult {
   /** Absolute path of the evals/<name>.json written. */
   evalFile: string;
@@ -296,6 +307,8 @@ export const Transfer = new RequestType<TransferParams, EvalFilesResult, void>('
 export const WorstCase = new RequestType<WorstCaseParams, EvalResult, void>('fim/worstCase');
 export const CompleteInspection = new RequestType<CompleteInspectionParams, CompleteInspectionResult, void>('fim/completeInspection');
 export const CheckSetup = new RequestType0<SetupReport, void>('fim/checkSetup');
+/** AutoAttack's standard cascade at one budget (`fim eval autoattack`); resumable between attacks. */
+export const RunAutoAttack = new RequestType<AutoAttackParams, EvalResult, void>('fim/autoattack');
 export const ImportModel = new RequestType<ImportParams, ImportedModelInfo, void>('fim/import');
 export const ExportModel = new RequestType<ExportParams, ExportedModelInfo, void>('fim/export');
 /** Stops a job as if its request were cancelled ($/cancelRequest does the same for the caller). */

@@ -12,6 +12,7 @@
 import * as v from 'valibot';
 import { BACKEND_NAMES } from './backend';
 import type {
+  AutoAttackParams,
   CompleteInspectionParams,
   DistanceParams,
   ExportParams,
@@ -134,6 +135,16 @@ export const SweepParamsSchema = v.object({
   name: v.optional(evalName),
 });
 
+export const AutoAttackParamsSchema = v.object({
+  jobId,
+  runDir: filePath,
+  norm: v.picklist(['linf', 'l2'], 'expected linf or l2'),
+  epsilon: positive,
+  samples: integer(1),
+  curveSamples: v.optional(integer(0)),
+  name: v.optional(evalName),
+});
+
 export const StopParamsSchema = v.object({ jobId });
 
 export const ImportParamsSchema = v.object({
@@ -200,6 +211,7 @@ export const PARAMS_SCHEMAS = {
   'fim/resume': ResumeParamsSchema,
   'fim/inspect': InspectParamsSchema,
   'fim/attackSweep': SweepParamsSchema,
+  'fim/autoattack': AutoAttackParamsSchema,
   'fim/stopJob': StopParamsSchema,
   'fim/import': ImportParamsSchema,
   'fim/export': ExportParamsSchema,
@@ -252,5 +264,6 @@ const schemasMatchTypes: [
   Same<v.InferOutput<typeof TransferParamsSchema>, TransferParams>,
   Same<v.InferOutput<typeof WorstCaseParamsSchema>, WorstCaseParams>,
   Same<v.InferOutput<typeof CompleteInspectionParamsSchema>, CompleteInspectionParams>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<v.InferOutput<typeof AutoAttackParamsSchema>, AutoAttackParams>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 void schemasMatchTypes;

@@ -4,7 +4,18 @@
  * untrusted input to the host: everything they send goes through `parseWebviewMessage` and
  * `parseWebviewState`, which accept only the shapes below.
  */
-import type { DistanceEval, DistanceRow, InspectEval, SweepEval, SweepPoint, NormName, TransferEval, WorstCaseEval } from '../runs/evals';
+import type {
+  AutoAttackEval,
+  DistanceEval,
+  DistanceRow,
+  InspectEval,
+  RobustnessCurve,
+  SweepEval,
+  SweepPoint,
+  NormName,
+  TransferEval,
+  WorstCaseEval,
+} from '../runs/evals';
 import type { ReproduceProgress } from '../runs/reproduce';
 import type { DefencesPlan, DefencesReport } from '../runs/reproduceDefences';
 import type { EffectiveState, MetricRecord } from '../runs/types';
@@ -15,6 +26,7 @@ export const PANEL_KINDS = [
   'inspect',
   'adversarial',
   'fooling',
+  'autoattack',
   'defences',
   'report',
   'distance',
@@ -30,6 +42,7 @@ export type PanelKey =
   | { kind: 'inspect'; runDir: string; evalName: string }
   | { kind: 'adversarial'; runDir: string; evalName?: string }
   | { kind: 'fooling'; runDirs: string[] }
+  | { kind: 'autoattack'; runDir: string; evalName?: string }
   /** The defence comparison of a `fim reproduce --defences` directory (its report.json). */
   | { kind: 'defences'; reproduceDir: string }
   /** A reproduction directory (`fim reproduce --out DIR`). */
@@ -124,6 +137,17 @@ export interface FoolingData {
   runsWithoutSweeps: RunRef[];
 }
 
+/** A run's AutoAttack evaluations, and the robustness curves of the other runs in its store to overlay. */
+export interface AutoAttackData {
+  run: RunRef;
+  /** Newest first; `selected` is shown first. */
+  evals: { evalName: string; eval: AutoAttackEval }[];
+  selected: string;
+  /** Curves of other runs' AutoAttack evaluations (any norm; the panel shows those of the selected one's). */
+  overlays: { run: RunRef; evalName: string; epsilon: number; curve: RobustnessCurve }[];
+  assetsBase: string;
+}
+
 /** The defence comparison table of a reproduction (src/runs/reproduceDefences.ts), as its report.json holds it. */
 export interface DefencesData {
   reproduceDir: string;
@@ -177,6 +201,7 @@ export interface PanelDataMap {
   inspect: InspectData;
   adversarial: AdversarialData;
   fooling: FoolingData;
+  autoattack: AutoAttackData;
   defences: DefencesData;
   report: ReportData;
   distance: DistanceData;
@@ -233,6 +258,10 @@ export function parsePanelKey(v: unknown): PanelKey | null {
       if (!isStr(v.runDir)) return null;
       if (v.evalName === undefined) return { kind: 'adversarial', runDir: v.runDir };
       return isEvalName(v.evalName) ? { kind: 'adversarial', runDir: v.runDir, evalName: v.evalName } : null;
+    case 'autoattack':
+      if (!isStr(v.runDir)) return null;
+      if (v.evalName === undefined) return { kind: 'autoattack', runDir: v.runDir };
+      return isEvalName(v.evalName) ? { kind: 'autoattack', runDir: v.runDir, evalName: v.evalName } : null;
     case 'defences':
       return isStr(v.reproduceDir) ? { kind: 'defences', reproduceDir: v.reproduceDir } : null;
     case 'report':
@@ -252,6 +281,7 @@ export function panelDirs(key: PanelKey): string[] {
     case 'training':
     case 'inspect':
     case 'adversarial':
+    case 'autoattack':
       return [key.runDir];
     case 'report':
       return [key.dir];

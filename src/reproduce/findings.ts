@@ -62,6 +62,48 @@ function undertrained(r: ReproduceReport, row: AccuracyRow | undefined, paperAcc
     : gap;
 }
 
+/**
+ * AutoAttack at the standard MNIST budgets. The paper claims robustness without AutoAttack; the
+ * verdict compares the defended model with the baseline at each budget: agrees where its whole
+ * 95% interval lies above the baseline's at every budget, differs where it does at none.
+ */
+function autoAttackFinding(r: ReproduceReport): Finding | null {
+  const rows = (r.autoattack ?? []).filter((x) => x.baseline && x.defended);
+  if (rows.length === 0) return null;
+  const norm = (n: string) => (n === 'linf' ? 'l∞' : 'l2');
+  const higher = rows.filter((x) => x.defended!.ci[0] > x.baseline!.ci[1]);
+  const overstated = rows.flatMap((x) =>
+    [x.baseline!, x.defended!]
+      .filter((c) => c.pgd40 && c.pgd40.ci[0] > c.ci[1])
+      .map(
+        (c) =>
+          `${c.label} at ${norm(x.norm)} ε = ${x.epsilon}: PGD-40 ${pct(c.pgd40!.robustAccuracy)} vs AutoAttack ${pct(c.robustAccuracy)}`,
+      ),
+  );
+  const whys: string[] = [];
+  if (higher.length < rows.length)
+    whys.push(
+      `under the field's standard attack the defended model is not clearly more robust than the baseline at ${rows
+        .filter((x) => !higher.includes(x))
+        .map((x) => `${norm(x.norm)} ε = ${x.epsilon}`)
+        .join(', ')}`,
+    );
+  if (overstated.length) whys.push(`PGD-40 overstates robustness (95% intervals apart): ${overstated.join('; ')}`);
+  return {
+    topic: `AutoAttack robust accuracy at the standard MNIST budgets, μ = ${r.plan.muRoles.headline} vs μ = 0 (not in the paper)`,
+    paper: 'the defence makes the model robust to adversarial attacks (evaluated with OSSA and Foolbox attacks, not AutoAttack)',
+    ours:
+      rows
+        .map(
+          (x) =>
+            `${norm(x.norm)} ε = ${x.epsilon}: ${pct(x.defended!.robustAccuracy)} ${ci(x.defended!.ci)} vs ${pct(x.baseline!.robustAccuracy)} ${ci(x.baseline!.ci)}`,
+        )
+        .join('; ') + ` (${rows[0]!.defended!.samples} test samples each)`,
+    verdict: higher.length === rows.length ? 'agrees' : higher.length === 0 ? 'differs' : 'partly',
+    ...(whys.length ? { why: whys.join('; ') } : {}),
+  };
+}
+
 function check(r: ReproduceReport, id: string) {
   return r.sanity.find((s) => s.id === id);
 }
@@ -220,6 +262,9 @@ export function findingsOf(r: ReproduceReport): Finding[] {
       verdict: n === 0 ? 'agrees' : n <= 0.02 * ossa.defendedToBaseline.crafted ? 'partly' : 'differs',
     });
   }
+
+  const aa = autoAttackFinding(r);
+  if (aa) out.push(aa);
 
   const failed = r.sanity.filter((s) => s.status === 'fail');
   if (r.sanity.length) {

@@ -24,6 +24,7 @@ import { buildReport, fimRowOf } from './report/report';
 import { renderHtml } from './report/html';
 import { trackProgress } from './progress';
 import { runSanityCheck } from './sanity';
+import { runAutoAttackStage } from './autoattackStage';
 import { runDefenceStage } from './defencesRun';
 import { readState, updateState } from './stateStore';
 import { activeSubmissionProblem, type SlurmClient } from './slurm/client';
@@ -397,6 +398,11 @@ export async function runStage(r: Runner, s: Stage, rec: StageRecord): Promise<v
       const file = path.join(r.outDir, FILES.sanity, `${s.check}.json`);
       writeJsonAtomic(file, check);
       rec.files = [rel(r, file)];
+      break;
+    }
+    case 'autoattack': {
+      const run = await evalRun(r, s.model!, s.seed!);
+      rec.files = (await runAutoAttackStage(run, s, common)).map((f) => rel(r, f));
       break;
     }
     case 'robust':

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { AttackOptions } from '../runs/evals';
-import { REPRODUCE_FORMAT_VERSION, type ReproduceModelSpec, type ReproducePlan, type SanityPlan, type StageKind } from '../runs/reproduce';
+import {
+  REPRODUCE_FORMAT_VERSION,
+  type AutoAttackPlan,
+  type ReproduceModelSpec,
+  type ReproducePlan,
+  type SanityPlan,
+  type StageKind,
+} from '../runs/reproduce';
 import { SANITY_CHECKS } from './sanity';
 import { InputError, TABLE1_ATTACKS, TRAIN_DEFAULTS } from '../engine';
 import { comparedModels, defencesPlanOf, defenceStages, seedMajor, type Compared } from './defences';
@@ -27,6 +34,13 @@ export const LSR_ALPHA = 0.1;
  * one training step, and this keeps the model to a few times a plain training run.
  */
 export const PGD_AT = { epsilon: 0.3, steps: 10, stepSize: 0.075, ratio: 0.5 };
+/** The standard MNIST budgets of robustness evaluations (Madry et al.'s l∞ 0.3; RobustBench-style l2 1.5 and 2). */
+export const AUTOATTACK_BUDGETS: AutoAttackPlan['budgets'] = [
+  { norm: 'linf', epsilon: 0.1 },
+  { norm: 'linf', epsilon: 0.3 },
+  { norm: 'l2', epsilon: 1.5 },
+  { norm: 'l2', epsilon: 2 },
+];
 
 export interface PlanOptions {
   quick?: boolean;
@@ -119,6 +133,15 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
         squareQueries: 1000,
       };
 
+  // AutoAttack at the standard budgets, on the baseline and the headline model; the field uses 1,000
+  // test samples or more. Its standard cascade mostly ends after APGD-CE on these models.
+  const aaSamples = o.samples !== undefined ? Math.min(o.samples, 1000) : quick ? 200 : 1000;
+  const autoattack: AutoAttackPlan = {
+    samples: aaSamples,
+    budgets: AUTOATTACK_BUDGETS,
+    curveSamples: Math.min(aaSamples, quick ? 25 : 200),
+  };
+
   if (quick) {
     if (!o.mus)
       cuts.push(
@@ -136,6 +159,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
     cuts.push(
       `sanity checks on ${sanity.samples} samples (Square Attack: ${sanity.squareSamples} samples × ${sanity.squareQueries} queries; strong PGD ${sanity.strong.steps} steps × ${sanity.strong.restarts} restarts)`,
     );
+    cuts.push(`AutoAttack on ${autoattack.samples} test samples (the full plan: 1,000), robustness curves over ${autoattack.curveSamples}`);
   } else {
     if (o.mus) cuts.push(`μ ∈ {${mus.join(', ')}} (chosen with --mu)`);
     if (o.samples) cuts.push(`${samples} test samples for the fooling ratios (--samples)`);
@@ -168,6 +192,7 @@ export function makePlan(o: PlanOptions = {}): ReproducePlan {
     table2: { samples: tableSamples, attacks: [...TABLE1_ATTACKS, TABLE2_EXTRA], ossaBudget: 1, options: table1Options },
     inspect: { samples: Math.min(samples, 1000), heldOut: 1000 },
     sanity,
+    autoattack,
     cuts,
     backend: o.backend ?? 'auto',
   };
@@ -198,6 +223,8 @@ export interface Stage {
   seed?: number;
   attack?: string;
   check?: string;
+  /** The budget of an AutoAttack stage. */
+  budget?: { norm: 'linf' | 'l2'; epsilon: number };
 }
 
 export function fingerprint(params: Record<string, unknown>): string {
@@ -343,6 +370,24 @@ export function stagesOf(plan: ReproducePlan): Stage[] {
       ...(c.id === 'temperature-scaling' ? { after: [base, head].map((k) => `inspect:${k}:s${modelOf(plan, k).seeds[0]}`) } : {}),
       check: c.id,
     });
+  }
+  if (plan.autoattack) {
+    const aa = plan.autoattack;
+    const top = (norm: string) => Math.max(...aa.budgets.filter((b) => b.norm === norm).map((b) => b.epsilon));
+    for (const key of [base, head]) {
+      for (const b of aa.budgets) {
+        out.push({
+          key: `autoattack:${key}:s0:${b.norm}-${b.epsilon}`,
+          kind: 'autoattack',
+          title: `AutoAttack (${b.norm === 'linf' ? 'l∞' : 'l2'} ε = ${b.epsilon}) and PGD-40 on ${modelOf(plan, key).label}`,
+          needs: [{ model: key, seed: 0 }],
+          params: { samples: aa.samples, norm: b.norm, epsilon: b.epsilon, curveSamples: b.epsilon === top(b.norm) ? aa.curveSamples : 0 },
+          model: key,
+          seed: 0,
+          budget: b,
+        });
+      }
+    }
   }
   return [...out, ...defenceStages(plan)];
 }

@@ -7,6 +7,7 @@ import {
   anyOf,
   decideGradientFree,
   decideIterativeVsOneStep,
+  decideDlrVsCe,
   decideMarginVsCe,
   decideStepsRestarts,
   decideTemperature,
@@ -63,6 +64,12 @@ export const SANITY_CHECKS: { id: string; title: string; question: string }[] = 
       'Is PGD on the logit margin (which does not saturate) much stronger than PGD on cross-entropy, whose gradients a flattened or saturated softmax weakens?',
   },
   {
+    id: 'dlr-vs-ce',
+    title: 'APGD on DLR vs PGD on cross-entropy',
+    question:
+      'Is APGD on the DLR loss (Croce & Hein 2020), which does not change when the logits are shifted or scaled, much stronger than PGD on cross-entropy?',
+  },
+  {
     id: 'transfer-from-baseline',
     title: 'Transfer from the baseline',
     question: 'Do adversarials crafted on the undefended baseline fool the defended model more often than white-box attacks on it?',
@@ -71,7 +78,7 @@ export const SANITY_CHECKS: { id: string; title: string; question: string }[] = 
     id: 'gradient-free',
     title: 'Gradient-free attack',
     question:
-      'Does the gradient-free Square Attack (random search, Andriushchenko et al. 2020) beat the gradient attacks at the same budget?',
+      'Does the gradient-free Square Attack (random search, Andriushchenko et al. 2020) beat the gradient attacks (PGD on cross-entropy and on the margin, APGD on DLR) at the same budget?',
   },
   {
     id: 'temperature-scaling',
@@ -220,6 +227,30 @@ function marginVsCe(c: Ctx): Decision {
   return decideMarginVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
 }
 
+function dlrVsCe(c: Ctx): Decision {
+  const { defended, baseline, defendedLabel, baselineLabel } = c.inputs;
+  const budgets = c.plan.linfBudgets;
+  c.progress.total = 4;
+  const pairs = new Map<tfl.LayersModel, { label: string; ce: Uint8Array; dlr: Uint8Array }[]>();
+  for (const [model, label] of [
+    [defended, defendedLabel],
+    [baseline, baselineLabel],
+  ] as const) {
+    const idx = correctFor(c, [model], c.plan.samples);
+    const ce = fool(c, model, 'pgd', idx, budgets);
+    const dlr = fool(c, model, 'apgd-dlr', idx, budgets);
+    pairs.set(
+      model,
+      budgets.map((b, i) => ({
+        label: `l∞ ε = ${b}`,
+        ce: note(c, label, 'PGD-CE', b, ce[i]!),
+        dlr: note(c, label, 'APGD-DLR', b, dlr[i]!),
+      })),
+    );
+  }
+  return decideDlrVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
+}
+
 function transfer(c: Ctx): Decision {
   const { defended, baseline, defendedLabel } = c.inputs;
   const eps = c.plan.epsilon;
@@ -249,7 +280,7 @@ function gradientFree(c: Ctx): Decision {
   const { defended, defendedLabel: m } = c.inputs;
   const eps = c.plan.epsilon;
   const idx = correctFor(c, [defended], c.plan.samples).slice(0, c.plan.squareSamples);
-  c.progress.total = 3;
+  c.progress.total = 4;
   const sq = note(
     c,
     m,
@@ -259,9 +290,11 @@ function gradientFree(c: Ctx): Decision {
   );
   const ce = note(c, m, 'PGD-CE', eps, fool(c, defended, 'pgd', idx, [eps])[0]!);
   const mg = note(c, m, 'PGD-margin', eps, fool(c, defended, 'pgd-margin', idx, [eps])[0]!);
+  const dlr = note(c, m, 'APGD-DLR', eps, fool(c, defended, 'apgd-dlr', idx, [eps])[0]!);
   return decideGradientFree(sq, [
     { label: 'PGD-CE', success: ce },
     { label: 'PGD-margin', success: mg },
+    { label: 'APGD-DLR', success: dlr },
   ]);
 }
 
@@ -285,6 +318,9 @@ export function runSanityCheck(id: string, inputs: SanityInputs, plan: SanityPla
       break;
     case 'margin-vs-ce':
       d = marginVsCe(c);
+      break;
+    case 'dlr-vs-ce':
+      d = dlrVsCe(c);
       break;
     case 'transfer-from-baseline':
       d = transfer(c);

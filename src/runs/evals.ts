@@ -4,7 +4,7 @@
  * Declared once here, with no tfjs import. Extend by adding optional fields; never rename.
  */
 
-export type EvalKind = 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case';
+export type EvalKind = 'inspect' | 'sweep' | 'distance' | 'transfer' | 'worst-case' | 'autoattack';
 
 /** Norms in which attacks measure perturbations. */
 export type NormName = 'l0' | 'l1' | 'l2' | 'linf';
@@ -227,7 +227,74 @@ export interface WorstCaseEval {
   perSample?: { index: number; brokenBy: string[][] }[];
 }
 
-export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval;
+/** One attack of an AutoAttack cascade, run on the samples still robust before it. */
+export interface AutoAttackStep {
+  /** Registry name as run, e.g. `apgd-ce` (l∞) or `apgd-ce-l2`. */
+  attack: string;
+  /** Samples it attacked (robust before it) and broke. */
+  attacked: number;
+  broken: number;
+  /** Robust accuracy over all evaluated samples after this attack, with its 95% Wilson interval. */
+  robustAccuracy: number;
+  robustAccuracyCi: [number, number];
+  wallSeconds: number;
+  /** Resolved options. */
+  options: AttackOptions;
+}
+
+/** One evaluated sample of an AutoAttack evaluation. */
+export interface AutoAttackSample {
+  index: number;
+  label: number;
+  /** Clean prediction (a sample predicted wrongly is not robust and not attacked). */
+  predicted: number;
+  /** The attack that broke it; null when it is robust (or was misclassified to begin with). */
+  brokenBy: string | null;
+  /** Prediction on the adversarial and its distance in the evaluation's norm (broken samples). */
+  adversarialPredicted?: number;
+  distance?: number;
+  /** Smallest adversarial norm the robustness curve's searches found (null: none found), when it was computed. */
+  minNorm?: number | null;
+}
+
+/** Robust accuracy against ε from per-sample minimum adversarial norms. */
+export interface RobustnessCurve {
+  norm: NormName;
+  /** The first `samples` evaluated samples, of which `correct` were classified correctly. */
+  samples: number;
+  correct: number;
+  /** The searches that gave the minimum norms, e.g. "fab-t (9 targets)", "apgd-ce bisection ×5". */
+  sources: string[];
+  points: { epsilon: number; robustAccuracy: number; robustAccuracyCi: [number, number] }[];
+  wallSeconds: number;
+}
+
+/**
+ * AutoAttack (Croce & Hein 2020): a cascade of attacks at one budget, each on the samples the
+ * previous ones left robust; a sample is robust only if it is classified correctly and no attack
+ * breaks it. `robustAccuracy` is over all evaluated samples.
+ */
+export interface AutoAttackEval {
+  kind: 'autoattack';
+  provenance: EvalProvenance;
+  /** `standard`: AutoAttack's APGD-CE → APGD-T → FAB-T → Square; `custom`: the attacks given. */
+  version: 'standard' | 'custom';
+  norm: 'linf' | 'l2';
+  epsilon: number;
+  attacks: string[];
+  samples: number;
+  correct: number;
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  robustAccuracyCi: [number, number];
+  cascade: AutoAttackStep[];
+  perSample: AutoAttackSample[];
+  /** A few broken samples: original, perturbation and adversarial images, and the attack that broke them. */
+  examples: (AdversarialExample & { attack: string })[];
+  curve?: RobustnessCurve;
+}
+
+export type AnyEval = InspectEval | SweepEval | DistanceEval | TransferEval | WorstCaseEval | AutoAttackEval;
 
 /** Slice I of N of a sharded evaluation (`--shard I/N`); I counts from 1. */
 export interface ShardSpec {

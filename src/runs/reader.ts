@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkpointProblem, listCheckpoints } from './checkpoints';
 import { holderAlive, readLockHolder, runLockFile } from './lock';
-import { checkpointDir, RUN_FILES, runFile } from './paths';
+import { checkpointDir, evalFile, RUN_FILES, runFile } from './paths';
 import type { EffectiveState, MetricRecord, RunConfig, RunInfo, RunState, RunStatus, RunSummary } from './types';
 
 /** Reads a JSON file; returns null when absent and reports (does not throw) when corrupt. */
@@ -71,6 +71,24 @@ export function effectiveState(status: RunStatus | null): RunState | 'unreadable
   if (status.hostname && status.hostname !== os.hostname()) return 'running';
   if (status.pid === undefined || !processAlive(status.pid)) return 'incomplete';
   return 'running';
+}
+
+/**
+ * An eval file's `kind`, read from its first bytes (the writers put `kind` first), so listings do
+ * not parse multi-megabyte inspection files; null when unreadable.
+ */
+export function readEvalKindField(runDir: string, name: string): string | null {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(evalFile(runDir, name), 'r');
+    const buf = Buffer.alloc(512);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    return /"kind"\s*:\s*"([a-z-]+)"/.exec(buf.subarray(0, n).toString('utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 export function listEvals(runDir: string): string[] {

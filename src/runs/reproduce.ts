@@ -67,6 +67,18 @@ export interface SanityPlan {
   squareQueries: number;
 }
 
+/**
+ * AutoAttack's verdict (Croce & Hein 2020) on the baseline and the headline defended model at the
+ * standard MNIST budgets, with PGD-40 at the same budgets beside it.
+ */
+export interface AutoAttackPlan {
+  /** First test samples of each evaluation. */
+  samples: number;
+  budgets: { norm: 'linf' | 'l2'; epsilon: number }[];
+  /** Robustness curve over the first N samples, at the largest budget of each norm (0: none). */
+  curveSamples: number;
+}
+
 export interface ReproducePlan {
   formatVersion: number;
   mode: ReproduceMode;
@@ -92,6 +104,8 @@ export interface ReproducePlan {
   table2: { samples: number; attacks: string[]; ossaBudget: number; options: Record<string, AttackOptions> };
   inspect: { samples: number; heldOut: number };
   sanity: SanityPlan;
+  /** Absent in plans written before AutoAttack was part of the reproduction. */
+  autoattack?: AutoAttackPlan;
   /** What this plan leaves out or shrinks compared with the paper (quick mode, flags). */
   cuts: string[];
   backend: string;
@@ -101,7 +115,7 @@ export interface ReproducePlan {
   paper?: boolean;
 }
 
-export type StageKind = 'train' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'sanity' | 'robust';
+export type StageKind = 'train' | 'inspect' | 'sweep' | 'distance' | 'transfer' | 'sanity' | 'autoattack' | 'robust';
 
 export interface StageRecord {
   key: string;
@@ -407,6 +421,39 @@ export interface SanityCheck {
   wallSeconds?: number;
 }
 
+/** One model's AutoAttack verdict at one budget, with PGD-40's robust accuracy beside it. */
+export interface AutoAttackCell {
+  model: string;
+  label: string;
+  robustAccuracy: number;
+  ci: Interval;
+  /** Robust samples, evaluated samples, and the clean accuracy. */
+  robust: number;
+  samples: number;
+  cleanAccuracy: number;
+  /** Robust accuracy after each attack of the cascade. */
+  after: { attack: string; robustAccuracy: number }[];
+  pgd40: { robustAccuracy: number; ci: Interval } | null;
+  wallSeconds: number;
+}
+
+export interface AutoAttackRow {
+  norm: 'linf' | 'l2';
+  epsilon: number;
+  baseline: AutoAttackCell | null;
+  defended: AutoAttackCell | null;
+}
+
+/** A robustness curve (robust accuracy vs ε from per-sample minimum norms) of one model. */
+export interface RobustnessCurveSeries {
+  model: string;
+  label: string;
+  norm: 'linf' | 'l2';
+  samples: number;
+  sources: string[];
+  points: { epsilon: number; robustAccuracy: number; ci: Interval }[];
+}
+
 export type Verdict = 'agrees' | 'differs' | 'partly' | 'not measured';
 
 /** A comparison of one published claim with ours. */
@@ -465,6 +512,9 @@ export interface ReproduceReport {
   table2: Table2Row[];
   fim: FimRow[];
   sanity: SanityCheck[];
+  /** AutoAttack at the standard MNIST budgets (absent for plans without it). */
+  autoattack?: AutoAttackRow[];
+  curves?: RobustnessCurveSeries[];
   findings: Finding[];
   paper: PaperReference;
   /** The defence comparison, when the plan has one. */

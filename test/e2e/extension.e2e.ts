@@ -400,6 +400,32 @@ describe(
       await wb.screenshot(results, '4-adversarial-images');
     });
 
+    step('runs "FIM: Run AutoAttack" on the defended run and shows the verdict, the cascade, the curve and broken samples', async () => {
+      await wb.command('View: Close All Editors');
+      await wb.clearNotifications();
+      await wb.command('FIM: Run AutoAttack');
+      await wb.quickPick('run to evaluate with AutoAttack', 'e2e-defended');
+      await wb.quickPick('AutoAttack norm', 'linf');
+      await wb.inputBox('AutoAttack budget ε', '0.1');
+      await wb.inputBox('test samples to evaluate', '40');
+      await wb.inputBox('samples for the robustness curve', '10');
+      const frame = await wb.webviewFrame('AutoAttack: e2e-defended', 480_000);
+      await until('the verdict and the cascade', 30_000, async () => /Cascade/.test(await frame.locator('#app').innerText()));
+      const text = await frame.locator('#app').innerText();
+      assert.match(text, /robust accuracy/);
+      assert.match(text, /apgd-ce/);
+      assert.match(text, /square/);
+      await until('the robustness curve', 30_000, async () => (await frame.locator('.chart svg').count()) >= 1);
+      const evalFile = path.join(defended, 'evals', 'autoattack-linf.json');
+      assert.ok(fs.existsSync(evalFile), 'the engine wrote evals/autoattack-linf.json');
+      const ev = JSON.parse(fs.readFileSync(evalFile, 'utf8')) as { robustAccuracy: number; examples: unknown[] };
+      assert.match(text, new RegExp(`${(100 * ev.robustAccuracy).toFixed(1)}%`), 'the panel shows the stored verdict');
+      if (ev.examples.length) await frame.locator('.card img').first().waitFor({ timeout: 20_000 });
+      assert.match(await treeRow('e2e-defended').first().innerText(), /AutoAttack \d+\.\d% @ l∞ 0\.1/, 'the runs tree shows the verdict');
+      await settled(frame);
+      await wb.screenshot(results, '4b-autoattack');
+    });
+
     step('walkthrough, step 4: compares the runs (fooling ratio) and their training curves, selected in the tree', async () => {
       await wb.command('View: Close All Editors');
       await walkthroughButton('Compare with the baseline', 'Compare Runs');

@@ -17,7 +17,7 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { AttackSweep, EngineErrorCode, Initialize, Inspect, Resume, StopJob, Train } from '../../src/protocol/engine';
+import { AttackSweep, EngineErrorCode, Initialize, Inspect, Resume, RunAutoAttack, StopJob, Train } from '../../src/protocol/engine';
 import { PARAMS_SCHEMAS } from '../../src/protocol/engineParams';
 import * as protocol from '../../src/protocol/engine';
 import { writeJsonAtomic } from '../../src/runs/atomic';
@@ -122,6 +122,16 @@ describe('malformed parameters', () => {
     ['no budgets', () => e.conn.sendRequest(AttackSweep, { ...sweep, runDir: target, budgets: [] }), /budgets: needs at least one budget/],
     ['samples 1.5', () => e.conn.sendRequest(AttackSweep, { ...sweep, runDir: target, samples: 1.5 }), /samples: must be an integer/],
     ['no runDir', () => e.conn.sendRequest(Inspect, { jobId: 'j', samples: 4 } as never), /runDir: is required/],
+    [
+      'an AutoAttack norm l1',
+      () => e.conn.sendRequest(RunAutoAttack, { jobId: 'j', runDir: target, norm: 'l1', epsilon: 0.1, samples: 4 } as never),
+      /norm: expected linf or l2/,
+    ],
+    [
+      'an AutoAttack budget of 0',
+      () => e.conn.sendRequest(RunAutoAttack, { jobId: 'j', runDir: target, norm: 'linf', epsilon: 0, samples: 4 }),
+      /epsilon: must be > 0/,
+    ],
     [
       'an eval name ..',
       () => e.conn.sendRequest(Inspect, { jobId: 'j', runDir: target, samples: 4, name: '..' }),

@@ -48,6 +48,12 @@ describe('panel keys from webviews and restored state', () => {
     );
     assert.equal(confinePanelKey({ kind: 'training', runDir: path.join(store, 'missing') }, [store]), null, 'a run that does not exist');
     assert.equal(confinePanelKey({ kind: 'fooling', runDirs: [run, outside] }, [store]), null, 'one bad run spoils the set');
+    assert.deepEqual(confinePanelKey({ kind: 'autoattack', runDir: run, evalName: 'aa' }, [store]), {
+      kind: 'autoattack',
+      runDir: real,
+      evalName: 'aa',
+    });
+    assert.equal(confinePanelKey({ kind: 'autoattack', runDir: path.join(store, 'sneaky') }, [store]), null, 'the AutoAttack panel too');
     assert.equal(confinePanelKey({ kind: 'training', runDir: '/' }, [store]), null);
   });
 

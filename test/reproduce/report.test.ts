@@ -91,7 +91,25 @@ test('every stage finishes and the report holds each figure and table beside the
   );
   assert.ok(report.table2.every((r) => r.baselineToDefended && r.defendedToBaseline));
   assert.equal(report.fim.length, 2);
-  assert.equal(report.sanity.length, 7);
+  assert.equal(report.sanity.length, 8);
+  // AutoAttack at each planned budget on the baseline and the headline model, PGD-40 beside it.
+  assert.deepEqual(
+    report.autoattack!.map((x) => `${x.norm} ${x.epsilon}`),
+    ['linf 0.3', 'l2 2'],
+  );
+  for (const x of report.autoattack!) {
+    for (const c of [x.baseline!, x.defended!]) {
+      assert.equal(c.samples, 12);
+      assert.ok(c.ci[0] <= c.robustAccuracy + 1e-12 && c.robustAccuracy <= c.ci[1] + 1e-12);
+      assert.deepEqual(
+        c.after.map((a) => a.attack.replace(/-l2$/, '')),
+        ['apgd-ce', 'apgd-t', 'fab-t', 'square'],
+      );
+      assert.ok(c.pgd40 && c.pgd40.robustAccuracy >= 0);
+    }
+  }
+  assert.equal(report.curves!.length, 4, 'a curve per model and norm');
+  assert.ok(report.findings.some((f) => f.topic.startsWith('AutoAttack robust accuracy')));
   assert.ok(report.sanity.every((s) => ['pass', 'warn', 'fail', 'skipped'].includes(s.status) && s.summary.length > 0));
   assert.ok(report.findings.some((f) => f.topic.startsWith('Fig. 3')) && report.findings.some((f) => f.topic.startsWith('Table 1')));
   assert.ok(report.wallSeconds > 0 && report.environment.backend === 'wasm' && report.environment.cpus > 0);
@@ -117,7 +135,7 @@ test('the HTML parses cleanly, has every section and one well-formed SVG per cha
   assert.deepEqual([...sections.keys()], [...SECTIONS]);
   assert.deepEqual(external, [], 'self-contained');
   assert.deepEqual(scripts, ['application/json'], 'only the inert embedded report data');
-  for (const id of ['fig2', 'fig3', 'fig5', 'table1']) {
+  for (const id of ['fig2', 'fig3', 'fig5', 'table1', 'autoattack']) {
     const svgs: Element[] = [];
     walk(sections.get(id)!, (e) => e.tagName === 'svg' && svgs.push(e));
     assert.equal(svgs.length >= 1, true, `${id} has an inline SVG chart`);

@@ -11,7 +11,7 @@ import { saturatedLogits } from './maskedModel';
 /**
  * The gradient-masking sanity checks end to end on real attacks: a deliberately masked model (an
  * honest classifier with saturated logits: same decisions, zero cross-entropy gradients) must be
- * flagged by the margin-vs-CE, transfer and gradient-free checks, while the honest model it is
+ * flagged by the margin-vs-CE, DLR-vs-CE, transfer and gradient-free checks, while the honest model it is
  * made from passes every check.
  */
 let honest: TrainedMnist;
@@ -59,7 +59,7 @@ test('an honest model passes every gradient-masking check', () => {
 test('a model with saturated logits is flagged as possible gradient masking', () => {
   const masked = saturatedLogits(honest.model);
   const checks = runAll({ ...samples, baseline: other.model, defended: masked, baselineLabel: 'other', defendedLabel: 'masked' });
-  for (const id of ['margin-vs-ce', 'transfer-from-baseline', 'gradient-free']) {
+  for (const id of ['margin-vs-ce', 'dlr-vs-ce', 'transfer-from-baseline', 'gradient-free']) {
     const c = checks.get(id)!;
     assert.equal(c.status, 'fail', `${id} must flag the masked model: ${c.summary}`);
     assert.match(c.summary, /possible gradient masking/);

@@ -36,5 +36,13 @@ export function tinyPlan(dir: string, opts: { baselines?: boolean } = {}): Repro
     squareSamples: 8,
     squareQueries: 30,
   };
+  plan.autoattack = {
+    samples: 12,
+    budgets: [
+      { norm: 'linf', epsilon: 0.3 },
+      { norm: 'l2', epsilon: 2 },
+    ],
+    curveSamples: 6,
+  };
   return plan;
 }

@@ -25,12 +25,13 @@ import {
   worstCaseRun,
   worstCaseShard,
 } from '../../engine';
+import { autoattackEval, autoattackUsage } from './autoattack';
 
 const DISTANCE_SAMPLES = 100;
 const TRANSFER_SAMPLES = 100;
 const WORST_SAMPLES = 500;
 
-const usage = `fim eval <distance|transfer|worst-case|merge> [options]
+const usage = `fim eval <distance|transfer|worst-case|autoattack|merge> [options]
 
 fim eval distance --run DIR [--attacks LIST] [options]
   Minimum adversarial distance per attack (the paper's Table 1), found by each attack's own
@@ -52,6 +53,8 @@ fim eval worst-case --run DIR --attacks LIST --eps LIST [options]
   (AutoAttack's rule). The attacks must share a norm (OSSA joins l2 lists with ε as l2 norm).
   --option A.K=V   override option K of attack A (repeatable)
 ${sampleUsage(WORST_SAMPLES, 'worst-case-<norm>')}
+
+${autoattackUsage}
 
 ${MERGE_USAGE}
 
@@ -197,19 +200,20 @@ function help(): number {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'robustness evaluations: minimum distance (Table 1), transfer (Table 2), worst case',
+  summary: 'robustness evaluations: minimum distance (Table 1), transfer (Table 2), worst case, AutoAttack',
   usage,
   async run(argv) {
     const [sub, ...rest] = argv;
     if (sub === 'distance') return distance(rest);
     if (sub === 'transfer') return transfer(rest);
     if (sub === 'worst-case') return worstCase(rest);
+    if (sub === 'autoattack') return autoattackEval(rest);
     if (sub === 'merge') return mergeCommand(rest);
     if (sub === '--help' || sub === '-h' || sub === 'help') return help();
     throw new UsageError(
       sub
-        ? `unknown evaluation "${sub}"; expected distance, transfer, worst-case or merge`
-        : 'name an evaluation: distance, transfer, worst-case or merge',
+        ? `unknown evaluation "${sub}"; expected distance, transfer, worst-case, autoattack or merge`
+        : 'name an evaluation: distance, transfer, worst-case, autoattack or merge',
     );
   },
 };

@@ -3,11 +3,13 @@ import * as path from 'node:path';
 import { DEFAULT_RUNS_DIR } from '../../runs/paths';
 import { defenceLabel } from '../../runs/defence';
 import { listRuns } from '../../runs/reader';
+import { latestAutoAttack } from '../../runs/autoattack';
 import { defineCommand, UsageError } from '../args';
 import { fmt, pct, printJson, table } from '../output';
 
 const usage = `fim runs [--out DIR] [--json]
-  List the runs in the run store, newest first, with status and results.
+  List the runs in the run store, newest first, with status and results (the latest AutoAttack
+  robust accuracy among them).
   --out DIR   run store [${DEFAULT_RUNS_DIR}]
   --json      print {"store": DIR, "runs": [...]} as one JSON object`;
 
@@ -19,7 +21,7 @@ export const runsCommand = defineCommand({
   async run(v) {
     const store = path.resolve(v.out ?? DEFAULT_RUNS_DIR);
     if (fs.existsSync(store) && !fs.statSync(store).isDirectory()) throw new UsageError(`--out ${store} is a file, not a run store`);
-    const runs = listRuns(store);
+    const runs = listRuns(store).map((r) => ({ ...r, autoattack: latestAutoAttack(r.dir, r.evals) }));
     if (v.json) {
       printJson({ store, runs });
       return 0;
@@ -36,10 +38,13 @@ export const runsCommand = defineCommand({
       r.summary ? `${r.summary.epochsCompleted}/${r.summary.epochs}` : r.status ? `${r.status.epoch}/${r.config?.epochs ?? '?'}` : '-',
       pct(r.summary?.testAccuracy),
       fmt(r.summary?.testMeanTraceGs),
+      r.autoattack ? `${pct(r.autoattack.robustAccuracy, 1)} ${r.autoattack.norm === 'linf' ? 'l∞' : 'l2'} ${r.autoattack.epsilon}` : '-',
       r.evals.join(',') || '-',
       r.problems.join('; '),
     ]);
-    process.stdout.write(table(['run', 'status', 'defence', 'epochs', 'test acc', 'tr G_s', 'evals', 'problems'], rows) + '\n');
+    process.stdout.write(
+      table(['run', 'status', 'defence', 'epochs', 'test acc', 'tr G_s', 'AutoAttack', 'evals', 'problems'], rows) + '\n',
+    );
     return 0;
   },
 });

@@ -17,8 +17,8 @@ import type { AttackOptions, NormName } from '../../runs/evals';
 
 /** Thrown when an attack or evaluation is stopped through its AbortSignal; nothing is written then. */
 export class Cancelled extends Error {
-  constructor() {
-    super('cancelled; nothing was written');
+  constructor(message = 'cancelled; nothing was written') {
+    super(message);
     this.name = 'Cancelled';
   }
 }

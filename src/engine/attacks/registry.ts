@@ -1,6 +1,7 @@
 import { InputError } from '../errors';
 import type { Attack } from './attack';
 import type { AttackOptions, AttackOptionValue } from '../../runs/evals';
+import { apgdCe, apgdCeL2, apgdDlr, apgdDlrL2, apgdT, apgdTL2 } from './apgd';
 import { bimL1, bimL2, bimLinf } from './bim';
 import { cw } from './cw';
 import { deepfool } from './deepfool';
@@ -11,6 +12,8 @@ import { ossa } from './ossa';
 import { otcm, otcmL2 } from './otcm';
 import { pgd, pgdL2, pgdL2Margin, pgdMargin } from './pgd';
 import { square } from './square';
+import { squareL2Attack } from './squareL2';
+import { fabT, fabTL2 } from './fab';
 
 /** Every attack by name, in the order the paper lists them (OSSA and the one-step attacks first). */
 const ATTACKS: readonly Attack[] = [
@@ -30,6 +33,15 @@ const ATTACKS: readonly Attack[] = [
   cw,
   jsma,
   square,
+  apgdCe,
+  apgdCeL2,
+  apgdDlr,
+  apgdDlrL2,
+  apgdT,
+  apgdTL2,
+  fabT,
+  fabTL2,
+  squareL2Attack,
 ];
 
 export const ATTACK_NAMES: readonly string[] = ATTACKS.map((a) => a.name);

@@ -121,6 +121,38 @@ export function runAttack(
   budgets: number[],
   settings: RunSettings = {},
 ): AttackResult {
+  const steps = attackSteps(attackOrName, inputs, budgets, settings);
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * runAttack that yields to the event loop between batches, so that a process serving requests
+ * (the engine process: a cancel arrives as a message) sees the cancellation between batches.
+ */
+export async function runAttackAsync(
+  attackOrName: Attack | string,
+  inputs: AttackInputs,
+  budgets: number[],
+  settings: RunSettings = {},
+): Promise<AttackResult> {
+  const steps = attackSteps(attackOrName, inputs, budgets, settings);
+  let r = steps.next();
+  while (!r.done) {
+    await new Promise((resolve) => setImmediate(resolve));
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** The work of runAttack, one batch per step. */
+function* attackSteps(
+  attackOrName: Attack | string,
+  inputs: AttackInputs,
+  budgets: number[],
+  settings: RunSettings,
+): Generator<void, AttackResult, void> {
   const attack = typeof attackOrName === 'string' ? getAttack(attackOrName) : attackOrName;
   validateBudgets(attack, budgets);
   const opts = runOptions(attack, settings);
@@ -173,6 +205,7 @@ export function runAttack(
       state.plan?.dispose();
       ctx.x.dispose();
     }
+    yield;
   }
   return {
     attack: attack.name,

@@ -14,22 +14,30 @@ import * as tf from '@tensorflow/tfjs-core';
  * input is adversarial once m < 0): start from vertical stripes of ±ε per column and channel, then
  * per query re-draw one random square window of the perturbation (side √(p·H·W), each channel ±ε)
  * and keep the change only if the margin fell. p follows the authors' piecewise-constant schedule,
- * halving at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000 queries. A sample stops
- * at its first adversarial. A budget's query count is `queries` (one model call per query).
+ * halving at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of 10,000 queries, stretched to
+ * the query budget (`rescaleSchedule`, the reference's resc_schedule) or not (AutoAttack runs
+ * 5,000 queries from p = 0.8 on the unstretched schedule). A sample stops at its first
+ * adversarial. A budget's query count is `queries` (one model call per query).
  */
-export const SQUARE_DEFAULTS = { queries: 1000, pInit: 0.3, searchEpsilon: 0.3, searchQueries: 300 } as const;
+export const SQUARE_DEFAULTS = { queries: 1000, pInit: 0.3, rescaleSchedule: true, searchEpsilon: 0.3, searchQueries: 300 } as const;
 
-/** Fraction of pixels a window covers at query `it` of `total` (the authors' p_selection). */
-export function squareFraction(pInit: number, it: number, total: number): number {
-  const i = Math.floor((it / total) * 10000);
+/** AutoAttack's Square settings (autoattack.py: 5,000 queries, p_init 0.8, resc_schedule off). */
+export const AUTOATTACK_SQUARE = { queries: 5000, pInit: 0.8, rescaleSchedule: false } as const;
+
+/**
+ * Fraction of pixels a window covers at query `it` of `total` (the authors' p_selection); with
+ * `rescale` the 10,000-query schedule is stretched to `total`.
+ */
+export function squareFraction(pInit: number, it: number, total: number, rescale = true): number {
+  const i = rescale ? Math.floor((it / total) * 10000) : it;
   const cuts = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
   let p = pInit;
   for (const c of cuts) if (i > c) p /= 2;
-  return i > 10000 ? pInit : p;
+  return p;
 }
 
 /** Per-sample margins (negative = adversarial) of logits [m, K] for the rows' classes. */
-function margins(logits: Float32Array, k: number, classes: Int32Array, targeted: boolean): Float64Array {
+export function margins(logits: Float32Array, k: number, classes: Int32Array, targeted: boolean): Float64Array {
   const m = classes.length;
   const out = new Float64Array(m);
   for (let s = 0; s < m; s++) {
@@ -48,6 +56,7 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
   const [h, w, c] = ctx.shape;
   const [lo, hi] = ctx.bounds;
   const pInit = Number(opts.pInit ?? SQUARE_DEFAULTS.pInit);
+  const rescale = opts.rescaleSchedule !== false;
   const queries = run.steps;
   const targeted = Boolean(ctx.targets);
   const classes = ctx.targets ?? ctx.labels;
@@ -93,7 +102,7 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
 
   const cand = new Float32Array(n * size);
   for (let it = 1; it < queries && active.length > 0; it++) {
-    const p = squareFraction(pInit, it, queries);
+    const p = squareFraction(pInit, it, queries, rescale);
     const side = Math.min(Math.max(Math.round(Math.sqrt(p * h * w)), 1), Math.max(1, h - 1));
     for (const s of active) {
       const eps = run.radius[s]!;

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type {
+  AutoAttackParams,
   CompleteInspectionParams,
   CompleteInspectionResult,
   DistanceParams,
@@ -17,6 +18,7 @@ import { datasetLoaders, loadDataset } from '../data/registry';
 import { InputError } from '../errors';
 import { addClassNames, drawMissingImages, missingImages, readInspection } from './completeInspection';
 import { distanceRun, TABLE1_ATTACKS } from './distance';
+import { autoAttackRun } from './autoattack';
 import { inspectRun } from './inspect';
 import { loadEvalRun } from './runModel';
 import { assertEvalName } from './store';
@@ -27,9 +29,9 @@ import { worstCaseRun } from './worstCase';
 
 /**
  * The evaluations as the engine process (src/engine/main.ts) serves them to the extension:
- * `fim/inspect`, `fim/attackSweep`, `fim/distance`, `fim/transfer`, `fim/worstCase` and
- * `fim/completeInspection`. Each records the equivalent `fim` command line in the evaluation's
- * provenance, so a result made in VS Code can be repeated from a terminal.
+ * `fim/inspect`, `fim/attackSweep`, `fim/distance`, `fim/transfer`, `fim/worstCase`,
+ * `fim/completeInspection` and `fim/autoattack`. Each records the equivalent `fim` command line in
+ * the evaluation's provenance, so a result made in VS Code can be repeated from a terminal.
  */
 export type ProgressSink = (p: Omit<JobProgressParams, 'jobId' | 'runDir'>) => void;
 
@@ -182,4 +184,29 @@ export async function checkSetup(): Promise<SetupReport> {
     }
   }
   return { datasets };
+}
+
+export async function autoAttackJob(
+  p: AutoAttackParams,
+  progress: ProgressSink,
+  signal: AbortSignal,
+  trust: TrustPolicy,
+): Promise<EvalResult> {
+  assertEvalName(p.name);
+  progress({ phase: 'load', message: `loading ${path.basename(p.runDir)}` });
+  const run = await loadEvalRun(p.runDir, trust);
+  const curve = p.curveSamples ? ` --curve-samples ${p.curveSamples}` : '';
+  const { file, resumedAfter } = await autoAttackRun(run, {
+    norm: p.norm,
+    epsilon: p.epsilon,
+    selection: { split: 'test', start: 0, count: p.samples },
+    ...(p.curveSamples !== undefined ? { curveSamples: p.curveSamples } : {}),
+    ...(p.name ? { name: p.name } : {}),
+    command: `fim eval autoattack --run ${p.runDir} --norm ${p.norm} --eps ${p.epsilon} --samples ${p.samples}${curve}${p.name ? ` --name ${p.name}` : ''} (VS Code)`,
+    onProgress: (message, fraction) => progress({ phase: 'attack', message, fraction }),
+    signal,
+  });
+  if (resumedAfter > 0)
+    progress({ phase: 'save', message: `continued after ${resumedAfter} attack(s) an earlier call had finished`, fraction: 1 });
+  return { evalFile: file };
 }

@@ -1,5 +1,6 @@
 import type { AnyEval, EvalKind, EvalShardFile } from '../../runs/evals';
 import { InputError } from '../errors';
+import { autoAttackResult, type AutoAttackHeader, type AutoAttackPart } from './autoattack';
 import { distanceResult, type DistanceHeader, type DistancePart } from './distance';
 import { inspectResult, type InspectHeader, type InspectPart } from './inspect';
 import { mergedProvenance, readShards, shardImages } from './shard';
@@ -13,7 +14,7 @@ import { worstCaseResult, type WorstCaseHeader, type WorstCasePart } from './wor
  * the same aggregation as an unsharded run. Pure data: no model is loaded. A new shardable kind
  * adds its aggregation here.
  */
-type Outputs = { runDir: string; name: string; value: AnyEval }[];
+type Outputs = { runDir: string; name: string; value: AnyEval; /** The shards' images it keeps (default: all). */ images?: Set<string> }[];
 
 const MERGERS: Record<EvalKind, (shards: EvalShardFile[], runDir: string, command?: string) => Outputs> = {
   inspect: (s, runDir, command) => [
@@ -29,6 +30,12 @@ const MERGERS: Record<EvalKind, (shards: EvalShardFile[], runDir: string, comman
   'worst-case': (s, runDir, command) => [
     { runDir, name: s[0]!.name, value: worstCaseResult(header<WorstCaseHeader>(s), parts<WorstCasePart>(s), mergedProvenance(s, command)) },
   ],
+  autoattack: (s, runDir, command) => {
+    const value = autoAttackResult(header<AutoAttackHeader>(s), parts<AutoAttackPart>(s), mergedProvenance(s, command));
+    // Each shard kept images of its own first broken samples; the evaluation keeps the first overall.
+    const images = new Set(value.examples.flatMap((e) => [e.original, e.perturbation, e.adversarial]));
+    return [{ runDir, name: s[0]!.name, value, images }];
+  },
 };
 
 // The fingerprint makes every shard's header the same; the first one stands for all.
@@ -54,6 +61,7 @@ export function mergeEvalShards(runDir: string, name: string, command?: string):
   if (!merge) throw new InputError(`evaluation "${name}" is of kind "${String(kind)}", which this engine cannot merge`);
   const outputs = merge(shards, runDir, command);
   const images = shardImages(runDir, shards);
-  const files = outputs.map((o, i) => writeEval(o.runDir, o.name, o.value, i === 0 ? images : new Map<string, Uint8Array>()));
+  const kept = (o: Outputs[number]) => (o.images ? new Map([...images].filter(([rel]) => o.images!.has(rel))) : images);
+  const files = outputs.map((o, i) => writeEval(o.runDir, o.name, o.value, i === 0 ? kept(o) : new Map<string, Uint8Array>()));
   return { kind, files, shards: shards.length, result: outputs[0]!.value };
 }

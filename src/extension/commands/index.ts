@@ -16,6 +16,7 @@ import { openCommands } from './open';
 import { reproduceCommands } from './reproduce';
 import { setupCommands } from './setup';
 import { trainCommands } from './train';
+import { autoattackCommands } from './autoattack';
 
 export type { CommandDeps } from './context';
 export { runDirFromArg } from './context';
@@ -31,6 +32,7 @@ export function commandHandlers(deps: CommandDeps): CommandHandlers {
     reproduceCommands(deps),
     setupCommands(deps),
     modelCommands(deps),
+    autoattackCommands(deps),
     defencesCommands(deps),
   ]) {
     for (const [id, f] of Object.entries(part) as [CommandId, CommandHandlers[CommandId]][]) {

@@ -96,6 +96,8 @@ export function evalPanelKey(runDir: string, evalName: string, kind: EvalKind | 
     }
     case 'worst-case':
       return { kind: 'worstcase', runDirs: [runDir] };
+    case 'autoattack':
+      return { kind: 'autoattack', runDir, evalName };
     default:
       return null;
   }

@@ -31,6 +31,7 @@ import {
   loadWorstCaseData,
 } from './panelData';
 import { PanelHost } from './panelHost';
+import { loadAutoAttackData } from './autoattackData';
 import { confinePanelKey } from './panelPaths';
 
 /** What the panels need from the rest of the extension. */
@@ -52,6 +53,7 @@ export const VIEW_TYPES: Record<PanelKind, string> = {
   inspect: 'fim.inspect',
   adversarial: 'fim.adversarial',
   fooling: 'fim.fooling',
+  autoattack: 'fim.autoattack',
   defences: 'fim.defences',
   report: 'fim.report',
   distance: 'fim.distance',
@@ -76,6 +78,8 @@ export function keyId(key: PanelKey): string {
       return `adversarial:${path.resolve(key.runDir)}`;
     case 'report':
       return `report:${path.resolve(key.dir)}`;
+    case 'autoattack':
+      return `autoattack:${path.resolve(key.runDir)}`;
     case 'fooling':
     case 'distance':
     case 'transfer':
@@ -114,6 +118,8 @@ export function panelTitle(key: PanelKey): string {
       return runsTitle('Robust Accuracy', key.runDirs);
     case 'curves':
       return runsTitle('Training Curves', key.runDirs);
+    case 'autoattack':
+      return `AutoAttack: ${runName(key.runDir)}`;
     case 'defences':
       return `Defences Compared: ${path.basename(key.reproduceDir)}`;
   }
@@ -121,7 +127,7 @@ export function panelTitle(key: PanelKey): string {
 
 /** Data folders a panel may load images from (narrow: the evaluated runs' evals/ folders). */
 function dataDirs(key: PanelKey): string[] {
-  return key.kind === 'inspect' || key.kind === 'adversarial' ? [path.join(key.runDir, RUN_FILES.evals)] : [];
+  return key.kind === 'inspect' || key.kind === 'adversarial' || key.kind === 'autoattack' ? [path.join(key.runDir, RUN_FILES.evals)] : [];
 }
 
 export class PanelManager implements vscode.Disposable {
@@ -158,6 +164,8 @@ export class PanelManager implements vscode.Disposable {
         return { ...loadAdversarialData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'fooling':
         return loadFoolingData(key.runDirs);
+      case 'autoattack':
+        return { ...loadAutoAttackData(key.runDir, key.evalName), assetsBase: assets(key.runDir) };
       case 'defences':
         return loadDefencesData(key.reproduceDir);
       case 'report':
@@ -187,6 +195,9 @@ export class PanelManager implements vscode.Disposable {
       case 'transfer':
       case 'worstcase':
         return key.runDirs.map((d) => rp(path.join(d, RUN_FILES.evals), '*.json'));
+      case 'autoattack':
+        // The run's evaluations and the other runs' in the store (their curves are overlaid).
+        return [rp(path.dirname(key.runDir), `*/${RUN_FILES.evals}/*.json`)];
       case 'defences':
         return [rp(key.reproduceDir, 'report.json')];
       case 'report':

@@ -13,7 +13,8 @@ export function confinePanelKey(key: PanelKey, roots: string[]): PanelKey | null
   switch (key.kind) {
     case 'training':
     case 'inspect':
-    case 'adversarial': {
+    case 'adversarial':
+    case 'autoattack': {
       const runDir = inside(key.runDir);
       return runDir ? { ...key, runDir } : null;
     }

@@ -300,6 +300,56 @@ export function table1Spec(r: ReproduceReport): TopLevelSpec | null {
   };
 }
 
+/** Robustness curves (AutoAttack section): robust accuracy vs ε per model, one panel per norm, with the evaluated budgets marked. */
+export function curvesSpec(r: ReproduceReport): TopLevelSpec | null {
+  const curves = r.curves ?? [];
+  if (curves.length === 0) return null;
+  const norms = [...new Set(curves.map((c) => c.norm))];
+  const panels = norms.map((norm) => {
+    const series = curves.filter((c) => c.norm === norm);
+    const values = series.flatMap((c) =>
+      c.points.map((p) => ({ model: c.label, epsilon: p.epsilon, acc: p.robustAccuracy, lo: p.ci[0], hi: p.ci[1] })),
+    );
+    const budgets = (r.plan.autoattack?.budgets ?? []).filter((b) => b.norm === norm).map((b) => ({ epsilon: b.epsilon }));
+    const x = { field: 'epsilon', type: 'quantitative' as const, title: `ε (${norm === 'linf' ? 'l∞' : 'l2'} norm of the perturbation)` };
+    const y = { type: 'quantitative' as const, title: 'robust accuracy', scale: { domain: [0, 1] }, axis: pctAxis };
+    const color = { field: 'model', type: 'nominal' as const, title: 'model', sort: series.map((c) => c.label) };
+    return {
+      width: 300,
+      height: 210,
+      title: { text: norm === 'linf' ? 'l∞' : 'l2', subtitle: `first ${series[0]!.samples} test samples; dashed: the AutoAttack budgets` },
+      layer: [
+        {
+          data: { values },
+          mark: { type: 'area' as const, opacity: 0.15 },
+          encoding: { x, y: { ...y, field: 'lo' }, y2: { field: 'hi' }, color },
+        },
+        {
+          data: { values },
+          mark: { type: 'line' as const, interpolate: 'step-after' as const },
+          encoding: { x, y: { ...y, field: 'acc' }, color },
+        },
+        {
+          data: { values: budgets },
+          mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#888' },
+          encoding: { x: { field: 'epsilon', type: 'quantitative' as const } },
+        },
+      ],
+    };
+  });
+  return {
+    $schema: SCHEMA,
+    title: {
+      text: 'Robustness curves — robust accuracy vs ε',
+      subtitle: [
+        'from per-sample minimum adversarial norms (FAB-T, the AutoAttack adversarials, an APGD-CE bisection); bands: 95% Wilson CI',
+      ],
+    },
+    hconcat: panels,
+    resolve: { scale: { color: 'shared' } },
+  };
+}
+
 export interface Chart {
   id: string;
   svg: string | null;
@@ -313,6 +363,7 @@ export async function renderCharts(r: ReproduceReport): Promise<Record<string, C
     ['fig3', fig3Spec(r)],
     ['fig5', fig5Spec(r)],
     ['table1', table1Spec(r)],
+    ['curves', curvesSpec(r)],
   ];
   const out: Record<string, Chart> = {};
   for (const [id, spec] of specs) {

@@ -1,4 +1,4 @@
-import type { DistanceStat, Interval, ReproduceReport, SweepSeries, TransferCell } from '../../runs/reproduce';
+import type { AutoAttackCell, DistanceStat, Interval, ReproduceReport, SweepSeries, TransferCell } from '../../runs/reproduce';
 import { escapeHtml } from '../../shared/escape';
 import { renderCharts, type Chart } from './charts';
 import { defencesSection } from './defencesHtml';
@@ -20,6 +20,7 @@ export const SECTIONS = [
   'table2',
   'fim',
   'sanity',
+  'autoattack',
   'timing',
   'data',
 ] as const;
@@ -337,6 +338,38 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
       (r.sanity.length === 0 ? '<p class="missing">The sanity checks have not run yet.</p>' : ''),
   );
 
+  const aaCell = (c: AutoAttackCell | null) =>
+    c
+      ? `<b>${pct(c.robustAccuracy)}</b> <small>${ci(c.ci)}</small><br><small>${escapeHtml(c.robust)}/${escapeHtml(c.samples)}; after ${c.after.map((a) => `${escapeHtml(a.attack)} ${pct(a.robustAccuracy)}`).join(' → ')}</small>`
+      : '–';
+  const pgdCell = (c: AutoAttackCell | null) => (c?.pgd40 ? `${pct(c.pgd40.robustAccuracy)} <small>${ci(c.pgd40.ci)}</small>` : '–');
+  const aa = r.plan.autoattack;
+  const autoattack = section(
+    'autoattack',
+    'AutoAttack — robust accuracy at the standard MNIST budgets',
+    aa
+      ? `<p>AutoAttack (Croce &amp; Hein 2020), standard version: APGD-CE → APGD-T → FAB-T → Square, each on the samples still robust, with the reference implementation's settings; robust accuracy over the first ${escapeHtml(aa.samples)} test samples (clean errors count as not robust), 95% Wilson CI. PGD-40 (40 steps of ε/30, random start, cross-entropy) on the same samples beside it: where AutoAttack is lower, PGD-40 overstated the robustness.</p>` +
+          table(
+            [
+              'budget',
+              `AutoAttack μ = 0`,
+              'PGD-40 μ = 0',
+              `AutoAttack μ = ${escapeHtml(r.plan.muRoles.headline)}`,
+              `PGD-40 μ = ${escapeHtml(r.plan.muRoles.headline)}`,
+            ],
+            (r.autoattack ?? []).map((x) => [
+              `${x.norm === 'linf' ? 'l∞' : 'l2'} ε = ${escapeHtml(x.epsilon)}`,
+              aaCell(x.baseline),
+              pgdCell(x.baseline),
+              aaCell(x.defended),
+              pgdCell(x.defended),
+            ]),
+            'num',
+          ) +
+          chart(charts.curves, 'robustness curve')
+      : '<p class="missing">This reproduction was planned before AutoAttack was part of it; run it again to add the AutoAttack stages.</p>',
+  );
+
   const timing = section(
     'timing',
     'Stages and wall time',
@@ -374,10 +407,11 @@ export async function renderHtml(r: ReproduceReport): Promise<string> {
     ['table2', t2],
     ['fim', fim],
     ['sanity', sanity],
+    ['autoattack', autoattack],
     ['timing', timing],
     ['data', data],
   ];
-  const paperOnly = new Set(['findings', 'fig2', 'fig3', 'fig5', 'table1', 'table2', 'fim', 'sanity']);
+  const paperOnly = new Set(['findings', 'fig2', 'fig3', 'fig5', 'table1', 'table2', 'fim', 'sanity', 'autoattack']);
   const shown = parts.filter(([id, html]) => html && !(r.plan.paper === false && paperOnly.has(id)));
   const nav = `<nav>${shown.map(([s]) => `<a href="#${s}">${s}</a>`).join('')}</nav>`;
   return `<!DOCTYPE html>

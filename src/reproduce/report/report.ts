@@ -27,6 +27,7 @@ import { PAPER } from '../paper';
 import { fingerprint, modelOf, muKey, stagesOf } from '../plan';
 import { bootstrapMeanCi, bootstrapRatioCi, sampleSd } from '../stats';
 import { foolbox2Units } from '../../engine';
+import { autoAttackSection } from './autoattack';
 
 /**
  * Builds the report from the files of a reproduction (never from memory), so a resumed or partial
@@ -308,6 +309,11 @@ export function buildReport(plan: ReproducePlan, state: ReproduceState, outDir: 
     findings: [],
     paper: PAPER,
   };
+  if (plan.autoattack && plan.paper !== false) {
+    const aa = autoAttackSection(plan, (key, i) => readStageEval(c, key, i));
+    report.autoattack = aa.rows;
+    report.curves = aa.curves;
+  }
   report.findings = plan.paper === false ? [] : findingsOf(report);
   const defences = defencesReportOf(plan, state, outDir);
   if (defences) report.defences = defences;
