@@ -545,8 +545,19 @@ describe(
         /stopped/.test(await treeRow('reproduce-quick').first().innerText()),
       );
       await wb.screenshot(results, 'reproduction-stopped');
-      await frame.locator('vscode-button', { hasText: 'Resume' }).click();
-      await until('the resumed reproduction to be live', 60_000, async () => /live/.test(await frame.locator('#app').innerText()));
+      // A click that lands while the panel re-renders (a refresh after the stop) can miss the
+      // button; click again while it is still offered, as a user would.
+      await until(
+        'the resumed reproduction to be live',
+        180_000,
+        async () => {
+          if (/live/.test(await frame.locator('#app').innerText())) return true;
+          const resume = frame.locator('vscode-button', { hasText: 'Resume' });
+          if ((await resume.count()) === 1) await resume.click({ timeout: 5_000 }).catch(() => undefined);
+          return false;
+        },
+        10_000,
+      );
       await until(
         'the report of the first finished stages (live)',
         900_000,
