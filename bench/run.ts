@@ -41,6 +41,12 @@ const repeats = option('repeats', quick || profile ? 1 : MIN_REPEATS);
 const trainSteps = smoke ? 10 : quick ? 20 : 30;
 const samples = smoke ? 20 : quick ? 100 : 200;
 const cores = os.cpus().length;
+/**
+ * --no-autoattack leaves out the APGD-CE and AutoAttack rows: on 2 cores their 1,000-sample
+ * cascades take about 10 minutes per repeat for the three sides, so 5 repeats of them are a run of
+ * their own. The results say which rows were measured.
+ */
+const RUN_TASKS: readonly Task[] = flag('no-autoattack') ? TASKS.filter((t) => t !== 'apgd-ce100' && t !== 'autoattack') : TASKS;
 
 /**
  * The thread policy both sides get. The engine's native kernels wait passively between parallel
@@ -132,7 +138,7 @@ function sideRun<R>(f: () => R): SideRun<R> {
 }
 
 function windowsOf(label: string, ws: Partial<Record<Task, WindowSamples>>): LabelledWindow[] {
-  return TASKS.filter((t) => t in ws).map((t) => {
+  return RUN_TASKS.filter((t) => t in ws).map((t) => {
     const s = ws[t];
     return { label: `${label}, ${t}`, load: s ? windowLoad(s.before, s.after, cores) : null };
   });
@@ -153,7 +159,7 @@ function cell(s: { median: number; min: number; max: number } | undefined, n: nu
 }
 
 async function profileRun(): Promise<void> {
-  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), '--profile'];
+  const common = ['--tasks', RUN_TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), '--profile'];
   log('profile: one engine run with every kernel timed');
   const r = runJson<OursResult>(process.execPath, ['--import', 'tsx', path.join('bench', 'ours.ts'), ...common]);
   const lines: string[] = [];
@@ -162,7 +168,7 @@ async function profileRun(): Promise<void> {
     `Profile (one run, ${r.backend.details.find((d) => d.startsWith('native kernels')) ?? 'no native kernels'}). ` +
       (verdict.valid ? 'The machine was quiet.' : `The machine was BUSY (${verdict.busy[0]?.reasons.join('; ')}): times are inflated.`),
   );
-  for (const t of TASKS) {
+  for (const t of RUN_TASKS) {
     const p = r.profiles?.[t];
     if (!p) continue;
     const per = p.count;
@@ -225,9 +231,9 @@ async function main(): Promise<void> {
   const testSamples = quick ? 200 : AUTOATTACK_BENCH.testSamples;
   const trained = await prepareTrained(path.join(root, 'bench', '.tmp'), testSamples, log);
   const aaArgs = ['--test-samples', String(testSamples)];
-  const common = ['--tasks', TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), ...aaArgs];
+  const common = ['--tasks', RUN_TASKS.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), ...aaArgs];
   // PyTorch runs each model once; the ONNX rows compare with its run of the same ConvNet.
-  const peerTasks = TASKS.filter((t) => !PEER_TASK[t]);
+  const peerTasks = RUN_TASKS.filter((t) => !PEER_TASK[t]);
   const peerCommon = ['--tasks', peerTasks.join(','), '--samples', String(samples), '--train-steps', String(trainSteps), ...aaArgs];
   const runs: Record<Side, SideRun<OursResult | PeerResult>[]> = { ours: [], torch1: [], torch2: [] };
   const sides: Side[] = torch ? ['ours', 'torch1', 'torch2'] : ['ours'];
@@ -275,7 +281,7 @@ async function main(): Promise<void> {
   const verdict: RunVerdict = judgeRun(windows);
   const n = repeats;
 
-  const rows = TASKS.map((t) => {
+  const rows = RUN_TASKS.map((t) => {
     const o = stats(ours, t);
     const pt = PEER_TASK[t] ?? t;
     const p1 = stats(peer[1], pt);

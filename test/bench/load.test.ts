@@ -54,6 +54,10 @@ test('a quiet window: the engine alone keeps both cores busy; a little backgroun
   // At the limit, and just above it.
   assert.equal(judgeWindow(windowLoad(...win(10, 10, 11), 2)).quiet, true);
   assert.equal(judgeWindow(windowLoad(...win(10, 10, 11.1), 2)).quiet, false);
+  // A short window (an inference of 64 ms, recorded): one clock tick of others' time is below what
+  // /proc/stat resolves; three ticks are load.
+  assert.equal(judgeWindow(windowLoad(...win(0.064, 0.128, 0.128 + 0.012), 2)).quiet, true);
+  assert.equal(judgeWindow(windowLoad(...win(0.064, 0.128, 0.128 + 0.03), 2)).quiet, false);
 });
 
 test('steal time (other guests on the host) makes a window busy as well', () => {
