@@ -121,7 +121,7 @@ export interface RunVerdict {
   busyWindows: number;
   /** The busy windows, with their reasons, in order. */
   busy: { label: string; reasons: string[] }[];
-  /** Largest share of the cores that other processes used in any window. */
+  /** Largest share of the cores that other processes used in any window, beyond one clock tick (what is judged). */
   maxOtherShare: number;
 }
 
@@ -136,7 +136,7 @@ export function judgeRun(windows: LabelledWindow[], limits = QUIET): RunVerdict 
     windows: windows.length,
     busyWindows: busy.length,
     busy,
-    maxOtherShare: Math.max(0, ...windows.map((w) => w.load?.otherShare ?? 0)),
+    maxOtherShare: Math.max(0, ...windows.map((w) => w.load?.otherShareBeyondTick ?? 0)),
   };
 }
 

@@ -358,7 +358,7 @@ async function main(): Promise<void> {
   ];
 
   const loadNote = verdict.valid
-    ? `Machine quiet: in all ${verdict.windows} measured windows other processes used at most ${(100 * verdict.maxOtherShare).toFixed(1)}% of the ${cores} cores (limit ${(100 * QUIET.maxOtherShare).toFixed(0)}%), steal at most ${(100 * QUIET.maxStealShare).toFixed(0)}%.`
+    ? `Machine quiet: in all ${verdict.windows} measured windows other processes used at most ${(100 * verdict.maxOtherShare).toFixed(1)}% of the ${cores} cores beyond /proc/stat's one-tick resolution (limit ${(100 * QUIET.maxOtherShare).toFixed(0)}%), steal at most ${(100 * QUIET.maxStealShare).toFixed(0)}%.`
     : `**INVALID: the machine was busy** in ${verdict.busyWindows} of ${verdict.windows} measured windows (${verdict.busy
         .slice(0, 3)
         .map((b) => `${b.label}: ${b.reasons.join('; ')}`)

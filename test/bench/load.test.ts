@@ -79,7 +79,7 @@ test('a run is valid only when every window was quiet', () => {
   ]);
   assert.equal(ok.valid, true);
   assert.equal(ok.busyWindows, 0);
-  assert.ok(Math.abs(ok.maxOtherShare - 0.005) < 1e-9);
+  assert.ok(Math.abs(ok.maxOtherShare - 0.0045) < 1e-9, '0.1 s of others in 10 s on 2 cores, less one 10 ms tick');
   const bad = judgeRun([
     { label: 'repeat 1, engine, train-32', load: quiet },
     { label: 'repeat 2, PyTorch 2 threads, pgd10', load: busy },
