@@ -10,6 +10,8 @@ import { fimRowOf } from './report/report';
 import { runSanityCheck } from './sanity';
 import type { ShardSpec } from '../runs/evals';
 import {
+  autoAttackRun,
+  autoAttackShard,
   inspectRun,
   inspectShard,
   samplesOf,
@@ -75,6 +77,22 @@ export async function runDefenceStage(c: DefenceStageContext, s: Stage): Promise
     case 'robust': {
       const run = await c.evalRun(s.model!, s.seed!);
       const r = s.params as unknown as RobustRunPlan;
+      if (r.method === 'autoattack') {
+        const norm = r.norm;
+        if (norm !== 'linf' && norm !== 'l2') throw new Error(`AutoAttack has no ${norm} version (plan run ${r.id})`);
+        const aa = {
+          ...c.common,
+          norm,
+          epsilon: r.budgets[0]!,
+          ...(r.attacks.length ? { version: 'custom' as const, attacks: r.attacks, options: r.options } : {}),
+          selection: selection(d.robustSamples),
+          name: ROBUST_EVAL(r.id),
+        };
+        return c.evaluation(
+          async () => [(await autoAttackRun(run, aa)).file],
+          (shard) => autoAttackShard(run, aa, shard),
+        );
+      }
       const req = {
         ...c.common,
         attacks: r.attacks,

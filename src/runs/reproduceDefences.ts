@@ -7,14 +7,25 @@
 import type { AttackOptions, NormName } from './evals';
 import type { CheckStatus, Finding, Interval, SanityPlan } from './reproduce';
 
-/** One robust-accuracy measurement: the worst case over `attacks` (AutoAttack's rule) at each budget. */
+/**
+ * One robust-accuracy measurement. `autoattack`: AutoAttack's cascade at the one budget in
+ * `budgets` (its standard version when `attacks` is empty, else a custom one with `options`).
+ * `worst-case` (absent in plans written before AutoAttack was on hand): the per-sample worst case
+ * over `attacks` at each budget.
+ */
 export interface RobustRunPlan {
-  /** Stable id in stage keys and file names, e.g. `linf`, `l2`. */
+  /** Stable id in stage keys and file names, e.g. `autoattack-linf-0.1`. */
   id: string;
+  method?: 'autoattack' | 'worst-case';
   norm: NormName;
   budgets: number[];
   attacks: string[];
   options: Record<string, AttackOptions>;
+}
+
+/** A robust-accuracy column's heading, in the report and the panel: `AutoAttack l∞ 0.1`, `worst case l2 1.5`. */
+export function robustHeading(run: Pick<RobustRunPlan, 'method' | 'norm'>, budget: number): string {
+  return `${run.method === 'autoattack' ? 'AutoAttack' : 'worst case'} ${run.norm === 'linf' ? 'l∞' : run.norm} ${budget}`;
 }
 
 export interface DefencesPlan {
@@ -53,7 +64,10 @@ export interface RobustCell {
   budget: number;
   /** Robust accuracy over the evaluated samples (misclassified clean samples count as broken). */
   accuracy: PooledRate;
-  /** Each attack's own robust accuracy, pooled over seeds. */
+  /**
+   * Pooled over seeds: for a worst-case run each attack's own robust accuracy; for AutoAttack the
+   * robust accuracy left after each attack of the cascade (so the last one is `accuracy`).
+   */
   perAttack: Record<string, number>;
 }
 

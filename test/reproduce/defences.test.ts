@@ -32,9 +32,21 @@ function tinyDefencesPlan(dir: string): ReproducePlan {
   plan.testSamples = 200;
   const d = plan.defences!;
   d.robustSamples = 16;
+  // The plan's AutoAttack runs, each with a short custom cascade, and a worst-case run as plans
+  // written before AutoAttack have (their reports must still read).
+  const short = { 'apgd-ce': { steps: 3 }, 'apgd-t': { steps: 3, targetClasses: 2 } };
+  assert.deepEqual(
+    d.robust.map((r) => [r.id, r.method, r.norm, r.budgets, r.attacks]),
+    [
+      ['autoattack-linf-0.1', 'autoattack', 'linf', [0.1], []],
+      ['autoattack-linf-0.3', 'autoattack', 'linf', [0.3], []],
+      ['autoattack-l2-1.5', 'autoattack', 'l2', [1.5], []],
+    ],
+    'the comparison measures robust accuracy with standard AutoAttack at the issue budgets',
+  );
   d.robust = [
-    { id: 'linf', norm: 'linf', budgets: [0.1, 0.3], attacks: ['fgsm', 'pgd-margin'], options: { 'pgd-margin': { steps: 3 } } },
-    { id: 'l2', norm: 'l2', budgets: [1.5], attacks: ['pgd-l2'], options: { 'pgd-l2': { steps: 3 } } },
+    ...d.robust.map((r) => ({ ...r, attacks: ['apgd-ce', 'apgd-t'], options: short })),
+    { id: 'linf', norm: 'linf', budgets: [0.1], attacks: ['fgsm', 'pgd-margin'], options: { 'pgd-margin': { steps: 3 } } },
   ];
   d.ossa = { samples: 16, epsilon: 6 };
   d.inspect = { samples: 16, heldOut: 50 };
@@ -86,6 +98,23 @@ test('--defences adds the compared models with their defences; --only-defences r
   );
   assert.equal(report.complete, true);
   assert.throws(() => parseCompared('spectral,magic'), /"magic" is not one of/);
+  // NAME=W: a Fisher-derived defence at another weight, beside its default; the default weight is the plain name.
+  assert.deepEqual(parseCompared('trades=1,trades,trades=6,spectral=0.3,lsr'), [
+    { kind: 'trades', weight: 1 },
+    { kind: 'trades' },
+    { kind: 'spectral', weight: 0.3 },
+    { kind: 'lsr' },
+  ]);
+  assert.deepEqual(makePlan({ quick: true, defences: parseCompared('trades=1,trades') }).defences!.models, [
+    'mu0',
+    'mu0.022',
+    'trades1',
+    'trades6',
+  ]);
+  assert.throws(() => parseCompared('pgd-at=2'), /pgd-at takes no weight/);
+  assert.throws(() => parseCompared('trades=-1'), /trades: the weight must be a finite number ≥ 0/);
+  assert.throws(() => parseCompared('trades='), /"trades=" is not NAME=WEIGHT/);
+  assert.throws(() => parseCompared('trades=1=2'), /is not NAME=WEIGHT/);
   assert.throws(() => makePlan({ onlyDefences: true }), /--only-defences needs --defences/);
 });
 
@@ -96,9 +125,16 @@ test('every compared defence gets clean and robust accuracy, OSSA, FIM statistic
     assert.equal(r.seeds, 2, r.label);
     assert.ok(r.cleanAccuracy && r.cleanAccuracy.n === 400 && r.cleanAccuracy.ci[0] <= r.cleanAccuracy.value, r.label);
     assert.deepEqual(
-      r.robust.map((c) => `${c.norm}:${c.budget}`),
-      ['linf:0.1', 'linf:0.3', 'l2:1.5'],
+      r.robust.map((c) => `${c.run}:${c.norm}:${c.budget}`),
+      ['autoattack-linf-0.1:linf:0.1', 'autoattack-linf-0.3:linf:0.3', 'autoattack-l2-1.5:l2:1.5', 'linf:linf:0.1'],
     );
+    // AutoAttack's cells list what each attack of the cascade left, ending at the cell's figure.
+    for (const c of r.robust.slice(0, 3)) {
+      const left = Object.values(c.perAttack);
+      assert.deepEqual(Object.keys(c.perAttack), c.norm === 'l2' ? ['apgd-ce-l2', 'apgd-t-l2'] : ['apgd-ce', 'apgd-t'], r.label);
+      assert.ok(left[0]! >= left[1]! - 1e-12, 'a cascade only breaks more');
+      assert.ok(Math.abs(left[1]! - c.accuracy.value) < 1e-9, r.label);
+    }
     for (const c of r.robust) {
       assert.equal(c.accuracy.n, 32);
       assert.equal(c.accuracy.perSeed.length, 2);
@@ -196,7 +232,7 @@ test('without --only-defences the comparison adds its stages to the paper’s, a
     'train:pgdat0.1:s0',
     'sweep:ossa:mu0:s0',
     'distance:mu0:s0',
-    'defences:robust-linf:trades6:s0',
+    'defences:robust-autoattack-linf-0.1:trades6:s0',
     'defences:sanity:margin-vs-ce:pgdat0.1',
   ])
     assert.ok(keys.includes(k), k);

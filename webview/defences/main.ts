@@ -4,7 +4,7 @@
  * masking checks and the training time, with the findings beside it (docs/defences.md).
  */
 import type { DefencesData } from '../../src/protocol/webview.js';
-import type { PooledRate } from '../../src/runs/reproduceDefences.js';
+import { robustHeading, type PooledRate } from '../../src/runs/reproduceDefences.js';
 import { post, startPanel } from '../shared/api.js';
 import { toCsv } from '../shared/csv.js';
 import { button } from '../shared/elements.js';
@@ -37,7 +37,15 @@ function rateLines(r: PooledRate | null | undefined): string[] {
 
 function render(d: DefencesData): void {
   const p = d.plan;
-  const columns = p.robust.flatMap((r) => r.budgets.map((b) => ({ run: r.id, norm: r.norm, budget: b })));
+  // A CSV column per run (and budget, where a run has several): robust_autoattack_linf_0.1, robust_linf_0.3.
+  const columns = p.robust.flatMap((r) =>
+    r.budgets.map((b) => ({
+      run: r.id,
+      budget: b,
+      heading: robustHeading(r, b),
+      csv: `robust_${r.id.replace(/-/g, '_')}${r.budgets.length > 1 ? `_${b}` : ''}`,
+    })),
+  );
   const rows = d.report.rows;
   const csv = () =>
     toCsv(rows, [
@@ -48,7 +56,7 @@ function render(d: DefencesData): void {
       ['clean_ci_high', (r) => r.cleanAccuracy?.ci[1] ?? ''],
       ...columns.flatMap((c) => {
         const cell = (r: (typeof rows)[number]) => r.robust.find((x) => x.run === c.run && x.budget === c.budget)?.accuracy;
-        const name = `robust_${c.norm}_${c.budget}`;
+        const name = c.csv;
         return [
           [name, (r: (typeof rows)[number]) => cell(r)?.value ?? ''],
           [`${name}_ci_low`, (r: (typeof rows)[number]) => cell(r)?.ci[0] ?? ''],
@@ -89,7 +97,7 @@ function render(d: DefencesData): void {
           ...[
             'defence',
             'clean accuracy',
-            ...columns.map((c) => `robust ${c.norm === 'linf' ? 'l∞' : c.norm} ${c.budget}`),
+            ...columns.map((c) => c.heading),
             `OSSA ε = ${p.ossa.epsilon}`,
             'λmax(G_x) → after T',
             'normalised margin',

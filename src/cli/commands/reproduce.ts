@@ -35,7 +35,8 @@ const usage = `fim reproduce [options]
   --no-baselines   skip the LSR and PGD-AT comparison models
   --defences LIST  also compare FIM-derived defences with the baseline and the trace term, at the
                    same training budget (docs/defences.md): all, or some of
-                   ${COMPARED.join(', ')}
+                   ${COMPARED.join(', ')}; NAME=W sets a Fisher-derived defence's weight
+                   (trades=1,trades compares TRADES at β = 1 and at its default)
   --only-defences  run only the defence comparison (with --defences), not the paper's figures and tables
   --report-only    rebuild report.html / report.json from what is there, running nothing
   --plan FILE      run the plan in FILE (another reproduction's plan.json) instead of one made

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import type { InspectEval, SweepEval, WorstCaseEval } from '../../runs/evals';
+import type { AutoAttackEval, InspectEval, SweepEval, WorstCaseEval } from '../../runs/evals';
 import { readJsonFile, readMetrics, readRun } from '../../runs/reader';
 import type { Finding, ReproduceModelSpec, ReproducePlan, ReproduceState, SanityCheck } from '../../runs/reproduce';
-import type { DefenceFim, DefenceRow, DefencesReport, PooledRate, RobustCell } from '../../runs/reproduceDefences';
+import type { DefenceFim, DefenceRow, DefencesReport, PooledRate, RobustCell, RobustRunPlan } from '../../runs/reproduceDefences';
 import type { EpochMetrics } from '../../runs/types';
 import { defenceLabel } from '../../runs/defence';
 import { median, wilsonInterval } from '../../shared/stats';
@@ -49,6 +49,7 @@ function trainDir(c: Ctx, key: string, seed: number): string | null {
 function robustCells(c: Ctx, m: ReproduceModelSpec): RobustCell[] {
   const d = c.plan.defences!;
   return d.robust.flatMap((r) => {
+    if (r.method === 'autoattack') return autoAttackCells(c, m, r);
     const evals = m.seeds
       .map((s) => read<WorstCaseEval>(c, `defences:robust-${r.id}:${m.key}:s${s}`))
       .filter((e): e is WorstCaseEval => e !== null);
@@ -67,6 +68,21 @@ function robustCells(c: Ctx, m: ReproduceModelSpec): RobustCell[] {
       return [{ run: r.id, norm: r.norm, budget, accuracy, perAttack }];
     });
   });
+}
+
+/** An AutoAttack run's one cell: its robust accuracy, and what was left after each attack of the cascade. */
+function autoAttackCells(c: Ctx, m: ReproduceModelSpec, r: RobustRunPlan): RobustCell[] {
+  const evals = m.seeds
+    .map((s) => read<AutoAttackEval>(c, `defences:robust-${r.id}:${m.key}:s${s}`))
+    .filter((e): e is AutoAttackEval => e !== null);
+  const parts = evals.map((e) => ({ k: Math.round(e.robustAccuracy * e.samples), n: e.samples }));
+  const accuracy = pooled(parts);
+  if (!accuracy) return [];
+  const perAttack: Record<string, number> = {};
+  for (const step of evals[0]!.cascade)
+    perAttack[step.attack] =
+      evals.reduce((s, e, i) => s + (e.cascade.find((x) => x.attack === step.attack)?.robustAccuracy ?? 0) * parts[i]!.n, 0) / accuracy.n;
+  return [{ run: r.id, norm: r.norm, budget: r.budgets[0]!, accuracy, perAttack }];
 }
 
 function fimOf(c: Ctx, m: ReproduceModelSpec): DefenceFim | null {

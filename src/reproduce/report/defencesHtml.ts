@@ -1,5 +1,5 @@
 import type { Finding, ReproducePlan } from '../../runs/reproduce';
-import type { DefencesReport, PooledRate } from '../../runs/reproduceDefences';
+import { robustHeading, type DefencesReport, type PooledRate } from '../../runs/reproduceDefences';
 import { escapeHtml } from '../../shared/escape';
 
 /** The defence comparison's section of report.html: one table, its findings, and how it was measured. */
@@ -31,7 +31,7 @@ function findingsTable(findings: Finding[]): string {
 
 export function defencesSection(plan: ReproducePlan, d: DefencesReport): string {
   const p = plan.defences!;
-  const robustHeads = p.robust.flatMap((r) => r.budgets.map((b) => `robust ${r.norm === 'linf' ? 'l∞' : r.norm} ${b}`));
+  const robustHeads = p.robust.flatMap((r) => r.budgets.map((b) => robustHeading(r, b)));
   const rows = d.rows.map((r) => [
     `<b>${escapeHtml(r.label)}</b><br><small>${escapeHtml(r.defence)}${r.meetsGoal ? ' · meets the goal' : ''}</small>`,
     rate(r.cleanAccuracy),
