@@ -87,13 +87,13 @@ export async function runForm<A extends Record<string, unknown>>(
     }
     const visible = fields.filter((x) => !x.when || x.when(answers));
     const step = visible.indexOf(f) + 1;
-    const back = history.length > 0;
+    const place = { title, step, total: visible.length, back: history.length > 0 };
     const r =
       f.type === 'text'
-        ? await askText(title, f, answers, step, visible.length, back)
+        ? await askText(place, f, answers)
         : f.type === 'pick'
-          ? await askPick(title, f, answers, step, visible.length, back)
-          : await askMulti(title, f, answers, step, visible.length, back);
+          ? await askPick(place, f, answers)
+          : await askMulti(place, f, answers);
     if (r === undefined) return undefined;
     if (r === BACK) {
       i = history.pop() ?? 0;
@@ -107,30 +107,60 @@ export async function runForm<A extends Record<string, unknown>>(
   return answers as A;
 }
 
-function askText<A>(
-  title: string,
-  f: TextField<A>,
-  answers: Partial<A>,
-  step: number,
-  total: number,
-  back: boolean,
-): Promise<{ value: unknown } | typeof BACK | undefined> {
-  const box = vscode.window.createInputBox();
-  box.title = `${title}: ${f.title}`;
-  box.step = step;
-  box.totalSteps = total;
-  box.value = f.value(answers);
-  box.prompt = f.prompt;
-  box.ignoreFocusOut = true;
-  if (back) box.buttons = [vscode.QuickInputButtons.Back];
+type StepResult = { value: unknown } | typeof BACK | undefined;
+type PickItem = vscode.QuickPickItem & { value: unknown };
+
+/** Where a step stands in its form: the form's title, "step of total", and whether Back is offered. */
+interface StepPlace {
+  title: string;
+  step: number;
+  total: number;
+  back: boolean;
+}
+
+/**
+ * Shows one step in `input` and resolves once: with an answer (through `wire`'s finish), BACK,
+ * or undefined when the input is hidden (the form is cancelled). The input is disposed after.
+ */
+function showStep(
+  input: vscode.InputBox | vscode.QuickPick<PickItem>,
+  place: StepPlace,
+  fieldTitle: string,
+  wire: (finish: (v: StepResult) => void) => void,
+): Promise<StepResult> {
+  input.title = `${place.title}: ${fieldTitle}`;
+  input.step = place.step;
+  input.totalSteps = place.total;
+  input.ignoreFocusOut = true;
+  if (place.back) input.buttons = [vscode.QuickInputButtons.Back];
   return new Promise((resolve) => {
     let done = false;
-    const finish = (v: { value: unknown } | typeof BACK | undefined) => {
+    const finish = (v: StepResult) => {
       if (done) return;
       done = true;
       resolve(v);
-      box.dispose();
+      input.dispose();
     };
+    wire(finish);
+    input.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
+    input.show();
+    onHide(
+      input,
+      () => done,
+      () => finish(undefined),
+    );
+  });
+}
+
+function pickItems(options: PickOption<unknown>[]): PickItem[] {
+  return options.map((o) => ({ label: o.label, description: o.description, detail: o.detail, value: o.value }));
+}
+
+function askText<A>(place: StepPlace, f: TextField<A>, answers: Partial<A>): Promise<StepResult> {
+  const box = vscode.window.createInputBox();
+  box.value = f.value(answers);
+  box.prompt = f.prompt;
+  return showStep(box, place, f.title, (finish) => {
     const check = (text: string) => {
       const p = f.parse(text, answers);
       box.validationMessage = 'error' in p ? p.error : undefined;
@@ -141,95 +171,40 @@ function askText<A>(
       const p = check(box.value);
       if ('value' in p) finish(p);
     });
-    box.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    box.show();
-    onHide(
-      box,
-      () => done,
-      () => finish(undefined),
-    );
   });
 }
 
-function askPick<A>(
-  title: string,
-  f: PickField<A>,
-  answers: Partial<A>,
-  step: number,
-  total: number,
-  back: boolean,
-): Promise<{ value: unknown } | typeof BACK | undefined> {
-  const pick = vscode.window.createQuickPick<vscode.QuickPickItem & { value: unknown }>();
-  pick.title = `${title}: ${f.title}`;
-  pick.step = step;
-  pick.totalSteps = total;
+function askPick<A>(place: StepPlace, f: PickField<A>, answers: Partial<A>): Promise<StepResult> {
+  const pick = vscode.window.createQuickPick<PickItem>();
   pick.placeholder = f.placeholder;
-  pick.ignoreFocusOut = true;
   pick.matchOnDescription = true;
   pick.matchOnDetail = true;
-  const items = f.options(answers).map((o) => ({ label: o.label, description: o.description, detail: o.detail, value: o.value }));
-  pick.items = items;
-  const first = items[f.initial?.(answers) ?? 0];
+  pick.items = pickItems(f.options(answers));
+  const first = pick.items[f.initial?.(answers) ?? 0];
   if (first) pick.activeItems = [first];
-  if (back) pick.buttons = [vscode.QuickInputButtons.Back];
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (v: { value: unknown } | typeof BACK | undefined) => {
-      if (done) return;
-      done = true;
-      resolve(v);
-      pick.dispose();
-    };
+  return showStep(pick, place, f.title, (finish) => {
     pick.onDidAccept(() => {
       const sel = pick.selectedItems[0] ?? pick.activeItems[0];
       if (sel) finish({ value: sel.value });
     });
-    pick.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    pick.show();
-    onHide(
-      pick,
-      () => done,
-      () => finish(undefined),
-    );
   });
 }
 
-function askMulti<A>(
-  title: string,
-  f: MultiPickField<A>,
-  answers: Partial<A>,
-  step: number,
-  total: number,
-  back: boolean,
-): Promise<{ value: unknown } | typeof BACK | undefined> {
-  const pick = vscode.window.createQuickPick<vscode.QuickPickItem & { value: unknown }>();
-  pick.title = `${title}: ${f.title}`;
-  pick.step = step;
-  pick.totalSteps = total;
+function askMulti<A>(place: StepPlace, f: MultiPickField<A>, answers: Partial<A>): Promise<StepResult> {
+  const pick = vscode.window.createQuickPick<PickItem>();
   pick.placeholder = f.placeholder;
-  pick.ignoreFocusOut = true;
   pick.canSelectMany = true;
   pick.matchOnDescription = true;
   const options = f.options(answers);
-  const items = options.map((o) => ({ label: o.label, description: o.description, detail: o.detail, value: o.value }));
-  pick.items = items;
-  pick.selectedItems = items.filter((_, i) => options[i]!.picked);
-  if (back) pick.buttons = [vscode.QuickInputButtons.Back];
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (v: { value: unknown } | typeof BACK | undefined) => {
-      if (done) return;
-      done = true;
-      resolve(v);
-      pick.dispose();
-    };
+  pick.items = pickItems(options);
+  pick.selectedItems = pick.items.filter((_, i) => options[i]!.picked);
+  return showStep(pick, place, f.title, (finish) => {
     const problem = () => {
       const values = pick.selectedItems.map((i) => i.value);
       return values.length === 0 ? 'select at least one' : (f.check?.(values, answers) ?? null);
     };
     pick.onDidChangeSelection(() => {
-      const p = problem();
-      pick.placeholder = p ?? f.placeholder;
+      pick.placeholder = problem() ?? f.placeholder;
     });
     pick.onDidAccept(() => {
       const p = problem();
@@ -239,13 +214,6 @@ function askMulti<A>(
       }
       finish({ value: pick.selectedItems.map((i) => i.value) });
     });
-    pick.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    pick.show();
-    onHide(
-      pick,
-      () => done,
-      () => finish(undefined),
-    );
   });
 }
 

@@ -172,7 +172,10 @@ export function defenceStages(plan: ReproducePlan): Stage[] {
         out.push({
           key: `defences:robust-${r.id}:${key}:s${seed}`,
           kind: 'robust',
-          title: `defences: robust accuracy (${r.norm}, ε ∈ {${r.budgets.join(', ')}}) of ${m.label}, seed ${seed}`,
+          title:
+            r.method === 'autoattack'
+              ? `defences: AutoAttack (${r.norm}, ε = ${r.budgets[0]}) of ${m.label}, seed ${seed}`
+              : `defences: robust accuracy (${r.norm}, ε ∈ {${r.budgets.join(', ')}}) of ${m.label}, seed ${seed}`,
           needs,
           params: { ...r, samples: d.robustSamples, suite: d.robustSuite },
           model: key,

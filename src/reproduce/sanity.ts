@@ -203,52 +203,38 @@ function stepsRestarts(c: Ctx): Decision {
   return decideStepsRestarts(w, s, wl, sl);
 }
 
-function marginVsCe(c: Ctx): Decision {
+/**
+ * CE-PGD and a second attack at each l∞ budget, on the defended model and then on the baseline
+ * (each on its own correctly classified samples): the pairs the margin and DLR checks compare.
+ */
+function ceAgainst(c: Ctx, attack: string, name: string) {
   const { defended, baseline, defendedLabel, baselineLabel } = c.inputs;
   const budgets = c.plan.linfBudgets;
   c.progress.total = 4;
-  const pairs = new Map<tfl.LayersModel, { label: string; ce: Uint8Array; margin: Uint8Array }[]>();
-  for (const [model, label] of [
-    [defended, defendedLabel],
-    [baseline, baselineLabel],
-  ] as const) {
+  const pairsOf = (model: tfl.LayersModel, label: string) => {
     const idx = correctFor(c, [model], c.plan.samples);
     const ce = fool(c, model, 'pgd', idx, budgets);
-    const mg = fool(c, model, 'pgd-margin', idx, budgets);
-    pairs.set(
-      model,
-      budgets.map((b, i) => ({
-        label: `l∞ ε = ${b}`,
-        ce: note(c, label, 'PGD-CE', b, ce[i]!),
-        margin: note(c, label, 'PGD-margin', b, mg[i]!),
-      })),
-    );
-  }
-  return decideMarginVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
+    const other = fool(c, model, attack, idx, budgets);
+    return budgets.map((b, i) => ({
+      label: `l∞ ε = ${b}`,
+      ce: note(c, label, 'PGD-CE', b, ce[i]!),
+      other: note(c, label, name, b, other[i]!),
+    }));
+  };
+  const d = pairsOf(defended, defendedLabel);
+  return { defended: d, baseline: { model: baselineLabel, pairs: pairsOf(baseline, baselineLabel) } };
+}
+
+function marginVsCe(c: Ctx): Decision {
+  const p = ceAgainst(c, 'pgd-margin', 'PGD-margin');
+  const named = (pairs: typeof p.defended) => pairs.map(({ label, ce, other }) => ({ label, ce, margin: other }));
+  return decideMarginVsCe(named(p.defended), { model: p.baseline.model, pairs: named(p.baseline.pairs) });
 }
 
 function dlrVsCe(c: Ctx): Decision {
-  const { defended, baseline, defendedLabel, baselineLabel } = c.inputs;
-  const budgets = c.plan.linfBudgets;
-  c.progress.total = 4;
-  const pairs = new Map<tfl.LayersModel, { label: string; ce: Uint8Array; dlr: Uint8Array }[]>();
-  for (const [model, label] of [
-    [defended, defendedLabel],
-    [baseline, baselineLabel],
-  ] as const) {
-    const idx = correctFor(c, [model], c.plan.samples);
-    const ce = fool(c, model, 'pgd', idx, budgets);
-    const dlr = fool(c, model, 'apgd-dlr', idx, budgets);
-    pairs.set(
-      model,
-      budgets.map((b, i) => ({
-        label: `l∞ ε = ${b}`,
-        ce: note(c, label, 'PGD-CE', b, ce[i]!),
-        dlr: note(c, label, 'APGD-DLR', b, dlr[i]!),
-      })),
-    );
-  }
-  return decideDlrVsCe(pairs.get(defended)!, { model: baselineLabel, pairs: pairs.get(baseline)! });
+  const p = ceAgainst(c, 'apgd-dlr', 'APGD-DLR');
+  const named = (pairs: typeof p.defended) => pairs.map(({ label, ce, other }) => ({ label, ce, dlr: other }));
+  return decideDlrVsCe(named(p.defended), { model: p.baseline.model, pairs: named(p.baseline.pairs) });
 }
 
 function transfer(c: Ctx): Decision {
