@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
@@ -67,12 +68,14 @@ function tinyDefencesPlan(dir: string): ReproducePlan {
 let report: ReproduceReport;
 let html: string;
 let plan: ReproducePlan;
+let outDir: string;
 
 before(async () => {
   await useEngineBackend();
   const dir = tmpDir('fim-repro-defences-');
   plan = tinyDefencesPlan(dir);
   const out = path.join(dir, 'out');
+  outDir = out;
   const r = await runReproduce(plan, out);
   assert.equal(r.failed, 0, JSON.stringify(Object.values(readState(out).stages).filter((s) => s.status === 'failed')));
   report = r.report;
@@ -156,6 +159,29 @@ test('every compared defence gets clean and robust accuracy, OSSA, FIM statistic
   assert.equal(d.findings.filter((f) => f.topic.startsWith('what ')).length, 4);
   assert.ok(d.findings.some((f) => f.topic === 'training cost'));
   assert.deepEqual(report.findings, [], 'no paper findings without the paper stages');
+});
+
+test('fim reproduce prints the comparison’s findings', () => {
+  const root = path.resolve(__dirname, '..', '..');
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'src', 'cli', 'main.ts'),
+      'reproduce',
+      '--report-only',
+      '--plan',
+      path.join(outDir, FILES.plan),
+      '--out',
+      outDir,
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, FIM_BACKEND: 'wasm' } },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const printed = r.stdout.slice(r.stdout.indexOf('defences compared:'));
+  assert.ok(r.stdout.includes('defences compared:'), r.stdout);
+  for (const f of report.defences!.findings) assert.ok(printed.includes(`[${f.verdict}] ${f.topic}: ${f.ours}`), f.topic);
 });
 
 test('the report shows the comparison section and not the paper sections', () => {

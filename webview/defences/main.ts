@@ -74,7 +74,7 @@ function render(d: DefencesData): void {
     h(
       'p',
       { class: 'meta' },
-      `${d.reproduceDir} · ${d.complete ? 'complete' : 'partial (stages still to run)'} · report of ${d.createdAt}. Every defence on ${d.model.split(/[\\/]/).pop() ?? d.model}, ${d.epochs} epochs of ${d.trainSamples} samples, seeds ${p.seeds.join(', ')}. Robust accuracy: ${d.report.robustSuite}, first ${p.robustSamples} test samples per seed; proportions pooled over seeds with 95% Wilson intervals.`,
+      `${d.reproduceDir} · ${d.complete ? 'complete' : 'partial (stages still to run)'} · report of ${d.createdAt}. Every defence on ${d.model.split(/[\\/]/).pop() ?? d.model}, ${d.epochs} epochs of ${d.trainSamples} samples, seeds ${p.seeds.join(', ')}. Robust accuracy: ${d.report.robustSuite}, first ${p.robustSamples} test samples per seed, with what each attack of the cascade left (in a worst-case column: each attack alone); proportions pooled over seeds with 95% Wilson intervals.`,
     ),
     h(
       'div',

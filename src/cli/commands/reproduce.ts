@@ -158,6 +158,10 @@ export const reproduceCommand = defineCommand({
           `wall time ${duration(r.wallSeconds)} over ${r.sessions.length} session(s), backend ${r.environment.backend}`,
           '',
           ...r.findings.map((f) => `  [${f.verdict}] ${f.topic}: ours ${f.ours} — paper ${f.paper}`),
+          // The defence comparison's own findings (--defences): which defence holds, and the goal.
+          ...(r.defences?.findings.length
+            ? ['', 'defences compared:', ...r.defences.findings.map((f) => `  [${f.verdict}] ${f.topic}: ${f.ours}`)]
+            : []),
           '',
           ...r.sanity.map((s) => `  [${s.status}] ${s.title}: ${s.summary}`),
         ];

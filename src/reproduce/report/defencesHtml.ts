@@ -56,7 +56,7 @@ export function defencesSection(plan: ReproducePlan, d: DefencesReport): string 
   ]);
   const body =
     `<p>Every defence on MNIST + ${escapeHtml(plan.model)} at the same training budget: ${plan.epochs} epochs of ${plan.trainSamples} samples, batch ${plan.batchSize}, Adam lr ${plan.learningRate}, seeds ${p.seeds.join(', ')}. ` +
-    `Robust accuracy: ${escapeHtml(d.robustSuite)}, on the first ${p.robustSamples} test samples of each seed (a misclassified sample counts as broken). ` +
+    `Robust accuracy: ${escapeHtml(d.robustSuite)}, on the first ${p.robustSamples} test samples of each seed (a misclassified sample counts as broken); below each figure, the robust accuracy left after each attack of AutoAttack's cascade (in a worst-case column: by each attack alone). ` +
     `OSSA: fooling ratio at ε = ${p.ossa.epsilon} (squared l2 norm, unclipped) among the correctly classified of the first ${p.ossa.samples}. ` +
     `λmax(G_x): median over the first ${p.inspect.samples} test samples of every seed, before → after temperature scaling (T fitted per model by NLL on ${p.inspect.heldOut} held-out samples); the normalised margin m/‖∇m‖ does not change with temperature. ` +
     `Proportions pooled over seeds with 95% Wilson intervals (test-sample noise), per-seed values below. Sanity checks on seed 0 against the baseline, first ${p.sanity.samples} test samples.</p>` +
