@@ -50,21 +50,19 @@ export function margins(logits: Float32Array, k: number, classes: Int32Array, ta
   return out;
 }
 
-export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOptions): { adv: Float32Array; success: Uint8Array } {
-  const n = ctx.labels.length;
+/**
+ * The random search both Square attacks share (l∞ here, l2 in squareL2.ts): the best point and
+ * logit margin per sample so far, and the margin query. `start` scores the initial perturbations
+ * in `best`; `offer` keeps each sample's candidate where it lowers the margin or is adversarial.
+ * Both return the samples still to attack (not yet adversarial).
+ */
+export function squareSearch(ctx: BatchContext) {
   const size = ctx.size;
-  const [h, w, c] = ctx.shape;
-  const [lo, hi] = ctx.bounds;
-  const pInit = Number(opts.pInit ?? SQUARE_DEFAULTS.pInit);
-  const rescale = opts.rescaleSchedule !== false;
-  const queries = run.steps;
   const targeted = Boolean(ctx.targets);
   const classes = ctx.targets ?? ctx.labels;
-  const clip = (v: number) => (v < lo ? lo : v > hi ? hi : v);
-  const sign = () => (ctx.rng() < 0.5 ? -1 : 1);
   const best = Float32Array.from(ctx.xData);
-  const success = new Uint8Array(n);
-  const bestMargin = new Float64Array(n).fill(Infinity);
+  const success = new Uint8Array(ctx.labels.length);
+  const bestMargin = new Float64Array(ctx.labels.length).fill(Infinity);
 
   // Logits of rows of a flat batch, their margins and adversarial flags (argmax, as everywhere).
   const query = (data: Float32Array, rows: number[]) => {
@@ -76,6 +74,39 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
       adversarial: rows.map((s, i) => isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])),
     };
   };
+  const start = (active: number[]): number[] => {
+    const r = query(best, active);
+    active.forEach((s, i) => {
+      bestMargin[s] = r.margin[i]!;
+      if (r.adversarial[i]) success[s] = 1;
+    });
+    return active.filter((s) => !success[s]);
+  };
+  const offer = (cand: Float32Array, active: number[]): number[] => {
+    const r = query(cand, active);
+    active.forEach((s, i) => {
+      if (r.margin[i]! < bestMargin[s]! || r.adversarial[i]) {
+        bestMargin[s] = r.margin[i]!;
+        best.set(cand.subarray(s * size, (s + 1) * size), s * size);
+        if (r.adversarial[i]) success[s] = 1;
+      }
+    });
+    return active.filter((s) => !success[s]);
+  };
+  return { best, success, start, offer };
+}
+
+export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOptions): { adv: Float32Array; success: Uint8Array } {
+  const n = ctx.labels.length;
+  const size = ctx.size;
+  const [h, w, c] = ctx.shape;
+  const [lo, hi] = ctx.bounds;
+  const pInit = Number(opts.pInit ?? SQUARE_DEFAULTS.pInit);
+  const rescale = opts.rescaleSchedule !== false;
+  const queries = run.steps;
+  const clip = (v: number) => (v < lo ? lo : v > hi ? hi : v);
+  const sign = () => (ctx.rng() < 0.5 ? -1 : 1);
+  const { best, success, start, offer } = squareSearch(ctx);
 
   let active = Array.from({ length: n }, (_, s) => s).filter((s) => run.radius[s]! > 0);
   if (active.length === 0 || queries < 1) return { adv: best, success };
@@ -93,12 +124,7 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
       }
     }
   }
-  const first = query(best, active);
-  active.forEach((s, i) => {
-    bestMargin[s] = first.margin[i]!;
-    if (first.adversarial[i]) success[s] = 1;
-  });
-  active = active.filter((s) => !success[s]);
+  active = start(active);
 
   const cand = new Float32Array(n * size);
   for (let it = 1; it < queries && active.length > 0; it++) {
@@ -128,15 +154,7 @@ export function squareLinf(ctx: BatchContext, run: IterativeRun, opts: AttackOpt
         cand.set(best.subarray(o, o + size), o);
       }
     }
-    const r = query(cand, active);
-    active.forEach((s, i) => {
-      if (r.margin[i]! < bestMargin[s]! || r.adversarial[i]) {
-        bestMargin[s] = r.margin[i]!;
-        best.set(cand.subarray(s * size, (s + 1) * size), s * size);
-        if (r.adversarial[i]) success[s] = 1;
-      }
-    });
-    active = active.filter((s) => !success[s]);
+    active = offer(cand, active);
   }
   return { adv: best, success };
 }

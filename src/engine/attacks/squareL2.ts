@@ -1,10 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { AttackOptions } from '../../runs/evals';
 import type { BatchContext, IterativeAttack, IterativeRun } from './attack';
-import { gatherRows, isAdversarial } from './context';
 import { foolbox2Unit } from './iterative';
-import { margins, squareFraction } from './square';
-import { argmaxRows, logitsOf } from '../models/predict';
+import { squareFraction, squareSearch } from './square';
 
 /**
  * Square Attack, l2 (Andriushchenko, Croce, Flammarion, Hein 2020, §3.2; reference code
@@ -70,27 +67,9 @@ export function squareL2(ctx: BatchContext, run: IterativeRun, opts: AttackOptio
   const pInit = Number(opts.pInit ?? SQUARE_L2_DEFAULTS.pInit);
   const rescale = opts.rescaleSchedule !== false;
   const queries = run.steps;
-  const targeted = Boolean(ctx.targets);
-  const classes = ctx.targets ?? ctx.labels;
   const sign = () => (ctx.rng() < 0.5 ? -1 : 1);
   const at = (y: number, x: number, ch: number) => (y * w + x) * c + ch;
-  const best = Float32Array.from(ctx.xData);
-  const success = new Uint8Array(n);
-  const bestMargin = new Float64Array(n).fill(Infinity);
-
-  const query = (data: Float32Array, rows: number[]) => {
-    const logits = tf.tidy(() => logitsOf(ctx.model, tf.tensor4d(gatherRows(data, rows, size), [rows.length, ...ctx.shape])));
-    const pred = argmaxRows(logits, ctx.numClasses);
-    return {
-      margin: margins(
-        logits,
-        ctx.numClasses,
-        Int32Array.from(rows, (s) => classes[s]!),
-        targeted,
-      ),
-      adversarial: rows.map((s, i) => isAdversarial(pred[i]!, ctx.labels[s]!, ctx.targets?.[s])),
-    };
-  };
+  const { best, success, start, offer } = squareSearch(ctx);
   // x + ε·δ/‖δ‖₂, clipped, into `out` at sample s.
   const place = (s: number, delta: Float64Array, eps: number, out: Float32Array) => {
     let len = 0;
@@ -121,12 +100,7 @@ export function squareL2(ctx: BatchContext, run: IterativeRun, opts: AttackOptio
     }
     place(s, delta, run.radius[s]!, best);
   }
-  const first = query(best, active);
-  active.forEach((s, i) => {
-    bestMargin[s] = first.margin[i]!;
-    if (first.adversarial[i]) success[s] = 1;
-  });
-  active = active.filter((s) => !success[s]);
+  active = start(active);
 
   const cand = new Float32Array(n * size);
   const delta = new Float64Array(size);
@@ -178,15 +152,7 @@ export function squareL2(ctx: BatchContext, run: IterativeRun, opts: AttackOptio
         for (let j = 0; j < side; j++) for (let ch = 0; ch < c; ch++) delta[at(vh + i, vw + j, ch)] = fresh[(i * side + j) * c + ch]!;
       place(s, delta, eps, cand);
     }
-    const r = query(cand, active);
-    active.forEach((s, i) => {
-      if (r.margin[i]! < bestMargin[s]! || r.adversarial[i]) {
-        bestMargin[s] = r.margin[i]!;
-        best.set(cand.subarray(s * size, (s + 1) * size), s * size);
-        if (r.adversarial[i]) success[s] = 1;
-      }
-    });
-    active = active.filter((s) => !success[s]);
+    active = offer(cand, active);
   }
   return { adv: best, success };
 }
